@@ -1,0 +1,74 @@
+// demo-model-server: a KServe v2 / Open Inference Protocol gRPC server hosting TinyMlp.
+//
+//   demo-model-server --port 9001 --version v1
+//   demo-model-server --port 0 --version v2 --error-rate 0.2 --extra-latency-ms 30
+//
+// Prints "... listening on HOST:PORT" once serving (useful with --port 0), serves
+// grpc.health.v1.Health, and exits 0 on SIGTERM/SIGINT after draining for up to 5 s.
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+#include "absl/strings/str_cat.h"
+#include "cmd/demo/inference_service.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"demo-model-server: a KServe v2 gRPC model server for rollout demos and tests"};
+  rollout::demo::ServiceOptions options;
+  std::string host = "127.0.0.1";
+  int port = 0;
+  app.add_option("--port", port, "port to listen on; 0 picks a free one")
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
+  app.add_option("--host", host, "address to bind")->capture_default_str();
+  app.add_option("--version", options.version, "model version served (also picks the weights)")
+      ->capture_default_str();
+  app.add_option("--model", options.model, "model name served")->capture_default_str();
+  app.add_option("--error-rate", options.error_rate,
+                 "share of inference calls that fail with INTERNAL, 0..1")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  app.add_option("--extra-latency-ms", options.extra_latency_ms,
+                 "milliseconds added to every inference call")
+      ->check(CLI::Range(0, 600000))
+      ->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  rollout::demo::InferenceService service(options);
+  grpc::ServerBuilder builder;
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  int bound = 0;
+  builder.AddListeningPort(absl::StrCat(host, ":", port), grpc::InsecureServerCredentials(),
+                           &bound);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || bound == 0) {
+    std::fprintf(stderr, "demo-model-server: error: cannot listen on %s:%d\n", host.c_str(), port);
+    return 1;
+  }
+  server->GetHealthCheckService()->SetServingStatus(true);
+  std::printf("demo-model-server: model %s version %s listening on %s:%d\n", options.model.c_str(),
+              options.version.c_str(), host.c_str(), bound);
+  std::fflush(stdout);
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  server->GetHealthCheckService()->SetServingStatus(false);
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  return 0;
+}

@@ -1,0 +1,108 @@
+// rollout-proxy: the data plane process.
+//
+//   rollout-proxy --config proxy.yaml           serve until SIGTERM/SIGINT
+//   rollout-proxy --config proxy.yaml --check   validate and exit (0 valid, 2 invalid)
+//
+// Exit codes: 0 clean exit or valid config; 1 runtime failure (cannot listen); 2 bad
+// command line or bad config.
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+#include <thread>
+
+#include "absl/time/clock.h"
+#include "control/config_loader.h"
+#include "proxy/grpc_async_engine.h"
+#include "routing/routing_table_store.h"
+
+namespace {
+
+constexpr char kVersion[] = "0.1.0";
+
+int Serve(const rollout::control::Config& config) {
+  // Signals are taken synchronously by this thread only, so every worker thread started
+  // below inherits the blocked mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  rollout::routing::RoutingTableStore store(config.table);
+  rollout::proxy::EngineOptions options;
+  options.listen = config.listen;
+  options.workers = config.workers > 0
+                        ? config.workers
+                        : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  options.max_message_bytes = config.max_message_bytes;
+  auto engine = rollout::proxy::GrpcAsyncEngine::Create(options, &store);
+  if (!engine.ok()) {
+    std::cerr << "rollout-proxy: error: " << engine.status().message() << "\n";
+    return 1;
+  }
+  const std::string host = config.listen.substr(0, config.listen.rfind(':'));
+  std::printf(
+      "rollout-proxy %s: data plane listening on %s:%d (workers=%d, routes=%zu, pools=%zu)\n",
+      kVersion, host.c_str(), (*engine)->port(), options.workers, config.table->routes().size(),
+      config.table->pools().size());
+  std::fflush(stdout);
+
+  while (true) {
+    int sig = 0;
+    if (sigwait(&signals, &sig) != 0) continue;
+    if (sig == SIGHUP) {
+      std::fprintf(stderr,
+                   "rollout-proxy: SIGHUP ignored: hot reload is not built yet; restart to "
+                   "apply a new config\n");
+      continue;
+    }
+    std::fprintf(stderr, "rollout-proxy: %s: draining (up to %s)\n", strsignal(sig),
+                 absl::FormatDuration(config.drain_timeout).c_str());
+    const absl::Time start = absl::Now();
+    (*engine)->Shutdown(start + config.drain_timeout);
+    std::fprintf(stderr, "rollout-proxy: stopped after %s\n",
+                 absl::FormatDuration(absl::Now() - start).c_str());
+    return 0;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"rollout-proxy: a gRPC traffic-splitting proxy for model version rollouts"};
+  std::string config_path;
+  bool check = false;
+  app.add_option("--config,-c", config_path, "YAML config file")->required();
+  app.add_flag("--check", check, "validate the config, print a summary and exit");
+  app.set_version_flag("--version", kVersion);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+
+  absl::StatusOr<rollout::control::Config> config = rollout::control::LoadConfigFile(config_path);
+  if (!config.ok()) {
+    std::cerr << "rollout-proxy: invalid config: " << config.status().message() << "\n";
+    return 2;
+  }
+  if (check) {
+    std::printf("%s: OK (%zu pools, %zu routes)\n", config_path.c_str(),
+                config->table->pools().size(), config->table->routes().size());
+    for (const auto& route : config->table->routes()) {
+      std::printf("  route %s (%s):", route.name.c_str(),
+                  route.method_prefix.empty() ? "all methods" : route.method_prefix.c_str());
+      for (size_t i = 0; i < route.split.size(); ++i) {
+        std::printf(" %s=%.4f%%", config->table->pools()[route.split.pool(i)].name.c_str(),
+                    route.split.PartsPerMillion(i) / 1e4);
+      }
+      std::printf("\n");
+    }
+    return 0;
+  }
+  return Serve(*config);
+}

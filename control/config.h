@@ -1,0 +1,41 @@
+// Config: the proxy's configuration file, parsed and validated (see config_loader.h).
+//
+// The YAML keys are the product's contract (shared/design.md). Keys for parts that are not
+// built yet are rejected by the loader rather than silently ignored.
+#ifndef ROLLOUT_CONTROL_CONFIG_H_
+#define ROLLOUT_CONTROL_CONFIG_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "routing/routing_table.h"
+
+namespace rollout::control {
+
+struct AdminConfig {
+  std::string listen = "127.0.0.1:8501";
+  std::string token_file;
+};
+
+struct Config {
+  std::string source;  // the file it came from, for messages
+  std::string listen;  // data plane host:port (port 0 picks a free port)
+  int workers = 0;     // 0: one per core
+  absl::Duration drain_timeout = absl::Seconds(10);
+  int64_t max_message_bytes = -1;  // -1: unlimited
+  std::optional<AdminConfig> admin;
+  std::optional<std::string> metrics_listen;
+  std::string state_dir;
+  std::vector<routing::PoolSpec> pools;
+  std::vector<routing::RouteSpec> routes;
+  // Built from pools/routes by the loader, so a loaded Config always routes.
+  std::shared_ptr<const routing::RoutingTable> table;
+};
+
+}  // namespace rollout::control
+
+#endif  // ROLLOUT_CONTROL_CONFIG_H_

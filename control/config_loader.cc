@@ -1,0 +1,277 @@
+#include "control/config_loader.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <initializer_list>
+#include <sstream>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "routing/host_port.h"
+
+namespace rollout::control {
+namespace {
+
+// Keys of the design's contract whose features are not built yet. They are refused with a
+// clear message so that a config never silently routes differently from what it says.
+struct Unsupported {
+  absl::string_view key;
+  absl::string_view why;
+};
+
+// Reads YAML nodes into Config fields; every error carries source, line and field path.
+// yaml-cpp reports failures by throwing; this class is the boundary where they turn into
+// absl::Status.
+class Reader {
+ public:
+  explicit Reader(absl::string_view source) : source_(source) {}
+
+  absl::Status Error(const YAML::Node& node, absl::string_view path, absl::string_view what) const {
+    const YAML::Mark mark = node.Mark();
+    const std::string where = mark.is_null() ? source_ : absl::StrCat(source_, ":", mark.line + 1);
+    if (path.empty()) return absl::InvalidArgumentError(absl::StrCat(where, ": ", what));
+    return absl::InvalidArgumentError(absl::StrCat(where, ": ", path, ": ", what));
+  }
+
+  // Fails on a non-map node, a duplicate key, an unknown key, or a key listed as unsupported.
+  absl::Status CheckKeys(const YAML::Node& node, absl::string_view path,
+                         std::initializer_list<absl::string_view> allowed,
+                         std::initializer_list<Unsupported> unsupported = {}) const {
+    if (!node.IsMap()) return Error(node, path, "must be a mapping of key: value");
+    absl::flat_hash_set<std::string> seen;
+    for (auto it = node.begin(); it != node.end(); ++it) {
+      const std::string key = it->first.Scalar();
+      const std::string key_path = path.empty() ? key : absl::StrCat(path, ".", key);
+      if (!seen.insert(key).second) return Error(it->first, key_path, "duplicate key");
+      bool known = false;
+      for (absl::string_view a : allowed) known = known || a == key;
+      if (known) continue;
+      for (const Unsupported& u : unsupported) {
+        if (u.key == key) {
+          return Error(it->first, key_path,
+                       absl::StrCat("not supported by this build yet: ", u.why));
+        }
+      }
+      return Error(
+          it->first, key_path,
+          absl::StrCat("unknown key \"", key, "\" (allowed: ", absl::StrJoin(allowed, ", "), ")"));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::string> String(const YAML::Node& node, absl::string_view path) const {
+    if (!node.IsScalar()) return Error(node, path, "must be a string");
+    return node.Scalar();
+  }
+
+  absl::StatusOr<std::string> Address(const YAML::Node& node, absl::string_view path,
+                                      routing::PortZero port_zero) const {
+    absl::StatusOr<std::string> text = String(node, path);
+    if (!text.ok()) return text.status();
+    if (absl::Status s = routing::ValidateHostPort(*text, port_zero); !s.ok()) {
+      return Error(node, path, s.message());
+    }
+    return text;
+  }
+
+  absl::StatusOr<double> Number(const YAML::Node& node, absl::string_view path) const {
+    double value = 0;
+    if (!node.IsScalar() || !YAML::convert<double>::decode(node, value)) {
+      return Error(node, path, absl::StrCat("must be a number, got \"", Dump(node), "\""));
+    }
+    return value;
+  }
+
+  absl::StatusOr<int64_t> Integer(const YAML::Node& node, absl::string_view path, int64_t min,
+                                  int64_t max) const {
+    int64_t value = 0;
+    if (!node.IsScalar() || !YAML::convert<int64_t>::decode(node, value)) {
+      return Error(node, path, absl::StrCat("must be an integer, got \"", Dump(node), "\""));
+    }
+    if (value < min || value > max) {
+      return Error(node, path, absl::StrCat(value, " is out of range ", min, "..", max));
+    }
+    return value;
+  }
+
+  absl::StatusOr<absl::Duration> Duration(const YAML::Node& node, absl::string_view path) const {
+    absl::StatusOr<std::string> text = String(node, path);
+    if (!text.ok()) return text.status();
+    absl::Duration d;
+    if (!absl::ParseDuration(*text, &d) || d < absl::ZeroDuration() ||
+        d == absl::InfiniteDuration()) {
+      return Error(node, path,
+                   absl::StrCat("bad duration \"", *text, "\" (use e.g. 500ms, 10s, 1m)"));
+    }
+    return d;
+  }
+
+ private:
+  static std::string Dump(const YAML::Node& node) {
+    if (node.IsScalar()) return node.Scalar();
+    YAML::Emitter out;
+    out << YAML::Flow << node;
+    return out.c_str();
+  }
+
+  std::string source_;
+};
+
+#define ASSIGN_OR_RETURN(lhs, expr)           \
+  {                                           \
+    auto _value = (expr);                     \
+    if (!_value.ok()) return _value.status(); \
+    lhs = *std::move(_value);                 \
+  }
+
+absl::StatusOr<routing::PoolSpec> ReadPool(const Reader& in, const YAML::Node& node,
+                                           const std::string& path) {
+  if (absl::Status s = in.CheckKeys(node, path, {"name", "endpoints"}); !s.ok()) return s;
+  routing::PoolSpec pool;
+  if (!node["name"]) return in.Error(node, path, "missing required key \"name\"");
+  ASSIGN_OR_RETURN(pool.name, in.String(node["name"], path + ".name"));
+  const YAML::Node endpoints = node["endpoints"];
+  if (!endpoints) return in.Error(node, path, "missing required key \"endpoints\"");
+  if (!endpoints.IsSequence()) {
+    return in.Error(endpoints, path + ".endpoints", "must be a list of host:port");
+  }
+  for (size_t e = 0; e < endpoints.size(); ++e) {
+    std::string address;
+    ASSIGN_OR_RETURN(address, in.Address(endpoints[e], absl::StrCat(path, ".endpoints[", e, "]"),
+                                         routing::PortZero::kReject));
+    pool.endpoints.push_back(std::move(address));
+  }
+  return pool;
+}
+
+absl::StatusOr<routing::RouteSpec> ReadRoute(const Reader& in, const YAML::Node& node,
+                                             const std::string& path) {
+  static constexpr absl::string_view kRoutingIssue =
+      "sticky, override and mirror routing arrive with the routing work";
+  if (absl::Status s = in.CheckKeys(node, path, {"name", "match", "split"},
+                                    {{"sticky_key", kRoutingIssue},
+                                     {"override_header", kRoutingIssue},
+                                     {"mirror", kRoutingIssue}});
+      !s.ok()) {
+    return s;
+  }
+  routing::RouteSpec route;
+  if (!node["name"]) return in.Error(node, path, "missing required key \"name\"");
+  ASSIGN_OR_RETURN(route.name, in.String(node["name"], path + ".name"));
+  if (const YAML::Node match = node["match"]) {
+    if (absl::Status s =
+            in.CheckKeys(match, path + ".match", {"method_prefix"},
+                         {{"model", "model-name matching arrives with the routing work"}});
+        !s.ok()) {
+      return s;
+    }
+    if (match["method_prefix"]) {
+      ASSIGN_OR_RETURN(route.method_prefix,
+                       in.String(match["method_prefix"], path + ".match.method_prefix"));
+    }
+  }
+  const YAML::Node split = node["split"];
+  if (!split) return in.Error(node, path, "missing required key \"split\"");
+  if (!split.IsSequence() || split.size() == 0) {
+    return in.Error(split, path + ".split", "must be a non-empty list of {pool, weight}");
+  }
+  for (size_t i = 0; i < split.size(); ++i) {
+    const std::string arm_path = absl::StrCat(path, ".split[", i, "]");
+    if (absl::Status s = in.CheckKeys(split[i], arm_path, {"pool", "weight"}); !s.ok()) return s;
+    routing::SplitSpec arm;
+    if (!split[i]["pool"]) return in.Error(split[i], arm_path, "missing required key \"pool\"");
+    if (!split[i]["weight"]) return in.Error(split[i], arm_path, "missing required key \"weight\"");
+    ASSIGN_OR_RETURN(arm.pool, in.String(split[i]["pool"], arm_path + ".pool"));
+    ASSIGN_OR_RETURN(arm.weight, in.Number(split[i]["weight"], arm_path + ".weight"));
+    route.split.push_back(std::move(arm));
+  }
+  return route;
+}
+
+absl::StatusOr<Config> ReadConfig(const Reader& in, const YAML::Node& root) {
+  static constexpr absl::string_view kControlIssue =
+      "the admin API, metrics exporter and durable state arrive with their own work items";
+  if (absl::Status s = in.CheckKeys(
+          root, "", {"listen", "workers", "drain_timeout", "max_message_bytes", "pools", "routes"},
+          {{"admin", kControlIssue}, {"metrics", kControlIssue}, {"state_dir", kControlIssue}});
+      !s.ok()) {
+    return s;
+  }
+  Config config;
+  if (!root["listen"]) return in.Error(root, "listen", "missing required key");
+  ASSIGN_OR_RETURN(config.listen, in.Address(root["listen"], "listen", routing::PortZero::kAllow));
+  if (root["workers"]) {
+    ASSIGN_OR_RETURN(config.workers, in.Integer(root["workers"], "workers", 1, 256));
+  }
+  if (root["drain_timeout"]) {
+    ASSIGN_OR_RETURN(config.drain_timeout, in.Duration(root["drain_timeout"], "drain_timeout"));
+  }
+  if (root["max_message_bytes"]) {
+    ASSIGN_OR_RETURN(config.max_message_bytes,
+                     in.Integer(root["max_message_bytes"], "max_message_bytes", 1, INT32_MAX));
+  }
+  const YAML::Node pools = root["pools"];
+  if (!pools) return in.Error(root, "pools", "missing required key");
+  if (!pools.IsSequence()) return in.Error(pools, "pools", "must be a list of pools");
+  for (size_t i = 0; i < pools.size(); ++i) {
+    routing::PoolSpec pool;
+    ASSIGN_OR_RETURN(pool, ReadPool(in, pools[i], absl::StrCat("pools[", i, "]")));
+    config.pools.push_back(std::move(pool));
+  }
+  const YAML::Node routes = root["routes"];
+  if (!routes) return in.Error(root, "routes", "missing required key");
+  if (!routes.IsSequence()) return in.Error(routes, "routes", "must be a list of routes");
+  for (size_t i = 0; i < routes.size(); ++i) {
+    routing::RouteSpec route;
+    ASSIGN_OR_RETURN(route, ReadRoute(in, routes[i], absl::StrCat("routes[", i, "]")));
+    config.routes.push_back(std::move(route));
+  }
+  // Semantic checks (names, references, weights) live with the table, so that admin calls
+  // that build a table later get exactly the same validation.
+  auto table = routing::RoutingTable::Create(config.pools, config.routes, /*generation=*/1);
+  if (!table.ok()) {
+    return in.Error(YAML::Node(), "", table.status().message());
+  }
+  config.table = *std::move(table);
+  return config;
+}
+
+#undef ASSIGN_OR_RETURN
+
+}  // namespace
+
+absl::StatusOr<Config> ParseConfig(absl::string_view yaml_text, absl::string_view source_name) {
+  Reader in(source_name);
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml_text));
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source_name, ":", e.mark.line + 1, ": invalid YAML: ", e.msg));
+  }
+  if (!root || root.IsNull()) {
+    return absl::InvalidArgumentError(absl::StrCat(source_name, ": the config is empty"));
+  }
+  try {
+    absl::StatusOr<Config> config = ReadConfig(in, root);
+    if (config.ok()) config->source = std::string(source_name);
+    return config;
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(source_name, ":", e.mark.line + 1, ": ", e.msg));
+  }
+}
+
+absl::StatusOr<Config> LoadConfigFile(const std::string& path) {
+  std::ifstream file(path);
+  if (!file) {
+    return absl::NotFoundError(absl::StrCat(path, ": cannot open the config file"));
+  }
+  std::stringstream text;
+  text << file.rdbuf();
+  return ParseConfig(text.str(), path);
+}
+
+}  // namespace rollout::control

@@ -1,0 +1,43 @@
+// Engine: the part of the data plane that moves bytes between clients and backends.
+//
+// Routing, pools and metrics do not depend on how calls are forwarded: an engine takes a
+// RoutingTableStore, serves the data listener, and for each call asks the current
+// RoutingTable where it goes. The first engine (GrpcAsyncEngine) is built on gRPC C++'s
+// async generic API; a frame-level HTTP/2 engine can be added behind the same interface.
+//
+//   absl::StatusOr<std::unique_ptr<Engine>> engine = GrpcAsyncEngine::Create(options, &store);
+//   ... (*engine)->port() ...
+//   (*engine)->Shutdown(absl::Now() + absl::Seconds(10));
+//
+// Thread-safety: port() may be called from any thread; Shutdown() once, from one thread.
+#ifndef ROLLOUT_PROXY_ENGINE_H_
+#define ROLLOUT_PROXY_ENGINE_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/time/time.h"
+
+namespace rollout::proxy {
+
+struct EngineOptions {
+  std::string listen;              // host:port; port 0 picks a free port
+  int workers = 1;                 // one completion queue and one thread each
+  int64_t max_message_bytes = -1;  // -1: unlimited, both directions
+};
+
+class Engine {
+ public:
+  virtual ~Engine() = default;
+
+  // The data port actually bound.
+  virtual int port() const = 0;
+
+  // Stops accepting new calls (clients get GOAWAY), lets calls in flight finish until
+  // `deadline`, cancels what is left, and returns once every worker thread has exited.
+  virtual void Shutdown(absl::Time deadline) = 0;
+};
+
+}  // namespace rollout::proxy
+
+#endif  // ROLLOUT_PROXY_ENGINE_H_

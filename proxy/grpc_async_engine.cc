@@ -1,0 +1,61 @@
+#include "proxy/grpc_async_engine.h"
+
+#include <grpc/grpc.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server_builder.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+
+namespace rollout::proxy {
+
+absl::StatusOr<std::unique_ptr<GrpcAsyncEngine>> GrpcAsyncEngine::Create(
+    const EngineOptions& options, const routing::RoutingTableStore* store) {
+  if (options.workers < 1) return absl::InvalidArgumentError("workers: must be at least 1");
+  std::unique_ptr<GrpcAsyncEngine> engine(new GrpcAsyncEngine());
+
+  grpc::ServerBuilder builder;
+  // Without this, a second process could bind the same port and steal half the calls.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  const int limit =
+      options.max_message_bytes < 0 ? -1 : static_cast<int>(options.max_message_bytes);
+  builder.SetMaxReceiveMessageSize(limit);
+  builder.SetMaxSendMessageSize(limit);
+  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &engine->port_);
+  builder.RegisterAsyncGenericService(&engine->service_);
+  std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> queues;
+  for (int i = 0; i < options.workers; ++i) queues.push_back(builder.AddCompletionQueue());
+
+  engine->server_ = builder.BuildAndStart();
+  if (engine->server_ == nullptr || engine->port_ == 0) {
+    for (auto& cq : queues) {  // BuildAndStart failed: the queues were never used
+      cq->Shutdown();
+      void* tag;
+      bool ok;
+      while (cq->Next(&tag, &ok)) {
+      }
+    }
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", options.listen, " (address in use or not local?)"));
+  }
+  for (int i = 0; i < options.workers; ++i) {
+    engine->workers_.push_back(std::make_unique<Worker>(i, std::move(queues[i]), &engine->service_,
+                                                        store, options.max_message_bytes));
+  }
+  for (auto& worker : engine->workers_) worker->Start(kAcceptDepth);
+  return engine;
+}
+
+GrpcAsyncEngine::~GrpcAsyncEngine() { Shutdown(absl::Now()); }
+
+void GrpcAsyncEngine::Shutdown(absl::Time deadline) {
+  if (shut_down_) return;
+  shut_down_ = true;
+  // Blocks until every call has ended: in-flight calls run on (workers keep polling), and
+  // those still open at the deadline are cancelled.
+  server_->Shutdown(absl::ToChronoTime(deadline));
+  for (auto& worker : workers_) worker->ShutdownQueue();
+  for (auto& worker : workers_) worker->Join();
+}
+
+}  // namespace rollout::proxy

@@ -1,0 +1,192 @@
+#include "proxy/proxy_call.h"
+
+#include <grpc/grpc.h>
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "proxy/metadata_filter.h"
+
+namespace rollout::proxy {
+namespace {
+
+constexpr char kPoolHeader[] = "x-rollout-pool";
+
+std::string ToString(grpc::string_ref s) { return std::string(s.data(), s.size()); }
+absl::string_view ToView(grpc::string_ref s) { return absl::string_view(s.data(), s.size()); }
+
+}  // namespace
+
+void ProxyCall::Spawn(Worker* worker) {
+  auto* call = new ProxyCall(worker);
+  call->worker_->service()->RequestCall(&call->down_ctx_, &call->down_, worker->cq(), worker->cq(),
+                                        call->Begin(kAccept));
+}
+
+ProxyCall::ProxyCall(Worker* worker) : worker_(worker), down_(&down_ctx_) {
+  for (int op = 0; op < kNumOps; ++op) tags_[op] = Tag{this, static_cast<Op>(op)};
+  // Registered now, delivered only if the call is accepted (then always, once).
+  down_ctx_.AsyncNotifyWhenDone(&tags_[kDone]);
+}
+
+void ProxyCall::Dispatch(void* tag, bool ok) {
+  const Tag* t = static_cast<const Tag*>(tag);
+  ProxyCall* call = t->call;
+  --call->pending_;
+  call->Handle(t->op, ok);
+  if (call->pending_ == 0) delete call;
+}
+
+void ProxyCall::Handle(Op op, bool ok) {
+  switch (op) {
+    case kAccept:
+      return OnAccept(ok);
+    case kDone:
+      return OnDone();
+    case kUpStart:
+      return OnUpStart();  // a failed start also fails headers and reads
+    case kUpHeaders:
+      return OnUpHeaders(ok);
+    case kUpRead:
+      return OnUpRead(ok);
+    case kUpWrite:
+      return OnUpWrite(ok);
+    case kUpWritesDone:
+      return;
+    case kUpFinish:
+      return OnUpFinish();
+    case kDownHeaders:
+      return OnDownHeaders();
+    case kDownRead:
+      return OnDownRead(ok);
+    case kDownWrite:
+      return OnDownWrite(ok);
+    case kDownFinish:
+      return;
+    case kNumOps:
+      return;
+  }
+}
+
+void ProxyCall::OnAccept(bool ok) {
+  if (!ok) return;  // the server is shutting down; no done-tag follows
+  ++pending_;       // the done-tag registered in the constructor is now live
+  Spawn(worker_);   // keep the accept depth constant
+
+  if (absl::Status routed = worker_->Route(down_ctx_.method(), &target_); !routed.ok()) {
+    FinishDownstream(
+        grpc::Status(static_cast<grpc::StatusCode>(routed.code()), std::string(routed.message())));
+    return;
+  }
+  StartUpstream();
+}
+
+void ProxyCall::StartUpstream() {
+  down_ctx_.AddInitialMetadata(kPoolHeader, *target_.pool_name);
+  for (const auto& [key, value] : down_ctx_.client_metadata()) {
+    if (!IsHopByHopKey(ToView(key))) up_ctx_.AddMetadata(ToString(key), ToString(value));
+  }
+  if (!down_ctx_.host().empty()) up_ctx_.set_authority(down_ctx_.host());
+  up_ctx_.set_deadline(down_ctx_.raw_deadline());
+
+  up_ = target_.endpoint->stub->PrepareCall(&up_ctx_, down_ctx_.method(), worker_->cq());
+  up_->StartCall(Begin(kUpStart));
+  up_->ReadInitialMetadata(Begin(kUpHeaders));
+  down_.Read(&down_msg_, Begin(kDownRead));
+}
+
+void ProxyCall::OnDone() {
+  // The client went away (cancel, deadline, reset): stop the backend's work too.
+  if (down_ctx_.IsCancelled() && up_ != nullptr) up_ctx_.TryCancel();
+}
+
+void ProxyCall::OnUpHeaders(bool ok) {
+  if (!ok) return FinishUpstream();  // failed before the backend answered; get its status
+  for (const auto& [key, value] : up_ctx_.GetServerInitialMetadata()) {
+    if (!IsHopByHopKey(ToView(key))) down_ctx_.AddInitialMetadata(ToString(key), ToString(value));
+  }
+  down_.SendInitialMetadata(Begin(kDownHeaders));
+}
+
+void ProxyCall::OnDownHeaders() {
+  // Even if the client is gone, keep reading upstream: the read fails once the done-tag
+  // has cancelled the upstream call, and that path collects the status.
+  up_->Read(&up_msg_, Begin(kUpRead));
+}
+
+void ProxyCall::OnUpStart() {
+  up_started_ = true;
+  if (forward_waiting_ && !up_finishing_) ForwardToUpstream();
+  forward_waiting_ = false;
+}
+
+void ProxyCall::OnDownRead(bool ok) {
+  if (up_finishing_) return;  // the backend has ended the call; nothing more to send
+  down_read_ok_ = ok;
+  if (up_started_) {
+    ForwardToUpstream();
+  } else {
+    forward_waiting_ = true;
+  }
+}
+
+void ProxyCall::ForwardToUpstream() {
+  if (down_read_ok_) {
+    up_->Write(down_msg_, Begin(kUpWrite));
+  } else {
+    up_->WritesDone(Begin(kUpWritesDone));  // the client half-closed (or left)
+  }
+}
+
+void ProxyCall::OnUpWrite(bool ok) {
+  // A failed write means the upstream call is over; its read side collects the status.
+  if (ok && !down_finishing_) down_.Read(&down_msg_, Begin(kDownRead));
+}
+
+void ProxyCall::OnUpRead(bool ok) {
+  if (ok) {
+    down_.Write(up_msg_, Begin(kDownWrite));
+  } else {
+    FinishUpstream();
+  }
+}
+
+void ProxyCall::OnDownWrite(bool ok) {
+  if (ok) {
+    up_->Read(&up_msg_, Begin(kUpRead));
+  } else {
+    up_ctx_.TryCancel();  // the client cannot take more; release the backend
+    FinishUpstream();
+  }
+}
+
+void ProxyCall::FinishUpstream() {
+  up_finishing_ = true;
+  up_->Finish(&up_status_, Begin(kUpFinish));
+}
+
+void ProxyCall::OnUpFinish() {
+  for (const auto& [key, value] : up_ctx_.GetServerTrailingMetadata()) {
+    const absl::string_view k = ToView(key);
+    if (!IsHopByHopKey(k) && !IsStatusTrailerKey(k)) {
+      down_ctx_.AddTrailingMetadata(ToString(key), ToString(value));
+    }
+  }
+  if (up_status_.error_code() == grpc::StatusCode::UNAVAILABLE &&
+      target_.endpoint->channel->GetState(false) != GRPC_CHANNEL_READY) {
+    // The proxy could not reach the backend: say which pool and endpoint.
+    return FinishDownstream(grpc::Status(
+        grpc::StatusCode::UNAVAILABLE,
+        absl::StrCat("rollout-proxy: pool \"", *target_.pool_name, "\" endpoint ",
+                     target_.endpoint->address, " is unavailable: ", up_status_.error_message()),
+        up_status_.error_details()));
+  }
+  FinishDownstream(up_status_);
+}
+
+void ProxyCall::FinishDownstream(const grpc::Status& status) {
+  down_finishing_ = true;
+  down_.Finish(status, Begin(kDownFinish));
+}
+
+}  // namespace rollout::proxy

@@ -1,0 +1,110 @@
+// ProxyCall: one client call forwarded to one backend, as a state machine on a worker's
+// completion queue.
+//
+// Two pumps run at once, each with at most one read and one write outstanding, so a slow
+// reader slows its writer instead of filling memory (flow control stays end to end):
+//   client -> backend:  down.Read  -> up.Write   -> down.Read ... -> up.WritesDone
+//   backend -> client:  up.ReadInitialMetadata -> down.SendInitialMetadata
+//                       -> up.Read -> down.Write -> up.Read ... -> up.Finish -> down.Finish
+// Messages are grpc::ByteBuffers and are never parsed. Request metadata (less hop-by-hop
+// keys), :authority and the deadline go upstream; the backend's headers, trailers and full
+// status (code, message, details) come back, plus `x-rollout-pool: <pool>`. A client
+// cancel cancels the upstream call; a failed write to the client cancels it too.
+//
+// Lifetime: created by Spawn() with a RequestCall posted; deletes itself once every
+// operation it started has completed. Thread-safety: all of it runs on the worker's thread.
+#ifndef ROLLOUT_PROXY_PROXY_CALL_H_
+#define ROLLOUT_PROXY_PROXY_CALL_H_
+
+#include <grpcpp/generic/async_generic_service.h>
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/support/byte_buffer.h>
+
+#include <cstdint>
+#include <memory>
+
+#include "proxy/worker.h"
+
+namespace rollout::proxy {
+
+class ProxyCall final {
+ public:
+  // Posts one RequestCall on `worker`'s queue.
+  static void Spawn(Worker* worker);
+  // Routes a completion-queue event to its call.
+  static void Dispatch(void* tag, bool ok);
+
+  ProxyCall(const ProxyCall&) = delete;
+  ProxyCall& operator=(const ProxyCall&) = delete;
+
+ private:
+  enum Op : uint8_t {
+    kAccept,
+    kDone,
+    kUpStart,
+    kUpHeaders,
+    kUpRead,
+    kUpWrite,
+    kUpWritesDone,
+    kUpFinish,
+    kDownHeaders,
+    kDownRead,
+    kDownWrite,
+    kDownFinish,
+    kNumOps,
+  };
+  struct Tag {
+    ProxyCall* call;
+    Op op;
+  };
+
+  explicit ProxyCall(Worker* worker);
+
+  // Returns the tag for `op` and counts it as outstanding.
+  void* Begin(Op op) {
+    ++pending_;
+    return &tags_[op];
+  }
+  void Handle(Op op, bool ok);
+
+  void OnAccept(bool ok);
+  void OnDone();
+  void OnUpHeaders(bool ok);
+  void OnDownHeaders();
+  void OnUpStart();
+  void OnDownRead(bool ok);
+  void ForwardToUpstream();
+  void OnUpWrite(bool ok);
+  void OnUpRead(bool ok);
+  void OnDownWrite(bool ok);
+  void OnUpFinish();
+  void StartUpstream();
+  void FinishUpstream();
+  void FinishDownstream(const grpc::Status& status);
+
+  Worker* const worker_;
+  Tag tags_[kNumOps];
+  int pending_ = 0;
+  // StartCall, Write and WritesDone share one op set in gRPC's ClientAsyncReaderWriter, so
+  // nothing is written upstream before StartCall has completed; a message read from the
+  // client before then waits in down_msg_ (down_read_ok_ says whether it is one).
+  bool up_started_ = false;
+  bool forward_waiting_ = false;
+  bool down_read_ok_ = false;
+  bool up_finishing_ = false;
+  bool down_finishing_ = false;
+
+  grpc::GenericServerContext down_ctx_;
+  grpc::GenericServerAsyncReaderWriter down_;
+  grpc::ByteBuffer down_msg_;  // client -> backend, one in flight
+
+  Worker::Target target_{};
+  grpc::ClientContext up_ctx_;
+  std::unique_ptr<grpc::GenericClientAsyncReaderWriter> up_;
+  grpc::ByteBuffer up_msg_;  // backend -> client, one in flight
+  grpc::Status up_status_;
+};
+
+}  // namespace rollout::proxy
+
+#endif  // ROLLOUT_PROXY_PROXY_CALL_H_

@@ -1,0 +1,51 @@
+#include "proxy/worker.h"
+
+#include <random>
+
+#include "proxy/proxy_call.h"
+
+namespace rollout::proxy {
+
+Worker::Worker(int index, std::unique_ptr<grpc::ServerCompletionQueue> cq,
+               grpc::AsyncGenericService* service, const routing::RoutingTableStore* store,
+               int64_t max_message_bytes)
+    : cq_(std::move(cq)),
+      service_(service),
+      table_cache_(store),
+      upstreams_(index, max_message_bytes),
+      synced_version_(table_cache_.version()),
+      rng_state_(std::random_device{}() ^ (uint64_t{static_cast<uint32_t>(index)} << 32)) {
+  upstreams_.Sync(table_cache_.Get());
+}
+
+Worker::~Worker() { Join(); }
+
+void Worker::Start(int accept_depth) {
+  for (int i = 0; i < accept_depth; ++i) ProxyCall::Spawn(this);
+  thread_ = std::thread([this] { Run(); });
+}
+
+void Worker::Join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::Run() {
+  void* tag;
+  bool ok;
+  while (cq_->Next(&tag, &ok)) ProxyCall::Dispatch(tag, ok);
+}
+
+absl::Status Worker::Route(absl::string_view method, Target* target) {
+  const routing::RoutingTable& table = table_cache_.Get();
+  if (table_cache_.version() != synced_version_) {
+    upstreams_.Sync(table);
+    synced_version_ = table_cache_.version();
+  }
+  absl::StatusOr<routing::RoutingTable::Decision> decision = table.Decide(method, NextRandom());
+  if (!decision.ok()) return decision.status();
+  target->pool_name = upstreams_.PoolName(decision->pool);
+  target->endpoint = upstreams_.Pick(decision->pool);
+  return absl::OkStatus();
+}
+
+}  // namespace rollout::proxy

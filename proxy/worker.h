@@ -1,0 +1,73 @@
+// Worker: one completion queue, one thread, and everything a call needs on that thread.
+//
+// Every event of a call (the server side and its upstream client call) arrives on the
+// worker's queue, so a call's state is only touched by one thread and needs no lock. The
+// worker keeps its own view of the routing table, its own channels, and its own random
+// number generator; nothing on the per-call path is shared with another worker.
+//
+// Thread-safety: Start/ShutdownQueue/Join from the owning engine; Route() and the accessors
+// only from the worker's own thread (that is, from ProxyCall handlers).
+#ifndef ROLLOUT_PROXY_WORKER_H_
+#define ROLLOUT_PROXY_WORKER_H_
+
+#include <grpcpp/generic/async_generic_service.h>
+#include <grpcpp/server_builder.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "proxy/upstream_set.h"
+#include "routing/routing_table_store.h"
+
+namespace rollout::proxy {
+
+class Worker final {
+ public:
+  // Where the router sent a call.
+  struct Target {
+    const std::string* pool_name;  // valid for the worker's life
+    UpstreamSet::Endpoint* endpoint;
+  };
+
+  Worker(int index, std::unique_ptr<grpc::ServerCompletionQueue> cq,
+         grpc::AsyncGenericService* service, const routing::RoutingTableStore* store,
+         int64_t max_message_bytes);
+  ~Worker();
+
+  // Posts `accept_depth` pending RequestCalls and starts the thread.
+  void Start(int accept_depth);
+  // After the server has shut down: drain the queue and let the thread exit.
+  void ShutdownQueue() { cq_->Shutdown(); }
+  void Join();
+
+  grpc::ServerCompletionQueue* cq() { return cq_.get(); }
+  grpc::AsyncGenericService* service() { return service_; }
+
+  // Routes a call by method; UNIMPLEMENTED when no route matches.
+  absl::Status Route(absl::string_view method, Target* target);
+
+ private:
+  void Run();
+  uint64_t NextRandom() {  // splitmix64: fast, and good enough to split traffic
+    uint64_t z = (rng_state_ += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+
+  std::unique_ptr<grpc::ServerCompletionQueue> cq_;
+  grpc::AsyncGenericService* service_;
+  routing::RoutingTableCache table_cache_;
+  UpstreamSet upstreams_;
+  uint64_t synced_version_;
+  uint64_t rng_state_;
+  std::thread thread_;
+};
+
+}  // namespace rollout::proxy
+
+#endif  // ROLLOUT_PROXY_WORKER_H_
