@@ -49,11 +49,16 @@ absl::StatusOr<std::unique_ptr<GrpcAsyncEngine>> GrpcAsyncEngine::Create(
 GrpcAsyncEngine::~GrpcAsyncEngine() { Shutdown(absl::Now()); }
 
 void GrpcAsyncEngine::Shutdown(absl::Time deadline) {
-  if (shut_down_) return;
+  if (shut_down_ || server_ == nullptr) return;
   shut_down_ = true;
   // Blocks until every call has ended: in-flight calls run on (workers keep polling), and
   // those still open at the deadline are cancelled.
   server_->Shutdown(absl::ToChronoTime(deadline));
+  // The server halves are over, and cancelled server calls have cancelled their upstream
+  // calls; wait for those to deliver their last events before closing the queues.
+  for (auto& worker : workers_) {
+    while (worker->live_calls() > 0) absl::SleepFor(absl::Milliseconds(1));
+  }
   for (auto& worker : workers_) worker->ShutdownQueue();
   for (auto& worker : workers_) worker->Join();
 }

@@ -24,6 +24,7 @@ void ProxyCall::Spawn(Worker* worker) {
 }
 
 ProxyCall::ProxyCall(Worker* worker) : worker_(worker), down_(&down_ctx_) {
+  worker_->CallCreated();
   for (int op = 0; op < kNumOps; ++op) tags_[op] = Tag{this, static_cast<Op>(op)};
   // Registered now, delivered only if the call is accepted (then always, once).
   down_ctx_.AsyncNotifyWhenDone(&tags_[kDone]);

@@ -59,6 +59,7 @@ class ProxyCall final {
   };
 
   explicit ProxyCall(Worker* worker);
+  ~ProxyCall() { worker_->CallDestroyed(); }
 
   // Returns the tag for `op` and counts it as outstanding.
   void* Begin(Op op) {

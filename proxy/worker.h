@@ -13,6 +13,7 @@
 #include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/server_builder.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -44,6 +45,13 @@ class Worker final {
   void ShutdownQueue() { cq_->Shutdown(); }
   void Join();
 
+  // ProxyCall objects alive on this worker (accepted or waiting to be). The queue may only
+  // be shut down once this is zero: a call whose server half has ended can still have
+  // upstream work that starts new operations on the queue.
+  void CallCreated() { live_calls_.fetch_add(1, std::memory_order_relaxed); }
+  void CallDestroyed() { live_calls_.fetch_sub(1, std::memory_order_release); }
+  int live_calls() const { return live_calls_.load(std::memory_order_acquire); }
+
   grpc::ServerCompletionQueue* cq() { return cq_.get(); }
   grpc::AsyncGenericService* service() { return service_; }
 
@@ -65,6 +73,7 @@ class Worker final {
   UpstreamSet upstreams_;
   uint64_t synced_version_;
   uint64_t rng_state_;
+  std::atomic<int> live_calls_{0};
   std::thread thread_;
 };
 

@@ -1,0 +1,197 @@
+#include "control/config_loader.h"
+
+#include <fstream>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace rollout::control {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+
+constexpr char kValid[] = R"(
+listen: 0.0.0.0:8500
+workers: 2
+drain_timeout: 3s
+max_message_bytes: 67108864
+pools:
+  - { name: v1, endpoints: ["127.0.0.1:9001", "127.0.0.1:9011"] }
+  - { name: v2, endpoints: ["127.0.0.1:9002"] }
+routes:
+  - name: infer
+    match: { method_prefix: /inference.GRPCInferenceService/ }
+    split: [ { pool: v1, weight: 99.5 }, { pool: v2, weight: 0.5 } ]
+  - name: rest
+    split: [ { pool: v1, weight: 1 } ]
+)";
+
+// Replaces the first occurrence of `from` in the valid config with `to`.
+std::string Variant(const std::string& from, const std::string& to) {
+  std::string text = kValid;
+  const size_t at = text.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  return text.replace(at, from.size(), to);
+}
+
+std::string ErrorOf(const std::string& yaml) {
+  absl::StatusOr<Config> config = ParseConfig(yaml, "proxy.yaml");
+  EXPECT_FALSE(config.ok()) << "accepted:\n" << yaml;
+  if (config.ok()) return "";
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  return std::string(config.status().message());
+}
+
+TEST(ConfigLoaderTest, ParsesTheFullConfig) {
+  absl::StatusOr<Config> config = ParseConfig(kValid, "proxy.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->listen, "0.0.0.0:8500");
+  EXPECT_EQ(config->workers, 2);
+  EXPECT_EQ(config->drain_timeout, absl::Seconds(3));
+  EXPECT_EQ(config->max_message_bytes, 64 << 20);
+  ASSERT_EQ(config->pools.size(), 2u);
+  EXPECT_EQ(config->pools[0].endpoints.size(), 2u);
+  ASSERT_EQ(config->table->routes().size(), 2u);
+  const auto& infer = config->table->routes()[0];
+  EXPECT_EQ(infer.method_prefix, "/inference.GRPCInferenceService/");
+  EXPECT_EQ(infer.split.PartsPerMillion(0), 995000u);
+  EXPECT_EQ(infer.split.PartsPerMillion(1), 5000u);
+  EXPECT_EQ(config->table->routes()[1].method_prefix, "");  // no match: every method
+}
+
+TEST(ConfigLoaderTest, DefaultsWhenOptionalKeysAreAbsent) {
+  absl::StatusOr<Config> config = ParseConfig(R"(
+listen: 127.0.0.1:0
+pools: [ { name: a, endpoints: ["127.0.0.1:1"] } ]
+routes: [ { name: r, split: [ { pool: a, weight: 1 } ] } ]
+)",
+                                              "x.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->workers, 0);
+  EXPECT_EQ(config->drain_timeout, absl::Seconds(10));
+  EXPECT_EQ(config->max_message_bytes, -1);
+}
+
+TEST(ConfigLoaderTest, UnknownPool) {
+  EXPECT_THAT(ErrorOf(Variant("{ pool: v2, weight: 0.5 }", "{ pool: v3, weight: 0.5 }")),
+              AllOf(HasSubstr("proxy.yaml"), HasSubstr("routes[0].split[1].pool"),
+                    HasSubstr("unknown pool \"v3\""), HasSubstr("known pools: v1, v2")));
+}
+
+TEST(ConfigLoaderTest, AllWeightsZero) {
+  EXPECT_THAT(ErrorOf(Variant("weight: 99.5 }, { pool: v2, weight: 0.5",
+                              "weight: 0 }, { pool: v2, weight: 0")),
+              AllOf(HasSubstr("routes[0].split"), HasSubstr("all weights are zero")));
+}
+
+TEST(ConfigLoaderTest, NegativeWeight) {
+  EXPECT_THAT(ErrorOf(Variant("weight: 0.5", "weight: -0.5")),
+              AllOf(HasSubstr("routes[0].split[1].weight"), HasSubstr("negative")));
+}
+
+TEST(ConfigLoaderTest, WeightThatIsNotANumberNamesTheLine) {
+  EXPECT_THAT(ErrorOf(Variant("weight: 0.5", "weight: lots")),
+              AllOf(HasSubstr("proxy.yaml:12: routes[0].split[1].weight"),
+                    HasSubstr("must be a number, got \"lots\"")));
+}
+
+TEST(ConfigLoaderTest, DuplicatePoolName) {
+  EXPECT_THAT(ErrorOf(Variant("name: v2,", "name: v1,")),
+              AllOf(HasSubstr("pools[1].name"), HasSubstr("duplicate pool name \"v1\"")));
+}
+
+TEST(ConfigLoaderTest, DuplicateRouteName) {
+  EXPECT_THAT(ErrorOf(Variant("name: rest", "name: infer")),
+              AllOf(HasSubstr("routes[1].name"), HasSubstr("duplicate route name \"infer\"")));
+}
+
+TEST(ConfigLoaderTest, DuplicateEndpointInAPool) {
+  EXPECT_THAT(ErrorOf(Variant("\"127.0.0.1:9011\"", "\"127.0.0.1:9001\"")),
+              AllOf(HasSubstr("pools[0].endpoints[1]"), HasSubstr("duplicate endpoint")));
+}
+
+TEST(ConfigLoaderTest, BadEndpointAddress) {
+  EXPECT_THAT(ErrorOf(Variant("127.0.0.1:9002", "127.0.0.1:99999")),
+              AllOf(HasSubstr("proxy.yaml:8: pools[1].endpoints[0]"),
+                    HasSubstr("bad address \"127.0.0.1:99999\""), HasSubstr("out of range")));
+}
+
+TEST(ConfigLoaderTest, BadListenAddress) {
+  EXPECT_THAT(ErrorOf(Variant("listen: 0.0.0.0:8500", "listen: 8500")),
+              AllOf(HasSubstr("proxy.yaml:2: listen"), HasSubstr("missing :port")));
+}
+
+TEST(ConfigLoaderTest, UnknownTopLevelKey) {
+  EXPECT_THAT(ErrorOf(Variant("workers: 2", "workerz: 2")),
+              AllOf(HasSubstr("proxy.yaml:3: workerz"), HasSubstr("unknown key \"workerz\""),
+                    HasSubstr("allowed: listen, workers")));
+}
+
+TEST(ConfigLoaderTest, UnknownNestedKey) {
+  EXPECT_THAT(ErrorOf(Variant("{ pool: v2, weight: 0.5 }", "{ pool: v2, wieght: 0.5 }")),
+              AllOf(HasSubstr("routes[0].split[1].wieght"), HasSubstr("unknown key")));
+  EXPECT_THAT(ErrorOf(Variant("method_prefix:", "method:")),
+              HasSubstr("routes[0].match.method: unknown key"));
+}
+
+TEST(ConfigLoaderTest, DuplicateKey) {
+  EXPECT_THAT(ErrorOf(Variant("workers: 2", "workers: 2\nworkers: 3")),
+              AllOf(HasSubstr("workers"), HasSubstr("duplicate key")));
+}
+
+TEST(ConfigLoaderTest, FeaturesNotBuiltYetAreRefusedNotIgnored) {
+  EXPECT_THAT(
+      ErrorOf(Variant("  - name: rest", "    sticky_key: x-user-id\n  - name: rest")),
+      AllOf(HasSubstr("routes[0].sticky_key"), HasSubstr("not supported by this build yet")));
+  EXPECT_THAT(ErrorOf(Variant("workers: 2", "metrics: { listen: 0.0.0.0:9500 }")),
+              HasSubstr("metrics: not supported by this build yet"));
+  EXPECT_THAT(ErrorOf(Variant("method_prefix: /inference.GRPCInferenceService/", "model: resnet")),
+              HasSubstr("routes[0].match.model: not supported by this build yet"));
+}
+
+TEST(ConfigLoaderTest, MissingRequiredKeys) {
+  EXPECT_THAT(ErrorOf(Variant("listen: 0.0.0.0:8500\n", "")),
+              HasSubstr("listen: missing required key"));
+  EXPECT_THAT(ErrorOf(Variant("    split: [ { pool: v1, weight: 1 } ]", "")),
+              HasSubstr("routes[1]: missing required key \"split\""));
+  EXPECT_THAT(ErrorOf(Variant("- { name: v2, endpoints: [\"127.0.0.1:9002\"] }", "- { name: v2 }")),
+              HasSubstr("pools[1]: missing required key \"endpoints\""));
+}
+
+TEST(ConfigLoaderTest, OutOfRangeScalars) {
+  EXPECT_THAT(ErrorOf(Variant("workers: 2", "workers: 0")),
+              HasSubstr("workers: 0 is out of range 1..256"));
+  EXPECT_THAT(ErrorOf(Variant("drain_timeout: 3s", "drain_timeout: soon")),
+              HasSubstr("drain_timeout: bad duration \"soon\""));
+  EXPECT_THAT(ErrorOf(Variant("drain_timeout: 3s", "drain_timeout: -1s")),
+              HasSubstr("bad duration"));
+}
+
+TEST(ConfigLoaderTest, WrongShapes) {
+  EXPECT_THAT(ErrorOf("listen: 127.0.0.1:0\npools: 3\nroutes: []\n"),
+              HasSubstr("proxy.yaml:2: pools: must be a list"));
+  EXPECT_THAT(ErrorOf("listen: [1, 2]\npools: []\nroutes: []\n"),
+              HasSubstr("listen: must be a string"));
+  EXPECT_THAT(ErrorOf("- just\n- a list\n"), HasSubstr("must be a mapping"));
+  EXPECT_THAT(ErrorOf(""), HasSubstr("the config is empty"));
+}
+
+TEST(ConfigLoaderTest, InvalidYamlNamesTheLine) {
+  EXPECT_THAT(ErrorOf("listen: 127.0.0.1:0\npools: [ { name: a\n"),
+              AllOf(HasSubstr("proxy.yaml:"), HasSubstr("invalid YAML")));
+}
+
+TEST(ConfigLoaderTest, LoadsFromFileAndNamesAMissingOne) {
+  const std::string path = ::testing::TempDir() + "/config_loader_test.yaml";
+  std::ofstream(path) << kValid;
+  absl::StatusOr<Config> config = LoadConfigFile(path);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->source, path);
+  absl::StatusOr<Config> missing = LoadConfigFile("/nonexistent/proxy.yaml");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_THAT(missing.status().message(), HasSubstr("/nonexistent/proxy.yaml: cannot open"));
+}
+
+}  // namespace
+}  // namespace rollout::control

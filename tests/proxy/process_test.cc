@@ -1,0 +1,151 @@
+// rollout-proxy as a process: config validation at the command line, refusing to start
+// on a bad config, and SIGTERM with calls in flight.
+#include <signal.h>
+
+#include <future>
+#include <thread>
+
+#include "absl/strings/str_replace.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/support/echo_backend.h"
+#include "tests/support/proxy_process.h"
+
+namespace rollout::testing {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+
+std::string ConfigFor(const EchoBackend& backend, const std::string& extra = "") {
+  return absl::StrReplaceAll(R"(
+listen: 127.0.0.1:0
+workers: 2
+EXTRA
+pools:
+  - { name: a, endpoints: ["A"] }
+routes:
+  - name: all
+    split: [ { pool: a, weight: 1 } ]
+)",
+                             {{"A", backend.address()}, {"EXTRA", extra}});
+}
+
+TEST(ProcessTest, CheckAcceptsAValidConfig) {
+  TempDir dir;
+  EchoBackend a("a");
+  const std::string path = dir.WriteFile("ok.yaml", ConfigFor(a));
+  std::string out;
+  EXPECT_EQ(RunCommand({kProxyBin, "--config", path, "--check"}, &out), 0) << out;
+  EXPECT_THAT(out, AllOf(HasSubstr("OK"), HasSubstr("route all"), HasSubstr("a=100.0000%")));
+}
+
+TEST(ProcessTest, BadConfigIsRejectedWithFileFieldAndReason) {
+  TempDir dir;
+  const std::string path = dir.WriteFile("bad.yaml", R"(
+listen: 127.0.0.1:0
+pools:
+  - { name: v1, endpoints: ["127.0.0.1:9001"] }
+routes:
+  - name: all
+    split: [ { pool: v1, weight: 90 }, { pool: v9, weight: 10 } ]
+)");
+  for (bool check : {true, false}) {
+    std::vector<std::string> argv = {kProxyBin, "--config", path};
+    if (check) argv.push_back("--check");
+    std::string out;
+    // Without --check the proxy must refuse to start, not serve with half a config.
+    EXPECT_EQ(RunCommand(argv, &out, absl::Seconds(10)), 2) << out;
+    EXPECT_THAT(out, AllOf(HasSubstr("bad.yaml"), HasSubstr("routes[0].split[1].pool"),
+                           HasSubstr("unknown pool \"v9\"")));
+    EXPECT_THAT(out, ::testing::Not(HasSubstr("listening")));
+  }
+}
+
+TEST(ProcessTest, CommandLineErrorsAndHelp) {
+  std::string out;
+  EXPECT_EQ(RunCommand({kProxyBin, "--config", "/nonexistent.yaml"}, &out), 2);
+  EXPECT_THAT(out, HasSubstr("/nonexistent.yaml: cannot open"));
+  EXPECT_EQ(RunCommand({kProxyBin}, &out), 2);
+  EXPECT_THAT(out, HasSubstr("--config"));
+  EXPECT_EQ(RunCommand({kProxyBin, "--help"}, &out), 0);
+  EXPECT_THAT(out, HasSubstr("--check"));
+}
+
+TEST(ProcessTest, PortInUseIsAClearStartupError) {
+  EchoBackend a("a");
+  ProxyProcess first(ConfigFor(a));
+  ASSERT_TRUE(first.ok()) << first.Log();
+  TempDir dir;
+  std::string config = ConfigFor(a);
+  config = absl::StrReplaceAll(config, {{"127.0.0.1:0", first.address()}});
+  std::string out;
+  EXPECT_EQ(RunCommand({kProxyBin, "--config", dir.WriteFile("p.yaml", config)}, &out), 1) << out;
+  EXPECT_THAT(out, HasSubstr("cannot listen on " + first.address()));
+}
+
+TEST(ProcessTest, SigtermLetsInFlightCallsFinishThenExitsZero) {
+  EchoBackend a("a");
+  ProxyProcess proxy(ConfigFor(a, "drain_timeout: 5s"));
+  ASSERT_TRUE(proxy.ok()) << proxy.Log();
+  auto stub = Echo::NewStub(proxy.NewChannel());
+
+  constexpr int kCalls = 8;
+  std::vector<std::future<grpc::Status>> calls;
+  for (int i = 0; i < kCalls; ++i) {
+    calls.push_back(std::async(std::launch::async, [&stub] {
+      grpc::ClientContext ctx;
+      EchoRequest request;
+      request.set_sleep_ms(400);
+      EchoResponse response;
+      return stub->Unary(&ctx, request, &response);
+    }));
+  }
+  ASSERT_TRUE(a.WaitFor([&] { return a.active_calls() == kCalls; }, absl::Seconds(5)));
+  const absl::Time sent = absl::Now();
+  proxy.process().Signal(SIGTERM);
+  for (auto& call : calls) {
+    grpc::Status status = call.get();
+    EXPECT_TRUE(status.ok()) << status.error_code() << " " << status.error_message();
+  }
+  std::optional<int> code = proxy.process().WaitForExit(absl::Seconds(5));
+  ASSERT_TRUE(code.has_value()) << "proxy did not exit";
+  EXPECT_EQ(*code, 0) << proxy.Log();
+  EXPECT_LT(absl::Now() - sent, absl::Seconds(3));
+  EXPECT_THAT(proxy.Log(), HasSubstr("draining"));
+
+  // Once it has gone, new calls are refused rather than hanging.
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  EchoResponse response;
+  EXPECT_EQ(stub->Unary(&ctx, EchoRequest(), &response).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+}
+
+TEST(ProcessTest, CallsOutlivingTheDrainTimeoutAreCancelledAndTheProxyStillExits) {
+  EchoBackend a("a");
+  ProxyProcess proxy(ConfigFor(a, "drain_timeout: 300ms"));
+  ASSERT_TRUE(proxy.ok()) << proxy.Log();
+  auto stub = Echo::NewStub(proxy.NewChannel());
+  auto call = std::async(std::launch::async, [&stub] {
+    grpc::ClientContext ctx;
+    EchoRequest request;
+    request.set_sleep_ms(10000);
+    EchoResponse response;
+    return stub->Unary(&ctx, request, &response);
+  });
+  ASSERT_TRUE(a.WaitFor([&] { return a.active_calls() == 1; }, absl::Seconds(5)));
+  const absl::Time sent = absl::Now();
+  proxy.process().Signal(SIGTERM);
+  std::optional<int> code = proxy.process().WaitForExit(absl::Seconds(5));
+  ASSERT_TRUE(code.has_value());
+  EXPECT_EQ(*code, 0) << proxy.Log();
+  EXPECT_LT(absl::Now() - sent, absl::Seconds(2));
+  EXPECT_FALSE(call.get().ok());
+  // The backend learns that the call is gone.
+  EXPECT_TRUE(a.WaitFor([&] { return a.active_calls() == 0; }, absl::Seconds(3)));
+}
+
+}  // namespace
+}  // namespace rollout::testing

@@ -1,0 +1,80 @@
+// EchoBackend: an in-process rollout.testing.Echo server on 127.0.0.1:0 for proxy tests.
+//
+// It answers with its own name so tests can tell which backend served a call, echoes the
+// request's `x-` metadata back as `echo-<key>` headers, sets the trailer
+// `x-backend: <name>`, and records what it received: the last request metadata, how many
+// calls are active, and how many it saw cancelled. Requests can ask it to sleep (watching
+// for cancellation) or to fail with a given code, message and details.
+//
+// Thread-safety: thread-safe.
+#ifndef ROLLOUT_TESTS_SUPPORT_ECHO_BACKEND_H_
+#define ROLLOUT_TESTS_SUPPORT_ECHO_BACKEND_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "absl/time/time.h"
+#include "testing/echo.grpc.pb.h"
+
+namespace rollout::testing {
+
+class EchoBackend final : public Echo::Service {
+ public:
+  explicit EchoBackend(std::string name);
+  ~EchoBackend() override;
+
+  const std::string& name() const { return name_; }
+  int port() const { return port_; }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+  // The metadata of the most recent call, as the backend saw it (keys may repeat).
+  std::multimap<std::string, std::string> last_metadata();
+  int active_calls() const { return active_.load(); }
+  int cancelled_calls() const { return cancelled_.load(); }
+  int total_calls() const { return total_.load(); }
+  // Waits until `pred` holds or `timeout` passes; returns pred's last value.
+  template <typename Pred>
+  bool WaitFor(Pred pred, absl::Duration timeout);
+
+  grpc::Status Unary(grpc::ServerContext* ctx, const EchoRequest* request,
+                     EchoResponse* response) override;
+  grpc::Status ClientStream(grpc::ServerContext* ctx, grpc::ServerReader<EchoRequest>* reader,
+                            EchoResponse* response) override;
+  grpc::Status ServerStream(grpc::ServerContext* ctx, const EchoRequest* request,
+                            grpc::ServerWriter<EchoResponse>* writer) override;
+  grpc::Status Bidi(grpc::ServerContext* ctx,
+                    grpc::ServerReaderWriter<EchoResponse, EchoRequest>* stream) override;
+
+ private:
+  // Counts the call, records metadata, echoes headers; undone by EndCall.
+  void BeginCall(grpc::ServerContext* ctx);
+  grpc::Status EndCall(grpc::ServerContext* ctx, grpc::Status status);
+  // Sleeps `ms`, returning false early if the call was cancelled.
+  bool Sleep(grpc::ServerContext* ctx, int ms);
+  void Fill(grpc::ServerContext* ctx, const EchoRequest& request, EchoResponse* response);
+
+  const std::string name_;
+  int port_ = 0;
+  std::unique_ptr<grpc::Server> server_;
+  std::mutex mu_;
+  std::multimap<std::string, std::string> last_metadata_;
+  std::atomic<int> active_{0};
+  std::atomic<int> cancelled_{0};
+  std::atomic<int> total_{0};
+};
+
+template <typename Pred>
+bool EchoBackend::WaitFor(Pred pred, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (!pred() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(2));
+  return pred();
+}
+
+}  // namespace rollout::testing
+
+#endif  // ROLLOUT_TESTS_SUPPORT_ECHO_BACKEND_H_

@@ -1,0 +1,32 @@
+#include "tests/support/proxy_process.h"
+
+#include "absl/strings/numbers.h"
+
+namespace rollout::testing {
+
+ProxyProcess::ProxyProcess(const std::string& config_yaml)
+    : config_path_(dir_.WriteFile("proxy.yaml", config_yaml)) {
+  process_ =
+      std::make_unique<ChildProcess>(std::vector<std::string>{kProxyBin, "--config", config_path_});
+  const std::string port =
+      process_->WaitForLine(R"(listening on [0-9.]+:(\d+))", absl::Seconds(10));
+  if (!absl::SimpleAtoi(port, &port_)) port_ = 0;
+}
+
+std::shared_ptr<grpc::Channel> ProxyProcess::NewChannel() const {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  args.SetMaxReceiveMessageSize(-1);
+  args.SetMaxSendMessageSize(-1);
+  return grpc::CreateCustomChannel(address(), grpc::InsecureChannelCredentials(), args);
+}
+
+DemoServerProcess::DemoServerProcess(std::vector<std::string> args) {
+  args.insert(args.begin(), {kDemoServerBin, "--port", "0"});
+  process_ = std::make_unique<ChildProcess>(args);
+  const std::string port =
+      process_->WaitForLine(R"(listening on [0-9.]+:(\d+))", absl::Seconds(10));
+  if (!absl::SimpleAtoi(port, &port_)) port_ = 0;
+}
+
+}  // namespace rollout::testing
