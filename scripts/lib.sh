@@ -1,0 +1,38 @@
+# Shared by demo.sh and test.sh: install the Debian packages the project needs, and build.
+# Both are idempotent: a second run skips what is already done.
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BUILD_DIR="${BUILD_DIR:-$ROOT/build}"
+JOBS="${JOBS:-2}"
+
+PACKAGES=(
+  build-essential cmake pkg-config clang-format
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libre2-dev
+  libabsl-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev prometheus-cpp-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+)
+
+install_deps() {
+  local missing=()
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -eq 0 ]; then
+    echo "== packages: all ${#PACKAGES[@]} installed"
+    return
+  fi
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "error: missing packages (${missing[*]}); run as root to install them" >&2
+    exit 1
+  fi
+  echo "== installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+build() {
+  echo "== building in $BUILD_DIR (-j$JOBS)"
+  cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+  cmake --build "$BUILD_DIR" -j"$JOBS"
+}
