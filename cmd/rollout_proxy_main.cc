@@ -14,6 +14,9 @@
 
 #include "absl/time/clock.h"
 #include "control/config_loader.h"
+#include "metrics/call_metrics.h"
+#include "metrics/metrics_exporter.h"
+#include "metrics/proxy_collector.h"
 #include "proxy/grpc_async_engine.h"
 #include "routing/routing_table_store.h"
 
@@ -38,10 +41,28 @@ int Serve(const rollout::control::Config& config) {
                         ? config.workers
                         : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   options.max_message_bytes = config.max_message_bytes;
+  rollout::metrics::CallMetrics call_metrics(options.workers);
+  options.call_metrics = &call_metrics;
   auto engine = rollout::proxy::GrpcAsyncEngine::Create(options, &store);
   if (!engine.ok()) {
     std::cerr << "rollout-proxy: error: " << engine.status().message() << "\n";
     return 1;
+  }
+  std::unique_ptr<rollout::metrics::MetricsExporter> exporter;
+  if (config.metrics_listen.has_value()) {
+    rollout::proxy::Engine* engine_ptr = engine->get();
+    auto collector = std::make_shared<rollout::metrics::ProxyCollector>(
+        &call_metrics, &store, [engine_ptr] { return engine_ptr->EndpointHealth(); }, kVersion);
+    auto created = rollout::metrics::MetricsExporter::Create(*config.metrics_listen, collector);
+    if (!created.ok()) {
+      std::cerr << "rollout-proxy: error: " << created.status().message() << "\n";
+      (*engine)->Shutdown(absl::Now());
+      return 1;
+    }
+    exporter = *std::move(created);
+    const std::string& m = *config.metrics_listen;
+    std::printf("rollout-proxy %s: metrics listening on %s:%d/metrics\n", kVersion,
+                m.substr(0, m.rfind(':')).c_str(), exporter->port());
   }
   const std::string host = config.listen.substr(0, config.listen.rfind(':'));
   std::printf(

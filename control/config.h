@@ -28,7 +28,7 @@ struct Config {
   absl::Duration drain_timeout = absl::Seconds(10);
   int64_t max_message_bytes = -1;  // -1: unlimited
   std::optional<AdminConfig> admin;
-  std::optional<std::string> metrics_listen;
+  std::optional<std::string> metrics_listen;  // metrics.listen: Prometheus /metrics
   std::string state_dir;
   std::vector<routing::PoolSpec> pools;
   std::vector<routing::RouteSpec> routes;

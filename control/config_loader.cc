@@ -193,10 +193,11 @@ absl::StatusOr<routing::RouteSpec> ReadRoute(const Reader& in, const YAML::Node&
 
 absl::StatusOr<Config> ReadConfig(const Reader& in, const YAML::Node& root) {
   static constexpr absl::string_view kControlIssue =
-      "the admin API, metrics exporter and durable state arrive with their own work items";
+      "the admin API and durable state arrive with the control-plane work";
   if (absl::Status s = in.CheckKeys(
-          root, "", {"listen", "workers", "drain_timeout", "max_message_bytes", "pools", "routes"},
-          {{"admin", kControlIssue}, {"metrics", kControlIssue}, {"state_dir", kControlIssue}});
+          root, "",
+          {"listen", "workers", "drain_timeout", "max_message_bytes", "metrics", "pools", "routes"},
+          {{"admin", kControlIssue}, {"state_dir", kControlIssue}});
       !s.ok()) {
     return s;
   }
@@ -212,6 +213,12 @@ absl::StatusOr<Config> ReadConfig(const Reader& in, const YAML::Node& root) {
   if (root["max_message_bytes"]) {
     ASSIGN_OR_RETURN(config.max_message_bytes,
                      in.Integer(root["max_message_bytes"], "max_message_bytes", 1, INT32_MAX));
+  }
+  if (const YAML::Node metrics = root["metrics"]) {
+    if (absl::Status s = in.CheckKeys(metrics, "metrics", {"listen"}); !s.ok()) return s;
+    if (!metrics["listen"]) return in.Error(metrics, "metrics", "missing required key \"listen\"");
+    ASSIGN_OR_RETURN(config.metrics_listen,
+                     in.Address(metrics["listen"], "metrics.listen", routing::PortZero::kAllow));
   }
   const YAML::Node pools = root["pools"];
   if (!pools) return in.Error(root, "pools", "missing required key");

@@ -16,7 +16,9 @@
 #include <cstdint>
 #include <string>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
+#include "metrics/call_metrics.h"
 
 namespace rollout::proxy {
 
@@ -24,6 +26,8 @@ struct EngineOptions {
   std::string listen;              // host:port; port 0 picks a free port
   int workers = 1;                 // one completion queue and one thread each
   int64_t max_message_bytes = -1;  // -1: unlimited, both directions
+  // Where calls are recorded; must have a cell per worker and outlive the engine.
+  metrics::CallMetrics* call_metrics = nullptr;
 };
 
 class Engine {
@@ -32,6 +36,9 @@ class Engine {
 
   // The data port actually bound.
   virtual int port() const = 0;
+
+  // Endpoint address -> whether some worker's connection to it is usable (not failing).
+  virtual absl::flat_hash_map<std::string, bool> EndpointHealth() const = 0;
 
   // Stops accepting new calls (clients get GOAWAY), lets calls in flight finish until
   // `deadline`, cancels what is left, and returns once every worker thread has exited.

@@ -12,6 +12,9 @@ namespace rollout::proxy {
 absl::StatusOr<std::unique_ptr<GrpcAsyncEngine>> GrpcAsyncEngine::Create(
     const EngineOptions& options, const routing::RoutingTableStore* store) {
   if (options.workers < 1) return absl::InvalidArgumentError("workers: must be at least 1");
+  if (options.call_metrics == nullptr || options.call_metrics->workers() < options.workers) {
+    return absl::InvalidArgumentError("call_metrics: needs a cell for every worker");
+  }
   std::unique_ptr<GrpcAsyncEngine> engine(new GrpcAsyncEngine());
 
   grpc::ServerBuilder builder;
@@ -40,7 +43,8 @@ absl::StatusOr<std::unique_ptr<GrpcAsyncEngine>> GrpcAsyncEngine::Create(
   }
   for (int i = 0; i < options.workers; ++i) {
     engine->workers_.push_back(std::make_unique<Worker>(i, std::move(queues[i]), &engine->service_,
-                                                        store, options.max_message_bytes));
+                                                        store, options.max_message_bytes,
+                                                        options.call_metrics));
   }
   for (auto& worker : engine->workers_) worker->Start(kAcceptDepth);
   return engine;
@@ -61,6 +65,16 @@ void GrpcAsyncEngine::Shutdown(absl::Time deadline) {
   }
   for (auto& worker : workers_) worker->ShutdownQueue();
   for (auto& worker : workers_) worker->Join();
+}
+
+}  // namespace rollout::proxy
+
+namespace rollout::proxy {
+
+absl::flat_hash_map<std::string, bool> GrpcAsyncEngine::EndpointHealth() const {
+  absl::flat_hash_map<std::string, bool> health;
+  for (const auto& worker : workers_) worker->upstreams().ReportHealth(&health);
+  return health;
 }
 
 }  // namespace rollout::proxy

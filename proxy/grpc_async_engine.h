@@ -33,6 +33,7 @@ class GrpcAsyncEngine final : public Engine {
   ~GrpcAsyncEngine() override;
 
   int port() const override { return port_; }
+  absl::flat_hash_map<std::string, bool> EndpointHealth() const override;
   void Shutdown(absl::Time deadline) override;
 
  private:

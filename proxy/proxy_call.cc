@@ -83,6 +83,8 @@ void ProxyCall::OnAccept(bool ok) {
 }
 
 void ProxyCall::StartUpstream() {
+  start_ns_ = metrics::MonotonicNowNs();
+  target_.stats->OnStart();
   down_ctx_.AddInitialMetadata(kPoolHeader, *target_.pool_name);
   for (const auto& [key, value] : down_ctx_.client_metadata()) {
     if (!IsHopByHopKey(ToView(key))) up_ctx_.AddMetadata(ToString(key), ToString(value));
@@ -186,6 +188,10 @@ void ProxyCall::OnUpFinish() {
 }
 
 void ProxyCall::FinishDownstream(const grpc::Status& status) {
+  if (target_.stats != nullptr) {  // null when the call was never routed
+    const int64_t now = metrics::MonotonicNowNs();
+    target_.stats->OnEnd(status.error_code(), static_cast<uint64_t>(now - start_ns_), now);
+  }
   down_finishing_ = true;
   down_.Finish(status, Begin(kDownFinish));
 }

@@ -100,6 +100,7 @@ class ProxyCall final {
   grpc::ByteBuffer down_msg_;  // client -> backend, one in flight
 
   Worker::Target target_{};
+  int64_t start_ns_ = 0;  // when the call was routed, on metrics::MonotonicNowNs()
   grpc::ClientContext up_ctx_;
   std::unique_ptr<grpc::GenericClientAsyncReaderWriter> up_;
   grpc::ByteBuffer up_msg_;  // backend -> client, one in flight

@@ -20,6 +20,7 @@ UpstreamSet::UpstreamSet(int worker_index, int64_t max_message_bytes) {
 }
 
 UpstreamSet::Endpoint* UpstreamSet::GetOrCreate(const std::string& address) {
+  std::lock_guard<std::mutex> lock(endpoints_mu_);
   auto it = endpoints_.find(address);
   if (it != endpoints_.end()) return it->second.get();
   auto endpoint = std::make_unique<Endpoint>();
@@ -56,6 +57,18 @@ UpstreamSet::Endpoint* UpstreamSet::Pick(size_t pool_index) {
     if (e->channel->GetState(false) != GRPC_CHANNEL_TRANSIENT_FAILURE) return e;
   }
   return pool.endpoints[pool.next++ % n];
+}
+
+}  // namespace rollout::proxy
+
+namespace rollout::proxy {
+
+void UpstreamSet::ReportHealth(absl::flat_hash_map<std::string, bool>* health) const {
+  std::lock_guard<std::mutex> lock(endpoints_mu_);
+  for (const auto& [address, endpoint] : endpoints_) {
+    const grpc_connectivity_state state = endpoint->channel->GetState(false);
+    (*health)[address] |= state != GRPC_CHANNEL_TRANSIENT_FAILURE && state != GRPC_CHANNEL_SHUTDOWN;
+  }
 }
 
 }  // namespace rollout::proxy

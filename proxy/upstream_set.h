@@ -15,9 +15,11 @@
 #include <grpcpp/support/channel_arguments.h>
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/node_hash_set.h"
 #include "routing/routing_table.h"
@@ -42,6 +44,10 @@ class UpstreamSet final {
   // The pool's name; the pointer stays valid for the worker's life.
   const std::string* PoolName(size_t pool) const { return pools_[pool].name; }
 
+  // Adds address -> usable for every endpoint of this worker (OR-ed into `health`).
+  // Callable from any thread.
+  void ReportHealth(absl::flat_hash_map<std::string, bool>* health) const;
+
  private:
   struct Pool {
     const std::string* name;
@@ -52,7 +58,10 @@ class UpstreamSet final {
   Endpoint* GetOrCreate(const std::string& address);
 
   grpc::ChannelArguments channel_args_;
-  absl::flat_hash_map<std::string, std::unique_ptr<Endpoint>> endpoints_;
+  // Written by the worker (rarely, when a table adds endpoints), read by metric scrapes.
+  mutable std::mutex endpoints_mu_;
+  absl::flat_hash_map<std::string, std::unique_ptr<Endpoint>> endpoints_
+      ABSL_GUARDED_BY(endpoints_mu_);
   absl::node_hash_set<std::string> names_;
   std::vector<Pool> pools_;
 };

@@ -8,14 +8,29 @@ namespace rollout::proxy {
 
 Worker::Worker(int index, std::unique_ptr<grpc::ServerCompletionQueue> cq,
                grpc::AsyncGenericService* service, const routing::RoutingTableStore* store,
-               int64_t max_message_bytes)
-    : cq_(std::move(cq)),
+               int64_t max_message_bytes, metrics::CallMetrics* call_metrics)
+    : index_(index),
+      cq_(std::move(cq)),
       service_(service),
       table_cache_(store),
       upstreams_(index, max_message_bytes),
+      call_metrics_(call_metrics),
       synced_version_(table_cache_.version()),
       rng_state_(std::random_device{}() ^ (uint64_t{static_cast<uint32_t>(index)} << 32)) {
-  upstreams_.Sync(table_cache_.Get());
+  Sync(table_cache_.Get());
+}
+
+void Worker::Sync(const routing::RoutingTable& table) {
+  upstreams_.Sync(table);
+  stats_.assign(table.routes().size(), {});
+  for (size_t r = 0; r < table.routes().size(); ++r) {
+    const auto& route = table.routes()[r];
+    stats_[r].assign(table.pools().size(), nullptr);
+    for (size_t i = 0; i < route.split.size(); ++i) {
+      const size_t pool = route.split.pool(i);
+      stats_[r][pool] = call_metrics_->Resolve(route.name, table.pools()[pool].name)->cell(index_);
+    }
+  }
 }
 
 Worker::~Worker() { Join(); }
@@ -38,13 +53,14 @@ void Worker::Run() {
 absl::Status Worker::Route(absl::string_view method, Target* target) {
   const routing::RoutingTable& table = table_cache_.Get();
   if (table_cache_.version() != synced_version_) {
-    upstreams_.Sync(table);
+    Sync(table);
     synced_version_ = table_cache_.version();
   }
   absl::StatusOr<routing::RoutingTable::Decision> decision = table.Decide(method, NextRandom());
   if (!decision.ok()) return decision.status();
   target->pool_name = upstreams_.PoolName(decision->pool);
   target->endpoint = upstreams_.Pick(decision->pool);
+  target->stats = stats_[decision->route][decision->pool];
   return absl::OkStatus();
 }
 

@@ -18,9 +18,11 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "metrics/call_metrics.h"
 #include "proxy/upstream_set.h"
 #include "routing/routing_table_store.h"
 
@@ -32,11 +34,12 @@ class Worker final {
   struct Target {
     const std::string* pool_name;  // valid for the worker's life
     UpstreamSet::Endpoint* endpoint;
+    metrics::CallSeries::Cell* stats;  // this worker's cell of (route, pool)
   };
 
   Worker(int index, std::unique_ptr<grpc::ServerCompletionQueue> cq,
          grpc::AsyncGenericService* service, const routing::RoutingTableStore* store,
-         int64_t max_message_bytes);
+         int64_t max_message_bytes, metrics::CallMetrics* call_metrics);
   ~Worker();
 
   // Posts `accept_depth` pending RequestCalls and starts the thread.
@@ -58,8 +61,12 @@ class Worker final {
   // Routes a call by method; UNIMPLEMENTED when no route matches.
   absl::Status Route(absl::string_view method, Target* target);
 
+  const UpstreamSet& upstreams() const { return upstreams_; }
+
  private:
   void Run();
+  // Adopts a new routing table: channels for new endpoints, metric cells for new pairs.
+  void Sync(const routing::RoutingTable& table);
   uint64_t NextRandom() {  // splitmix64: fast, and good enough to split traffic
     uint64_t z = (rng_state_ += 0x9e3779b97f4a7c15ULL);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
@@ -67,10 +74,15 @@ class Worker final {
     return z ^ (z >> 31);
   }
 
+  const int index_;
   std::unique_ptr<grpc::ServerCompletionQueue> cq_;
   grpc::AsyncGenericService* service_;
   routing::RoutingTableCache table_cache_;
   UpstreamSet upstreams_;
+  metrics::CallMetrics* call_metrics_;
+  // stats_[route][pool]: the cell for each (route, pool) of the synced table; null where
+  // the route's split does not name the pool.
+  std::vector<std::vector<metrics::CallSeries::Cell*>> stats_;
   uint64_t synced_version_;
   uint64_t rng_state_;
   std::atomic<int> live_calls_{0};

@@ -32,7 +32,7 @@ start() {
   PID=$!
   PIDS+=("$PID")
   for _ in $(seq 1 200); do
-    if PORT=$(grep -oE 'listening on [0-9.]+:[0-9]+' "$WORK/$name.log" | grep -oE '[0-9]+$'); then
+    if PORT=$(grep -oE '(data plane |model .* )listening on [0-9.]+:[0-9]+' "$WORK/$name.log" | grep -oE '[0-9]+$'); then
       return
     fi
     sleep 0.05

@@ -60,6 +60,17 @@ TEST(ConfigLoaderTest, ParsesTheFullConfig) {
   EXPECT_EQ(config->table->routes()[1].method_prefix, "");  // no match: every method
 }
 
+TEST(ConfigLoaderTest, MetricsListener) {
+  absl::StatusOr<Config> config =
+      ParseConfig(Variant("workers: 2", "metrics: { listen: 0.0.0.0:9500 }"), "proxy.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->metrics_listen, "0.0.0.0:9500");
+  EXPECT_THAT(ErrorOf(Variant("workers: 2", "metrics: { listen: nowhere }")),
+              AllOf(HasSubstr("metrics.listen"), HasSubstr("missing :port")));
+  EXPECT_THAT(ErrorOf(Variant("workers: 2", "metrics: { port: 9500 }")),
+              HasSubstr("metrics.port: unknown key"));
+}
+
 TEST(ConfigLoaderTest, DefaultsWhenOptionalKeysAreAbsent) {
   absl::StatusOr<Config> config = ParseConfig(R"(
 listen: 127.0.0.1:0
@@ -71,6 +82,7 @@ routes: [ { name: r, split: [ { pool: a, weight: 1 } ] } ]
   EXPECT_EQ(config->workers, 0);
   EXPECT_EQ(config->drain_timeout, absl::Seconds(10));
   EXPECT_EQ(config->max_message_bytes, -1);
+  EXPECT_FALSE(config->metrics_listen.has_value());
 }
 
 TEST(ConfigLoaderTest, UnknownPool) {
@@ -144,8 +156,8 @@ TEST(ConfigLoaderTest, FeaturesNotBuiltYetAreRefusedNotIgnored) {
   EXPECT_THAT(
       ErrorOf(Variant("  - name: rest", "    sticky_key: x-user-id\n  - name: rest")),
       AllOf(HasSubstr("routes[0].sticky_key"), HasSubstr("not supported by this build yet")));
-  EXPECT_THAT(ErrorOf(Variant("workers: 2", "metrics: { listen: 0.0.0.0:9500 }")),
-              HasSubstr("metrics: not supported by this build yet"));
+  EXPECT_THAT(ErrorOf(Variant("workers: 2", "admin: { listen: 127.0.0.1:8501 }")),
+              HasSubstr("admin: not supported by this build yet"));
   EXPECT_THAT(ErrorOf(Variant("method_prefix: /inference.GRPCInferenceService/", "model: resnet")),
               HasSubstr("routes[0].match.model: not supported by this build yet"));
 }

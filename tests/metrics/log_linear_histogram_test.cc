@@ -47,15 +47,16 @@ TEST(LogLinearHistogramTest, SmallValuesAreExact) {
 
 TEST(LogLinearHistogramTest, BucketsAreContiguousAndCoverEveryValue) {
   for (size_t i = 0; i + 1 < LogLinearHistogram::kNumBuckets; ++i) {
-    ASSERT_EQ(LogLinearHistogram::BucketLowerBound(i) + LogLinearHistogram::BucketWidth(i),
-              LogLinearHistogram::BucketLowerBound(i + 1))
+    ASSERT_EQ(LogLinearHistogram::Buckets::LowerBound(i) + LogLinearHistogram::Buckets::Width(i),
+              LogLinearHistogram::Buckets::LowerBound(i + 1))
         << i;
   }
   for (uint64_t v : {0ull, 127ull, 128ull, 129ull, 1000ull, 123456789ull, ~0ull}) {
-    const size_t b = LogLinearHistogram::BucketIndex(v);
+    const size_t b = LogLinearHistogram::Buckets::Index(v);
     ASSERT_LT(b, LogLinearHistogram::kNumBuckets);
-    EXPECT_GE(v, LogLinearHistogram::BucketLowerBound(b));
-    EXPECT_LE(v - LogLinearHistogram::BucketLowerBound(b), LogLinearHistogram::BucketWidth(b) - 1);
+    EXPECT_GE(v, LogLinearHistogram::Buckets::LowerBound(b));
+    EXPECT_LE(v - LogLinearHistogram::Buckets::LowerBound(b),
+              LogLinearHistogram::Buckets::Width(b) - 1);
   }
 }
 

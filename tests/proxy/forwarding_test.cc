@@ -2,8 +2,6 @@
 // streaming kind, metadata both ways, deadlines, cancellation, status pass-through, large
 // messages, unreachable pools, unknown methods and clients that vanish mid-stream.
 #include <dirent.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <thread>
@@ -15,25 +13,13 @@
 #include "gtest/gtest.h"
 #include "tests/support/echo_backend.h"
 #include "tests/support/generic_call.h"
+#include "tests/support/http_get.h"
 #include "tests/support/proxy_process.h"
 
 namespace rollout::testing {
 namespace {
 
 using ::testing::HasSubstr;
-
-// A loopback port nothing listens on: bound, then closed.
-int UnusedPort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
 
 int OpenFds(pid_t pid) {
   int n = 0;

@@ -73,7 +73,7 @@ std::string ChildProcess::Log() const {
 std::string ChildProcess::WaitForLine(const std::string& regex, absl::Duration timeout) {
   const RE2 re(regex);
   const absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline) {
+  do {
     for (absl::string_view view : absl::StrSplit(Log(), '\n')) {
       const re2::StringPiece line(view.data(), view.size());
       std::string group;
@@ -84,7 +84,7 @@ std::string ChildProcess::WaitForLine(const std::string& regex, absl::Duration t
     }
     if (!running()) return "";
     absl::SleepFor(absl::Milliseconds(10));
-  }
+  } while (absl::Now() < deadline);
   return "";
 }
 

@@ -31,6 +31,8 @@ class ProxyProcess {
   bool ok() const { return port_ > 0; }
   int port() const { return port_; }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  // The metrics port, or 0 when the config has no metrics listener.
+  int metrics_port() const { return metrics_port_; }
   std::string Log() const { return process_->Log(); }
   ChildProcess& process() { return *process_; }
   const std::string& config_path() const { return config_path_; }
@@ -43,6 +45,7 @@ class ProxyProcess {
   std::string config_path_;
   std::unique_ptr<ChildProcess> process_;
   int port_ = 0;
+  int metrics_port_ = 0;
 };
 
 // Starts demo-model-server with `args` (e.g. {"--version", "v2"}) on a free port.

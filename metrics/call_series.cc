@@ -1,0 +1,171 @@
+#include "metrics/call_series.h"
+
+#include <time.h>
+
+#include <algorithm>
+
+namespace rollout::metrics {
+
+int64_t MonotonicNowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+CodeClass ClassOf(int code) {
+  switch (code) {
+    case 0:  // OK
+      return CodeClass::kOk;
+    case 1:  // CANCELLED
+      return CodeClass::kCancelled;
+    case 3:   // INVALID_ARGUMENT
+    case 5:   // NOT_FOUND
+    case 6:   // ALREADY_EXISTS
+    case 7:   // PERMISSION_DENIED
+    case 9:   // FAILED_PRECONDITION
+    case 11:  // OUT_OF_RANGE
+    case 16:  // UNAUTHENTICATED
+      return CodeClass::kClientError;
+    default:  // UNKNOWN, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED, UNIMPLEMENTED,
+              // INTERNAL, UNAVAILABLE, DATA_LOSS
+      return CodeClass::kServerError;
+  }
+}
+
+namespace {
+
+constexpr int64_t kNsPerSecond = 1'000'000'000;
+
+size_t LatencyBucket(uint64_t latency_ns) {
+  static const auto kBoundsNs = [] {
+    std::array<uint64_t, kLatencyBucketsSeconds.size()> bounds{};
+    for (size_t i = 0; i < bounds.size(); ++i) {
+      bounds[i] = static_cast<uint64_t>(kLatencyBucketsSeconds[i] * kNsPerSecond);
+    }
+    return bounds;
+  }();
+  size_t i = 0;
+  while (i < kBoundsNs.size() && latency_ns > kBoundsNs[i]) ++i;
+  return i;  // kBoundsNs.size() is +Inf
+}
+
+}  // namespace
+
+void CallSeries::Cell::OnEnd(int grpc_code, uint64_t latency_ns, int64_t now_ns) {
+  const int code = grpc_code >= 0 && grpc_code < kNumGrpcCodes ? grpc_code : 2;  // UNKNOWN
+  Add(requests_[code], uint64_t{1});
+  Add(buckets_[LatencyBucket(latency_ns)], uint64_t{1});
+  Add(sum_ns_, latency_ns);
+  Add(inflight_, int64_t{-1});
+
+  const int64_t second = now_ns / kNsPerSecond;
+  if (second != second_.load(std::memory_order_relaxed)) series_->Roll(*this, second);
+  Add(second_classes_[static_cast<int>(ClassOf(code))], uint64_t{1});
+  const uint64_t capped = std::min<uint64_t>(latency_ns, (uint64_t{1} << 38) - 1);
+  Add(second_buckets_[WindowBuckets::Index(capped)], uint64_t{1});
+  if (latency_ns > second_max_ns_.load(std::memory_order_relaxed)) {
+    second_max_ns_.store(latency_ns, std::memory_order_relaxed);
+  }
+}
+
+CallSeries::CallSeries(std::string route, std::string pool, int workers)
+    : route_(std::move(route)), pool_(std::move(pool)), ring_(kSlots) {
+  for (int i = 0; i < workers; ++i) {
+    cells_.push_back(std::make_unique<Cell>());
+    cells_.back()->series_ = this;
+  }
+}
+
+void CallSeries::Roll(Cell& cell, int64_t second) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const int64_t old = cell.second_.load(std::memory_order_relaxed);
+  if (old >= 0) {
+    Slot& slot = ring_[old % kSlots];
+    if (slot.second < old) {  // the slot holds an older second (or nothing): reuse it
+      slot = Slot();
+      slot.second = old;
+    }
+    if (slot.second == old) {  // a newer second in that slot means `old` is long gone
+      for (int c = 0; c < kNumCodeClasses; ++c) {
+        slot.classes[c] += cell.second_classes_[c].load(std::memory_order_relaxed);
+      }
+      for (size_t b = 0; b < kWindowBuckets; ++b) {
+        slot.buckets[b] +=
+            static_cast<uint32_t>(cell.second_buckets_[b].load(std::memory_order_relaxed));
+      }
+      slot.max_ns = std::max(slot.max_ns, cell.second_max_ns_.load(std::memory_order_relaxed));
+    }
+  }
+  // Cleared under the lock, so Snapshot never counts a second both here and in the ring.
+  for (auto& c : cell.second_classes_) c.store(0, std::memory_order_relaxed);
+  for (auto& b : cell.second_buckets_) b.store(0, std::memory_order_relaxed);
+  cell.second_max_ns_.store(0, std::memory_order_relaxed);
+  cell.second_.store(second, std::memory_order_relaxed);
+}
+
+CallSeries::Totals CallSeries::Sum() const {
+  Totals t;
+  uint64_t sum_ns = 0;
+  for (const auto& cell : cells_) {
+    for (int c = 0; c < kNumGrpcCodes; ++c) {
+      t.requests[c] += cell->requests_[c].load(std::memory_order_relaxed);
+    }
+    for (size_t b = 0; b < t.buckets.size(); ++b) {
+      t.buckets[b] += cell->buckets_[b].load(std::memory_order_relaxed);
+    }
+    sum_ns += cell->sum_ns_.load(std::memory_order_relaxed);
+    t.inflight += cell->inflight_.load(std::memory_order_relaxed);
+  }
+  t.sum_seconds = static_cast<double>(sum_ns) / kNsPerSecond;
+  return t;
+}
+
+WindowSnapshot CallSeries::Snapshot(absl::Duration window, int64_t now_ns) const {
+  const int64_t seconds = std::clamp<int64_t>(
+      absl::ToInt64Seconds(absl::Ceil(window, absl::Seconds(1))), 1, kMaxWindowSeconds);
+  const int64_t last = now_ns / kNsPerSecond;
+  const int64_t first = last - seconds + 1;
+  auto in_window = [&](int64_t s) { return s >= first && s <= last; };
+
+  std::array<uint64_t, kNumCodeClasses> classes{};
+  std::vector<uint64_t> buckets(kWindowBuckets);
+  uint64_t max_ns = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const Slot& slot : ring_) {
+      if (!in_window(slot.second)) continue;
+      for (int c = 0; c < kNumCodeClasses; ++c) classes[c] += slot.classes[c];
+      for (size_t b = 0; b < kWindowBuckets; ++b) buckets[b] += slot.buckets[b];
+      max_ns = std::max(max_ns, slot.max_ns);
+    }
+    for (const auto& cell : cells_) {  // the seconds workers are still recording
+      if (!in_window(cell->second_.load(std::memory_order_relaxed))) continue;
+      for (int c = 0; c < kNumCodeClasses; ++c) {
+        classes[c] += cell->second_classes_[c].load(std::memory_order_relaxed);
+      }
+      for (size_t b = 0; b < kWindowBuckets; ++b) {
+        buckets[b] += cell->second_buckets_[b].load(std::memory_order_relaxed);
+      }
+      max_ns = std::max(max_ns, cell->second_max_ns_.load(std::memory_order_relaxed));
+    }
+  }
+  WindowSnapshot s;
+  s.window = absl::Seconds(seconds);
+  s.ok = classes[static_cast<int>(CodeClass::kOk)];
+  s.cancelled = classes[static_cast<int>(CodeClass::kCancelled)];
+  s.client_errors = classes[static_cast<int>(CodeClass::kClientError)];
+  s.server_errors = classes[static_cast<int>(CodeClass::kServerError)];
+  s.requests = s.ok + s.cancelled + s.client_errors + s.server_errors;
+  uint64_t count = 0;
+  for (uint64_t b : buckets) count += b;
+  auto quantile = [&](double q) {
+    return absl::Nanoseconds(WindowBuckets::Quantile([&](size_t i) { return buckets[i]; },
+                                                     kWindowBuckets, count, max_ns, q));
+  };
+  s.p50 = quantile(0.50);
+  s.p95 = quantile(0.95);
+  s.p99 = quantile(0.99);
+  return s;
+}
+
+}  // namespace rollout::metrics

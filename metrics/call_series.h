@@ -1,0 +1,142 @@
+// CallSeries: everything the proxy records about calls of one (route, pool) pair.
+//
+// Each worker thread writes only its own Cell, with plain relaxed stores (no lock, no
+// read-modify-write shared between threads), so recording a call costs a few nanoseconds
+// and never contends. Readers (the Prometheus scrape, the rollout analysis) sum the cells.
+//
+// Two views are kept:
+//  - cumulative totals for Prometheus: calls by gRPC code, a latency histogram with fixed
+//    buckets from 0.5 ms to 30 s, the latency sum, and calls in flight;
+//  - a sliding window for rollout analysis: per second, calls by code class and a
+//    log-linear latency histogram (quantiles within 0.8%), for the last kMaxWindowSeconds.
+//    A cell holds its current second; when a worker moves to a new second it folds the old
+//    one into the series' ring under the series mutex (once per second per worker, never per
+//    call).
+//
+//   CallSeries* series = registry.Resolve("infer", "v2");   // when a table is adopted
+//   CallSeries::Cell* cell = series->cell(worker_index);
+//   cell->OnStart();                                         // per call
+//   cell->OnEnd(grpc_code, latency_ns, now_ns);
+//   WindowSnapshot s = series->Snapshot(absl::Seconds(30), now_ns);
+//
+// Thread-safety: Cell::OnStart/OnEnd only from the cell's worker thread. Sum() and
+// Snapshot() from any thread; the values they see are at most one call stale.
+#ifndef ROLLOUT_METRICS_CALL_SERIES_H_
+#define ROLLOUT_METRICS_CALL_SERIES_H_
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/time/time.h"
+#include "metrics/log_linear_histogram.h"
+
+namespace rollout::metrics {
+
+// The clock every recorder and reader of call metrics uses (CLOCK_MONOTONIC, in ns).
+int64_t MonotonicNowNs();
+
+inline constexpr int kNumGrpcCodes = 17;
+
+// Classes of gRPC codes that rollout analysis treats differently. A client that cancels
+// says nothing about the version; a server-class code (UNAVAILABLE, INTERNAL,
+// DEADLINE_EXCEEDED, ...) counts against it.
+enum class CodeClass : uint8_t { kOk = 0, kCancelled, kClientError, kServerError };
+inline constexpr int kNumCodeClasses = 4;
+CodeClass ClassOf(int grpc_code);
+
+// Upper bounds (seconds) of the Prometheus latency histogram; +Inf is implied.
+inline constexpr std::array<double, 15> kLatencyBucketsSeconds = {
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
+
+struct WindowSnapshot {
+  absl::Duration window;
+  uint64_t requests = 0;
+  uint64_t ok = 0;
+  uint64_t cancelled = 0;
+  uint64_t client_errors = 0;
+  uint64_t server_errors = 0;
+  absl::Duration p50, p95, p99;  // zero when there were no requests
+
+  // Errors that count against a version, over the calls it answered (cancels excluded).
+  double ServerErrorRate() const {
+    const uint64_t answered = requests - cancelled;
+    return answered == 0 ? 0.0 : static_cast<double>(server_errors) / answered;
+  }
+};
+
+class CallSeries final {
+ public:
+  static constexpr int kMaxWindowSeconds = 60;
+  using WindowBuckets = LogLinearBuckets<6>;
+  // Latencies up to 2^38 ns (about 275 s); longer ones land in the last bucket.
+  static constexpr size_t kWindowBuckets = WindowBuckets::CountFor(38);
+
+  class Cell {
+   public:
+    void OnStart() { Add(inflight_, int64_t{1}); }
+    void OnEnd(int grpc_code, uint64_t latency_ns, int64_t now_ns);
+
+   private:
+    friend class CallSeries;
+    template <typename T>
+    static void Add(std::atomic<T>& a, T n) {  // single writer: no locked instruction
+      a.store(a.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    }
+
+    CallSeries* series_ = nullptr;
+    std::array<std::atomic<uint64_t>, kNumGrpcCodes> requests_{};
+    std::array<std::atomic<uint64_t>, kLatencyBucketsSeconds.size() + 1> buckets_{};
+    std::atomic<uint64_t> sum_ns_{0};
+    std::atomic<int64_t> inflight_{0};
+    // The second being recorded, and its counts (moved to the ring when it ends).
+    std::atomic<int64_t> second_{-1};
+    std::array<std::atomic<uint64_t>, kNumCodeClasses> second_classes_{};
+    std::array<std::atomic<uint64_t>, kWindowBuckets> second_buckets_{};
+    std::atomic<uint64_t> second_max_ns_{0};
+  };
+
+  struct Totals {
+    std::array<uint64_t, kNumGrpcCodes> requests{};
+    std::array<uint64_t, kLatencyBucketsSeconds.size() + 1> buckets{};  // not cumulative
+    double sum_seconds = 0;
+    int64_t inflight = 0;
+  };
+
+  CallSeries(std::string route, std::string pool, int workers);
+
+  Cell* cell(int worker) { return cells_[worker].get(); }
+  const std::string& route() const { return route_; }
+  const std::string& pool() const { return pool_; }
+
+  Totals Sum() const;
+  // The last `window` (whole seconds, at most kMaxWindowSeconds) up to `now_ns`.
+  WindowSnapshot Snapshot(absl::Duration window, int64_t now_ns) const;
+
+ private:
+  struct Slot {
+    int64_t second = -1;
+    std::array<uint64_t, kNumCodeClasses> classes{};
+    std::vector<uint32_t> buckets = std::vector<uint32_t>(kWindowBuckets);  // per second: fits
+    uint64_t max_ns = 0;
+  };
+  static constexpr int kSlots = 64;  // > kMaxWindowSeconds, so a full window never wraps
+
+  // Called by `cell`'s worker when it records in a new second.
+  void Roll(Cell& cell, int64_t second);
+
+  const std::string route_;
+  const std::string pool_;
+  std::vector<std::unique_ptr<Cell>> cells_;
+  mutable std::mutex mu_;
+  std::vector<Slot> ring_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace rollout::metrics
+
+#endif  // ROLLOUT_METRICS_CALL_SERIES_H_

@@ -1,0 +1,106 @@
+#include "metrics/proxy_collector.h"
+
+#include "metrics/process_metrics.h"
+#include "metrics/status_code_name.h"
+
+namespace rollout::metrics {
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+ClientMetric WithLabels(std::vector<ClientMetric::Label> labels) {
+  ClientMetric m;
+  m.label = std::move(labels);
+  return m;
+}
+
+ClientMetric GaugeOf(std::vector<ClientMetric::Label> labels, double value) {
+  ClientMetric m = WithLabels(std::move(labels));
+  m.gauge.value = value;
+  return m;
+}
+
+}  // namespace
+
+std::vector<MetricFamily> ProxyCollector::Collect() const {
+  MetricFamily requests{"rollout_proxy_requests_total",
+                        "Calls the proxy finished, by route, pool and gRPC status code.",
+                        MetricType::Counter,
+                        {}};
+  MetricFamily duration{"rollout_proxy_request_duration_seconds",
+                        "Time from accepting a call to sending its status, by route and pool.",
+                        MetricType::Histogram,
+                        {}};
+  MetricFamily inflight{"rollout_proxy_inflight_requests",
+                        "Calls in flight, by route and pool.",
+                        MetricType::Gauge,
+                        {}};
+  for (const CallSeries* series : calls_->All()) {
+    const CallSeries::Totals t = series->Sum();
+    const std::vector<ClientMetric::Label> labels = {{"route", series->route()},
+                                                     {"pool", series->pool()}};
+    for (int code = 0; code < kNumGrpcCodes; ++code) {
+      if (t.requests[code] == 0) continue;  // codes never seen stay absent, not zero
+      auto with_code = labels;
+      with_code.push_back({"grpc_code", StatusCodeName(code)});
+      ClientMetric m = WithLabels(std::move(with_code));
+      m.counter.value = static_cast<double>(t.requests[code]);
+      requests.metric.push_back(std::move(m));
+    }
+    ClientMetric h = WithLabels(labels);
+    uint64_t cumulative = 0;
+    for (size_t b = 0; b < t.buckets.size(); ++b) {
+      cumulative += t.buckets[b];
+      h.histogram.bucket.push_back({cumulative, b < kLatencyBucketsSeconds.size()
+                                                    ? kLatencyBucketsSeconds[b]
+                                                    : std::numeric_limits<double>::infinity()});
+    }
+    h.histogram.sample_count = cumulative;
+    h.histogram.sample_sum = t.sum_seconds;
+    duration.metric.push_back(std::move(h));
+    inflight.metric.push_back(GaugeOf(labels, static_cast<double>(t.inflight)));
+  }
+
+  const std::shared_ptr<const routing::RoutingTable> table = tables_->Current();
+  MetricFamily weight{"rollout_proxy_route_weight",
+                      "Share (0..1) of a route's new calls that go to a pool.",
+                      MetricType::Gauge,
+                      {}};
+  for (const auto& route : table->routes()) {
+    for (size_t i = 0; i < route.split.size(); ++i) {
+      weight.metric.push_back(
+          GaugeOf({{"route", route.name}, {"pool", table->pools()[route.split.pool(i)].name}},
+                  route.split.PartsPerMillion(i) / 1e6));
+    }
+  }
+  MetricFamily healthy{"rollout_proxy_endpoint_healthy",
+                       "1 if the proxy can reach the endpoint (its connection is not failing).",
+                       MetricType::Gauge,
+                       {}};
+  const absl::flat_hash_map<std::string, bool> health = health_ ? health_() : decltype(health_())();
+  for (const auto& pool : table->pools()) {
+    for (const std::string& endpoint : pool.endpoints) {
+      auto it = health.find(endpoint);
+      healthy.metric.push_back(GaugeOf({{"pool", pool.name}, {"endpoint", endpoint}},
+                                       it != health.end() && it->second ? 1 : 0));
+    }
+  }
+  MetricFamily generation{"rollout_proxy_routing_table_generation",
+                          "Generation of the routing table in use.",
+                          MetricType::Gauge,
+                          {GaugeOf({}, static_cast<double>(table->generation()))}};
+  MetricFamily build{"rollout_proxy_build_info",
+                     "Always 1; labels describe the build.",
+                     MetricType::Gauge,
+                     {GaugeOf({{"version", version_}}, 1)}};
+
+  std::vector<MetricFamily> out = {std::move(requests), std::move(duration), std::move(inflight),
+                                   std::move(weight),   std::move(healthy),  std::move(generation),
+                                   std::move(build)};
+  for (MetricFamily& f : CollectProcessMetrics()) out.push_back(std::move(f));
+  return out;
+}
+
+}  // namespace rollout::metrics

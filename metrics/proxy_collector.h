@@ -1,0 +1,51 @@
+// ProxyCollector: turns the proxy's state into Prometheus metric families at scrape time.
+//
+// Families (the names, labels and units of shared/design.md):
+//   rollout_proxy_requests_total{route,pool,grpc_code}         counter
+//   rollout_proxy_request_duration_seconds{route,pool}          histogram, 0.5 ms .. 30 s
+//   rollout_proxy_inflight_requests{route,pool}                 gauge
+//   rollout_proxy_route_weight{route,pool}                      gauge, share 0..1
+//   rollout_proxy_endpoint_healthy{pool,endpoint}               gauge, 1 or 0
+//   rollout_proxy_routing_table_generation                      gauge
+//   rollout_proxy_build_info{version}                           gauge, always 1
+// plus the process_* families. Weights and health are read from the current routing table
+// and the engine when scraped, so they change the moment a new table is published.
+//
+// Thread-safety: Collect() may run on any thread (prometheus-cpp calls it from its HTTP
+// threads); the sources it reads are thread-safe.
+#ifndef ROLLOUT_METRICS_PROXY_COLLECTOR_H_
+#define ROLLOUT_METRICS_PROXY_COLLECTOR_H_
+
+#include <prometheus/collectable.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "metrics/call_metrics.h"
+#include "routing/routing_table_store.h"
+
+namespace rollout::metrics {
+
+class ProxyCollector final : public prometheus::Collectable {
+ public:
+  // endpoint address -> healthy; endpoints it does not list are reported healthy = 0.
+  using HealthSource = std::function<absl::flat_hash_map<std::string, bool>()>;
+
+  ProxyCollector(const CallMetrics* calls, const routing::RoutingTableStore* tables,
+                 HealthSource health, std::string version)
+      : calls_(calls), tables_(tables), health_(std::move(health)), version_(std::move(version)) {}
+
+  std::vector<prometheus::MetricFamily> Collect() const override;
+
+ private:
+  const CallMetrics* calls_;
+  const routing::RoutingTableStore* tables_;
+  HealthSource health_;
+  std::string version_;
+};
+
+}  // namespace rollout::metrics
+
+#endif  // ROLLOUT_METRICS_PROXY_COLLECTOR_H_

@@ -1,0 +1,23 @@
+// A minimal HTTP/1.0 GET against 127.0.0.1, for scraping /metrics and querying Prometheus's
+// HTTP API in tests; and a free loopback port for servers that cannot bind port 0.
+#ifndef ROLLOUT_TESTS_SUPPORT_HTTP_GET_H_
+#define ROLLOUT_TESTS_SUPPORT_HTTP_GET_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace rollout::testing {
+
+// The body of a 200 response; any other status or a connection failure is an error.
+absl::StatusOr<std::string> HttpGet(int port, const std::string& path_and_query);
+
+// Percent-encodes everything but unreserved characters, for query parameters.
+std::string UrlEncode(const std::string& text);
+
+// A loopback port that nothing listened on a moment ago (bound, then closed).
+int UnusedPort();
+
+}  // namespace rollout::testing
+
+#endif  // ROLLOUT_TESTS_SUPPORT_HTTP_GET_H_
