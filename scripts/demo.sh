@@ -45,6 +45,7 @@ start v2 "$BIN/demo-model-server" --port 0 --version v2 --extra-latency-ms 2; V2
 cat > "$WORK/proxy.yaml" <<YAML
 listen: 127.0.0.1:0
 workers: 2
+metrics: { listen: 127.0.0.1:0 }
 pools:
   - { name: v1, endpoints: ["127.0.0.1:$V1"] }
   - { name: v2, endpoints: ["127.0.0.1:$V2"] }
@@ -56,9 +57,15 @@ YAML
 echo "== model servers: v1 on 127.0.0.1:$V1, v2 on 127.0.0.1:$V2 (2 ms slower)"
 "$BIN/rollout-proxy" --config "$WORK/proxy.yaml" --check
 start proxy "$BIN/rollout-proxy" --config "$WORK/proxy.yaml"; PROXY=$PORT; PROXY_PID=$PID
-echo "== rollout-proxy on 127.0.0.1:$PROXY, splitting 90/10"
+METRICS=$(grep -oE 'metrics listening on [0-9.]+:[0-9]+' "$WORK/proxy.log" | grep -oE '[0-9]+$')
+echo "== rollout-proxy on 127.0.0.1:$PROXY, splitting 90/10; metrics on 127.0.0.1:$METRICS/metrics"
 "$BIN/rollout-demo-client" --target "127.0.0.1:$PROXY" --rate "${DEMO_RATE:-200}" \
   --concurrency 4 --duration "${DEMO_SECONDS:-20}s"
+echo "== what Prometheus scrapes from the proxy (excerpt of /metrics)"
+exec 3<>"/dev/tcp/127.0.0.1/$METRICS"
+printf 'GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n' >&3
+grep -E '^rollout_proxy_(requests_total|route_weight|request_duration_seconds_count)' <&3 || true
+exec 3>&-
 echo "== stopping (SIGTERM drains the proxy)"
 kill -TERM "$PROXY_PID"
 wait "$PROXY_PID" && echo "rollout-proxy exited 0"
