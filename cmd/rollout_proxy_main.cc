@@ -5,6 +5,7 @@
 //
 // Exit codes: 0 clean exit or valid config; 1 runtime failure (cannot listen); 2 bad
 // command line or bad config.
+#include <grpcpp/grpcpp.h>
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
@@ -13,7 +14,10 @@
 #include <thread>
 
 #include "absl/time/clock.h"
+#include "control/admin_service.h"
 #include "control/config_loader.h"
+#include "control/controller.h"
+#include "control/token_store.h"
 #include "metrics/call_metrics.h"
 #include "metrics/metrics_exporter.h"
 #include "metrics/proxy_collector.h"
@@ -24,7 +28,8 @@ namespace {
 
 constexpr char kVersion[] = "0.1.0";
 
-int Serve(const rollout::control::Config& config) {
+int Serve(const rollout::control::Config& config,
+          std::optional<rollout::control::TokenStore> tokens) {
   // Signals are taken synchronously by this thread only, so every worker thread started
   // below inherits the blocked mask.
   sigset_t signals;
@@ -34,7 +39,15 @@ int Serve(const rollout::control::Config& config) {
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  rollout::routing::RoutingTableStore store(config.table);
+  auto controller = rollout::control::Controller::Create(config);
+  if (!controller.ok()) {
+    std::cerr << "rollout-proxy: error: " << controller.status().message() << "\n";
+    return 1;
+  }
+  for (const std::string& note : (*controller)->startup_notes()) {
+    std::fprintf(stderr, "rollout-proxy: state: %s\n", note.c_str());
+  }
+  const rollout::routing::RoutingTableStore& store = *(*controller)->store();
   rollout::proxy::EngineOptions options;
   options.listen = config.listen;
   options.workers = config.workers > 0
@@ -64,6 +77,29 @@ int Serve(const rollout::control::Config& config) {
     std::printf("rollout-proxy %s: metrics listening on %s:%d/metrics\n", kVersion,
                 m.substr(0, m.rfind(':')).c_str(), exporter->port());
   }
+  std::unique_ptr<rollout::control::AdminService> admin_service;
+  std::unique_ptr<grpc::Server> admin_server;
+  if (config.admin.has_value()) {
+    rollout::proxy::Engine* engine_ptr = engine->get();
+    admin_service = std::make_unique<rollout::control::AdminService>(
+        controller->get(), *std::move(tokens), &call_metrics,
+        [engine_ptr] { return engine_ptr->EndpointHealth(); });
+    grpc::ServerBuilder builder;
+    builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+    int port = 0;
+    builder.AddListeningPort(config.admin->listen, grpc::InsecureServerCredentials(), &port);
+    builder.RegisterService(admin_service.get());
+    admin_server = builder.BuildAndStart();
+    if (admin_server == nullptr || port == 0) {
+      std::cerr << "rollout-proxy: error: cannot listen on " << config.admin->listen
+                << " (admin.listen)\n";
+      (*engine)->Shutdown(absl::Now());
+      return 1;
+    }
+    const std::string& a = config.admin->listen;
+    std::printf("rollout-proxy %s: admin listening on %s:%d\n", kVersion,
+                a.substr(0, a.rfind(':')).c_str(), port);
+  }
   const std::string host = config.listen.substr(0, config.listen.rfind(':'));
   std::printf(
       "rollout-proxy %s: data plane listening on %s:%d (workers=%d, routes=%zu, pools=%zu)\n",
@@ -75,14 +111,25 @@ int Serve(const rollout::control::Config& config) {
     int sig = 0;
     if (sigwait(&signals, &sig) != 0) continue;
     if (sig == SIGHUP) {
-      std::fprintf(stderr,
-                   "rollout-proxy: SIGHUP ignored: hot reload is not built yet; restart to "
-                   "apply a new config\n");
+      auto reloaded = (*controller)->Reload("signal", "SIGHUP");
+      if (!reloaded.ok()) {
+        std::fprintf(stderr, "rollout-proxy: SIGHUP: %s\n",
+                     std::string(reloaded.status().message()).c_str());
+        continue;
+      }
+      std::fprintf(stderr, "rollout-proxy: SIGHUP: reloaded %s: generation %llu%s\n",
+                   config.source.c_str(), static_cast<unsigned long long>(reloaded->generation),
+                   reloaded->changed ? "" : " (no change)");
+      for (const std::string& note : reloaded->notes) {
+        std::fprintf(stderr, "rollout-proxy:   %s\n", note.c_str());
+      }
       continue;
     }
     std::fprintf(stderr, "rollout-proxy: %s: draining (up to %s)\n", strsignal(sig),
                  absl::FormatDuration(config.drain_timeout).c_str());
     const absl::Time start = absl::Now();
+    if (admin_server != nullptr)
+      admin_server->Shutdown(absl::ToChronoTime(start + absl::Seconds(1)));
     (*engine)->Shutdown(start + config.drain_timeout);
     std::fprintf(stderr, "rollout-proxy: stopped after %s\n",
                  absl::FormatDuration(absl::Now() - start).c_str());
@@ -111,6 +158,18 @@ int main(int argc, char** argv) {
     std::cerr << "rollout-proxy: invalid config: " << config.status().message() << "\n";
     return 2;
   }
+  // Token file problems are config errors: refuse to start rather than run an admin API
+  // nobody can use.
+  std::optional<rollout::control::TokenStore> tokens;
+  if (config->admin.has_value()) {
+    auto loaded = rollout::control::TokenStore::LoadFile(config->admin->token_file);
+    if (!loaded.ok()) {
+      std::cerr << "rollout-proxy: invalid config: admin.token_file: " << loaded.status().message()
+                << "\n";
+      return 2;
+    }
+    tokens = *std::move(loaded);
+  }
   if (check) {
     std::printf("%s: OK (%zu pools, %zu routes)\n", config_path.c_str(),
                 config->table->pools().size(), config->table->routes().size());
@@ -125,5 +184,5 @@ int main(int argc, char** argv) {
     }
     return 0;
   }
-  return Serve(*config);
+  return Serve(*config, std::move(tokens));
 }

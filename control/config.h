@@ -17,8 +17,8 @@
 namespace rollout::control {
 
 struct AdminConfig {
-  std::string listen = "127.0.0.1:8501";
-  std::string token_file;
+  std::string listen = "127.0.0.1:8501";  // loopback unless the file says otherwise
+  std::string token_file;                 // required; relative to the config file
 };
 
 struct Config {
@@ -29,7 +29,7 @@ struct Config {
   int64_t max_message_bytes = -1;  // -1: unlimited
   std::optional<AdminConfig> admin;
   std::optional<std::string> metrics_listen;  // metrics.listen: Prometheus /metrics
-  std::string state_dir;
+  std::string state_dir;  // empty: nothing persists; relative to the config file
   std::vector<routing::PoolSpec> pools;
   std::vector<routing::RouteSpec> routes;
   // Built from pools/routes by the loader, so a loaded Config always routes.

@@ -192,12 +192,9 @@ absl::StatusOr<routing::RouteSpec> ReadRoute(const Reader& in, const YAML::Node&
 }
 
 absl::StatusOr<Config> ReadConfig(const Reader& in, const YAML::Node& root) {
-  static constexpr absl::string_view kControlIssue =
-      "the admin API and durable state arrive with the control-plane work";
-  if (absl::Status s = in.CheckKeys(
-          root, "",
-          {"listen", "workers", "drain_timeout", "max_message_bytes", "metrics", "pools", "routes"},
-          {{"admin", kControlIssue}, {"state_dir", kControlIssue}});
+  if (absl::Status s = in.CheckKeys(root, "",
+                                    {"listen", "workers", "drain_timeout", "max_message_bytes",
+                                     "metrics", "admin", "state_dir", "pools", "routes"});
       !s.ok()) {
     return s;
   }
@@ -219,6 +216,25 @@ absl::StatusOr<Config> ReadConfig(const Reader& in, const YAML::Node& root) {
     if (!metrics["listen"]) return in.Error(metrics, "metrics", "missing required key \"listen\"");
     ASSIGN_OR_RETURN(config.metrics_listen,
                      in.Address(metrics["listen"], "metrics.listen", routing::PortZero::kAllow));
+  }
+  if (const YAML::Node admin = root["admin"]) {
+    if (absl::Status s = in.CheckKeys(admin, "admin", {"listen", "token_file"}); !s.ok()) return s;
+    AdminConfig a;
+    if (admin["listen"]) {
+      ASSIGN_OR_RETURN(a.listen,
+                       in.Address(admin["listen"], "admin.listen", routing::PortZero::kAllow));
+    }
+    if (!admin["token_file"]) {
+      return in.Error(admin, "admin.token_file",
+                      "required: the admin API refuses calls without a valid token");
+    }
+    ASSIGN_OR_RETURN(a.token_file, in.String(admin["token_file"], "admin.token_file"));
+    config.admin = std::move(a);
+  }
+  if (root["state_dir"]) {
+    ASSIGN_OR_RETURN(config.state_dir, in.String(root["state_dir"], "state_dir"));
+    if (config.state_dir.empty())
+      return in.Error(root["state_dir"], "state_dir", "must not be empty");
   }
   const YAML::Node pools = root["pools"];
   if (!pools) return in.Error(root, "pools", "missing required key");
@@ -278,7 +294,17 @@ absl::StatusOr<Config> LoadConfigFile(const std::string& path) {
   }
   std::stringstream text;
   text << file.rdbuf();
-  return ParseConfig(text.str(), path);
+  absl::StatusOr<Config> config = ParseConfig(text.str(), path);
+  if (!config.ok()) return config;
+  // Relative paths in the file are relative to the file's folder, not to the working dir.
+  const size_t slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
+  auto resolve = [&](std::string* p) {
+    if (!p->empty() && p->front() != '/') *p = dir + "/" + *p;
+  };
+  resolve(&config->state_dir);
+  if (config->admin.has_value()) resolve(&config->admin->token_file);
+  return config;
 }
 
 }  // namespace rollout::control

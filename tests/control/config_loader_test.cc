@@ -71,6 +71,18 @@ TEST(ConfigLoaderTest, MetricsListener) {
               HasSubstr("metrics.port: unknown key"));
 }
 
+TEST(ConfigLoaderTest, AdminAndStateDirPathsAreRelativeToTheConfigFile) {
+  const std::string dir = ::testing::TempDir() + "/cfgdir";
+  std::system(("mkdir -p " + dir).c_str());
+  std::ofstream(dir + "/proxy.yaml")
+      << Variant("workers: 2", "admin: { token_file: admin.tokens }\nstate_dir: state");
+  absl::StatusOr<Config> config = LoadConfigFile(dir + "/proxy.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->admin->listen, "127.0.0.1:8501");  // loopback by default
+  EXPECT_EQ(config->admin->token_file, dir + "/admin.tokens");
+  EXPECT_EQ(config->state_dir, dir + "/state");
+}
+
 TEST(ConfigLoaderTest, DefaultsWhenOptionalKeysAreAbsent) {
   absl::StatusOr<Config> config = ParseConfig(R"(
 listen: 127.0.0.1:0
@@ -157,7 +169,7 @@ TEST(ConfigLoaderTest, FeaturesNotBuiltYetAreRefusedNotIgnored) {
       ErrorOf(Variant("  - name: rest", "    sticky_key: x-user-id\n  - name: rest")),
       AllOf(HasSubstr("routes[0].sticky_key"), HasSubstr("not supported by this build yet")));
   EXPECT_THAT(ErrorOf(Variant("workers: 2", "admin: { listen: 127.0.0.1:8501 }")),
-              HasSubstr("admin: not supported by this build yet"));
+              HasSubstr("admin.token_file: required"));
   EXPECT_THAT(ErrorOf(Variant("method_prefix: /inference.GRPCInferenceService/", "model: resnet")),
               HasSubstr("routes[0].match.model: not supported by this build yet"));
 }

@@ -15,6 +15,9 @@ ProxyProcess::ProxyProcess(const std::string& config_yaml)
   const std::string metrics =
       process_->WaitForLine(R"(metrics listening on [0-9.]+:(\d+))", absl::ZeroDuration());
   if (!absl::SimpleAtoi(metrics, &metrics_port_)) metrics_port_ = 0;
+  const std::string admin =
+      process_->WaitForLine(R"(admin listening on [0-9.]+:(\d+))", absl::ZeroDuration());
+  if (!absl::SimpleAtoi(admin, &admin_port_)) admin_port_ = 0;
 }
 
 std::shared_ptr<grpc::Channel> ProxyProcess::NewChannel() const {

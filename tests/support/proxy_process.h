@@ -23,6 +23,7 @@ namespace rollout::testing {
 inline constexpr char kProxyBin[] = ROLLOUT_PROXY_BIN;
 inline constexpr char kDemoServerBin[] = DEMO_MODEL_SERVER_BIN;
 inline constexpr char kDemoClientBin[] = DEMO_CLIENT_BIN;
+inline constexpr char kRolloutctlBin[] = ROLLOUTCTL_BIN;
 
 class ProxyProcess {
  public:
@@ -33,6 +34,9 @@ class ProxyProcess {
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
   // The metrics port, or 0 when the config has no metrics listener.
   int metrics_port() const { return metrics_port_; }
+  // The admin port, or 0 when the config has no admin listener.
+  int admin_port() const { return admin_port_; }
+  std::string admin_address() const { return "127.0.0.1:" + std::to_string(admin_port_); }
   std::string Log() const { return process_->Log(); }
   ChildProcess& process() { return *process_; }
   const std::string& config_path() const { return config_path_; }
@@ -46,6 +50,7 @@ class ProxyProcess {
   std::unique_ptr<ChildProcess> process_;
   int port_ = 0;
   int metrics_port_ = 0;
+  int admin_port_ = 0;
 };
 
 // Starts demo-model-server with `args` (e.g. {"--version", "v2"}) on a free port.

@@ -1,0 +1,314 @@
+#include "control/controller.h"
+
+#include <sys/stat.h>
+
+#include <cmath>
+#include <cstdio>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "control/config_loader.h"
+
+namespace rollout::control {
+namespace {
+
+nlohmann::json SplitJson(const std::vector<routing::SplitSpec>& split) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& arm : split) j[arm.pool] = arm.weight;
+  return j;
+}
+
+const routing::RouteSpec* FindRoute(const Config& config, const std::string& name) {
+  for (const auto& r : config.routes) {
+    if (r.name == name) return &r;
+  }
+  return nullptr;
+}
+
+// The effective split of `route`: the API's if it has one, else the file's.
+std::vector<routing::SplitSpec> EffectiveSplit(const routing::RouteSpec& route,
+                                               const std::map<std::string, RouteOverride>& o) {
+  auto it = o.find(route.name);
+  return it == o.end() ? route.split : it->second.split;
+}
+
+}  // namespace
+
+std::string RouteFingerprint(const routing::RouteSpec& route) {
+  std::vector<std::string> arms;
+  for (const auto& arm : route.split) arms.push_back(absl::StrCat(arm.pool, "=", arm.weight));
+  return absl::StrCat(route.method_prefix, "|", absl::StrJoin(arms, ","));
+}
+
+std::string TableFingerprint(const routing::RoutingTable& table) {
+  std::string out;
+  for (const auto& pool : table.pools()) {
+    absl::StrAppend(&out, pool.name, "=", absl::StrJoin(pool.endpoints, ","), ";");
+  }
+  for (const auto& route : table.routes()) {
+    absl::StrAppend(&out, route.name, "|", route.method_prefix, "|");
+    for (size_t i = 0; i < route.split.size(); ++i) {
+      absl::StrAppend(&out, route.split.pool(i), ":", route.split.PartsPerMillion(i), ",");
+    }
+    out += ";";
+  }
+  return out;
+}
+
+absl::StatusOr<std::shared_ptr<const routing::RoutingTable>> Controller::Build(
+    const Config& file, const Overrides& overrides, uint64_t generation) {
+  std::vector<routing::RouteSpec> routes = file.routes;
+  for (auto& route : routes) route.split = EffectiveSplit(route, overrides);
+  return routing::RoutingTable::Create(file.pools, std::move(routes), generation);
+}
+
+std::vector<std::string> Controller::Reconcile(const Config& file, Overrides* overrides) {
+  std::vector<std::string> notes;
+  for (auto it = overrides->begin(); it != overrides->end();) {
+    const routing::RouteSpec* route = FindRoute(file, it->first);
+    std::string drop;
+    if (route == nullptr) {
+      drop = "the file no longer has this route";
+    } else if (RouteFingerprint(*route) != it->second.file_fingerprint) {
+      drop = "the file changed this route, so the file's weights win";
+    } else {
+      for (const auto& arm : it->second.split) {
+        bool known = false;
+        for (const auto& pool : file.pools) known = known || pool.name == arm.pool;
+        if (!known) drop = absl::StrCat("pool \"", arm.pool, "\" is gone from the file");
+      }
+    }
+    if (!drop.empty()) {
+      notes.push_back(absl::StrCat("route ", it->first, ": API weights dropped: ", drop));
+      it = overrides->erase(it);
+    } else {
+      notes.push_back(absl::StrCat("route ", it->first,
+                                   ": API weights kept (the file has not changed this route)"));
+      ++it;
+    }
+  }
+  return notes;
+}
+
+absl::StatusOr<std::unique_ptr<Controller>> Controller::Create(Config config) {
+  std::vector<std::string> notes;
+  PersistedState state;
+  std::optional<StateStore> state_store;
+  std::unique_ptr<AuditLog> audit;
+  AuditEntry reset;
+  if (!config.state_dir.empty()) {
+    mkdir(config.state_dir.c_str(), 0750);  // fails harmlessly if it exists
+    state_store.emplace(config.state_dir);
+    auto log = AuditLog::Open(config.state_dir + "/audit.log");
+    if (!log.ok()) return log.status();
+    audit = *std::move(log);
+    if (audit->skipped_lines() > 0) {
+      notes.push_back(absl::StrCat(config.state_dir, "/audit.log: skipped ", audit->skipped_lines(),
+                                   " unreadable line(s)"));
+    }
+    absl::StatusOr<std::optional<PersistedState>> loaded = state_store->Load();
+    if (loaded.ok() && loaded->has_value()) {
+      state = **loaded;
+      notes.push_back(absl::StrCat("restored generation ", state.generation, " with ",
+                                   state.overrides.size(), " route(s) weighted by the API from ",
+                                   state_store->path()));
+    } else if (!loaded.ok() && loaded.status().code() == absl::StatusCode::kDataLoss) {
+      // Safe fallback: keep the bad file for inspection, start from the config's weights,
+      // and say so loudly (stderr and audit log). Never silently.
+      absl::StatusOr<std::string> moved = state_store->Quarantine();
+      if (!moved.ok()) return moved.status();
+      notes.push_back(absl::StrCat("WARNING: ", loaded.status().message(), "; moved it to ", *moved,
+                                   " and started from the config file's weights"));
+      reset = AuditEntry{absl::Now(),
+                         "rollout-proxy",
+                         "StateReset",
+                         "",
+                         nullptr,
+                         nullptr,
+                         std::string(loaded.status().message()),
+                         0};
+    } else if (!loaded.ok()) {
+      return loaded.status();
+    }
+  } else {
+    auto log = AuditLog::Open("");
+    audit = *std::move(log);
+    notes.push_back("no state_dir: weights set through the API are lost on restart");
+  }
+  for (std::string& note : Reconcile(config, &state.overrides)) notes.push_back(std::move(note));
+  // The generation moves only when the table does: a plain restart keeps it, so a client's
+  // compare-and-set still holds; a file edited while the proxy was down moves it.
+  auto table = Build(config, state.overrides, state.generation + 1);
+  if (!table.ok()) return table.status();
+  const std::string fingerprint = TableFingerprint(**table);
+  if (state.generation == 0 || fingerprint != state.table_fingerprint) {
+    state.generation += 1;
+    state.table_fingerprint = fingerprint;
+  } else {
+    table = Build(config, state.overrides, state.generation);
+    if (!table.ok()) return table.status();
+  }
+  if (state_store.has_value()) {
+    if (absl::Status s = state_store->Save(state); !s.ok()) return s;
+  }
+  if (!reset.verb.empty()) {
+    reset.generation = state.generation;
+    if (absl::Status s = audit->Append(reset); !s.ok()) return s;
+  }
+  std::unique_ptr<Controller> controller(new Controller(std::move(config), *std::move(table),
+                                                        std::move(state), std::move(state_store),
+                                                        std::move(audit)));
+  controller->startup_notes_ = std::move(notes);
+  return controller;
+}
+
+Controller::View Controller::Current() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  View view{state_.generation, config_, store_.Current(), {}, {}};
+  for (const auto& route : config_.routes) {
+    view.weights_from_api[route.name] = state_.overrides.count(route.name) > 0;
+    view.effective_routes.push_back(route);
+    view.effective_routes.back().split = EffectiveSplit(route, state_.overrides);
+  }
+  return view;
+}
+
+absl::Status Controller::CommitLocked(PersistedState next,
+                                      std::shared_ptr<const routing::RoutingTable> table,
+                                      AuditEntry entry) {
+  next.table_fingerprint = TableFingerprint(*table);
+  if (state_store_.has_value()) {
+    if (absl::Status s = state_store_->Save(next); !s.ok()) {
+      return absl::InternalError(
+          absl::StrCat("the change was not applied: cannot persist it: ", s.message()));
+    }
+  }
+  state_ = std::move(next);
+  store_.Publish(std::move(table));
+  if (absl::Status s = audit_->Append(entry); !s.ok()) {
+    // The change is in effect and persisted; losing its audit line must not be silent.
+    std::fprintf(stderr, "rollout-proxy: ERROR: %s\n", std::string(s.message()).c_str());
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> Controller::SetWeights(const std::string& actor, const std::string& route,
+                                                const std::map<std::string, double>& weights,
+                                                std::optional<uint64_t> expected_generation,
+                                                const std::string& reason) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (expected_generation.has_value() && *expected_generation != state_.generation) {
+    return absl::AbortedError(absl::StrCat("expected_generation ", *expected_generation,
+                                           " is stale; the current generation is ",
+                                           state_.generation));
+  }
+  const routing::RouteSpec* spec = FindRoute(config_, route);
+  if (spec == nullptr) {
+    std::vector<std::string> names;
+    for (const auto& r : config_.routes) names.push_back(r.name);
+    return absl::InvalidArgumentError(absl::StrCat(
+        "route: unknown route \"", route, "\" (routes: ", absl::StrJoin(names, ", "), ")"));
+  }
+  if (weights.empty()) return absl::InvalidArgumentError("weights: give at least one pool=weight");
+  std::vector<std::string> pools;
+  for (const auto& p : config_.pools) pools.push_back(p.name);
+  double total = 0;
+  for (const auto& [pool, weight] : weights) {
+    if (std::find(pools.begin(), pools.end(), pool) == pools.end()) {
+      return absl::InvalidArgumentError(absl::StrCat("weights[", pool, "]: unknown pool \"", pool,
+                                                     "\" (pools: ", absl::StrJoin(pools, ", "),
+                                                     ")"));
+    }
+    if (!std::isfinite(weight) || weight < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("weights[", pool, "]: weight ", weight, " must be a number >= 0"));
+    }
+    total += weight;
+  }
+  if (total <= 0) return absl::InvalidArgumentError("weights: all weights are zero");
+  if (reason.empty()) {
+    return absl::InvalidArgumentError("reason: required, it goes to the audit log");
+  }
+
+  PersistedState next = state_;
+  next.generation += 1;
+  RouteOverride& o = next.overrides[route];
+  o.split.clear();
+  for (const auto& [pool, weight] : weights) o.split.push_back({pool, weight});
+  o.file_fingerprint = RouteFingerprint(*spec);
+  auto table = Build(config_, next.overrides, next.generation);
+  if (!table.ok()) return table.status();
+
+  AuditEntry entry{absl::Now(),
+                   actor,
+                   "SetWeights",
+                   route,
+                   SplitJson(EffectiveSplit(*spec, state_.overrides)),
+                   SplitJson(o.split),
+                   reason,
+                   next.generation};
+  if (absl::Status s = CommitLocked(std::move(next), *std::move(table), std::move(entry));
+      !s.ok()) {
+    return s;
+  }
+  return state_.generation;
+}
+
+absl::StatusOr<Controller::ReloadResult> Controller::Reload(const std::string& actor,
+                                                            const std::string& reason) {
+  std::lock_guard<std::mutex> lock(mu_);
+  absl::StatusOr<Config> file = LoadConfigFile(config_.source);
+  if (!file.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("reload rejected, nothing changed: ", file.status().message()));
+  }
+  ReloadResult result;
+  auto restart_note = [&](bool differs, const char* key) {
+    if (differs) {
+      result.notes.push_back(absl::StrCat(key, " changed in the file; a restart applies it"));
+    }
+  };
+  restart_note(file->listen != config_.listen, "listen");
+  restart_note(file->workers != config_.workers, "workers");
+  restart_note(file->metrics_listen != config_.metrics_listen, "metrics");
+  restart_note(file->state_dir != config_.state_dir, "state_dir");
+  restart_note(file->max_message_bytes != config_.max_message_bytes, "max_message_bytes");
+  restart_note(
+      file->admin.has_value() != config_.admin.has_value() ||
+          (file->admin.has_value() && (file->admin->listen != config_.admin->listen ||
+                                       file->admin->token_file != config_.admin->token_file)),
+      "admin");
+
+  PersistedState next = state_;
+  for (std::string& note : Reconcile(*file, &next.overrides)) result.notes.push_back(note);
+  // Same effective table as now: nothing to publish.
+  auto same = Build(*file, next.overrides, state_.generation);
+  if (!same.ok()) return same.status();
+  const bool changed = TableFingerprint(**same) != state_.table_fingerprint ||
+                       next.overrides.size() != state_.overrides.size();
+  result.changed = changed;
+  if (!changed) {
+    config_ = *std::move(file);
+    result.generation = state_.generation;
+    return result;
+  }
+  next.generation += 1;
+  auto table = Build(*file, next.overrides, next.generation);
+  if (!table.ok()) return table.status();
+  nlohmann::json before = nlohmann::json::object(), after = nlohmann::json::object();
+  for (const auto& r : config_.routes)
+    before[r.name] = SplitJson(EffectiveSplit(r, state_.overrides));
+  for (const auto& r : file->routes) after[r.name] = SplitJson(EffectiveSplit(r, next.overrides));
+  AuditEntry entry{absl::Now(),      actor,  "ReloadConfig", "", std::move(before),
+                   std::move(after), reason, next.generation};
+  if (absl::Status s = CommitLocked(std::move(next), *std::move(table), std::move(entry));
+      !s.ok()) {
+    return s;
+  }
+  config_ = *std::move(file);
+  result.generation = state_.generation;
+  return result;
+}
+
+}  // namespace rollout::control

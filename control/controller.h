@@ -1,0 +1,112 @@
+// Controller: the one writer of the proxy's desired state.
+//
+// It owns the config as read from the file, the weights set through the API (overrides),
+// and the generation. Every change goes through the same steps, under one mutex:
+//   1. validate the change whole (nothing is applied if any part is wrong);
+//   2. build the new immutable RoutingTable;
+//   3. persist the new state in state_dir (atomic write + fsync) - if that fails, stop;
+//   4. publish the table (workers see it on their next call);
+//   5. append the audit line.
+//
+// Which wins when the API and the file disagree: the API's weights for a route are kept
+// across reloads until the file changes that route's definition (its match or its split).
+// Then the file wins and the reload's notes say so. An override whose pool disappears from
+// the file is dropped too. The same rule applies on restart.
+//
+//   auto controller = Controller::Create(*std::move(config));
+//   auto generation = (*controller)->SetWeights("alice", "infer", {{"v1", 50}, {"v2", 50}},
+//                                                /*expected_generation=*/7, "canary to 50%");
+//
+// Thread-safety: thread-safe.
+#ifndef ROLLOUT_CONTROL_CONTROLLER_H_
+#define ROLLOUT_CONTROL_CONTROLLER_H_
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "control/audit_log.h"
+#include "control/config.h"
+#include "control/state_store.h"
+#include "routing/routing_table_store.h"
+
+namespace rollout::control {
+
+class Controller final {
+ public:
+  // Loads and reconciles state_dir (when the config has one) and publishes the first table.
+  // A corrupt state file is moved aside and the proxy starts from the file's weights; the
+  // notes and the audit log say so.
+  static absl::StatusOr<std::unique_ptr<Controller>> Create(Config config);
+
+  const routing::RoutingTableStore* store() const { return &store_; }
+  AuditLog& audit() { return *audit_; }
+  // What happened while loading the state (printed by the proxy at startup).
+  const std::vector<std::string>& startup_notes() const { return startup_notes_; }
+
+  struct View {
+    uint64_t generation;
+    Config config;                                       // as in the file
+    std::shared_ptr<const routing::RoutingTable> table;  // in effect
+    std::map<std::string, bool> weights_from_api;        // by route
+    std::vector<routing::RouteSpec> effective_routes;    // the file's, with API splits
+  };
+  View Current() const;
+
+  // Replaces `route`'s split. INVALID_ARGUMENT names the bad field (route, weights[pool],
+  // reason); ABORTED when expected_generation is stale, with the current generation.
+  absl::StatusOr<uint64_t> SetWeights(const std::string& actor, const std::string& route,
+                                      const std::map<std::string, double>& weights,
+                                      std::optional<uint64_t> expected_generation,
+                                      const std::string& reason);
+
+  struct ReloadResult {
+    uint64_t generation;
+    bool changed;
+    std::vector<std::string> notes;
+  };
+  // Re-reads the config file. An invalid file changes nothing and its error is returned.
+  absl::StatusOr<ReloadResult> Reload(const std::string& actor, const std::string& reason);
+
+ private:
+  using Overrides = std::map<std::string, RouteOverride>;
+
+  Controller(Config config, std::shared_ptr<const routing::RoutingTable> table,
+             PersistedState state, std::optional<StateStore> state_store,
+             std::unique_ptr<AuditLog> audit)
+      : config_(std::move(config)),
+        state_(std::move(state)),
+        state_store_(std::move(state_store)),
+        audit_(std::move(audit)),
+        store_(std::move(table)) {}
+
+  // Drops overrides the file has changed or made impossible; returns why, one note each.
+  static std::vector<std::string> Reconcile(const Config& file, Overrides* overrides);
+  static absl::StatusOr<std::shared_ptr<const routing::RoutingTable>> Build(
+      const Config& file, const Overrides& overrides, uint64_t generation);
+  // Steps 3-5 above.
+  absl::Status CommitLocked(PersistedState next, std::shared_ptr<const routing::RoutingTable> table,
+                            AuditEntry entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  mutable std::mutex mu_;
+  Config config_ ABSL_GUARDED_BY(mu_);
+  PersistedState state_ ABSL_GUARDED_BY(mu_);
+  const std::optional<StateStore> state_store_;
+  std::unique_ptr<AuditLog> audit_;
+  std::vector<std::string> startup_notes_;
+  routing::RoutingTableStore store_;
+};
+
+// The route's definition in a form that changes exactly when its match or split changes.
+std::string RouteFingerprint(const routing::RouteSpec& route);
+// The same for a whole table: pools with their endpoints, and routes.
+std::string TableFingerprint(const routing::RoutingTable& table);
+
+}  // namespace rollout::control
+
+#endif  // ROLLOUT_CONTROL_CONTROLLER_H_

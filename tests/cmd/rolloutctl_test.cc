@@ -1,0 +1,294 @@
+// The control plane end to end: rolloutctl as a subprocess against a real rollout-proxy
+// process with an admin listener, a token file and a state_dir.
+#include <signal.h>
+
+#include <fstream>
+#include <future>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "rollout/admin/v1/admin.grpc.pb.h"
+#include "tests/support/echo_backend.h"
+#include "tests/support/proxy_process.h"
+
+namespace rollout::testing {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+
+constexpr char kAliceSecret[] = "alice-secret-0123456789";
+constexpr char kBobSecret[] = "bob-secret-0123456789";
+
+class RolloutctlTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_.WriteFile("admin.tokens",
+                   absl::StrCat("alice admin ", kAliceSecret, "\nbob viewer ", kBobSecret, "\n"));
+    alice_ = dir_.WriteFile("alice.token", absl::StrCat(kAliceSecret, "\n"));
+    bob_ = dir_.WriteFile("bob.token", kBobSecret);
+    wrong_ = dir_.WriteFile("wrong.token", "not-a-valid-secret-at-all");
+    StartProxy();
+  }
+
+  std::string Config(const std::string& v2_weight = "10") const {
+    return absl::StrReplaceAll(
+        R"(
+listen: 127.0.0.1:0
+workers: 2
+admin: { listen: 127.0.0.1:0, token_file: DIR/admin.tokens }
+state_dir: DIR/state
+pools:
+  - { name: v1, endpoints: ["V1"] }
+  - { name: v2, endpoints: ["V2"] }
+routes:
+  - name: echo
+    split: [ { pool: v1, weight: 90 }, { pool: v2, weight: W2 } ]
+)",
+        {{"DIR", dir_.path()}, {"V1", v1_.address()}, {"V2", v2_.address()}, {"W2", v2_weight}});
+  }
+
+  void StartProxy() {
+    proxy_.reset();
+    proxy_ = std::make_unique<ProxyProcess>(Config());
+    ASSERT_TRUE(proxy_->ok()) << proxy_->Log();
+    ASSERT_GT(proxy_->admin_port(), 0) << proxy_->Log();
+  }
+
+  // Runs rolloutctl with the given token file (none if empty); returns the exit code.
+  int Ctl(const std::string& token_file, std::vector<std::string> args, std::string* out) {
+    std::vector<std::string> argv = {kRolloutctlBin, "--admin", proxy_->admin_address()};
+    if (!token_file.empty()) argv.insert(argv.end(), {"--token-file", token_file});
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(argv, out);
+  }
+
+  // How many of `n` calls pool v2 served.
+  int CallsToV2(int n) {
+    auto stub = Echo::NewStub(proxy_->NewChannel());
+    int v2 = 0;
+    for (int i = 0; i < n; ++i) {
+      grpc::ClientContext ctx;
+      EchoResponse response;
+      EXPECT_TRUE(stub->Unary(&ctx, EchoRequest(), &response).ok());
+      v2 += response.backend() == "v2";
+    }
+    return v2;
+  }
+
+  uint64_t Generation() {
+    std::string out;
+    EXPECT_EQ(Ctl(bob_, {"--json", "routes"}, &out), 0) << out;
+    return std::stoull(nlohmann::json::parse(out)["generation"].get<std::string>());
+  }
+
+  TempDir dir_;
+  EchoBackend v1_{"v1"};
+  EchoBackend v2_{"v2"};
+  std::string alice_, bob_, wrong_;
+  std::unique_ptr<ProxyProcess> proxy_;
+};
+
+TEST_F(RolloutctlTest, SetWeightMovesTrafficAndTheAuditLogSaysWhoAndWhy) {
+  std::string out;
+  ASSERT_EQ(Ctl(alice_, {"set-weight", "echo", "v1=0", "v2=100", "--reason", "all to v2"}, &out), 0)
+      << out;
+  EXPECT_THAT(out, AllOf(HasSubstr("weights from api"), HasSubstr("100.00%")));
+  EXPECT_EQ(CallsToV2(50), 50);
+
+  ASSERT_EQ(Ctl(bob_, {"--json", "audit", "--route", "echo"}, &out), 0) << out;
+  const nlohmann::json audit = nlohmann::json::parse(out);
+  ASSERT_EQ(audit["entries"].size(), 1u);
+  const nlohmann::json& entry = audit["entries"][0];
+  EXPECT_EQ(entry["actor"], "alice");
+  EXPECT_EQ(entry["verb"], "SetWeights");
+  EXPECT_EQ(entry["reason"], "all to v2");
+  EXPECT_EQ(nlohmann::json::parse(entry["before"].get<std::string>())["v2"], 10.0);
+  EXPECT_EQ(nlohmann::json::parse(entry["after"].get<std::string>())["v2"], 100.0);
+}
+
+TEST_F(RolloutctlTest, StatusShowsSplitTrafficAndEndpointHealth) {
+  CallsToV2(200);
+  std::string out;
+  ASSERT_EQ(Ctl(bob_, {"status"}, &out), 0) << out;
+  EXPECT_THAT(out, AllOf(HasSubstr("route echo"), HasSubstr("weights from file"),
+                         HasSubstr("90.00%"), HasSubstr(v2_.address() + " (healthy)")));
+  ASSERT_EQ(Ctl(bob_, {"--json", "routes", "--window", "10"}, &out), 0) << out;
+  const nlohmann::json routes = nlohmann::json::parse(out)["routes"];
+  EXPECT_EQ(routes[0]["split"][1]["share"], 0.1);
+  uint64_t requests = 0;
+  for (const auto& t : routes[0]["traffic"])
+    requests += std::stoull(t["requests"].get<std::string>());
+  EXPECT_EQ(requests, 200u);
+}
+
+TEST_F(RolloutctlTest, ExitCodesAuthenticationAndRoles) {
+  std::string out;
+  EXPECT_EQ(Ctl("", {"routes"}, &out), 1);
+  EXPECT_THAT(out, HasSubstr("UNAUTHENTICATED"));
+  EXPECT_EQ(Ctl(wrong_, {"routes"}, &out), 1);
+  EXPECT_THAT(out, HasSubstr("UNAUTHENTICATED: invalid bearer token"));
+  EXPECT_THAT(out, ::testing::Not(HasSubstr("not-a-valid-secret"))) << "a token was echoed";
+  EXPECT_EQ(Ctl(bob_, {"routes"}, &out), 0) << out;
+  EXPECT_EQ(Ctl(bob_, {"set-weight", "echo", "v1=1", "--reason", "x"}, &out), 1);
+  EXPECT_THAT(out, HasSubstr("PERMISSION_DENIED: token \"bob\" has the viewer role"));
+  EXPECT_EQ(Ctl(bob_, {"reload"}, &out), 1);
+  EXPECT_THAT(out, HasSubstr("PERMISSION_DENIED"));
+
+  EXPECT_EQ(Ctl(alice_, {"set-weight", "echo", "v9=1", "--reason", "x"}, &out), 1);
+  EXPECT_THAT(out, HasSubstr("INVALID_ARGUMENT: weights[v9]: unknown pool \"v9\""));
+  EXPECT_EQ(Ctl(alice_, {"set-weight", "echo", "v1", "--reason", "x"}, &out), 2);
+  EXPECT_THAT(out, HasSubstr("not POOL=WEIGHT"));
+  EXPECT_EQ(Ctl(alice_, {"set-weight", "echo", "v1=1"}, &out), 2);  // --reason is required
+  EXPECT_EQ(Ctl(alice_, {}, &out), 2);
+  EXPECT_EQ(Ctl(alice_, {"--help"}, &out), 0);
+  EXPECT_THAT(out, HasSubstr("Exit codes"));
+  EXPECT_EQ(Ctl(alice_, {"rollout", "start", "echo"}, &out), 1);
+  EXPECT_THAT(out, HasSubstr("UNIMPLEMENTED"));
+  std::string unreachable;
+  EXPECT_EQ(RunCommand({kRolloutctlBin, "--admin", "127.0.0.1:1", "--token-file", alice_, "routes"},
+                       &unreachable),
+            3);
+}
+
+TEST_F(RolloutctlTest, StaleGenerationIsRejectedWithTheCurrentGeneration) {
+  const uint64_t g = Generation();
+  std::string out;
+  ASSERT_EQ(Ctl(alice_,
+                {"set-weight", "echo", "v1=50", "v2=50", "--reason", "a", "--expected-generation",
+                 std::to_string(g)},
+                &out),
+            0)
+      << out;
+  EXPECT_EQ(Ctl(alice_,
+                {"--json", "set-weight", "echo", "v1=1", "--reason", "b", "--expected-generation",
+                 std::to_string(g)},
+                &out),
+            1);
+  EXPECT_THAT(out, AllOf(HasSubstr("\"code\":\"ABORTED\""),
+                         HasSubstr(absl::StrCat("\"generation\":", g + 1))));
+}
+
+TEST_F(RolloutctlTest, ConcurrentCompareAndSetThroughTheCliHasOneWinner) {
+  const uint64_t g = Generation();
+  std::vector<std::future<int>> racers;
+  for (int i = 0; i < 6; ++i) {
+    racers.push_back(std::async(std::launch::async, [&, i] {
+      std::string out;
+      return Ctl(alice_,
+                 {"set-weight", "echo", "v1=" + std::to_string(i + 1), "v2=1", "--reason", "race",
+                  "--expected-generation", std::to_string(g)},
+                 &out);
+    }));
+  }
+  int winners = 0, rejected = 0;
+  for (auto& r : racers) {
+    const int code = r.get();
+    winners += code == 0;
+    rejected += code == 1;
+  }
+  EXPECT_EQ(winners, 1);
+  EXPECT_EQ(rejected, 5);
+  EXPECT_EQ(Generation(), g + 1);
+}
+
+TEST_F(RolloutctlTest, KillNineThenRestartKeepsWeightsAndAuditLog) {
+  std::string out;
+  ASSERT_EQ(Ctl(alice_, {"set-weight", "echo", "v1=0", "v2=1", "--reason", "before crash"}, &out),
+            0)
+      << out;
+  const uint64_t g = Generation();
+  proxy_->process().Signal(SIGKILL);
+  proxy_->process().WaitForExit(absl::Seconds(5));
+  StartProxy();
+  EXPECT_EQ(Generation(), g) << "nothing changed, so the generation holds";
+  ASSERT_EQ(Ctl(bob_, {"routes"}, &out), 0);
+  EXPECT_THAT(out, AllOf(HasSubstr("weights from api"), HasSubstr("100.00%")));
+  EXPECT_EQ(CallsToV2(30), 30);
+  ASSERT_EQ(Ctl(bob_, {"audit"}, &out), 0);
+  EXPECT_THAT(out, HasSubstr("\"before crash\""));
+  EXPECT_THAT(proxy_->Log(), HasSubstr("restored generation"));
+}
+
+TEST_F(RolloutctlTest, ReloadBySighupAndByCommandFollowsTheFileRules) {
+  std::string out;
+  // An invalid file: rejected whole, reason in the reply and in the log.
+  std::ofstream(proxy_->config_path()) << absl::StrReplaceAll(Config(), {{"pool: v2", "pool: v7"}});
+  EXPECT_EQ(Ctl(alice_, {"reload", "--reason", "typo"}, &out), 1);
+  EXPECT_THAT(
+      out, AllOf(HasSubstr("reload rejected, nothing changed"), HasSubstr("unknown pool \"v7\"")));
+  EXPECT_THAT(proxy_->Log(), HasSubstr("unknown pool \"v7\""));
+  EXPECT_EQ(CallsToV2(100) > 0, true) << "the running table must be unchanged";
+
+  // A valid change by SIGHUP.
+  std::ofstream(proxy_->config_path()) << Config("90");
+  proxy_->process().Signal(SIGHUP);
+  EXPECT_FALSE(proxy_->process().WaitForLine("SIGHUP: reloaded", absl::Seconds(5)).empty())
+      << proxy_->Log();
+  const int v2 = CallsToV2(400);
+  EXPECT_GT(v2, 140);  // 50/50 now: about 200
+  EXPECT_LT(v2, 260);
+  ASSERT_EQ(Ctl(bob_, {"audit"}, &out), 0);
+  EXPECT_THAT(out, AllOf(HasSubstr("signal"), HasSubstr("ReloadConfig")));
+}
+
+TEST_F(RolloutctlTest, InvalidReloadsAndWeightChangesUnderLoadFailNoCall) {
+  std::atomic<bool> stop{false};
+  std::atomic<int> ok{0}, failed{0};
+  std::vector<std::thread> load;
+  for (int t = 0; t < 3; ++t) {
+    load.emplace_back([&] {
+      auto stub = Echo::NewStub(proxy_->NewChannel());
+      while (!stop) {
+        grpc::ClientContext ctx;
+        EchoResponse response;
+        (stub->Unary(&ctx, EchoRequest(), &response).ok() ? ok : failed)++;
+      }
+    });
+  }
+  auto admin = admin::v1::AdminService::NewStub(
+      grpc::CreateChannel(proxy_->admin_address(), grpc::InsecureChannelCredentials()));
+  auto call = [&](auto method, const auto& request, auto* response) {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", absl::StrCat("Bearer ", kAliceSecret));
+    return ((*admin).*method)(&ctx, request, response);
+  };
+  const std::string good = Config();
+  const std::string bad = absl::StrReplaceAll(good, {{"weight: 90", "weight: -90"}});
+  std::ofstream(proxy_->config_path()) << bad;
+  int rejected_reloads = 0, accepted_changes = 0;
+  for (int i = 0; i < 100; ++i) {
+    admin::v1::ReloadConfigRequest request;
+    admin::v1::ReloadConfigResponse response;
+    rejected_reloads +=
+        !call(&admin::v1::AdminService::Stub::ReloadConfig, request, &response).ok();
+  }
+  std::ofstream(proxy_->config_path()) << good;
+  for (int i = 0; i < 100; ++i) {
+    admin::v1::SetWeightsRequest request;
+    request.set_route("echo");
+    (*request.mutable_weights())["v1"] = i % 2 ? 10 : 90;
+    (*request.mutable_weights())["v2"] = i % 2 ? 90 : 10;
+    request.set_reason("flip");
+    admin::v1::SetWeightsResponse response;
+    accepted_changes += call(&admin::v1::AdminService::Stub::SetWeights, request, &response).ok();
+  }
+  stop = true;
+  for (auto& t : load) t.join();
+  EXPECT_EQ(rejected_reloads, 100);
+  EXPECT_EQ(accepted_changes, 100);
+  EXPECT_EQ(failed.load(), 0) << "of " << ok.load() + failed.load() << " data-plane calls";
+  EXPECT_GT(ok.load(), 300);
+  std::printf(
+      "[ under load ] %d data-plane calls, %d failed; %d invalid reloads rejected, %d "
+      "weight changes applied\n",
+      ok.load() + failed.load(), failed.load(), rejected_reloads, accepted_changes);
+}
+
+}  // namespace
+}  // namespace rollout::testing
