@@ -9,8 +9,10 @@
 // Exit codes: 0 ok, 1 rejected by the proxy, 2 usage error, 3 proxy unreachable.
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -147,6 +149,61 @@ void PrintPools(const google::protobuf::RepeatedPtrField<v1::Pool>& pools) {
   }
 }
 
+// Polls ListRoutes and shows one route. On a terminal the display is redrawn in place;
+// otherwise each refresh prints plain lines, one per pool, prefixed with the time.
+int Watch(Client& client, const std::string& route_name, const std::string& interval_text,
+          int count) {
+  absl::Duration interval;
+  if (!absl::ParseDuration(interval_text, &interval) || interval <= absl::ZeroDuration()) {
+    std::fprintf(stderr, "rolloutctl: --interval: \"%s\" is not a positive duration\n",
+                 interval_text.c_str());
+    return kUsage;
+  }
+  const bool tty = isatty(STDOUT_FILENO) && !client.json();
+  int drawn = 0;  // lines of the previous frame, to redraw over
+  for (int i = 0; count == 0 || i < count; ++i) {
+    if (i > 0) absl::SleepFor(interval);
+    v1::ListRoutesRequest request;
+    request.set_window_seconds(std::clamp(absl::ToDoubleSeconds(interval) * 5, 1.0, 60.0));
+    v1::ListRoutesResponse response;
+    auto ctx = client.Context();
+    grpc::Status s = client.stub().ListRoutes(ctx.get(), request, &response);
+    if (!s.ok()) return client.Fail(s, *ctx);
+    const v1::Route* route = nullptr;
+    for (const auto& r : response.routes()) {
+      if (r.name() == route_name) route = &r;
+    }
+    if (route == nullptr) {
+      std::fprintf(stderr, "rolloutctl: unknown route \"%s\"\n", route_name.c_str());
+      return kRejected;
+    }
+    if (client.json()) {
+      client.PrintJson(*route);
+      continue;
+    }
+    const std::string now = absl::FormatTime("%H:%M:%S", absl::Now(), absl::LocalTimeZone());
+    std::vector<std::string> lines;
+    for (const auto& w : route->split()) {
+      const v1::PoolWindow* t = nullptr;
+      for (const auto& traffic : route->traffic()) {
+        if (traffic.pool() == w.pool()) t = &traffic;
+      }
+      const double answered = t ? static_cast<double>(t->requests() - t->cancelled()) : 0;
+      lines.push_back(absl::StrFormat(
+          "%s %s gen %d step - pool %-10s share %6.2f%%  %8.1f rps  errors %6.2f%%  p99 %8.2fms",
+          now, route_name, response.generation(), w.pool(), 100 * w.share(),
+          t && t->window_seconds() > 0 ? t->requests() / t->window_seconds() : 0.0,
+          answered > 0 ? 100 * t->server_errors() / answered : 0.0,
+          t ? 1e3 * t->p99_seconds() : 0.0));
+    }
+    if (tty && drawn > 0) std::printf("\x1b[%dA\x1b[J", drawn);  // up, then clear below
+    for (const std::string& line : lines) std::printf("%s\n", line.c_str());
+    std::fflush(stdout);
+    drawn = static_cast<int>(lines.size());
+  }
+  return kOk;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -191,12 +248,19 @@ int main(int argc, char** argv) {
 
   CLI::App* rollout = app.add_subcommand("rollout", "rollouts (the engine is not built yet)");
   rollout->require_subcommand(1);
-  for (const char* verb : {"start", "pause", "resume", "promote", "abort", "get", "watch"}) {
+  for (const char* verb : {"start", "pause", "resume", "promote", "abort", "get"}) {
     CLI::App* sub = rollout->add_subcommand(verb, std::string(verb) + " a rollout");
     sub->add_option("route", route, "route name")->required();
     sub->add_option("--reason", reason, "why (recorded in the audit log)");
     sub->allow_extras();
   }
+  CLI::App* watch = rollout->add_subcommand(
+      "watch", "live view of a route: weights, and each pool's rps, error rate and p99");
+  std::string interval = "1s";
+  int count = 0;
+  watch->add_option("route", route, "route name")->required();
+  watch->add_option("--interval", interval, "refresh period")->capture_default_str();
+  watch->add_option("--count", count, "stop after this many refreshes (0: until interrupted)");
 
   try {
     app.parse(argc, argv);
@@ -305,6 +369,7 @@ int main(int argc, char** argv) {
     }
     return kOk;
   }
+  if (*watch) return Watch(client, route, interval, count);
   // rollout VERB ROUTE
   CLI::App* verb = rollout->get_subcommands().front();
   v1::RolloutRequest request;
@@ -330,10 +395,7 @@ int main(int argc, char** argv) {
   } else if (name == "get") {
     s = client.stub().GetRollout(ctx.get(), request, &response);
   } else {
-    auto stream = client.stub().WatchRollout(ctx.get(), request);
-    v1::RolloutEvent event;
-    while (stream->Read(&event)) client.PrintJson(event);
-    s = stream->Finish();
+    s = client.stub().GetRollout(ctx.get(), request, &response);
   }
   if (!s.ok()) return client.Fail(s, *ctx);
   client.PrintJson(response);

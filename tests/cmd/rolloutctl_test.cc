@@ -7,8 +7,10 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -127,6 +129,21 @@ TEST_F(RolloutctlTest, StatusShowsSplitTrafficAndEndpointHealth) {
   EXPECT_EQ(requests, 200u);
 }
 
+TEST_F(RolloutctlTest, WatchPrintsPlainLinesWhenNotOnATerminal) {
+  CallsToV2(100);
+  std::string out;
+  ASSERT_EQ(Ctl(bob_, {"rollout", "watch", "echo", "--interval", "100ms", "--count", "3"}, &out), 0)
+      << out;
+  int v1_lines = 0;
+  for (absl::string_view line : absl::StrSplit(out, '\n')) {
+    v1_lines += absl::StrContains(line, "pool v1");
+  }
+  EXPECT_EQ(v1_lines, 3);
+  EXPECT_THAT(out, AllOf(HasSubstr("share  90.00%"), HasSubstr("rps"), HasSubstr("p99")));
+  EXPECT_THAT(out, ::testing::Not(HasSubstr("\x1b["))) << "no terminal control codes in a pipe";
+  EXPECT_EQ(Ctl(bob_, {"rollout", "watch", "nope", "--count", "1"}, &out), 1);
+}
+
 TEST_F(RolloutctlTest, ExitCodesAuthenticationAndRoles) {
   std::string out;
   EXPECT_EQ(Ctl("", {"routes"}, &out), 1);
@@ -235,6 +252,26 @@ TEST_F(RolloutctlTest, ReloadBySighupAndByCommandFollowsTheFileRules) {
   EXPECT_LT(v2, 260);
   ASSERT_EQ(Ctl(bob_, {"audit"}, &out), 0);
   EXPECT_THAT(out, AllOf(HasSubstr("signal"), HasSubstr("ReloadConfig")));
+}
+
+TEST_F(RolloutctlTest, ReloadAddsAPoolThatWorkersConnectToAndServe) {
+  EchoBackend v3("v3");
+  const std::string with_v3 = absl::StrReplaceAll(
+      Config(), {{"  - { name: v2, endpoints:", "  - { name: v3, endpoints: [\"" + v3.address() +
+                                                    "\"] }\n  - { name: v2, endpoints:"}});
+  std::ofstream(proxy_->config_path()) << with_v3;
+  std::string out;
+  ASSERT_EQ(Ctl(alice_, {"reload", "--reason", "add v3"}, &out), 0) << out;
+  ASSERT_EQ(Ctl(alice_, {"set-weight", "echo", "v3=1", "--reason", "all to v3"}, &out), 0) << out;
+  auto stub = Echo::NewStub(proxy_->NewChannel());
+  for (int i = 0; i < 20; ++i) {
+    grpc::ClientContext ctx;
+    EchoResponse response;
+    ASSERT_TRUE(stub->Unary(&ctx, EchoRequest(), &response).ok());
+    EXPECT_EQ(response.backend(), "v3");
+  }
+  ASSERT_EQ(Ctl(bob_, {"status"}, &out), 0);
+  EXPECT_THAT(out, HasSubstr(v3.address() + " (healthy)"));
 }
 
 TEST_F(RolloutctlTest, InvalidReloadsAndWeightChangesUnderLoadFailNoCall) {

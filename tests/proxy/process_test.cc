@@ -41,6 +41,16 @@ TEST(ProcessTest, CheckAcceptsAValidConfig) {
   EXPECT_THAT(out, AllOf(HasSubstr("OK"), HasSubstr("route all"), HasSubstr("a=100.0000%")));
 }
 
+TEST(ProcessTest, TheShippedExampleConfigPassesCheck) {
+  std::string out;
+  EXPECT_EQ(
+      RunCommand({kProxyBin, "--config",
+                  std::string(ROLLOUT_SOURCE_DIR) + "/deploy/config/rollout-proxy.yaml", "--check"},
+                 &out),
+      0)
+      << out;
+}
+
 TEST(ProcessTest, BadConfigIsRejectedWithFileFieldAndReason) {
   TempDir dir;
   const std::string path = dir.WriteFile("bad.yaml", R"(
