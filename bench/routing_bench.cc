@@ -20,8 +20,10 @@ uint64_t NextRandom(uint64_t& state) {
 std::shared_ptr<const routing::RoutingTable> Table() {
   return *routing::RoutingTable::Create(
       {{"v1", {"127.0.0.1:9001"}}, {"v2", {"127.0.0.1:9002"}}},
-      {{"health", "/grpc.health.v1.Health/", {{"v1", 1}}},
-       {"infer", "/inference.GRPCInferenceService/", {{"v1", 90}, {"v2", 10}}}},
+      {{.name = "health", .method_prefix = "/grpc.health.v1.Health/", .split = {{"v1", 1}}},
+       {.name = "infer",
+        .method_prefix = "/inference.GRPCInferenceService/",
+        .split = {{"v1", 90}, {"v2", 10}}}},
       1);
 }
 

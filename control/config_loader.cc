@@ -149,12 +149,9 @@ absl::StatusOr<routing::PoolSpec> ReadPool(const Reader& in, const YAML::Node& n
 
 absl::StatusOr<routing::RouteSpec> ReadRoute(const Reader& in, const YAML::Node& node,
                                              const std::string& path) {
-  static constexpr absl::string_view kRoutingIssue =
-      "sticky, override and mirror routing arrive with the routing work";
-  if (absl::Status s = in.CheckKeys(node, path, {"name", "match", "split"},
-                                    {{"sticky_key", kRoutingIssue},
-                                     {"override_header", kRoutingIssue},
-                                     {"mirror", kRoutingIssue}});
+  if (absl::Status s = in.CheckKeys(
+          node, path, {"name", "match", "sticky_key", "override_header", "override_pools", "split"},
+          {{"mirror", "shadow traffic (mirror) is not built yet"}});
       !s.ok()) {
     return s;
   }
@@ -162,15 +159,70 @@ absl::StatusOr<routing::RouteSpec> ReadRoute(const Reader& in, const YAML::Node&
   if (!node["name"]) return in.Error(node, path, "missing required key \"name\"");
   ASSIGN_OR_RETURN(route.name, in.String(node["name"], path + ".name"));
   if (const YAML::Node match = node["match"]) {
+    const std::string mpath = path + ".match";
     if (absl::Status s =
-            in.CheckKeys(match, path + ".match", {"method_prefix"},
-                         {{"model", "model-name matching arrives with the routing work"}});
+            in.CheckKeys(match, mpath, {"method_prefix", "method", "model", "metadata"});
         !s.ok()) {
       return s;
     }
     if (match["method_prefix"]) {
       ASSIGN_OR_RETURN(route.method_prefix,
-                       in.String(match["method_prefix"], path + ".match.method_prefix"));
+                       in.String(match["method_prefix"], mpath + ".method_prefix"));
+    }
+    if (match["method"])
+      ASSIGN_OR_RETURN(route.method, in.String(match["method"], mpath + ".method"));
+    if (match["model"]) {
+      ASSIGN_OR_RETURN(route.model, in.String(match["model"], mpath + ".model"));
+      if (route.model.empty())
+        return in.Error(match["model"], mpath + ".model", "must not be empty");
+    }
+    if (const YAML::Node metadata = match["metadata"]) {
+      if (!metadata.IsSequence()) {
+        return in.Error(metadata, mpath + ".metadata",
+                        "must be a list of {key, equals | prefix | regex}");
+      }
+      for (size_t m = 0; m < metadata.size(); ++m) {
+        const std::string epath = absl::StrCat(mpath, ".metadata[", m, "]");
+        if (absl::Status s = in.CheckKeys(metadata[m], epath, {"key", "equals", "prefix", "regex"});
+            !s.ok()) {
+          return s;
+        }
+        routing::MetadataMatchSpec spec;
+        if (!metadata[m]["key"])
+          return in.Error(metadata[m], epath, "missing required key \"key\"");
+        ASSIGN_OR_RETURN(spec.key, in.String(metadata[m]["key"], epath + ".key"));
+        int kinds = 0;
+        for (const auto& [name, kind] :
+             {std::pair{"equals", routing::MetadataMatchSpec::Kind::kEquals},
+              std::pair{"prefix", routing::MetadataMatchSpec::Kind::kPrefix},
+              std::pair{"regex", routing::MetadataMatchSpec::Kind::kRegex}}) {
+          if (!metadata[m][name]) continue;
+          ++kinds;
+          spec.kind = kind;
+          ASSIGN_OR_RETURN(spec.value, in.String(metadata[m][name], epath + "." + name));
+        }
+        if (kinds != 1) {
+          return in.Error(metadata[m], epath, "needs exactly one of equals, prefix, regex");
+        }
+        route.metadata.push_back(std::move(spec));
+      }
+    }
+  }
+  if (node["sticky_key"]) {
+    ASSIGN_OR_RETURN(route.sticky_key, in.String(node["sticky_key"], path + ".sticky_key"));
+  }
+  if (node["override_header"]) {
+    ASSIGN_OR_RETURN(route.override_header,
+                     in.String(node["override_header"], path + ".override_header"));
+  }
+  if (const YAML::Node pools = node["override_pools"]) {
+    if (!pools.IsSequence()) {
+      return in.Error(pools, path + ".override_pools", "must be a list of pool names");
+    }
+    for (size_t i = 0; i < pools.size(); ++i) {
+      std::string pool;
+      ASSIGN_OR_RETURN(pool, in.String(pools[i], absl::StrCat(path, ".override_pools[", i, "]")));
+      route.override_pools.push_back(std::move(pool));
     }
   }
   const YAML::Node split = node["split"];

@@ -38,7 +38,14 @@ std::vector<routing::SplitSpec> EffectiveSplit(const routing::RouteSpec& route,
 std::string RouteFingerprint(const routing::RouteSpec& route) {
   std::vector<std::string> arms;
   for (const auto& arm : route.split) arms.push_back(absl::StrCat(arm.pool, "=", arm.weight));
-  return absl::StrCat(route.method_prefix, "|", absl::StrJoin(arms, ","));
+  std::vector<std::string> metadata;
+  for (const auto& m : route.metadata) {
+    metadata.push_back(absl::StrCat(m.key, static_cast<int>(m.kind), m.value));
+  }
+  return absl::StrCat(route.method_prefix, "|", route.method, "|", route.model, "|",
+                      absl::StrJoin(metadata, ","), "|", route.sticky_key, "|",
+                      route.override_header, "|", absl::StrJoin(route.override_pools, ","), "|",
+                      absl::StrJoin(arms, ","));
 }
 
 std::string TableFingerprint(const routing::RoutingTable& table) {
@@ -47,7 +54,12 @@ std::string TableFingerprint(const routing::RoutingTable& table) {
     absl::StrAppend(&out, pool.name, "=", absl::StrJoin(pool.endpoints, ","), ";");
   }
   for (const auto& route : table.routes()) {
-    absl::StrAppend(&out, route.name, "|", route.method_prefix, "|");
+    absl::StrAppend(&out, route.name, "|", route.method_prefix, "|", route.method, "|", route.model,
+                    "|", route.sticky_key, "|", route.override_header, "|",
+                    absl::StrJoin(route.override_pools, ","), "|");
+    for (const auto& m : route.metadata) {
+      absl::StrAppend(&out, m.key, static_cast<int>(m.kind), m.value, ",");
+    }
     for (size_t i = 0; i < route.split.size(); ++i) {
       absl::StrAppend(&out, route.split.pool(i), ":", route.split.PartsPerMillion(i), ",");
     }

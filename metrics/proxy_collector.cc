@@ -39,6 +39,10 @@ std::vector<MetricFamily> ProxyCollector::Collect() const {
                         {}};
   for (const CallSeries* series : calls_->All()) {
     const CallSeries::Totals t = series->Sum();
+    uint64_t calls = 0;
+    for (uint64_t n : t.requests) calls += n;
+    // Workers hold a cell for every (route, pool) pair; export only pairs that saw a call.
+    if (calls == 0 && t.inflight == 0) continue;
     const std::vector<ClientMetric::Label> labels = {{"route", series->route()},
                                                      {"pool", series->pool()}};
     for (int code = 0; code < kNumGrpcCodes; ++code) {

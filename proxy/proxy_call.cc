@@ -2,10 +2,13 @@
 
 #include <grpc/grpc.h>
 
+#include <algorithm>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "proxy/metadata_filter.h"
+#include "routing/model_name_reader.h"
 
 namespace rollout::proxy {
 namespace {
@@ -60,6 +63,8 @@ void ProxyCall::Handle(Op op, bool ok) {
       return OnDownHeaders();
     case kDownRead:
       return OnDownRead(ok);
+    case kFirstRead:
+      return OnFirstRead(ok);
     case kDownWrite:
       return OnDownWrite(ok);
     case kDownFinish:
@@ -74,15 +79,54 @@ void ProxyCall::OnAccept(bool ok) {
   ++pending_;       // the done-tag registered in the constructor is now live
   Spawn(worker_);   // keep the accept depth constant
 
-  if (absl::Status routed = worker_->Route(down_ctx_.method(), &target_); !routed.ok()) {
+  attrs_.method = down_ctx_.method();
+  attrs_.metadata = &metadata_view_;
+  if (worker_->NeedsModel(attrs_)) {
+    down_.Read(&down_msg_, Begin(kFirstRead));
+    return;
+  }
+  RouteAndStart(/*first_message_read=*/false);
+}
+
+void ProxyCall::OnFirstRead(bool ok) {
+  if (ok) {
+    // Copy at most the bytes that can hold model_name; the message itself is forwarded
+    // untouched.
+    std::vector<grpc::Slice> slices;
+    (void)down_msg_.Dump(&slices);
+    for (const grpc::Slice& slice : slices) {
+      const size_t take =
+          std::min(slice.size(), routing::kModelNamePrefixBytes - first_bytes_.size());
+      first_bytes_.append(reinterpret_cast<const char*>(slice.begin()), take);
+      if (first_bytes_.size() == routing::kModelNamePrefixBytes) break;
+    }
+    absl::StatusOr<absl::string_view> model = routing::ReadModelName(
+        first_bytes_, /*complete=*/down_msg_.Length() == first_bytes_.size());
+    if (!model.ok()) {
+      return FinishDownstream(
+          grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                       absl::StrCat("rollout-proxy: ", model.status().message())));
+    }
+    attrs_.model = *model;
+  } else {
+    attrs_.model = absl::string_view();  // the client sent no message at all
+  }
+  down_read_ok_ = ok;
+  RouteAndStart(/*first_message_read=*/true);
+}
+
+void ProxyCall::RouteAndStart(bool first_message_read) {
+  // Cancelled while its first message was awaited: no backend needs to hear of it.
+  if (client_gone_) return FinishDownstream(grpc::Status::CANCELLED);
+  if (absl::Status routed = worker_->Route(attrs_, &target_); !routed.ok()) {
     FinishDownstream(
         grpc::Status(static_cast<grpc::StatusCode>(routed.code()), std::string(routed.message())));
     return;
   }
-  StartUpstream();
+  StartUpstream(first_message_read);
 }
 
-void ProxyCall::StartUpstream() {
+void ProxyCall::StartUpstream(bool first_message_read) {
   start_ns_ = metrics::MonotonicNowNs();
   target_.stats->OnStart();
   down_ctx_.AddInitialMetadata(kPoolHeader, *target_.pool_name);
@@ -95,12 +139,17 @@ void ProxyCall::StartUpstream() {
   up_ = target_.endpoint->stub->PrepareCall(&up_ctx_, down_ctx_.method(), worker_->cq());
   up_->StartCall(Begin(kUpStart));
   up_->ReadInitialMetadata(Begin(kUpHeaders));
-  down_.Read(&down_msg_, Begin(kDownRead));
+  if (first_message_read) {
+    forward_waiting_ = true;  // sent (or half-closed) once StartCall completes
+  } else {
+    down_.Read(&down_msg_, Begin(kDownRead));
+  }
 }
 
 void ProxyCall::OnDone() {
   // The client went away (cancel, deadline, reset): stop the backend's work too.
-  if (down_ctx_.IsCancelled() && up_ != nullptr) up_ctx_.TryCancel();
+  client_gone_ = down_ctx_.IsCancelled();
+  if (client_gone_ && up_ != nullptr) up_ctx_.TryCancel();
 }
 
 void ProxyCall::OnUpHeaders(bool ok) {

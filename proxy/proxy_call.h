@@ -22,8 +22,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <string>
 
 #include "proxy/worker.h"
+#include "routing/routing_table.h"
 
 namespace rollout::proxy {
 
@@ -49,6 +52,7 @@ class ProxyCall final {
     kUpFinish,
     kDownHeaders,
     kDownRead,
+    kFirstRead,  // the first client message, read before routing when the model decides
     kDownWrite,
     kDownFinish,
     kNumOps,
@@ -69,6 +73,10 @@ class ProxyCall final {
   void Handle(Op op, bool ok);
 
   void OnAccept(bool ok);
+  void OnFirstRead(bool ok);
+  // Routes the call and starts the upstream call, or finishes it with the routing error.
+  // `first_message_read`: down_msg_ already holds the first message (or its absence).
+  void RouteAndStart(bool first_message_read);
   void OnDone();
   void OnUpHeaders(bool ok);
   void OnDownHeaders();
@@ -79,7 +87,7 @@ class ProxyCall final {
   void OnUpRead(bool ok);
   void OnDownWrite(bool ok);
   void OnUpFinish();
-  void StartUpstream();
+  void StartUpstream(bool first_message_read);
   void FinishUpstream();
   void FinishDownstream(const grpc::Status& status);
 
@@ -93,11 +101,30 @@ class ProxyCall final {
   bool forward_waiting_ = false;
   bool down_read_ok_ = false;
   bool up_finishing_ = false;
+  bool client_gone_ = false;  // the done-tag saw the call cancelled
   bool down_finishing_ = false;
 
   grpc::GenericServerContext down_ctx_;
   grpc::GenericServerAsyncReaderWriter down_;
   grpc::ByteBuffer down_msg_;  // client -> backend, one in flight
+
+  // Request metadata as routing sees it.
+  class MetadataView final : public routing::MetadataView {
+   public:
+    explicit MetadataView(const grpc::GenericServerContext* ctx) : ctx_(ctx) {}
+    std::optional<absl::string_view> Get(absl::string_view key) const override {
+      const auto& md = ctx_->client_metadata();
+      auto it = md.find(grpc::string_ref(key.data(), key.size()));
+      if (it == md.end()) return std::nullopt;
+      return absl::string_view(it->second.data(), it->second.size());
+    }
+
+   private:
+    const grpc::GenericServerContext* ctx_;
+  };
+  MetadataView metadata_view_{&down_ctx_};
+  routing::CallAttributes attrs_;
+  std::string first_bytes_;  // the start of the first message, when the model was needed
 
   Worker::Target target_{};
   int64_t start_ns_ = 0;  // when the call was routed, on metrics::MonotonicNowNs()

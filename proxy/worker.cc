@@ -25,10 +25,8 @@ void Worker::Sync(const routing::RoutingTable& table) {
   stats_.assign(table.routes().size(), {});
   for (size_t r = 0; r < table.routes().size(); ++r) {
     const auto& route = table.routes()[r];
-    stats_[r].assign(table.pools().size(), nullptr);
-    for (size_t i = 0; i < route.split.size(); ++i) {
-      const size_t pool = route.split.pool(i);
-      stats_[r][pool] = call_metrics_->Resolve(route.name, table.pools()[pool].name)->cell(index_);
+    for (const auto& pool : table.pools()) {
+      stats_[r].push_back(call_metrics_->Resolve(route.name, pool.name)->cell(index_));
     }
   }
 }
@@ -50,13 +48,18 @@ void Worker::Run() {
   while (cq_->Next(&tag, &ok)) ProxyCall::Dispatch(tag, ok);
 }
 
-absl::Status Worker::Route(absl::string_view method, Target* target) {
+const routing::RoutingTable& Worker::CurrentTable() {
   const routing::RoutingTable& table = table_cache_.Get();
   if (table_cache_.version() != synced_version_) {
     Sync(table);
     synced_version_ = table_cache_.version();
   }
-  absl::StatusOr<routing::RoutingTable::Decision> decision = table.Decide(method, NextRandom());
+  return table;
+}
+
+absl::Status Worker::Route(const routing::CallAttributes& attrs, Target* target) {
+  absl::StatusOr<routing::RoutingTable::Decision> decision =
+      CurrentTable().Decide(attrs, NextRandom());
   if (!decision.ok()) return decision.status();
   target->pool_name = upstreams_.PoolName(decision->pool);
   target->endpoint = upstreams_.Pick(decision->pool);

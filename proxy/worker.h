@@ -58,13 +58,17 @@ class Worker final {
   grpc::ServerCompletionQueue* cq() { return cq_.get(); }
   grpc::AsyncGenericService* service() { return service_; }
 
-  // Routes a call by method; UNIMPLEMENTED when no route matches.
-  absl::Status Route(absl::string_view method, Target* target);
+  // Routes a call; UNIMPLEMENTED when no route matches, INVALID_ARGUMENT for a bad override.
+  absl::Status Route(const routing::CallAttributes& attrs, Target* target);
+  // Whether the call's route depends on the model name in its first message.
+  bool NeedsModel(const routing::CallAttributes& attrs) { return CurrentTable().NeedsModel(attrs); }
 
   const UpstreamSet& upstreams() const { return upstreams_; }
 
  private:
   void Run();
+  // The newest routing table, synced with this worker's channels and metric cells.
+  const routing::RoutingTable& CurrentTable();
   // Adopts a new routing table: channels for new endpoints, metric cells for new pairs.
   void Sync(const routing::RoutingTable& table);
   uint64_t NextRandom() {  // splitmix64: fast, and good enough to split traffic
@@ -80,8 +84,8 @@ class Worker final {
   routing::RoutingTableCache table_cache_;
   UpstreamSet upstreams_;
   metrics::CallMetrics* call_metrics_;
-  // stats_[route][pool]: the cell for each (route, pool) of the synced table; null where
-  // the route's split does not name the pool.
+  // stats_[route][pool]: the cell for each (route, pool) of the synced table. Every pool
+  // gets one, since an override header can send a route's call to any pool.
   std::vector<std::vector<metrics::CallSeries::Cell*>> stats_;
   uint64_t synced_version_;
   uint64_t rng_state_;

@@ -1,18 +1,35 @@
 #include "routing/routing_table.h"
 
+#include <algorithm>
+
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "routing/host_port.h"
+#include "routing/sticky_hash.h"
 
 namespace rollout::routing {
 namespace {
 
 absl::Status Invalid(absl::string_view path, absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat(path, ": ", what));
+}
+
+// gRPC delivers metadata keys in lowercase; a key with capitals would never match.
+absl::Status CheckMetadataKey(absl::string_view path, absl::string_view key) {
+  if (key.empty()) return Invalid(path, "must not be empty");
+  for (char c : key) {
+    if (!(absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '-' || c == '_' || c == '.')) {
+      return Invalid(path, absl::StrCat("\"", key,
+                                        "\" is not a valid metadata key (lowercase letters, "
+                                        "digits, - _ . only)"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -84,27 +101,161 @@ absl::StatusOr<std::shared_ptr<const RoutingTable>> RoutingTable::Create(
     if (!split.ok()) {
       return absl::InvalidArgumentError(absl::StrCat(path, ".", split.status().message()));
     }
-    routes.push_back(Route{std::move(spec.name), std::move(spec.method_prefix), *std::move(split)});
+    std::sort(
+        arms.begin(), arms.end(),
+        [](const WeightedSplit::Arm& a, const WeightedSplit::Arm& b) { return a.pool < b.pool; });
+    absl::StatusOr<WeightedSplit> sticky_split = WeightedSplit::Create(arms);
+    if (!sticky_split.ok()) return sticky_split.status();
+
+    if (!spec.method.empty() && spec.method.front() != '/') {
+      return Invalid(absl::StrCat(path, ".match.method"),
+                     absl::StrCat("\"", spec.method, "\" must look like /package.Service/Method"));
+    }
+    std::vector<MetadataMatcher> metadata;
+    for (size_t m = 0; m < spec.metadata.size(); ++m) {
+      const std::string mpath = absl::StrCat(path, ".match.metadata[", m, "]");
+      MetadataMatchSpec& ms = spec.metadata[m];
+      if (absl::Status s = CheckMetadataKey(mpath + ".key", ms.key); !s.ok()) return s;
+      MetadataMatcher matcher{ms.key, ms.kind, ms.value, nullptr};
+      if (ms.kind == MetadataMatchSpec::Kind::kRegex) {
+        auto re = std::make_shared<const RE2>(ms.value, RE2::Quiet);
+        if (!re->ok()) {
+          return Invalid(mpath + ".regex",
+                         absl::StrCat("invalid regex \"", ms.value, "\": ", re->error()));
+        }
+        matcher.regex = std::move(re);
+      }
+      metadata.push_back(std::move(matcher));
+    }
+    if (!spec.sticky_key.empty()) {
+      if (absl::Status s = CheckMetadataKey(path + ".sticky_key", spec.sticky_key); !s.ok())
+        return s;
+    }
+    if (!spec.override_header.empty()) {
+      if (absl::Status s = CheckMetadataKey(path + ".override_header", spec.override_header);
+          !s.ok()) {
+        return s;
+      }
+    }
+    std::vector<size_t> override_pools;
+    for (size_t o = 0; o < spec.override_pools.size(); ++o) {
+      auto it = pool_index.find(spec.override_pools[o]);
+      if (it == pool_index.end()) {
+        return Invalid(absl::StrCat(path, ".override_pools[", o, "]"),
+                       absl::StrCat("unknown pool \"", spec.override_pools[o],
+                                    "\" (known pools: ", absl::StrJoin(pool_names, ", "), ")"));
+      }
+      override_pools.push_back(it->second);
+    }
+    if (!override_pools.empty() && spec.override_header.empty()) {
+      return Invalid(path + ".override_pools", "needs override_header");
+    }
+    routes.push_back(Route{std::move(spec.name), std::move(spec.method_prefix),
+                           std::move(spec.method), std::move(spec.model), std::move(metadata),
+                           std::move(spec.sticky_key), std::move(spec.override_header),
+                           std::move(override_pools), *std::move(split), *std::move(sticky_split)});
   }
   return std::shared_ptr<const RoutingTable>(
       new RoutingTable(std::move(pools), std::move(routes), generation));
 }
 
-int RoutingTable::MatchRoute(absl::string_view method) const {
+namespace {
+
+enum class Match { kNo, kYes, kNeedsModel };
+
+Match MatchOne(const RoutingTable::Route& route, const CallAttributes& attrs) {
+  if (!absl::StartsWith(attrs.method, route.method_prefix)) return Match::kNo;
+  if (!route.method.empty() && attrs.method != route.method) return Match::kNo;
+  for (const RoutingTable::MetadataMatcher& m : route.metadata) {
+    const std::optional<absl::string_view> value =
+        attrs.metadata != nullptr ? attrs.metadata->Get(m.key) : std::nullopt;
+    if (!value.has_value()) return Match::kNo;
+    switch (m.kind) {
+      case MetadataMatchSpec::Kind::kEquals:
+        if (*value != m.value) return Match::kNo;
+        break;
+      case MetadataMatchSpec::Kind::kPrefix:
+        if (!absl::StartsWith(*value, m.value)) return Match::kNo;
+        break;
+      case MetadataMatchSpec::Kind::kRegex:
+        if (!RE2::FullMatch(re2::StringPiece(value->data(), value->size()), *m.regex)) {
+          return Match::kNo;
+        }
+        break;
+    }
+  }
+  if (!route.model.empty()) {
+    if (!attrs.model.has_value()) return Match::kNeedsModel;
+    if (*attrs.model != route.model) return Match::kNo;
+  }
+  return Match::kYes;
+}
+
+}  // namespace
+
+int RoutingTable::MatchRoute(const CallAttributes& attrs) const {
+  CallAttributes known = attrs;
+  if (!known.model.has_value()) known.model = absl::string_view();
   for (size_t i = 0; i < routes_.size(); ++i) {
-    if (absl::StartsWith(method, routes_[i].method_prefix)) return static_cast<int>(i);
+    if (MatchOne(routes_[i], known) == Match::kYes) return static_cast<int>(i);
   }
   return -1;
 }
 
-absl::StatusOr<RoutingTable::Decision> RoutingTable::Decide(absl::string_view method,
-                                                            uint64_t random) const {
-  const int route = MatchRoute(method);
-  if (route < 0) {
-    return absl::UnimplementedError(
-        absl::StrCat("rollout-proxy: no route matches method \"", method, "\""));
+bool RoutingTable::NeedsModel(const CallAttributes& attrs) const {
+  if (attrs.model.has_value()) return false;
+  for (const Route& route : routes_) {
+    switch (MatchOne(route, attrs)) {
+      case Match::kNo:
+        continue;
+      case Match::kYes:
+        return false;
+      case Match::kNeedsModel:
+        return true;
+    }
   }
-  return Decision{static_cast<size_t>(route), routes_[route].split.Pick(random)};
+  return false;
+}
+
+absl::StatusOr<RoutingTable::Decision> RoutingTable::Decide(const CallAttributes& attrs,
+                                                            uint64_t random) const {
+  const int r = MatchRoute(attrs);
+  if (r < 0) {
+    return absl::UnimplementedError(
+        absl::StrCat("rollout-proxy: no route matches method \"", attrs.method, "\"",
+                     attrs.model.has_value() && !attrs.model->empty()
+                         ? absl::StrCat(" with model \"", *attrs.model, "\"")
+                         : ""));
+  }
+  const Route& route = routes_[r];
+  const size_t route_index = static_cast<size_t>(r);
+  if (!route.override_header.empty() && attrs.metadata != nullptr) {
+    if (std::optional<absl::string_view> forced = attrs.metadata->Get(route.override_header)) {
+      std::vector<std::string> allowed;
+      for (size_t p = 0; p < pools_.size(); ++p) {
+        const bool may = route.override_pools.empty() ||
+                         std::find(route.override_pools.begin(), route.override_pools.end(), p) !=
+                             route.override_pools.end();
+        if (!may) continue;
+        if (pools_[p].name == *forced) return Decision{route_index, p, Choice::kOverride};
+        allowed.push_back(pools_[p].name);
+      }
+      return absl::InvalidArgumentError(
+          absl::StrCat("rollout-proxy: ", route.override_header, ": pool \"", *forced,
+                       "\" cannot be chosen on route ", route.name,
+                       " (allowed: ", absl::StrJoin(allowed, ", "), ")"));
+    }
+  }
+  if (!route.sticky_key.empty() && attrs.metadata != nullptr) {
+    if (std::optional<absl::string_view> key = attrs.metadata->Get(route.sticky_key)) {
+      const uint32_t bucket = StickyBucket(route.name, *key);
+      return Decision{
+          route_index,
+          route.sticky_split.Pick(uint64_t{bucket} * (WeightedSplit::kResolution / kStickyBuckets)),
+          Choice::kSticky};
+    }
+  }
+  return Decision{route_index, route.split.Pick(random), Choice::kWeighted};
 }
 
 }  // namespace rollout::routing

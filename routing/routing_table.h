@@ -14,11 +14,13 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "re2/re2.h"
 #include "routing/weighted_split.h"
 
 namespace rollout::routing {
@@ -32,10 +34,40 @@ struct SplitSpec {
   std::string pool;
   double weight = 0;
 };
+struct MetadataMatchSpec {
+  enum class Kind { kEquals, kPrefix, kRegex };
+  std::string key;  // lowercase, as gRPC delivers metadata keys
+  Kind kind = Kind::kEquals;
+  std::string value;  // for kRegex: an RE2 pattern that must match the whole value
+};
 struct RouteSpec {
   std::string name;
+  // Match conditions; all that are set must hold.
   std::string method_prefix;  // empty matches every method
+  std::string method;         // exact method, e.g. /inference.GRPCInferenceService/ModelInfer
+  std::string model;          // ModelInferRequest.model_name of the first message
+  std::vector<MetadataMatchSpec> metadata;
+  // Pool choice: override header, then sticky key, then weighted random.
+  std::string sticky_key;
+  std::string override_header;
+  std::vector<std::string> override_pools;  // empty: any pool may be forced
   std::vector<SplitSpec> split;
+};
+
+// Read access to a call's request metadata.
+class MetadataView {
+ public:
+  virtual ~MetadataView() = default;
+  // The first value of `key`, if present.
+  virtual std::optional<absl::string_view> Get(absl::string_view key) const = 0;
+};
+
+// What routing may look at. `model` is unset until the first message has been read; see
+// RoutingTable::NeedsModel().
+struct CallAttributes {
+  absl::string_view method;
+  const MetadataView* metadata = nullptr;  // null: no metadata
+  std::optional<absl::string_view> model;
 };
 
 class RoutingTable final {
@@ -44,14 +76,31 @@ class RoutingTable final {
     std::string name;
     std::vector<std::string> endpoints;
   };
+  struct MetadataMatcher {
+    std::string key;
+    MetadataMatchSpec::Kind kind;
+    std::string value;
+    std::shared_ptr<const RE2> regex;  // compiled when the table is built
+  };
   struct Route {
     std::string name;
     std::string method_prefix;
+    std::string method;
+    std::string model;  // empty: any
+    std::vector<MetadataMatcher> metadata;
+    std::string sticky_key;
+    std::string override_header;
+    std::vector<size_t> override_pools;  // empty: any pool
     WeightedSplit split;
+    // The same weights laid out in the order of the pools list, which weight changes never
+    // reorder: a sticky bucket moves only between pools whose shares changed.
+    WeightedSplit sticky_split;
   };
+  enum class Choice { kWeighted, kSticky, kOverride };
   struct Decision {
     size_t route;  // index into routes()
     size_t pool;   // index into pools()
+    Choice choice;
   };
 
   // Validates names (non-empty, unique), endpoints, pool references and weights. Error
@@ -60,12 +109,23 @@ class RoutingTable final {
                                                                     std::vector<RouteSpec> routes,
                                                                     uint64_t generation);
 
-  // Picks the route (first method-prefix match) and a pool by weight. A method no route
-  // matches is UNIMPLEMENTED, naming the method.
-  absl::StatusOr<Decision> Decide(absl::string_view method, uint64_t random) const;
+  // Picks the route (the first whose conditions all hold) and its pool: the override
+  // header's pool if the call names one, else the sticky bucket's pool if the call carries
+  // the sticky key, else one by weight from `random`. No matching route is UNIMPLEMENTED,
+  // naming the method; an override naming a pool it may not use is INVALID_ARGUMENT.
+  // An unset attrs.model counts as no model_name.
+  absl::StatusOr<Decision> Decide(const CallAttributes& attrs, uint64_t random) const;
+  absl::StatusOr<Decision> Decide(absl::string_view method, uint64_t random) const {
+    return Decide(CallAttributes{method}, random);
+  }
 
-  // Index of the first route whose prefix matches, or -1.
-  int MatchRoute(absl::string_view method) const;
+  // True if the route cannot be chosen without the model name: a route that matches on
+  // model comes before the first route that matches without it.
+  bool NeedsModel(const CallAttributes& attrs) const;
+
+  // Index of the first route that matches, or -1.
+  int MatchRoute(const CallAttributes& attrs) const;
+  int MatchRoute(absl::string_view method) const { return MatchRoute(CallAttributes{method}); }
 
   const std::vector<Pool>& pools() const { return pools_; }
   const std::vector<Route>& routes() const { return routes_; }

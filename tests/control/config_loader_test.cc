@@ -155,8 +155,8 @@ TEST(ConfigLoaderTest, UnknownTopLevelKey) {
 TEST(ConfigLoaderTest, UnknownNestedKey) {
   EXPECT_THAT(ErrorOf(Variant("{ pool: v2, weight: 0.5 }", "{ pool: v2, wieght: 0.5 }")),
               AllOf(HasSubstr("routes[0].split[1].wieght"), HasSubstr("unknown key")));
-  EXPECT_THAT(ErrorOf(Variant("method_prefix:", "method:")),
-              HasSubstr("routes[0].match.method: unknown key"));
+  EXPECT_THAT(ErrorOf(Variant("method_prefix:", "methd:")),
+              HasSubstr("routes[0].match.methd: unknown key"));
 }
 
 TEST(ConfigLoaderTest, DuplicateKey) {
@@ -164,14 +164,61 @@ TEST(ConfigLoaderTest, DuplicateKey) {
               AllOf(HasSubstr("workers"), HasSubstr("duplicate key")));
 }
 
+TEST(ConfigLoaderTest, RoutingRules) {
+  absl::StatusOr<Config> config = ParseConfig(R"(
+listen: 127.0.0.1:0
+pools:
+  - { name: v1, endpoints: ["127.0.0.1:9001"] }
+  - { name: v2, endpoints: ["127.0.0.1:9002"] }
+  - { name: preview, endpoints: ["127.0.0.1:9003"] }
+routes:
+  - name: resnet
+    match:
+      method: /inference.GRPCInferenceService/ModelInfer
+      model: resnet
+      metadata:
+        - { key: x-tenant, equals: acme }
+        - { key: x-env, prefix: prod }
+        - { key: x-user, regex: "beta-.*" }
+    sticky_key: x-user-id
+    override_header: x-rollout-pool
+    override_pools: [ preview ]
+    split: [ { pool: v1, weight: 90 }, { pool: v2, weight: 10 } ]
+)",
+                                              "proxy.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  const auto& route = config->table->routes()[0];
+  EXPECT_EQ(route.method, "/inference.GRPCInferenceService/ModelInfer");
+  EXPECT_EQ(route.model, "resnet");
+  ASSERT_EQ(route.metadata.size(), 3u);
+  EXPECT_EQ(route.metadata[2].kind, routing::MetadataMatchSpec::Kind::kRegex);
+  EXPECT_EQ(route.sticky_key, "x-user-id");
+  EXPECT_EQ(route.override_pools, std::vector<size_t>{2});
+}
+
+TEST(ConfigLoaderTest, RoutingRuleErrors) {
+  auto with = [](const std::string& route_lines) {
+    return ErrorOf(Variant("  - name: rest\n", "  - name: rest\n" + route_lines));
+  };
+  EXPECT_THAT(with("    match: { metadata: [ { key: x-a, regex: \"(\" } ] }\n"),
+              AllOf(HasSubstr("routes[1].match.metadata[0].regex"), HasSubstr("invalid regex")));
+  EXPECT_THAT(with("    match: { metadata: [ { key: x-a, equals: a, prefix: b } ] }\n"),
+              HasSubstr("routes[1].match.metadata[0]: needs exactly one of equals, prefix, regex"));
+  EXPECT_THAT(with("    sticky_key: X-User-Id\n"),
+              AllOf(HasSubstr("routes[1].sticky_key"), HasSubstr("lowercase")));
+  EXPECT_THAT(with("    override_header: x-pool\n    override_pools: [ v9 ]\n"),
+              HasSubstr("routes[1].override_pools[0]: unknown pool \"v9\""));
+  EXPECT_THAT(with("    override_pools: [ v1 ]\n"),
+              HasSubstr("override_pools: needs override_header"));
+  EXPECT_THAT(with("    match: { method: ModelInfer }\n"), HasSubstr("routes[1].match.method"));
+}
+
 TEST(ConfigLoaderTest, FeaturesNotBuiltYetAreRefusedNotIgnored) {
   EXPECT_THAT(
-      ErrorOf(Variant("  - name: rest", "    sticky_key: x-user-id\n  - name: rest")),
-      AllOf(HasSubstr("routes[0].sticky_key"), HasSubstr("not supported by this build yet")));
+      ErrorOf(Variant("  - name: rest", "    mirror: { pool: v2, percent: 5 }\n  - name: rest")),
+      AllOf(HasSubstr("routes[0].mirror"), HasSubstr("not supported by this build yet")));
   EXPECT_THAT(ErrorOf(Variant("workers: 2", "admin: { listen: 127.0.0.1:8501 }")),
               HasSubstr("admin.token_file: required"));
-  EXPECT_THAT(ErrorOf(Variant("method_prefix: /inference.GRPCInferenceService/", "model: resnet")),
-              HasSubstr("routes[0].match.model: not supported by this build yet"));
 }
 
 TEST(ConfigLoaderTest, MissingRequiredKeys) {

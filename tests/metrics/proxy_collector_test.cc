@@ -12,8 +12,9 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 std::shared_ptr<const routing::RoutingTable> Table(double v1, double v2, uint64_t generation) {
-  return *routing::RoutingTable::Create({{"v1", {"127.0.0.1:9001"}}, {"v2", {"127.0.0.1:9002"}}},
-                                        {{"infer", "", {{"v1", v1}, {"v2", v2}}}}, generation);
+  return *routing::RoutingTable::Create(
+      {{"v1", {"127.0.0.1:9001"}}, {"v2", {"127.0.0.1:9002"}}},
+      {{.name = "infer", .method_prefix = "", .split = {{"v1", v1}, {"v2", v2}}}}, generation);
 }
 
 std::string Scrape(const ProxyCollector& collector) {

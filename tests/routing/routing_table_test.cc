@@ -15,12 +15,14 @@ std::vector<PoolSpec> TwoPools() {
 }
 
 TEST(RoutingTableTest, FirstPrefixMatchWinsAndSplitPicksThePool) {
-  auto table =
-      RoutingTable::Create(TwoPools(),
-                           {{"infer", "/inference.GRPCInferenceService/ModelInfer", {{"v2", 1}}},
-                            {"rest", "/inference.", {{"v1", 1}}},
-                            {"all", "", {{"v1", 50}, {"v2", 50}}}},
-                           7);
+  auto table = RoutingTable::Create(
+      TwoPools(),
+      {{.name = "infer",
+        .method_prefix = "/inference.GRPCInferenceService/ModelInfer",
+        .split = {{"v2", 1}}},
+       {.name = "rest", .method_prefix = "/inference.", .split = {{"v1", 1}}},
+       {.name = "all", .method_prefix = "", .split = {{"v1", 50}, {"v2", 50}}}},
+      7);
   ASSERT_TRUE(table.ok()) << table.status();
   EXPECT_EQ((*table)->generation(), 7u);
   auto d = (*table)->Decide("/inference.GRPCInferenceService/ModelInfer", 0);
@@ -35,7 +37,8 @@ TEST(RoutingTableTest, FirstPrefixMatchWinsAndSplitPicksThePool) {
 }
 
 TEST(RoutingTableTest, NoMatchIsUnimplementedNamingTheMethod) {
-  auto table = RoutingTable::Create(TwoPools(), {{"infer", "/inference.", {{"v1", 1}}}}, 1);
+  auto table = RoutingTable::Create(
+      TwoPools(), {{.name = "infer", .method_prefix = "/inference.", .split = {{"v1", 1}}}}, 1);
   ASSERT_TRUE(table.ok());
   auto d = (*table)->Decide("/grpc.health.v1.Health/Check", 0);
   ASSERT_FALSE(d.ok());
@@ -44,7 +47,8 @@ TEST(RoutingTableTest, NoMatchIsUnimplementedNamingTheMethod) {
 }
 
 TEST(RoutingTableTest, UnknownPoolIsNamedWithTheKnownOnes) {
-  auto table = RoutingTable::Create(TwoPools(), {{"r", "", {{"v1", 9}, {"v3", 1}}}}, 1);
+  auto table = RoutingTable::Create(
+      TwoPools(), {{.name = "r", .method_prefix = "", .split = {{"v1", 9}, {"v3", 1}}}}, 1);
   ASSERT_FALSE(table.ok());
   EXPECT_THAT(table.status().message(), HasSubstr("routes[0].split[1].pool"));
   EXPECT_THAT(table.status().message(), HasSubstr("unknown pool \"v3\""));
@@ -53,22 +57,32 @@ TEST(RoutingTableTest, UnknownPoolIsNamedWithTheKnownOnes) {
 
 TEST(RoutingTableTest, RejectsDuplicatesAndBadShapes) {
   auto dup_pool =
-      RoutingTable::Create({{"v1", {"a:1"}}, {"v1", {"b:1"}}}, {{"r", "", {{"v1", 1}}}}, 1);
+      RoutingTable::Create({{"v1", {"a:1"}}, {"v1", {"b:1"}}},
+                           {{.name = "r", .method_prefix = "", .split = {{"v1", 1}}}}, 1);
   EXPECT_THAT(dup_pool.status().message(), HasSubstr("pools[1].name: duplicate pool name \"v1\""));
   auto dup_route =
-      RoutingTable::Create(TwoPools(), {{"r", "", {{"v1", 1}}}, {"r", "/x", {{"v2", 1}}}}, 1);
+      RoutingTable::Create(TwoPools(),
+                           {{.name = "r", .method_prefix = "", .split = {{"v1", 1}}},
+                            {.name = "r", .method_prefix = "/x", .split = {{"v2", 1}}}},
+                           1);
   EXPECT_THAT(dup_route.status().message(), HasSubstr("routes[1].name: duplicate route name"));
-  auto twice = RoutingTable::Create(TwoPools(), {{"r", "", {{"v1", 1}, {"v1", 2}}}}, 1);
+  auto twice = RoutingTable::Create(
+      TwoPools(), {{.name = "r", .method_prefix = "", .split = {{"v1", 1}, {"v1", 2}}}}, 1);
   EXPECT_THAT(twice.status().message(), HasSubstr("listed twice"));
-  auto bad_prefix = RoutingTable::Create(TwoPools(), {{"r", "inference.", {{"v1", 1}}}}, 1);
+  auto bad_prefix = RoutingTable::Create(
+      TwoPools(), {{.name = "r", .method_prefix = "inference.", .split = {{"v1", 1}}}}, 1);
   EXPECT_THAT(bad_prefix.status().message(), HasSubstr("routes[0].match.method_prefix"));
-  auto zero = RoutingTable::Create(TwoPools(), {{"r", "", {{"v1", 0}, {"v2", 0}}}}, 1);
+  auto zero = RoutingTable::Create(
+      TwoPools(), {{.name = "r", .method_prefix = "", .split = {{"v1", 0}, {"v2", 0}}}}, 1);
   EXPECT_THAT(zero.status().message(), HasSubstr("routes[0].split: all weights are zero"));
-  auto empty_pool = RoutingTable::Create({{"v1", {}}}, {{"r", "", {{"v1", 1}}}}, 1);
+  auto empty_pool = RoutingTable::Create(
+      {{"v1", {}}}, {{.name = "r", .method_prefix = "", .split = {{"v1", 1}}}}, 1);
   EXPECT_THAT(empty_pool.status().message(), HasSubstr("pools[0].endpoints"));
-  auto bad_endpoint = RoutingTable::Create({{"v1", {"127.0.0.1"}}}, {{"r", "", {{"v1", 1}}}}, 1);
+  auto bad_endpoint = RoutingTable::Create(
+      {{"v1", {"127.0.0.1"}}}, {{.name = "r", .method_prefix = "", .split = {{"v1", 1}}}}, 1);
   EXPECT_THAT(bad_endpoint.status().message(), HasSubstr("pools[0].endpoints[0]: bad address"));
-  EXPECT_FALSE(RoutingTable::Create({}, {{"r", "", {{"v1", 1}}}}, 1).ok());
+  EXPECT_FALSE(
+      RoutingTable::Create({}, {{.name = "r", .method_prefix = "", .split = {{"v1", 1}}}}, 1).ok());
   EXPECT_FALSE(RoutingTable::Create(TwoPools(), {}, 1).ok());
 }
 
@@ -95,8 +109,10 @@ TEST(HostPortTest, RejectsWithAReason) {
 }
 
 TEST(RoutingTableStoreTest, CacheSeesEachPublishedTable) {
-  auto first = RoutingTable::Create(TwoPools(), {{"r", "", {{"v1", 1}}}}, 1);
-  auto second = RoutingTable::Create(TwoPools(), {{"r", "", {{"v2", 1}}}}, 2);
+  auto first = RoutingTable::Create(TwoPools(),
+                                    {{.name = "r", .method_prefix = "", .split = {{"v1", 1}}}}, 1);
+  auto second = RoutingTable::Create(TwoPools(),
+                                     {{.name = "r", .method_prefix = "", .split = {{"v2", 1}}}}, 2);
   ASSERT_TRUE(first.ok() && second.ok());
   RoutingTableStore store(*first);
   RoutingTableCache cache(&store);
