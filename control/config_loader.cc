@@ -129,7 +129,11 @@ class Reader {
 
 absl::StatusOr<routing::PoolSpec> ReadPool(const Reader& in, const YAML::Node& node,
                                            const std::string& path) {
-  if (absl::Status s = in.CheckKeys(node, path, {"name", "endpoints"}); !s.ok()) return s;
+  if (absl::Status s =
+          in.CheckKeys(node, path, {"name", "endpoints", "health_check", "outlier_detection"});
+      !s.ok()) {
+    return s;
+  }
   routing::PoolSpec pool;
   if (!node["name"]) return in.Error(node, path, "missing required key \"name\"");
   ASSIGN_OR_RETURN(pool.name, in.String(node["name"], path + ".name"));
@@ -143,6 +147,58 @@ absl::StatusOr<routing::PoolSpec> ReadPool(const Reader& in, const YAML::Node& n
     ASSIGN_OR_RETURN(address, in.Address(endpoints[e], absl::StrCat(path, ".endpoints[", e, "]"),
                                          routing::PortZero::kReject));
     pool.endpoints.push_back(std::move(address));
+  }
+  if (const YAML::Node hc = node["health_check"]) {
+    const std::string hpath = path + ".health_check";
+    if (absl::Status s = in.CheckKeys(
+            hc, hpath,
+            {"interval", "timeout", "healthy_threshold", "unhealthy_threshold", "service"});
+        !s.ok()) {
+      return s;
+    }
+    routing::HealthCheckSpec& spec = pool.health_check;
+    spec.enabled = true;
+    if (hc["interval"])
+      ASSIGN_OR_RETURN(spec.interval, in.Duration(hc["interval"], hpath + ".interval"));
+    if (hc["timeout"])
+      ASSIGN_OR_RETURN(spec.timeout, in.Duration(hc["timeout"], hpath + ".timeout"));
+    if (hc["healthy_threshold"]) {
+      ASSIGN_OR_RETURN(spec.healthy_threshold,
+                       in.Integer(hc["healthy_threshold"], hpath + ".healthy_threshold", 1, 100));
+    }
+    if (hc["unhealthy_threshold"]) {
+      ASSIGN_OR_RETURN(
+          spec.unhealthy_threshold,
+          in.Integer(hc["unhealthy_threshold"], hpath + ".unhealthy_threshold", 1, 100));
+    }
+    if (hc["service"]) ASSIGN_OR_RETURN(spec.service, in.String(hc["service"], hpath + ".service"));
+  }
+  if (const YAML::Node o = node["outlier_detection"]) {
+    const std::string opath = path + ".outlier_detection";
+    if (absl::Status s = in.CheckKeys(
+            o, opath,
+            {"consecutive_failures", "base_ejection", "max_ejection", "max_ejection_percent"});
+        !s.ok()) {
+      return s;
+    }
+    routing::OutlierSpec& spec = pool.outlier;
+    if (o["consecutive_failures"]) {
+      ASSIGN_OR_RETURN(
+          spec.consecutive_failures,
+          in.Integer(o["consecutive_failures"], opath + ".consecutive_failures", 0, 10000));
+    }
+    if (o["base_ejection"]) {
+      ASSIGN_OR_RETURN(spec.base_ejection,
+                       in.Duration(o["base_ejection"], opath + ".base_ejection"));
+    }
+    if (o["max_ejection"]) {
+      ASSIGN_OR_RETURN(spec.max_ejection, in.Duration(o["max_ejection"], opath + ".max_ejection"));
+    }
+    if (o["max_ejection_percent"]) {
+      ASSIGN_OR_RETURN(
+          spec.max_ejection_percent,
+          in.Integer(o["max_ejection_percent"], opath + ".max_ejection_percent", 0, 100));
+    }
   }
   return pool;
 }

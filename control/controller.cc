@@ -51,7 +51,13 @@ std::string RouteFingerprint(const routing::RouteSpec& route) {
 std::string TableFingerprint(const routing::RoutingTable& table) {
   std::string out;
   for (const auto& pool : table.pools()) {
-    absl::StrAppend(&out, pool.name, "=", absl::StrJoin(pool.endpoints, ","), ";");
+    const auto& hc = pool.health_check;
+    const auto& o = pool.outlier;
+    absl::StrAppend(&out, pool.name, "=", absl::StrJoin(pool.endpoints, ","), "|hc:", hc.enabled,
+                    ",", absl::FormatDuration(hc.interval), ",", absl::FormatDuration(hc.timeout),
+                    ",", hc.healthy_threshold, ",", hc.unhealthy_threshold, ",", hc.service,
+                    "|od:", o.consecutive_failures, ",", absl::FormatDuration(o.base_ejection), ",",
+                    absl::FormatDuration(o.max_ejection), ",", o.max_ejection_percent, ";");
   }
   for (const auto& route : table.routes()) {
     absl::StrAppend(&out, route.name, "|", route.method_prefix, "|", route.method, "|", route.model,

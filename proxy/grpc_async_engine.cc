@@ -44,9 +44,11 @@ absl::StatusOr<std::unique_ptr<GrpcAsyncEngine>> GrpcAsyncEngine::Create(
   for (int i = 0; i < options.workers; ++i) {
     engine->workers_.push_back(std::make_unique<Worker>(i, std::move(queues[i]), &engine->service_,
                                                         store, options.max_message_bytes,
-                                                        options.call_metrics));
+                                                        options.call_metrics, &engine->endpoints_));
   }
   for (auto& worker : engine->workers_) worker->Start(kAcceptDepth);
+  engine->health_checker_ = std::make_unique<HealthChecker>(store, &engine->endpoints_);
+  engine->health_checker_->Start();
   return engine;
 }
 
@@ -55,6 +57,7 @@ GrpcAsyncEngine::~GrpcAsyncEngine() { Shutdown(absl::Now()); }
 void GrpcAsyncEngine::Shutdown(absl::Time deadline) {
   if (shut_down_ || server_ == nullptr) return;
   shut_down_ = true;
+  health_checker_->Stop();
   // Blocks until every call has ended: in-flight calls run on (workers keep polling), and
   // those still open at the deadline are cancelled.
   server_->Shutdown(absl::ToChronoTime(deadline));
@@ -73,7 +76,8 @@ namespace rollout::proxy {
 
 absl::flat_hash_map<std::string, bool> GrpcAsyncEngine::EndpointHealth() const {
   absl::flat_hash_map<std::string, bool> health;
-  for (const auto& worker : workers_) worker->upstreams().ReportHealth(&health);
+  const int64_t now = metrics::MonotonicNowNs();
+  for (const auto& worker : workers_) worker->upstreams().ReportHealth(&health, now);
   return health;
 }
 

@@ -15,7 +15,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "proxy/endpoint_state.h"
 #include "proxy/engine.h"
+#include "proxy/health_checker.h"
 #include "proxy/worker.h"
 #include "routing/routing_table_store.h"
 
@@ -40,6 +42,8 @@ class GrpcAsyncEngine final : public Engine {
   GrpcAsyncEngine() = default;
 
   grpc::AsyncGenericService service_;
+  EndpointRegistry endpoints_;
+  std::unique_ptr<HealthChecker> health_checker_;
   std::unique_ptr<grpc::Server> server_;
   std::vector<std::unique_ptr<Worker>> workers_;
   int port_ = 0;

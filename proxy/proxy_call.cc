@@ -118,7 +118,15 @@ void ProxyCall::OnFirstRead(bool ok) {
 void ProxyCall::RouteAndStart(bool first_message_read) {
   // Cancelled while its first message was awaited: no backend needs to hear of it.
   if (client_gone_) return FinishDownstream(grpc::Status::CANCELLED);
-  if (absl::Status routed = worker_->Route(attrs_, &target_); !routed.ok()) {
+  start_ns_ = metrics::MonotonicNowNs();
+  if (absl::Status routed = worker_->Route(attrs_, start_ns_, &target_); !routed.ok()) {
+    // A pool with no usable endpoint counts against the pool; other refusals happen before
+    // a pool is chosen and are not recorded.
+    if (target_.endpoint == nullptr && target_.stats != nullptr) {
+      target_.stats->OnStart();
+    } else {
+      target_.stats = nullptr;
+    }
     FinishDownstream(
         grpc::Status(static_cast<grpc::StatusCode>(routed.code()), std::string(routed.message())));
     return;
@@ -127,8 +135,8 @@ void ProxyCall::RouteAndStart(bool first_message_read) {
 }
 
 void ProxyCall::StartUpstream(bool first_message_read) {
-  start_ns_ = metrics::MonotonicNowNs();
   target_.stats->OnStart();
+  ++target_.endpoint->outstanding;
   down_ctx_.AddInitialMetadata(kPoolHeader, *target_.pool_name);
   for (const auto& [key, value] : down_ctx_.client_metadata()) {
     if (!IsHopByHopKey(ToView(key))) up_ctx_.AddMetadata(ToString(key), ToString(value));
@@ -218,6 +226,10 @@ void ProxyCall::FinishUpstream() {
 }
 
 void ProxyCall::OnUpFinish() {
+  --target_.endpoint->outstanding;
+  target_.endpoint->state->RecordCall(up_status_.error_code() == grpc::StatusCode::UNAVAILABLE,
+                                      metrics::MonotonicNowNs(), target_.pool->outlier,
+                                      target_.pool->states);
   for (const auto& [key, value] : up_ctx_.GetServerTrailingMetadata()) {
     const absl::string_view k = ToView(key);
     if (!IsHopByHopKey(k) && !IsStatusTrailerKey(k)) {

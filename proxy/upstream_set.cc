@@ -4,9 +4,14 @@
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 
+#include <array>
+
+#include "absl/strings/str_cat.h"
+
 namespace rollout::proxy {
 
-UpstreamSet::UpstreamSet(int worker_index, int64_t max_message_bytes) {
+UpstreamSet::UpstreamSet(int worker_index, int64_t max_message_bytes, EndpointRegistry* registry)
+    : registry_(registry) {
   // The proxy owns retry policy; the library must not replay calls on its own.
   channel_args_.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
   // A private subchannel pool gives this worker its own connections.
@@ -29,45 +34,65 @@ UpstreamSet::Endpoint* UpstreamSet::GetOrCreate(const std::string& address) {
       grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), channel_args_);
   endpoint->channel->GetState(/*try_to_connect=*/true);  // connect before the first call
   endpoint->stub = std::make_unique<grpc::GenericStub>(endpoint->channel);
+  endpoint->state = registry_->Get(address);
   Endpoint* raw = endpoint.get();
   endpoints_.emplace(address, std::move(endpoint));
   return raw;
 }
 
 void UpstreamSet::Sync(const routing::RoutingTable& table) {
-  std::vector<Pool> pools;
-  pools.reserve(table.pools().size());
+  for (auto& pool : pools_) retired_.push_back(std::move(pool));
+  pools_.clear();
   for (const routing::RoutingTable::Pool& spec : table.pools()) {
-    Pool pool;
-    pool.name = &*names_.insert(spec.name).first;
+    auto pool = std::make_unique<Pool>();
+    pool->name = &*names_.insert(spec.name).first;
+    pool->outlier = spec.outlier;
     for (const std::string& address : spec.endpoints) {
-      pool.endpoints.push_back(GetOrCreate(address));
+      Endpoint* e = GetOrCreate(address);
+      pool->endpoints.push_back(e);
+      pool->states.push_back(e->state);
     }
-    pools.push_back(std::move(pool));
+    pools_.push_back(std::move(pool));
   }
-  pools_ = std::move(pools);
 }
 
-UpstreamSet::Endpoint* UpstreamSet::Pick(size_t pool_index) {
-  Pool& pool = pools_[pool_index];
-  const size_t n = pool.endpoints.size();
-  if (n == 1) return pool.endpoints[0];
-  for (size_t tries = 0; tries < n; ++tries) {
-    Endpoint* e = pool.endpoints[pool.next++ % n];
-    if (e->channel->GetState(false) != GRPC_CHANNEL_TRANSIENT_FAILURE) return e;
+UpstreamSet::Endpoint* UpstreamSet::Pick(Pool* pool, int64_t now_ns, uint64_t random) {
+  const size_t n = pool->endpoints.size();
+  if (n == 1) return pool->endpoints[0]->state->Usable(now_ns) ? pool->endpoints[0] : nullptr;
+  std::array<Endpoint*, 64> usable;
+  size_t k = 0;
+  for (Endpoint* e : pool->endpoints) {
+    if (k < usable.size() && e->state->Usable(now_ns)) usable[k++] = e;
   }
-  return pool.endpoints[pool.next++ % n];
+  if (k == 0) return nullptr;
+  if (k == 1) return usable[0];
+  Endpoint* a = usable[random % k];
+  Endpoint* b = usable[(random % k + 1 + (random >> 32) % (k - 1)) % k];
+  auto load = [](Endpoint* e) {
+    const bool failing = e->channel->GetState(false) == GRPC_CHANNEL_TRANSIENT_FAILURE;
+    return e->outstanding + (failing ? (1 << 20) : 0);
+  };
+  return load(a) <= load(b) ? a : b;
 }
 
-}  // namespace rollout::proxy
+std::string UpstreamSet::DescribeUnusable(const Pool& pool, int64_t now_ns) {
+  int unhealthy = 0, ejected = 0;
+  for (const Endpoint* e : pool.endpoints) {
+    unhealthy += !e->state->healthy();
+    ejected += e->state->healthy() && e->state->ejected(now_ns);
+  }
+  return absl::StrCat("rollout-proxy: pool \"", *pool.name, "\" has no usable endpoint (",
+                      pool.endpoints.size(), " endpoint(s): ", unhealthy,
+                      " failing health checks, ", ejected, " ejected after failures)");
+}
 
-namespace rollout::proxy {
-
-void UpstreamSet::ReportHealth(absl::flat_hash_map<std::string, bool>* health) const {
+void UpstreamSet::ReportHealth(absl::flat_hash_map<std::string, bool>* health,
+                               int64_t now_ns) const {
   std::lock_guard<std::mutex> lock(endpoints_mu_);
   for (const auto& [address, endpoint] : endpoints_) {
     const grpc_connectivity_state state = endpoint->channel->GetState(false);
-    (*health)[address] |= state != GRPC_CHANNEL_TRANSIENT_FAILURE && state != GRPC_CHANNEL_SHUTDOWN;
+    (*health)[address] |= endpoint->state->Usable(now_ns) &&
+                          state != GRPC_CHANNEL_TRANSIENT_FAILURE && state != GRPC_CHANNEL_SHUTDOWN;
   }
 }
 

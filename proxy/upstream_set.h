@@ -1,12 +1,18 @@
-// UpstreamSet: one worker's connections to every backend endpoint, grouped by pool.
+// UpstreamSet: one worker's connections to every backend endpoint, grouped by pool, and the
+// choice of an endpoint within a pool.
 //
 // Each worker owns its channels (a local subchannel pool, so no connection is shared with
-// another worker) and a GenericStub per endpoint. Endpoints live as long as the worker, so
-// a call may keep a raw Endpoint* for its whole life even across a routing-table change.
-// Within a pool, endpoints are picked round robin, skipping those whose channel is in
-// TRANSIENT_FAILURE while another one is not.
+// another worker) and a GenericStub per endpoint. Within a pool it picks by least request
+// with the power of two choices: two random usable endpoints, the one with fewer calls in
+// flight from this worker wins (a connection in TRANSIENT_FAILURE counts as very busy).
+// Usable means healthy by the active checks and not ejected (EndpointState). A pool with
+// no usable endpoint gives nullptr: the caller fails the call, and never spills it into
+// another pool.
 //
-// Thread-safety: not thread-safe; owned and used by one worker thread.
+// Endpoints and pool records live as long as the worker, so a call may keep raw pointers to
+// them across a routing-table change.
+//
+// Thread-safety: owned and used by one worker thread, except ReportHealth().
 #ifndef ROLLOUT_PROXY_UPSTREAM_SET_H_
 #define ROLLOUT_PROXY_UPSTREAM_SET_H_
 
@@ -22,6 +28,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/node_hash_set.h"
+#include "proxy/endpoint_state.h"
 #include "routing/routing_table.h"
 
 namespace rollout::proxy {
@@ -32,38 +39,46 @@ class UpstreamSet final {
     std::string address;
     std::shared_ptr<grpc::Channel> channel;
     std::unique_ptr<grpc::GenericStub> stub;
+    EndpointState* state;  // shared with the other workers
+    int outstanding = 0;   // this worker's calls in flight to it
+  };
+  struct Pool {
+    const std::string* name;
+    std::vector<Endpoint*> endpoints;
+    std::vector<EndpointState*> states;  // same order, for the ejection budget
+    routing::OutlierSpec outlier;
   };
 
-  UpstreamSet(int worker_index, int64_t max_message_bytes);
+  UpstreamSet(int worker_index, int64_t max_message_bytes, EndpointRegistry* registry);
 
   // Maps `table`'s pools (by index) to endpoints, creating channels for new addresses.
   void Sync(const routing::RoutingTable& table);
 
-  // An endpoint of pool `pool` (an index into the synced table's pools()).
-  Endpoint* Pick(size_t pool);
-  // The pool's name; the pointer stays valid for the worker's life.
-  const std::string* PoolName(size_t pool) const { return pools_[pool].name; }
+  // The pool record for pool index `pool` of the synced table; valid for the worker's life.
+  Pool* pool(size_t pool) { return pools_[pool].get(); }
+
+  // An endpoint of `pool` by P2C least request, or nullptr if none is usable.
+  Endpoint* Pick(Pool* pool, int64_t now_ns, uint64_t random);
+
+  // Why `pool` has no usable endpoint, for the error message.
+  static std::string DescribeUnusable(const Pool& pool, int64_t now_ns);
 
   // Adds address -> usable for every endpoint of this worker (OR-ed into `health`).
   // Callable from any thread.
-  void ReportHealth(absl::flat_hash_map<std::string, bool>* health) const;
+  void ReportHealth(absl::flat_hash_map<std::string, bool>* health, int64_t now_ns) const;
 
  private:
-  struct Pool {
-    const std::string* name;
-    std::vector<Endpoint*> endpoints;
-    size_t next = 0;
-  };
-
   Endpoint* GetOrCreate(const std::string& address);
 
   grpc::ChannelArguments channel_args_;
+  EndpointRegistry* registry_;
   // Written by the worker (rarely, when a table adds endpoints), read by metric scrapes.
   mutable std::mutex endpoints_mu_;
   absl::flat_hash_map<std::string, std::unique_ptr<Endpoint>> endpoints_
       ABSL_GUARDED_BY(endpoints_mu_);
   absl::node_hash_set<std::string> names_;
-  std::vector<Pool> pools_;
+  std::vector<std::unique_ptr<Pool>> pools_;
+  std::vector<std::unique_ptr<Pool>> retired_;  // pools of older tables, still referenced
 };
 
 }  // namespace rollout::proxy

@@ -8,12 +8,13 @@ namespace rollout::proxy {
 
 Worker::Worker(int index, std::unique_ptr<grpc::ServerCompletionQueue> cq,
                grpc::AsyncGenericService* service, const routing::RoutingTableStore* store,
-               int64_t max_message_bytes, metrics::CallMetrics* call_metrics)
+               int64_t max_message_bytes, metrics::CallMetrics* call_metrics,
+               EndpointRegistry* endpoints)
     : index_(index),
       cq_(std::move(cq)),
       service_(service),
       table_cache_(store),
-      upstreams_(index, max_message_bytes),
+      upstreams_(index, max_message_bytes, endpoints),
       call_metrics_(call_metrics),
       synced_version_(table_cache_.version()),
       rng_state_(std::random_device{}() ^ (uint64_t{static_cast<uint32_t>(index)} << 32)) {
@@ -57,13 +58,18 @@ const routing::RoutingTable& Worker::CurrentTable() {
   return table;
 }
 
-absl::Status Worker::Route(const routing::CallAttributes& attrs, Target* target) {
+absl::Status Worker::Route(const routing::CallAttributes& attrs, int64_t now_ns, Target* target) {
   absl::StatusOr<routing::RoutingTable::Decision> decision =
       CurrentTable().Decide(attrs, NextRandom());
   if (!decision.ok()) return decision.status();
-  target->pool_name = upstreams_.PoolName(decision->pool);
-  target->endpoint = upstreams_.Pick(decision->pool);
+  UpstreamSet::Pool* pool = upstreams_.pool(decision->pool);
+  target->pool_name = pool->name;
+  target->pool = pool;
   target->stats = stats_[decision->route][decision->pool];
+  target->endpoint = upstreams_.Pick(pool, now_ns, NextRandom());
+  if (target->endpoint == nullptr) {
+    return absl::UnavailableError(UpstreamSet::DescribeUnusable(*pool, now_ns));
+  }
   return absl::OkStatus();
 }
 

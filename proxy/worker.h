@@ -33,13 +33,15 @@ class Worker final {
   // Where the router sent a call.
   struct Target {
     const std::string* pool_name;  // valid for the worker's life
+    UpstreamSet::Pool* pool;       // likewise
     UpstreamSet::Endpoint* endpoint;
     metrics::CallSeries::Cell* stats;  // this worker's cell of (route, pool)
   };
 
   Worker(int index, std::unique_ptr<grpc::ServerCompletionQueue> cq,
          grpc::AsyncGenericService* service, const routing::RoutingTableStore* store,
-         int64_t max_message_bytes, metrics::CallMetrics* call_metrics);
+         int64_t max_message_bytes, metrics::CallMetrics* call_metrics,
+         EndpointRegistry* endpoints);
   ~Worker();
 
   // Posts `accept_depth` pending RequestCalls and starts the thread.
@@ -58,8 +60,9 @@ class Worker final {
   grpc::ServerCompletionQueue* cq() { return cq_.get(); }
   grpc::AsyncGenericService* service() { return service_; }
 
-  // Routes a call; UNIMPLEMENTED when no route matches, INVALID_ARGUMENT for a bad override.
-  absl::Status Route(const routing::CallAttributes& attrs, Target* target);
+  // Routes a call; UNIMPLEMENTED when no route matches, INVALID_ARGUMENT for a bad override,
+  // UNAVAILABLE (naming the pool) when the chosen pool has no usable endpoint.
+  absl::Status Route(const routing::CallAttributes& attrs, int64_t now_ns, Target* target);
   // Whether the call's route depends on the model name in its first message.
   bool NeedsModel(const routing::CallAttributes& attrs) { return CurrentTable().NeedsModel(attrs); }
 

@@ -64,7 +64,22 @@ absl::StatusOr<std::shared_ptr<const RoutingTable>> RoutingTable::Create(
       }
     }
     pool_names.push_back(spec.name);
-    pools.push_back(Pool{std::move(spec.name), std::move(spec.endpoints)});
+    const HealthCheckSpec& hc = spec.health_check;
+    if (hc.enabled && (hc.interval <= absl::ZeroDuration() || hc.timeout <= absl::ZeroDuration() ||
+                       hc.healthy_threshold < 1 || hc.unhealthy_threshold < 1)) {
+      return Invalid(path + ".health_check",
+                     "interval and timeout must be > 0, thresholds at least 1");
+    }
+    const OutlierSpec& o = spec.outlier;
+    if (o.consecutive_failures < 0 || o.base_ejection <= absl::ZeroDuration() ||
+        o.max_ejection < o.base_ejection || o.max_ejection_percent < 0 ||
+        o.max_ejection_percent > 100) {
+      return Invalid(path + ".outlier_detection",
+                     "consecutive_failures >= 0, 0 < base_ejection <= max_ejection, "
+                     "max_ejection_percent in 0..100");
+    }
+    pools.push_back(
+        Pool{std::move(spec.name), std::move(spec.endpoints), spec.health_check, spec.outlier});
   }
 
   absl::flat_hash_set<std::string> route_names;

@@ -20,15 +20,35 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "re2/re2.h"
 #include "routing/weighted_split.h"
 
 namespace rollout::routing {
 
+// Active grpc.health.v1 checks of a pool's endpoints.
+struct HealthCheckSpec {
+  bool enabled = false;
+  absl::Duration interval = absl::Seconds(5);
+  absl::Duration timeout = absl::Seconds(1);
+  int healthy_threshold = 2;    // passed checks in a row to become healthy again
+  int unhealthy_threshold = 3;  // failed checks in a row to become unhealthy
+  std::string service;          // HealthCheckRequest.service; empty: the whole server
+};
+// Passive outlier ejection: calls that end UNAVAILABLE eject an endpoint for a while.
+struct OutlierSpec {
+  int consecutive_failures = 5;  // 0 turns ejection off
+  absl::Duration base_ejection = absl::Seconds(10);
+  absl::Duration max_ejection = absl::Seconds(300);
+  int max_ejection_percent = 50;  // never eject more of a pool than this
+};
+
 // What the config (or an admin call) says; RoutingTable::Create validates it.
 struct PoolSpec {
   std::string name;
   std::vector<std::string> endpoints;  // host:port
+  HealthCheckSpec health_check;
+  OutlierSpec outlier;
 };
 struct SplitSpec {
   std::string pool;
@@ -75,6 +95,8 @@ class RoutingTable final {
   struct Pool {
     std::string name;
     std::vector<std::string> endpoints;
+    HealthCheckSpec health_check;
+    OutlierSpec outlier;
   };
   struct MetadataMatcher {
     std::string key;

@@ -196,6 +196,45 @@ routes:
   EXPECT_EQ(route.override_pools, std::vector<size_t>{2});
 }
 
+TEST(ConfigLoaderTest, PoolHealthChecksAndOutlierDetection) {
+  absl::StatusOr<Config> config = ParseConfig(
+      Variant(
+          "- { name: v2, endpoints: [\"127.0.0.1:9002\"] }",
+          "- name: v2\n    endpoints: [\"127.0.0.1:9002\"]\n"
+          "    health_check: { interval: 2s, timeout: 300ms, unhealthy_threshold: 4, service: m }\n"
+          "    outlier_detection: { consecutive_failures: 7, base_ejection: 5s, max_ejection: 1m, "
+          "max_ejection_percent: 30 }"),
+      "proxy.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  const auto& pool = config->table->pools()[1];
+  EXPECT_TRUE(pool.health_check.enabled);
+  EXPECT_EQ(pool.health_check.interval, absl::Seconds(2));
+  EXPECT_EQ(pool.health_check.timeout, absl::Milliseconds(300));
+  EXPECT_EQ(pool.health_check.unhealthy_threshold, 4);
+  EXPECT_EQ(pool.health_check.healthy_threshold, 2);  // default
+  EXPECT_EQ(pool.health_check.service, "m");
+  EXPECT_EQ(pool.outlier.consecutive_failures, 7);
+  EXPECT_EQ(pool.outlier.max_ejection, absl::Minutes(1));
+  EXPECT_EQ(pool.outlier.max_ejection_percent, 30);
+  EXPECT_FALSE(config->table->pools()[0].health_check.enabled);
+  EXPECT_EQ(config->table->pools()[0].outlier.consecutive_failures, 5);  // default
+
+  EXPECT_THAT(
+      ErrorOf(Variant(
+          "- { name: v2, endpoints: [\"127.0.0.1:9002\"] }",
+          "- { name: v2, endpoints: [\"127.0.0.1:9002\"], health_check: { interval: 0s } }")),
+      HasSubstr("pools[1].health_check: interval and timeout must be > 0"));
+  EXPECT_THAT(ErrorOf(Variant("- { name: v2, endpoints: [\"127.0.0.1:9002\"] }",
+                              "- { name: v2, endpoints: [\"127.0.0.1:9002\"], outlier_detection: { "
+                              "max_ejection_percent: 101 } }")),
+              HasSubstr("pools[1].outlier_detection.max_ejection_percent: 101 is out of range"));
+  EXPECT_THAT(
+      ErrorOf(Variant(
+          "- { name: v2, endpoints: [\"127.0.0.1:9002\"] }",
+          "- { name: v2, endpoints: [\"127.0.0.1:9002\"], health_check: { intervl: 1s } }")),
+      HasSubstr("pools[1].health_check.intervl: unknown key"));
+}
+
 TEST(ConfigLoaderTest, RoutingRuleErrors) {
   auto with = [](const std::string& route_lines) {
     return ErrorOf(Variant("  - name: rest\n", "  - name: rest\n" + route_lines));

@@ -59,7 +59,7 @@ routes:
   EXPECT_EQ(stable.total_calls() + canary.total_calls(), static_cast<int>(n));
 }
 
-TEST(SplitTest, CallsSpreadRoundRobinOverAPoolsEndpoints) {
+TEST(SplitTest, CallsSpreadOverAPoolsEndpoints) {
   EchoBackend e1("e1"), e2("e2"), e3("e3");
   ProxyProcess proxy(
       absl::StrReplaceAll(R"(
@@ -81,10 +81,9 @@ routes:
     EXPECT_EQ(std::string(ctx.GetServerInitialMetadata().find("x-rollout-pool")->second.data(), 4),
               "trio");
   }
-  // One worker, so the rotation is exact.
-  EXPECT_EQ(e1.total_calls(), 100);
-  EXPECT_EQ(e2.total_calls(), 100);
-  EXPECT_EQ(e3.total_calls(), 100);
+  // Sequential calls leave every endpoint idle, so the two random choices decide: each
+  // endpoint gets about a third.
+  for (EchoBackend* e : {&e1, &e2, &e3}) EXPECT_NEAR(e->total_calls(), 100, 35) << e->name();
 }
 
 TEST(SplitTest, EndpointThatIsDownIsSkippedWhileAnotherIsUp) {

@@ -6,6 +6,7 @@
 namespace rollout::testing {
 
 EchoBackend::EchoBackend(std::string name) : name_(std::move(name)) {
+  grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(-1);
@@ -13,6 +14,11 @@ EchoBackend::EchoBackend(std::string name) : name_(std::move(name)) {
   builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
   builder.RegisterService(this);
   server_ = builder.BuildAndStart();
+  SetServing(true);
+}
+
+void EchoBackend::SetServing(bool serving) {
+  server_->GetHealthCheckService()->SetServingStatus(serving);
 }
 
 EchoBackend::~EchoBackend() {
@@ -72,7 +78,10 @@ grpc::Status Failure(const EchoRequest& request) {
 grpc::Status EchoBackend::Unary(grpc::ServerContext* ctx, const EchoRequest* request,
                                 EchoResponse* response) {
   BeginCall(ctx);
-  if (!Sleep(ctx, request->sleep_ms())) return EndCall(ctx, grpc::Status::CANCELLED);
+  if (!Sleep(ctx, request->sleep_ms() + delay_ms_)) return EndCall(ctx, grpc::Status::CANCELLED);
+  if (fail_all_ != 0) {
+    return EndCall(ctx, grpc::Status(static_cast<grpc::StatusCode>(fail_all_.load()), "fail_all"));
+  }
   if (request->fail_code() != 0) return EndCall(ctx, Failure(*request));
   Fill(ctx, *request, response);
   return EndCall(ctx, grpc::Status::OK);

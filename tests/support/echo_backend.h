@@ -11,6 +11,7 @@
 #define ROLLOUT_TESTS_SUPPORT_ECHO_BACKEND_H_
 
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
 
 #include <atomic>
 #include <map>
@@ -37,6 +38,13 @@ class EchoBackend final : public Echo::Service {
   int active_calls() const { return active_.load(); }
   int cancelled_calls() const { return cancelled_.load(); }
   int total_calls() const { return total_.load(); }
+
+  // grpc.health.v1 status of the whole server (SERVING at start).
+  void SetServing(bool serving);
+  // Every call fails with `code` (0: back to normal).
+  void FailAll(int code) { fail_all_ = code; }
+  // Every call takes this long before it answers.
+  void SetDelayMs(int ms) { delay_ms_ = ms; }
   // Waits until `pred` holds or `timeout` passes; returns pred's last value.
   template <typename Pred>
   bool WaitFor(Pred pred, absl::Duration timeout);
@@ -66,6 +74,8 @@ class EchoBackend final : public Echo::Service {
   std::atomic<int> active_{0};
   std::atomic<int> cancelled_{0};
   std::atomic<int> total_{0};
+  std::atomic<int> fail_all_{0};
+  std::atomic<int> delay_ms_{0};
 };
 
 template <typename Pred>
