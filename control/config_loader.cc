@@ -206,8 +206,8 @@ absl::StatusOr<routing::PoolSpec> ReadPool(const Reader& in, const YAML::Node& n
 absl::StatusOr<routing::RouteSpec> ReadRoute(const Reader& in, const YAML::Node& node,
                                              const std::string& path) {
   if (absl::Status s = in.CheckKeys(
-          node, path, {"name", "match", "sticky_key", "override_header", "override_pools", "split"},
-          {{"mirror", "shadow traffic (mirror) is not built yet"}});
+          node, path,
+          {"name", "match", "sticky_key", "override_header", "override_pools", "mirror", "split"});
       !s.ok()) {
     return s;
   }
@@ -262,6 +262,26 @@ absl::StatusOr<routing::RouteSpec> ReadRoute(const Reader& in, const YAML::Node&
         }
         route.metadata.push_back(std::move(spec));
       }
+    }
+  }
+  if (const YAML::Node mirror = node["mirror"]) {
+    const std::string mpath = path + ".mirror";
+    if (absl::Status s =
+            in.CheckKeys(mirror, mpath, {"pool", "percent", "max_inflight", "tolerance"});
+        !s.ok()) {
+      return s;
+    }
+    if (!mirror["pool"]) return in.Error(mirror, mpath, "missing required key \"pool\"");
+    if (!mirror["percent"]) return in.Error(mirror, mpath, "missing required key \"percent\"");
+    ASSIGN_OR_RETURN(route.mirror_pool, in.String(mirror["pool"], mpath + ".pool"));
+    ASSIGN_OR_RETURN(route.mirror_percent, in.Number(mirror["percent"], mpath + ".percent"));
+    if (mirror["max_inflight"]) {
+      ASSIGN_OR_RETURN(route.mirror_max_inflight,
+                       in.Integer(mirror["max_inflight"], mpath + ".max_inflight", 1, 100000));
+    }
+    if (mirror["tolerance"]) {
+      ASSIGN_OR_RETURN(route.mirror_tolerance,
+                       in.Number(mirror["tolerance"], mpath + ".tolerance"));
     }
   }
   if (node["sticky_key"]) {

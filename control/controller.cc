@@ -45,7 +45,8 @@ std::string RouteFingerprint(const routing::RouteSpec& route) {
   return absl::StrCat(route.method_prefix, "|", route.method, "|", route.model, "|",
                       absl::StrJoin(metadata, ","), "|", route.sticky_key, "|",
                       route.override_header, "|", absl::StrJoin(route.override_pools, ","), "|",
-                      absl::StrJoin(arms, ","));
+                      route.mirror_pool, ":", route.mirror_percent, ":", route.mirror_max_inflight,
+                      ":", route.mirror_tolerance, "|", absl::StrJoin(arms, ","));
 }
 
 std::string TableFingerprint(const routing::RoutingTable& table) {
@@ -66,6 +67,8 @@ std::string TableFingerprint(const routing::RoutingTable& table) {
     for (const auto& m : route.metadata) {
       absl::StrAppend(&out, m.key, static_cast<int>(m.kind), m.value, ",");
     }
+    absl::StrAppend(&out, "|mirror:", route.mirror_pool, ":", route.mirror_ppm, ":",
+                    route.mirror_max_inflight, ":", route.mirror_tolerance, "|");
     for (size_t i = 0; i < route.split.size(); ++i) {
       absl::StrAppend(&out, route.split.pool(i), ":", route.split.PartsPerMillion(i), ",");
     }

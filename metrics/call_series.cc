@@ -115,6 +115,11 @@ CallSeries::Totals CallSeries::Sum() const {
     }
     sum_ns += cell->sum_ns_.load(std::memory_order_relaxed);
     t.inflight += cell->inflight_.load(std::memory_order_relaxed);
+    for (int r = 0; r < kNumMirrorResults; ++r) {
+      t.mirror[r] += cell->mirror_results_[r].load(std::memory_order_relaxed);
+    }
+    t.mirror_max_difference = std::max(
+        t.mirror_max_difference, cell->mirror_max_difference_.load(std::memory_order_relaxed));
   }
   t.sum_seconds = static_cast<double>(sum_ns) / kNsPerSecond;
   return t;

@@ -54,6 +54,11 @@ CodeClass ClassOf(int grpc_code);
 inline constexpr std::array<double, 15> kLatencyBucketsSeconds = {
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
 
+// How a shadow (mirror) call's answers compared with the primary's.
+enum class MirrorResult : uint8_t { kMatch = 0, kMismatch, kError, kDropped };
+inline constexpr int kNumMirrorResults = 4;
+inline constexpr const char* kMirrorResultNames[] = {"match", "mismatch", "error", "dropped"};
+
 struct WindowSnapshot {
   absl::Duration window;
   uint64_t requests = 0;
@@ -81,6 +86,14 @@ class CallSeries final {
    public:
     void OnStart() { Add(inflight_, int64_t{1}); }
     void OnEnd(int grpc_code, uint64_t latency_ns, int64_t now_ns);
+    // A mirror call to this (route, pool) concluded; `difference` is the largest numeric
+    // difference of its outputs from the primary's.
+    void OnMirror(MirrorResult result, double difference) {
+      Add(mirror_results_[static_cast<int>(result)], uint64_t{1});
+      if (difference > mirror_max_difference_.load(std::memory_order_relaxed)) {
+        mirror_max_difference_.store(difference, std::memory_order_relaxed);
+      }
+    }
 
    private:
     friend class CallSeries;
@@ -94,6 +107,8 @@ class CallSeries final {
     std::array<std::atomic<uint64_t>, kLatencyBucketsSeconds.size() + 1> buckets_{};
     std::atomic<uint64_t> sum_ns_{0};
     std::atomic<int64_t> inflight_{0};
+    std::array<std::atomic<uint64_t>, kNumMirrorResults> mirror_results_{};
+    std::atomic<double> mirror_max_difference_{0};
     // The second being recorded, and its counts (moved to the ring when it ends).
     std::atomic<int64_t> second_{-1};
     std::array<std::atomic<uint64_t>, kNumCodeClasses> second_classes_{};
@@ -106,6 +121,8 @@ class CallSeries final {
     std::array<uint64_t, kLatencyBucketsSeconds.size() + 1> buckets{};  // not cumulative
     double sum_seconds = 0;
     int64_t inflight = 0;
+    std::array<uint64_t, kNumMirrorResults> mirror{};
+    double mirror_max_difference = 0;
   };
 
   CallSeries(std::string route, std::string pool, int workers);

@@ -33,14 +33,36 @@ std::vector<MetricFamily> ProxyCollector::Collect() const {
                         "Time from accepting a call to sending its status, by route and pool.",
                         MetricType::Histogram,
                         {}};
+  MetricFamily mirror{"rollout_proxy_mirror_results_total",
+                      "Shadow calls to a mirror pool, by how their answers compared with the "
+                      "primary's (match, mismatch, error, dropped).",
+                      MetricType::Counter,
+                      {}};
+  MetricFamily mirror_difference{
+      "rollout_proxy_mirror_max_difference",
+      "Largest absolute difference between a mirror's numeric outputs and the primary's.",
+      MetricType::Gauge,
+      {}};
   MetricFamily inflight{"rollout_proxy_inflight_requests",
                         "Calls in flight, by route and pool.",
                         MetricType::Gauge,
                         {}};
   for (const CallSeries* series : calls_->All()) {
     const CallSeries::Totals t = series->Sum();
-    uint64_t calls = 0;
+    uint64_t calls = 0, mirrored = 0;
     for (uint64_t n : t.requests) calls += n;
+    for (uint64_t n : t.mirror) mirrored += n;
+    if (mirrored > 0) {
+      for (int r = 0; r < kNumMirrorResults; ++r) {
+        ClientMetric m = WithLabels({{"route", series->route()},
+                                     {"pool", series->pool()},
+                                     {"result", kMirrorResultNames[r]}});
+        m.counter.value = static_cast<double>(t.mirror[r]);
+        mirror.metric.push_back(std::move(m));
+      }
+      mirror_difference.metric.push_back(
+          GaugeOf({{"route", series->route()}, {"pool", series->pool()}}, t.mirror_max_difference));
+    }
     // Workers hold a cell for every (route, pool) pair; export only pairs that saw a call.
     if (calls == 0 && t.inflight == 0) continue;
     const std::vector<ClientMetric::Label> labels = {{"route", series->route()},
@@ -100,9 +122,10 @@ std::vector<MetricFamily> ProxyCollector::Collect() const {
                      MetricType::Gauge,
                      {GaugeOf({{"version", version_}}, 1)}};
 
-  std::vector<MetricFamily> out = {std::move(requests), std::move(duration), std::move(inflight),
-                                   std::move(weight),   std::move(healthy),  std::move(generation),
-                                   std::move(build)};
+  std::vector<MetricFamily> out = {
+      std::move(requests), std::move(duration),          std::move(inflight),
+      std::move(mirror),   std::move(mirror_difference), std::move(weight),
+      std::move(healthy),  std::move(generation),        std::move(build)};
   for (MetricFamily& f : CollectProcessMetrics()) out.push_back(std::move(f));
   return out;
 }

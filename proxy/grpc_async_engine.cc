@@ -60,6 +60,8 @@ void GrpcAsyncEngine::Shutdown(absl::Time deadline) {
   health_checker_->Stop();
   // Blocks until every call has ended: in-flight calls run on (workers keep polling), and
   // those still open at the deadline are cancelled.
+  // Shadow calls serve no client: cancel them first, so they never hold the drain.
+  for (auto& worker : workers_) worker->CancelMirrors();
   server_->Shutdown(absl::ToChronoTime(deadline));
   // The server halves are over, and cancelled server calls have cancelled their upstream
   // calls; wait for those to deliver their last events before closing the queues.

@@ -28,16 +28,15 @@ void ProxyCall::Spawn(Worker* worker) {
 
 ProxyCall::ProxyCall(Worker* worker) : worker_(worker), down_(&down_ctx_) {
   worker_->CallCreated();
-  for (int op = 0; op < kNumOps; ++op) tags_[op] = Tag{this, static_cast<Op>(op)};
+  for (int op = 0; op < kNumOps; ++op) tags_[op] = CompletionTag{&ProxyCall::Dispatch, this, op};
   // Registered now, delivered only if the call is accepted (then always, once).
   down_ctx_.AsyncNotifyWhenDone(&tags_[kDone]);
 }
 
-void ProxyCall::Dispatch(void* tag, bool ok) {
-  const Tag* t = static_cast<const Tag*>(tag);
-  ProxyCall* call = t->call;
+void ProxyCall::Dispatch(void* owner, int op, bool ok) {
+  ProxyCall* call = static_cast<ProxyCall*>(owner);
   --call->pending_;
-  call->Handle(t->op, ok);
+  call->Handle(static_cast<Op>(op), ok);
   if (call->pending_ == 0) delete call;
 }
 
@@ -68,6 +67,10 @@ void ProxyCall::Handle(Op op, bool ok) {
     case kDownWrite:
       return OnDownWrite(ok);
     case kDownFinish:
+      if (mirror_ != nullptr) {
+        mirror_->PrimaryFinished(primary_status_, client_gone_);
+        mirror_ = nullptr;
+      }
       return;
     case kNumOps:
       return;
@@ -144,6 +147,10 @@ void ProxyCall::StartUpstream(bool first_message_read) {
   if (!down_ctx_.host().empty()) up_ctx_.set_authority(down_ctx_.host());
   up_ctx_.set_deadline(down_ctx_.raw_deadline());
 
+  if (target_.mirror_endpoint != nullptr) {
+    mirror_ = MirrorCall::Start(worker_, down_ctx_, target_.mirror_endpoint, target_.mirror_stats,
+                                target_.mirror_tolerance);
+  }
   up_ = target_.endpoint->stub->PrepareCall(&up_ctx_, down_ctx_.method(), worker_->cq());
   up_->StartCall(Begin(kUpStart));
   up_->ReadInitialMetadata(Begin(kUpHeaders));
@@ -192,8 +199,10 @@ void ProxyCall::OnDownRead(bool ok) {
 
 void ProxyCall::ForwardToUpstream() {
   if (down_read_ok_) {
+    if (mirror_ != nullptr) mirror_->Send(down_msg_);
     up_->Write(down_msg_, Begin(kUpWrite));
   } else {
+    if (mirror_ != nullptr) mirror_->CloseSend();
     up_->WritesDone(Begin(kUpWritesDone));  // the client half-closed (or left)
   }
 }
@@ -205,6 +214,7 @@ void ProxyCall::OnUpWrite(bool ok) {
 
 void ProxyCall::OnUpRead(bool ok) {
   if (ok) {
+    if (mirror_ != nullptr) mirror_->PrimaryAnswer(up_msg_);
     down_.Write(up_msg_, Begin(kDownWrite));
   } else {
     FinishUpstream();
@@ -249,6 +259,9 @@ void ProxyCall::OnUpFinish() {
 }
 
 void ProxyCall::FinishDownstream(const grpc::Status& status) {
+  // The mirror takes over once the client has the status (kDownFinish), so its work never
+  // sits between the primary's answer and the client.
+  if (mirror_ != nullptr) primary_status_ = status;
   if (target_.stats != nullptr) {  // null when the call was never routed
     const int64_t now = metrics::MonotonicNowNs();
     target_.stats->OnEnd(status.error_code(), static_cast<uint64_t>(now - start_ns_), now);

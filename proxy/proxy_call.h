@@ -25,6 +25,8 @@
 #include <optional>
 #include <string>
 
+#include "proxy/completion_tag.h"
+#include "proxy/mirror_call.h"
 #include "proxy/worker.h"
 #include "routing/routing_table.h"
 
@@ -34,8 +36,8 @@ class ProxyCall final {
  public:
   // Posts one RequestCall on `worker`'s queue.
   static void Spawn(Worker* worker);
-  // Routes a completion-queue event to its call.
-  static void Dispatch(void* tag, bool ok);
+  // Routes a completion-queue event to its call (a CompletionTag handler).
+  static void Dispatch(void* owner, int op, bool ok);
 
   ProxyCall(const ProxyCall&) = delete;
   ProxyCall& operator=(const ProxyCall&) = delete;
@@ -56,10 +58,6 @@ class ProxyCall final {
     kDownWrite,
     kDownFinish,
     kNumOps,
-  };
-  struct Tag {
-    ProxyCall* call;
-    Op op;
   };
 
   explicit ProxyCall(Worker* worker);
@@ -92,7 +90,7 @@ class ProxyCall final {
   void FinishDownstream(const grpc::Status& status);
 
   Worker* const worker_;
-  Tag tags_[kNumOps];
+  CompletionTag tags_[kNumOps];
   int pending_ = 0;
   // StartCall, Write and WritesDone share one op set in gRPC's ClientAsyncReaderWriter, so
   // nothing is written upstream before StartCall has completed; a message read from the
@@ -132,6 +130,8 @@ class ProxyCall final {
   std::unique_ptr<grpc::GenericClientAsyncReaderWriter> up_;
   grpc::ByteBuffer up_msg_;  // backend -> client, one in flight
   grpc::Status up_status_;
+  MirrorCall* mirror_ = nullptr;  // the shadow copy, until the client has the primary's status
+  grpc::Status primary_status_;   // kept for the mirror's verdict
 };
 
 }  // namespace rollout::proxy

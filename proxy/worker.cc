@@ -2,6 +2,7 @@
 
 #include <random>
 
+#include "proxy/completion_tag.h"
 #include "proxy/proxy_call.h"
 
 namespace rollout::proxy {
@@ -46,7 +47,29 @@ void Worker::Join() {
 void Worker::Run() {
   void* tag;
   bool ok;
-  while (cq_->Next(&tag, &ok)) ProxyCall::Dispatch(tag, ok);
+  while (cq_->Next(&tag, &ok)) static_cast<const CompletionTag*>(tag)->Complete(ok);
+}
+
+void Worker::MirrorStarted(grpc::ClientContext* ctx) {
+  ++mirrors_inflight_;
+  CallCreated();
+  std::lock_guard<std::mutex> lock(mirrors_mu_);
+  mirrors_.insert(ctx);
+}
+
+void Worker::MirrorEnded(grpc::ClientContext* ctx) {
+  --mirrors_inflight_;
+  {
+    std::lock_guard<std::mutex> lock(mirrors_mu_);
+    mirrors_.erase(ctx);
+  }
+  CallDestroyed();
+}
+
+void Worker::CancelMirrors() {
+  mirrors_closed_.store(true, std::memory_order_relaxed);
+  std::lock_guard<std::mutex> lock(mirrors_mu_);
+  for (grpc::ClientContext* ctx : mirrors_) ctx->TryCancel();
 }
 
 const routing::RoutingTable& Worker::CurrentTable() {
@@ -66,6 +89,22 @@ absl::Status Worker::Route(const routing::CallAttributes& attrs, int64_t now_ns,
   target->pool_name = pool->name;
   target->pool = pool;
   target->stats = stats_[decision->route][decision->pool];
+  target->mirror_endpoint = nullptr;
+  if (decision->mirror) {
+    const auto& route = CurrentTable().routes()[decision->route];
+    metrics::CallSeries::Cell* mirror_stats = stats_[decision->route][route.mirror_pool];
+    if (mirrors_inflight_ >= route.mirror_max_inflight ||
+        mirrors_closed_.load(std::memory_order_relaxed)) {
+      mirror_stats->OnMirror(metrics::MirrorResult::kDropped, 0);  // over budget
+    } else if (UpstreamSet::Endpoint* e =
+                   upstreams_.Pick(upstreams_.pool(route.mirror_pool), now_ns, NextRandom())) {
+      target->mirror_endpoint = e;
+      target->mirror_stats = mirror_stats;
+      target->mirror_tolerance = route.mirror_tolerance;
+    } else {
+      mirror_stats->OnMirror(metrics::MirrorResult::kError, 0);  // no usable mirror endpoint
+    }
+  }
   target->endpoint = upstreams_.Pick(pool, now_ns, NextRandom());
   if (target->endpoint == nullptr) {
     return absl::UnavailableError(UpstreamSet::DescribeUnusable(*pool, now_ns));

@@ -16,10 +16,13 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "metrics/call_metrics.h"
@@ -36,6 +39,10 @@ class Worker final {
     UpstreamSet::Pool* pool;       // likewise
     UpstreamSet::Endpoint* endpoint;
     metrics::CallSeries::Cell* stats;  // this worker's cell of (route, pool)
+    // Set when this call gets a shadow copy.
+    UpstreamSet::Endpoint* mirror_endpoint;
+    metrics::CallSeries::Cell* mirror_stats;
+    double mirror_tolerance;
   };
 
   Worker(int index, std::unique_ptr<grpc::ServerCompletionQueue> cq,
@@ -67,6 +74,12 @@ class Worker final {
   bool NeedsModel(const routing::CallAttributes& attrs) { return CurrentTable().NeedsModel(attrs); }
 
   const UpstreamSet& upstreams() const { return upstreams_; }
+  // Mirror calls on this worker. They count as live calls, and Shutdown cancels them.
+  int mirrors_inflight() const { return mirrors_inflight_; }
+  void MirrorStarted(grpc::ClientContext* ctx);
+  void MirrorEnded(grpc::ClientContext* ctx);
+  // Any thread: cancels every mirror call still running (used while shutting down).
+  void CancelMirrors();
 
  private:
   void Run();
@@ -93,6 +106,10 @@ class Worker final {
   uint64_t synced_version_;
   uint64_t rng_state_;
   std::atomic<int> live_calls_{0};
+  int mirrors_inflight_ = 0;
+  std::atomic<bool> mirrors_closed_{false};  // set by CancelMirrors: start no more
+  std::mutex mirrors_mu_;                    // uncontended but for CancelMirrors at shutdown
+  absl::flat_hash_set<grpc::ClientContext*> mirrors_ ABSL_GUARDED_BY(mirrors_mu_);
   std::thread thread_;
 };
 

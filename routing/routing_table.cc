@@ -1,6 +1,7 @@
 #include "routing/routing_table.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
@@ -165,10 +166,29 @@ absl::StatusOr<std::shared_ptr<const RoutingTable>> RoutingTable::Create(
     if (!override_pools.empty() && spec.override_header.empty()) {
       return Invalid(path + ".override_pools", "needs override_header");
     }
+    int mirror_pool = -1;
+    if (!spec.mirror_pool.empty()) {
+      auto it = pool_index.find(spec.mirror_pool);
+      if (it == pool_index.end()) {
+        return Invalid(path + ".mirror.pool",
+                       absl::StrCat("unknown pool \"", spec.mirror_pool,
+                                    "\" (known pools: ", absl::StrJoin(pool_names, ", "), ")"));
+      }
+      if (!(spec.mirror_percent > 0 && spec.mirror_percent <= 100)) {
+        return Invalid(path + ".mirror.percent", "must be in (0, 100]");
+      }
+      if (spec.mirror_max_inflight < 1)
+        return Invalid(path + ".mirror.max_inflight", "must be >= 1");
+      if (!(spec.mirror_tolerance >= 0)) return Invalid(path + ".mirror.tolerance", "must be >= 0");
+      mirror_pool = static_cast<int>(it->second);
+    }
     routes.push_back(Route{std::move(spec.name), std::move(spec.method_prefix),
                            std::move(spec.method), std::move(spec.model), std::move(metadata),
                            std::move(spec.sticky_key), std::move(spec.override_header),
-                           std::move(override_pools), *std::move(split), *std::move(sticky_split)});
+                           std::move(override_pools), *std::move(split), *std::move(sticky_split),
+                           mirror_pool,
+                           static_cast<uint32_t>(std::llround(spec.mirror_percent * 1e4)),
+                           spec.mirror_max_inflight, spec.mirror_tolerance});
   }
   return std::shared_ptr<const RoutingTable>(
       new RoutingTable(std::move(pools), std::move(routes), generation));
@@ -244,6 +264,9 @@ absl::StatusOr<RoutingTable::Decision> RoutingTable::Decide(const CallAttributes
   }
   const Route& route = routes_[r];
   const size_t route_index = static_cast<size_t>(r);
+  // The high bits decide the mirror, the low bits (modulo) the weighted pick.
+  const bool mirror =
+      route.mirror_pool >= 0 && (random >> 40) % WeightedSplit::kResolution < route.mirror_ppm;
   if (!route.override_header.empty() && attrs.metadata != nullptr) {
     if (std::optional<absl::string_view> forced = attrs.metadata->Get(route.override_header)) {
       std::vector<std::string> allowed;
@@ -252,7 +275,7 @@ absl::StatusOr<RoutingTable::Decision> RoutingTable::Decide(const CallAttributes
                          std::find(route.override_pools.begin(), route.override_pools.end(), p) !=
                              route.override_pools.end();
         if (!may) continue;
-        if (pools_[p].name == *forced) return Decision{route_index, p, Choice::kOverride};
+        if (pools_[p].name == *forced) return Decision{route_index, p, Choice::kOverride, mirror};
         allowed.push_back(pools_[p].name);
       }
       return absl::InvalidArgumentError(
@@ -267,10 +290,10 @@ absl::StatusOr<RoutingTable::Decision> RoutingTable::Decide(const CallAttributes
       return Decision{
           route_index,
           route.sticky_split.Pick(uint64_t{bucket} * (WeightedSplit::kResolution / kStickyBuckets)),
-          Choice::kSticky};
+          Choice::kSticky, mirror};
     }
   }
-  return Decision{route_index, route.split.Pick(random), Choice::kWeighted};
+  return Decision{route_index, route.split.Pick(random), Choice::kWeighted, mirror};
 }
 
 }  // namespace rollout::routing

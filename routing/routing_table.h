@@ -72,6 +72,12 @@ struct RouteSpec {
   std::string override_header;
   std::vector<std::string> override_pools;  // empty: any pool may be forced
   std::vector<SplitSpec> split;
+  // Shadow traffic: a copy of `percent` of the calls also goes to `mirror_pool`, whose
+  // answers are compared with the primary's and never returned.
+  std::string mirror_pool;  // empty: no mirror
+  double mirror_percent = 0;
+  int mirror_max_inflight = 100;   // per route and worker; the excess is dropped
+  double mirror_tolerance = 1e-5;  // max |difference| of numeric outputs that still matches
 };
 
 // Read access to a call's request metadata.
@@ -117,12 +123,17 @@ class RoutingTable final {
     // The same weights laid out in the order of the pools list, which weight changes never
     // reorder: a sticky bucket moves only between pools whose shares changed.
     WeightedSplit sticky_split;
+    int mirror_pool = -1;  // -1: no mirror
+    uint32_t mirror_ppm = 0;
+    int mirror_max_inflight = 0;
+    double mirror_tolerance = 0;
   };
   enum class Choice { kWeighted, kSticky, kOverride };
   struct Decision {
     size_t route;  // index into routes()
     size_t pool;   // index into pools()
     Choice choice;
+    bool mirror = false;  // send a shadow copy to routes()[route].mirror_pool
   };
 
   // Validates names (non-empty, unique), endpoints, pool references and weights. Error

@@ -252,10 +252,26 @@ TEST(ConfigLoaderTest, RoutingRuleErrors) {
   EXPECT_THAT(with("    match: { method: ModelInfer }\n"), HasSubstr("routes[1].match.method"));
 }
 
-TEST(ConfigLoaderTest, FeaturesNotBuiltYetAreRefusedNotIgnored) {
+TEST(ConfigLoaderTest, MirrorSettings) {
+  absl::StatusOr<Config> config =
+      ParseConfig(Variant("  - name: rest",
+                          "    mirror: { pool: v2, percent: 5, tolerance: 0.01 }\n  - name: rest"),
+                  "proxy.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  const auto& route = config->table->routes()[0];
+  EXPECT_EQ(route.mirror_pool, 1);
+  EXPECT_EQ(route.mirror_ppm, 50000u);
+  EXPECT_EQ(route.mirror_max_inflight, 100);
+  EXPECT_DOUBLE_EQ(route.mirror_tolerance, 0.01);
   EXPECT_THAT(
-      ErrorOf(Variant("  - name: rest", "    mirror: { pool: v2, percent: 5 }\n  - name: rest")),
-      AllOf(HasSubstr("routes[0].mirror"), HasSubstr("not supported by this build yet")));
+      ErrorOf(Variant("  - name: rest", "    mirror: { pool: v9, percent: 5 }\n  - name: rest")),
+      HasSubstr("routes[0].mirror.pool: unknown pool \"v9\""));
+  EXPECT_THAT(
+      ErrorOf(Variant("  - name: rest", "    mirror: { pool: v2, percent: 500 }\n  - name: rest")),
+      HasSubstr("routes[0].mirror.percent: must be in (0, 100]"));
+}
+
+TEST(ConfigLoaderTest, RequiredSettingsOfOptionalParts) {
   EXPECT_THAT(ErrorOf(Variant("workers: 2", "admin: { listen: 127.0.0.1:8501 }")),
               HasSubstr("admin.token_file: required"));
 }
