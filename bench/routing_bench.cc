@@ -6,16 +6,12 @@
 #include "metrics/log_linear_histogram.h"
 #include "routing/routing_table.h"
 #include "routing/routing_table_store.h"
+#include "routing/split_mix.h"
 
 namespace rollout {
 namespace {
 
-uint64_t NextRandom(uint64_t& state) {
-  uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
+uint64_t NextRandom(uint64_t& state) { return routing::SplitMix64Next(state); }
 
 std::shared_ptr<const routing::RoutingTable> Table() {
   return *routing::RoutingTable::Create(

@@ -5,6 +5,7 @@
 #include <grpcpp/security/credentials.h>
 
 #include <future>
+#include <set>
 
 #include "absl/time/clock.h"
 
@@ -56,9 +57,11 @@ void HealthChecker::Run() {
     }
     const auto table = tables_->Current();
     const absl::Time now = absl::Now();
+    std::set<std::string> checked;
     for (const auto& pool : table->pools()) {
       if (!pool.health_check.enabled) continue;
       for (const std::string& address : pool.endpoints) {
+        checked.insert(pool.name + "/" + address);
         Target& t = targets_[pool.name + "/" + address];
         if (t.channel == nullptr) {
           grpc::ChannelArguments args;
@@ -77,6 +80,15 @@ void HealthChecker::Run() {
           if (++t.failures >= pool.health_check.unhealthy_threshold) state->SetHealthy(false);
         }
       }
+    }
+    // A reload that stops checking an endpoint must not leave it marked unhealthy.
+    for (auto it = targets_.begin(); it != targets_.end();) {
+      if (checked.count(it->first) > 0) {
+        ++it;
+        continue;
+      }
+      registry_->Get(it->first.substr(it->first.find('/') + 1))->SetHealthy(true);
+      it = targets_.erase(it);
     }
   }
 }

@@ -84,10 +84,6 @@ void ProxyCall::OnAccept(bool ok) {
 
   attrs_.method = down_ctx_.method();
   attrs_.metadata = &metadata_view_;
-  if (worker_->NeedsModel(attrs_)) {
-    down_.Read(&down_msg_, Begin(kFirstRead));
-    return;
-  }
   RouteAndStart(/*first_message_read=*/false);
 }
 
@@ -122,7 +118,13 @@ void ProxyCall::RouteAndStart(bool first_message_read) {
   // Cancelled while its first message was awaited: no backend needs to hear of it.
   if (client_gone_) return FinishDownstream(grpc::Status::CANCELLED);
   start_ns_ = metrics::MonotonicNowNs();
-  if (absl::Status routed = worker_->Route(attrs_, start_ns_, &target_); !routed.ok()) {
+  bool needs_model = false;
+  absl::Status routed = worker_->Route(attrs_, start_ns_, &target_, &needs_model);
+  if (routed.ok() && needs_model) {  // the route depends on the model: read it first
+    down_.Read(&down_msg_, Begin(kFirstRead));
+    return;
+  }
+  if (!routed.ok()) {
     // A pool with no usable endpoint counts against the pool; other refusals happen before
     // a pool is chosen and are not recorded.
     if (target_.endpoint == nullptr && target_.stats != nullptr) {

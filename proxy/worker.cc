@@ -81,10 +81,13 @@ const routing::RoutingTable& Worker::CurrentTable() {
   return table;
 }
 
-absl::Status Worker::Route(const routing::CallAttributes& attrs, int64_t now_ns, Target* target) {
+absl::Status Worker::Route(const routing::CallAttributes& attrs, int64_t now_ns, Target* target,
+                           bool* needs_model) {
   absl::StatusOr<routing::RoutingTable::Decision> decision =
       CurrentTable().Decide(attrs, NextRandom());
   if (!decision.ok()) return decision.status();
+  *needs_model = decision->needs_model;
+  if (*needs_model) return absl::OkStatus();
   UpstreamSet::Pool* pool = upstreams_.pool(decision->pool);
   target->pool_name = pool->name;
   target->pool = pool;

@@ -28,6 +28,7 @@
 #include "metrics/call_metrics.h"
 #include "proxy/upstream_set.h"
 #include "routing/routing_table_store.h"
+#include "routing/split_mix.h"
 
 namespace rollout::proxy {
 
@@ -68,10 +69,10 @@ class Worker final {
   grpc::AsyncGenericService* service() { return service_; }
 
   // Routes a call; UNIMPLEMENTED when no route matches, INVALID_ARGUMENT for a bad override,
-  // UNAVAILABLE (naming the pool) when the chosen pool has no usable endpoint.
-  absl::Status Route(const routing::CallAttributes& attrs, int64_t now_ns, Target* target);
-  // Whether the call's route depends on the model name in its first message.
-  bool NeedsModel(const routing::CallAttributes& attrs) { return CurrentTable().NeedsModel(attrs); }
+  // UNAVAILABLE (naming the pool) when the chosen pool has no usable endpoint. Sets
+  // *needs_model (and routes nothing) when the route depends on the first message's model.
+  absl::Status Route(const routing::CallAttributes& attrs, int64_t now_ns, Target* target,
+                     bool* needs_model);
 
   const UpstreamSet& upstreams() const { return upstreams_; }
   // Mirror calls on this worker. They count as live calls, and Shutdown cancels them.
@@ -87,12 +88,7 @@ class Worker final {
   const routing::RoutingTable& CurrentTable();
   // Adopts a new routing table: channels for new endpoints, metric cells for new pairs.
   void Sync(const routing::RoutingTable& table);
-  uint64_t NextRandom() {  // splitmix64: fast, and good enough to split traffic
-    uint64_t z = (rng_state_ += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
+  uint64_t NextRandom() { return routing::SplitMix64Next(rng_state_); }
 
   const int index_;
   std::unique_ptr<grpc::ServerCompletionQueue> cq_;

@@ -229,32 +229,27 @@ Match MatchOne(const RoutingTable::Route& route, const CallAttributes& attrs) {
 }  // namespace
 
 int RoutingTable::MatchRoute(const CallAttributes& attrs) const {
-  CallAttributes known = attrs;
-  if (!known.model.has_value()) known.model = absl::string_view();
   for (size_t i = 0; i < routes_.size(); ++i) {
-    if (MatchOne(routes_[i], known) == Match::kYes) return static_cast<int>(i);
-  }
-  return -1;
-}
-
-bool RoutingTable::NeedsModel(const CallAttributes& attrs) const {
-  if (attrs.model.has_value()) return false;
-  for (const Route& route : routes_) {
-    switch (MatchOne(route, attrs)) {
+    switch (MatchOne(routes_[i], attrs)) {
       case Match::kNo:
         continue;
       case Match::kYes:
-        return false;
+        return static_cast<int>(i);
       case Match::kNeedsModel:
-        return true;
+        return kNeedsModel;
     }
   }
-  return false;
+  return -1;
 }
 
 absl::StatusOr<RoutingTable::Decision> RoutingTable::Decide(const CallAttributes& attrs,
                                                             uint64_t random) const {
   const int r = MatchRoute(attrs);
+  if (r == kNeedsModel) {
+    Decision d{};
+    d.needs_model = true;
+    return d;
+  }
   if (r < 0) {
     return absl::UnimplementedError(
         absl::StrCat("rollout-proxy: no route matches method \"", attrs.method, "\"",

@@ -89,7 +89,7 @@ class MetadataView {
 };
 
 // What routing may look at. `model` is unset until the first message has been read; see
-// RoutingTable::NeedsModel().
+// Decision::needs_model.
 struct CallAttributes {
   absl::string_view method;
   const MetadataView* metadata = nullptr;  // null: no metadata
@@ -134,6 +134,9 @@ class RoutingTable final {
     size_t pool;   // index into pools()
     Choice choice;
     bool mirror = false;  // send a shadow copy to routes()[route].mirror_pool
+    // Set (and nothing else) when attrs.model was unset and a route that matches on model
+    // comes first: read the first message, set attrs.model, and decide again.
+    bool needs_model = false;
   };
 
   // Validates names (non-empty, unique), endpoints, pool references and weights. Error
@@ -146,17 +149,16 @@ class RoutingTable final {
   // header's pool if the call names one, else the sticky bucket's pool if the call carries
   // the sticky key, else one by weight from `random`. No matching route is UNIMPLEMENTED,
   // naming the method; an override naming a pool it may not use is INVALID_ARGUMENT.
-  // An unset attrs.model counts as no model_name.
+  // With attrs.model unset, a call whose route depends on the model gets a Decision with
+  // needs_model set instead.
   absl::StatusOr<Decision> Decide(const CallAttributes& attrs, uint64_t random) const;
   absl::StatusOr<Decision> Decide(absl::string_view method, uint64_t random) const {
     return Decide(CallAttributes{method}, random);
   }
 
-  // True if the route cannot be chosen without the model name: a route that matches on
-  // model comes before the first route that matches without it.
-  bool NeedsModel(const CallAttributes& attrs) const;
-
-  // Index of the first route that matches, or -1.
+  // Index of the first route that matches, -1 if none, or kNeedsModel if attrs.model is
+  // unset and a route that matches on model comes first.
+  static constexpr int kNeedsModel = -2;
   int MatchRoute(const CallAttributes& attrs) const;
   int MatchRoute(absl::string_view method) const { return MatchRoute(CallAttributes{method}); }
 

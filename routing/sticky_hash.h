@@ -11,6 +11,7 @@
 #include <cstdint>
 
 #include "absl/strings/string_view.h"
+#include "routing/split_mix.h"
 
 namespace rollout::routing {
 
@@ -22,11 +23,7 @@ inline uint64_t StableHash64(absl::string_view salt, absl::string_view key) {
   for (unsigned char c : salt) mix(c);
   mix(0xff);  // separates salt from key: ("ab", "c") and ("a", "bc") differ
   for (unsigned char c : key) mix(c);
-  h ^= h >> 30;
-  h *= 0xbf58476d1ce4e5b9ULL;
-  h ^= h >> 27;
-  h *= 0x94d049bb133111ebULL;
-  return h ^ (h >> 31);
+  return SplitMix64Finalize(h);
 }
 
 inline uint32_t StickyBucket(absl::string_view salt, absl::string_view key) {

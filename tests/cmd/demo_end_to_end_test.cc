@@ -6,6 +6,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "inference/grpc_predict_v2.grpc.pb.h"
+#include "tests/support/kserve_request.h"
 #include "tests/support/proxy_process.h"
 
 namespace rollout::testing {
@@ -40,17 +41,9 @@ TEST_F(DemoEndToEndTest, KServeCallsAreAnsweredByTheVersionTheHeaderNames) {
   auto stub = inference::GRPCInferenceService::NewStub(proxy_->NewChannel());
   std::map<std::string, int> by_pool;
   for (int i = 0; i < 400; ++i) {
-    inference::ModelInferRequest request;
-    request.set_model_name("classifier");
-    auto* input = request.add_inputs();
-    input->set_name("input");
-    input->set_datatype("FP32");
-    input->add_shape(1);
-    input->add_shape(4);
-    for (float v : {1.0f, 2.0f, 3.0f, 4.0f}) input->mutable_contents()->add_fp32_contents(v);
     grpc::ClientContext ctx;
     inference::ModelInferResponse response;
-    grpc::Status status = stub->ModelInfer(&ctx, request, &response);
+    grpc::Status status = stub->ModelInfer(&ctx, InferRequest(), &response);
     ASSERT_TRUE(status.ok()) << status.error_message();
     auto it = ctx.GetServerInitialMetadata().find("x-rollout-pool");
     ASSERT_NE(it, ctx.GetServerInitialMetadata().end());

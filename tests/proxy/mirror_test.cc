@@ -11,21 +11,14 @@
 #include "gtest/gtest.h"
 #include "inference/grpc_predict_v2.grpc.pb.h"
 #include "tests/support/http_get.h"
+#include "tests/support/kserve_request.h"
 #include "tests/support/proxy_process.h"
 
 namespace rollout::testing {
 namespace {
 
 inference::ModelInferRequest Request(float x) {
-  inference::ModelInferRequest r;
-  r.set_model_name("classifier");
-  auto* in = r.add_inputs();
-  in->set_name("input");
-  in->set_datatype("FP32");
-  in->add_shape(1);
-  in->add_shape(4);
-  for (float v : {x, 2.0f, 3.0f, 4.0f}) in->mutable_contents()->add_fp32_contents(v);
-  return r;
+  return InferRequest("classifier", {x, 2.0f, 3.0f, 4.0f});
 }
 
 class MirrorTest : public ::testing::Test {

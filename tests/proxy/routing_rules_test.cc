@@ -12,6 +12,7 @@
 #include "inference/grpc_predict_v2.grpc.pb.h"
 #include "tests/support/echo_backend.h"
 #include "tests/support/generic_call.h"
+#include "tests/support/kserve_request.h"
 #include "tests/support/proxy_process.h"
 
 namespace rollout::testing {
@@ -150,15 +151,7 @@ routes:
   }
 
   static inference::ModelInferRequest Request(const std::string& model) {
-    inference::ModelInferRequest r;
-    r.set_model_name(model);
-    auto* in = r.add_inputs();
-    in->set_name("input");
-    in->set_datatype("FP32");
-    in->add_shape(1);
-    in->add_shape(4);
-    for (float v : {1.0f, 2.0f, 3.0f, 4.0f}) in->mutable_contents()->add_fp32_contents(v);
-    return r;
+    return InferRequest(model);
   }
 
   DemoServerProcess resnet_{{"--model", "resnet", "--version", "r1"}};

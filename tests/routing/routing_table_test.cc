@@ -86,6 +86,33 @@ TEST(RoutingTableTest, RejectsDuplicatesAndBadShapes) {
   EXPECT_FALSE(RoutingTable::Create(TwoPools(), {}, 1).ok());
 }
 
+TEST(RoutingTableTest, ModelRoutesAskForTheModelOnlyWhenTheyComeFirst) {
+  auto table = RoutingTable::Create(TwoPools(),
+                                    {{.name = "live",
+                                      .method = "/inference.GRPCInferenceService/ServerLive",
+                                      .split = {{"v1", 1}}},
+                                     {.name = "resnet", .model = "resnet", .split = {{"v2", 1}}},
+                                     {.name = "rest", .split = {{"v1", 1}}}},
+                                    1);
+  ASSERT_TRUE(table.ok()) << table.status();
+  // A route without a model condition comes first: decided at once.
+  auto live = (*table)->Decide(CallAttributes{"/inference.GRPCInferenceService/ServerLive"}, 0);
+  ASSERT_TRUE(live.ok());
+  EXPECT_FALSE(live->needs_model);
+  EXPECT_EQ(live->route, 0u);
+  // Otherwise the model decides: ask for it, then route by it.
+  auto unknown = (*table)->Decide(CallAttributes{"/inference.GRPCInferenceService/ModelInfer"}, 0);
+  ASSERT_TRUE(unknown.ok());
+  EXPECT_TRUE(unknown->needs_model);
+  CallAttributes with_model{"/inference.GRPCInferenceService/ModelInfer"};
+  with_model.model = "resnet";
+  EXPECT_EQ((*table)->Decide(with_model, 0)->route, 1u);
+  with_model.model = "bert";
+  EXPECT_EQ((*table)->Decide(with_model, 0)->route, 2u);
+  with_model.model = "";  // the message had no model_name
+  EXPECT_EQ((*table)->Decide(with_model, 0)->route, 2u);
+}
+
 TEST(HostPortTest, AcceptsHostsAndPorts) {
   EXPECT_TRUE(ValidateHostPort("127.0.0.1:9001", PortZero::kReject).ok());
   EXPECT_TRUE(ValidateHostPort("model-v2.default.svc:8001", PortZero::kReject).ok());
