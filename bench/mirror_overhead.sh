@@ -9,8 +9,8 @@
 # fixed-rate load to each, alternating, for ROUNDS rounds; it reports the p50 and p99 of
 # each run and the median ratio of the p50s. Everything runs on 127.0.0.1.
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BIN="${BUILD_DIR:-$ROOT/build}/cmd"
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
+BIN="$BUILD_DIR/cmd"
 ROUNDS="${ROUNDS:-5}"
 SECONDS_PER_RUN="${SECONDS_PER_RUN:-4}"
 RATE="${RATE:-400}"
@@ -18,16 +18,6 @@ WORK="$(mktemp -d)"
 PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null; rm -rf "$WORK"' EXIT
 
-start() {  # name, command...: sets PORT
-  local name="$1"; shift
-  "$@" > "$WORK/$name.log" 2>&1 &
-  PIDS+=($!)
-  for _ in $(seq 1 200); do
-    PORT=$(grep -oE '(data plane |model .* )listening on [0-9.]+:[0-9]+' "$WORK/$name.log" | grep -oE '[0-9]+$') && return
-    sleep 0.05
-  done
-  echo "error: $name did not start" >&2; cat "$WORK/$name.log" >&2; exit 1
-}
 start primary "$BIN/demo-model-server" --port 0 --version v1; PRIMARY=$PORT
 start shadow "$BIN/demo-model-server" --port 0 --version v1; SHADOW=$PORT
 for mode in plain mirrored; do

@@ -113,6 +113,26 @@ class Client {
   std::unique_ptr<v1::AdminService::Stub> stub_;
 };
 
+// One pool's traffic in a route's window, as people read it.
+struct Traffic {
+  bool known = false;
+  double rps = 0;
+  double error_percent = 0;  // server errors over answered (not cancelled) calls
+  double p50_ms = 0, p99_ms = 0;
+};
+
+Traffic TrafficOf(const v1::Route& route, const std::string& pool) {
+  Traffic out;
+  for (const auto& t : route.traffic()) {
+    if (t.pool() != pool || t.window_seconds() <= 0) continue;
+    const double answered = static_cast<double>(t.requests() - t.cancelled());
+    out = {true, t.requests() / t.window_seconds(),
+           answered > 0 ? 100 * t.server_errors() / answered : 0.0, 1e3 * t.p50_seconds(),
+           1e3 * t.p99_seconds()};
+  }
+  return out;
+}
+
 void PrintRoutes(const google::protobuf::RepeatedPtrField<v1::Route>& routes) {
   for (const v1::Route& route : routes) {
     std::printf("route %s  (%s)  weights from %s\n", route.name().c_str(),
@@ -121,20 +141,14 @@ void PrintRoutes(const google::protobuf::RepeatedPtrField<v1::Route>& routes) {
     std::printf("  %-12s %10s %8s %9s %8s %9s %9s\n", "pool", "weight", "share", "rps", "errors",
                 "p50", "p99");
     for (const v1::PoolWeight& w : route.split()) {
-      const v1::PoolWindow* t = nullptr;
-      for (const auto& traffic : route.traffic()) {
-        if (traffic.pool() == w.pool()) t = &traffic;
-      }
-      if (t == nullptr || t->window_seconds() <= 0) {
+      const Traffic t = TrafficOf(route, w.pool());
+      if (!t.known) {
         std::printf("  %-12s %10g %7.2f%% %9s %8s %9s %9s\n", w.pool().c_str(), w.weight(),
                     100 * w.share(), "-", "-", "-", "-");
         continue;
       }
-      const double answered = static_cast<double>(t->requests() - t->cancelled());
       std::printf("  %-12s %10g %7.2f%% %9.1f %7.2f%% %7.2fms %7.2fms\n", w.pool().c_str(),
-                  w.weight(), 100 * w.share(), t->requests() / t->window_seconds(),
-                  answered > 0 ? 100 * t->server_errors() / answered : 0.0, 1e3 * t->p50_seconds(),
-                  1e3 * t->p99_seconds());
+                  w.weight(), 100 * w.share(), t.rps, t.error_percent, t.p50_ms, t.p99_ms);
     }
   }
 }
@@ -184,17 +198,11 @@ int Watch(Client& client, const std::string& route_name, const std::string& inte
     const std::string now = absl::FormatTime("%H:%M:%S", absl::Now(), absl::LocalTimeZone());
     std::vector<std::string> lines;
     for (const auto& w : route->split()) {
-      const v1::PoolWindow* t = nullptr;
-      for (const auto& traffic : route->traffic()) {
-        if (traffic.pool() == w.pool()) t = &traffic;
-      }
-      const double answered = t ? static_cast<double>(t->requests() - t->cancelled()) : 0;
+      const Traffic t = TrafficOf(*route, w.pool());
       lines.push_back(absl::StrFormat(
           "%s %s gen %d step - pool %-10s share %6.2f%%  %8.1f rps  errors %6.2f%%  p99 %8.2fms",
-          now, route_name, response.generation(), w.pool(), 100 * w.share(),
-          t && t->window_seconds() > 0 ? t->requests() / t->window_seconds() : 0.0,
-          answered > 0 ? 100 * t->server_errors() / answered : 0.0,
-          t ? 1e3 * t->p99_seconds() : 0.0));
+          now, route_name, response.generation(), w.pool(), 100 * w.share(), t.rps, t.error_percent,
+          t.p99_ms));
     }
     if (tty && drawn > 0) std::printf("\x1b[%dA\x1b[J", drawn);  // up, then clear below
     for (const std::string& line : lines) std::printf("%s\n", line.c_str());

@@ -303,20 +303,17 @@ absl::StatusOr<Controller::ReloadResult> Controller::Reload(const std::string& a
 
   PersistedState next = state_;
   for (std::string& note : Reconcile(*file, &next.overrides)) result.notes.push_back(note);
-  // Same effective table as now: nothing to publish.
-  auto same = Build(*file, next.overrides, state_.generation);
-  if (!same.ok()) return same.status();
-  const bool changed = TableFingerprint(**same) != state_.table_fingerprint ||
-                       next.overrides.size() != state_.overrides.size();
-  result.changed = changed;
-  if (!changed) {
+  next.generation += 1;
+  auto table = Build(*file, next.overrides, next.generation);
+  if (!table.ok()) return table.status();
+  // Same effective table as now: nothing to publish, and the generation stays.
+  result.changed = TableFingerprint(**table) != state_.table_fingerprint ||
+                   next.overrides.size() != state_.overrides.size();
+  if (!result.changed) {
     config_ = *std::move(file);
     result.generation = state_.generation;
     return result;
   }
-  next.generation += 1;
-  auto table = Build(*file, next.overrides, next.generation);
-  if (!table.ok()) return table.status();
   nlohmann::json before = nlohmann::json::object(), after = nlohmann::json::object();
   for (const auto& r : config_.routes)
     before[r.name] = SplitJson(EffectiveSplit(r, state_.overrides));

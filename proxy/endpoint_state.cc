@@ -2,9 +2,11 @@
 
 #include <algorithm>
 
+#include "metrics/call_series.h"
+
 namespace rollout::proxy {
 
-bool EndpointState::RecordCall(bool failed, int64_t now_ns, const OutlierPolicy& policy,
+bool EndpointState::RecordCall(bool failed, const OutlierPolicy& policy,
                                const std::vector<EndpointState*>& pool) {
   if (!failed) {
     if (failure_streak_.load(std::memory_order_relaxed) != 0) {
@@ -14,6 +16,7 @@ bool EndpointState::RecordCall(bool failed, int64_t now_ns, const OutlierPolicy&
   }
   const int streak = failure_streak_.fetch_add(1, std::memory_order_relaxed) + 1;
   if (policy.consecutive_failures <= 0 || streak < policy.consecutive_failures) return false;
+  const int64_t now_ns = metrics::MonotonicNowNs();
   if (ejected(now_ns)) return false;
   int ejected_now = 0;
   for (const EndpointState* e : pool) ejected_now += e->ejected(now_ns);

@@ -44,8 +44,9 @@ class EndpointState final {
   }
 
   // A call ended: `failed` when it ended UNAVAILABLE. Returns true if this ejected the
-  // endpoint. `pool` is the endpoint's pool (for the ejection budget).
-  bool RecordCall(bool failed, int64_t now_ns, const OutlierPolicy& policy,
+  // endpoint. `pool` is the endpoint's pool (for the ejection budget). Reads the clock only
+  // for a failure, so a successful call pays nothing but one relaxed load.
+  bool RecordCall(bool failed, const OutlierPolicy& policy,
                   const std::vector<EndpointState*>& pool);
 
   // Called by the health checker.

@@ -21,6 +21,15 @@ bool IsHopByHopKey(absl::string_view key) {
   return false;
 }
 
+void CopyRequestContext(const grpc::GenericServerContext& from, grpc::ClientContext* to) {
+  for (const auto& [key, value] : from.client_metadata()) {
+    if (!IsHopByHopKey(absl::string_view(key.data(), key.size()))) {
+      to->AddMetadata(std::string(key.data(), key.size()), std::string(value.data(), value.size()));
+    }
+  }
+  if (!from.host().empty()) to->set_authority(from.host());
+}
+
 bool IsStatusTrailerKey(absl::string_view key) {
   return key == "grpc-status" || key == "grpc-message" || key == "grpc-status-details-bin";
 }

@@ -9,6 +9,9 @@
 #ifndef ROLLOUT_PROXY_METADATA_FILTER_H_
 #define ROLLOUT_PROXY_METADATA_FILTER_H_
 
+#include <grpcpp/client_context.h>
+#include <grpcpp/generic/async_generic_service.h>
+
 #include "absl/strings/string_view.h"
 
 namespace rollout::proxy {
@@ -19,6 +22,10 @@ bool IsHopByHopKey(absl::string_view key);
 // True for trailer keys that the gRPC status carries already (grpc-status, grpc-message,
 // grpc-status-details-bin); copying them as metadata would send them twice.
 bool IsStatusTrailerKey(absl::string_view key);
+
+// Copies what a call carries to its next hop: the request metadata (less hop-by-hop keys)
+// and :authority. The deadline is the caller's to set.
+void CopyRequestContext(const grpc::GenericServerContext& from, grpc::ClientContext* to);
 
 }  // namespace rollout::proxy
 

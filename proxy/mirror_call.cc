@@ -30,14 +30,8 @@ MirrorCall* MirrorCall::Start(Worker* worker, const grpc::GenericServerContext& 
   auto* m = new MirrorCall(worker, endpoint, stats, tolerance);
   m->cq_ = worker->cq();
   m->method_ = primary.method();
-  for (const auto& [key, value] : primary.client_metadata()) {
-    if (!IsHopByHopKey(absl::string_view(key.data(), key.size()))) {
-      m->ctx_.AddMetadata(std::string(key.data(), key.size()),
-                          std::string(value.data(), value.size()));
-    }
-  }
+  CopyRequestContext(primary, &m->ctx_);
   m->ctx_.AddMetadata("x-rollout-mirror", "1");  // backends can tell shadow traffic apart
-  if (!primary.host().empty()) m->ctx_.set_authority(primary.host());
   // The primary's deadline, but never unbounded: a mirror must end.
   m->deadline_ = primary.deadline();
   return m;

@@ -142,11 +142,8 @@ void ProxyCall::RouteAndStart(bool first_message_read) {
 void ProxyCall::StartUpstream(bool first_message_read) {
   target_.stats->OnStart();
   ++target_.endpoint->outstanding;
-  down_ctx_.AddInitialMetadata(kPoolHeader, *target_.pool_name);
-  for (const auto& [key, value] : down_ctx_.client_metadata()) {
-    if (!IsHopByHopKey(ToView(key))) up_ctx_.AddMetadata(ToString(key), ToString(value));
-  }
-  if (!down_ctx_.host().empty()) up_ctx_.set_authority(down_ctx_.host());
+  down_ctx_.AddInitialMetadata(kPoolHeader, *target_.pool->name);
+  CopyRequestContext(down_ctx_, &up_ctx_);
   up_ctx_.set_deadline(down_ctx_.raw_deadline());
 
   if (target_.mirror_endpoint != nullptr) {
@@ -240,8 +237,7 @@ void ProxyCall::FinishUpstream() {
 void ProxyCall::OnUpFinish() {
   --target_.endpoint->outstanding;
   target_.endpoint->state->RecordCall(up_status_.error_code() == grpc::StatusCode::UNAVAILABLE,
-                                      metrics::MonotonicNowNs(), target_.pool->outlier,
-                                      target_.pool->states);
+                                      target_.pool->outlier, target_.pool->states);
   for (const auto& [key, value] : up_ctx_.GetServerTrailingMetadata()) {
     const absl::string_view k = ToView(key);
     if (!IsHopByHopKey(k) && !IsStatusTrailerKey(k)) {
@@ -253,7 +249,7 @@ void ProxyCall::OnUpFinish() {
     // The proxy could not reach the backend: say which pool and endpoint.
     return FinishDownstream(grpc::Status(
         grpc::StatusCode::UNAVAILABLE,
-        absl::StrCat("rollout-proxy: pool \"", *target_.pool_name, "\" endpoint ",
+        absl::StrCat("rollout-proxy: pool \"", *target_.pool->name, "\" endpoint ",
                      target_.endpoint->address, " is unavailable: ", up_status_.error_message()),
         up_status_.error_details()));
   }

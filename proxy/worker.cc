@@ -83,18 +83,17 @@ const routing::RoutingTable& Worker::CurrentTable() {
 
 absl::Status Worker::Route(const routing::CallAttributes& attrs, int64_t now_ns, Target* target,
                            bool* needs_model) {
-  absl::StatusOr<routing::RoutingTable::Decision> decision =
-      CurrentTable().Decide(attrs, NextRandom());
+  const routing::RoutingTable& table = CurrentTable();
+  absl::StatusOr<routing::RoutingTable::Decision> decision = table.Decide(attrs, NextRandom());
   if (!decision.ok()) return decision.status();
   *needs_model = decision->needs_model;
   if (*needs_model) return absl::OkStatus();
   UpstreamSet::Pool* pool = upstreams_.pool(decision->pool);
-  target->pool_name = pool->name;
   target->pool = pool;
   target->stats = stats_[decision->route][decision->pool];
   target->mirror_endpoint = nullptr;
   if (decision->mirror) {
-    const auto& route = CurrentTable().routes()[decision->route];
+    const auto& route = table.routes()[decision->route];
     metrics::CallSeries::Cell* mirror_stats = stats_[decision->route][route.mirror_pool];
     if (mirrors_inflight_ >= route.mirror_max_inflight ||
         mirrors_closed_.load(std::memory_order_relaxed)) {

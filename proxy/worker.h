@@ -36,8 +36,7 @@ class Worker final {
  public:
   // Where the router sent a call.
   struct Target {
-    const std::string* pool_name;  // valid for the worker's life
-    UpstreamSet::Pool* pool;       // likewise
+    UpstreamSet::Pool* pool;  // valid for the worker's life
     UpstreamSet::Endpoint* endpoint;
     metrics::CallSeries::Cell* stats;  // this worker's cell of (route, pool)
     // Set when this call gets a shadow copy.

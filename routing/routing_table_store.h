@@ -42,7 +42,7 @@ class RoutingTableCache final {
   explicit RoutingTableCache(const RoutingTableStore* store)
       : store_(store), version_(store->version()), table_(store->Current()) {}
 
-  // The newest published table. The reference stays valid until the next Get() or Hold().
+  // The newest published table. The reference stays valid until the next Get().
   const RoutingTable& Get() {
     const uint64_t v = store_->version();
     if (v != version_) {
@@ -51,8 +51,6 @@ class RoutingTableCache final {
     }
     return *table_;
   }
-  // The snapshot Get() last returned, for calls that must keep it alive (streams pinned to it).
-  const std::shared_ptr<const RoutingTable>& Hold() const { return table_; }
   // The store version of the snapshot held; changes exactly when Get() switched tables.
   uint64_t version() const { return version_; }
 

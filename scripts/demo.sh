@@ -24,22 +24,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Starts a process with its output in $WORK/$1.log, waits for "listening on HOST:PORT", and
-# sets PORT and PID (globals: a $(...) subshell would lose the PID needed for cleanup).
-start() {
-  local name="$1"; shift
-  "$@" > "$WORK/$name.log" 2>&1 &
-  PID=$!
-  PIDS+=("$PID")
-  for _ in $(seq 1 200); do
-    if PORT=$(grep -oE '(data plane |model .* )listening on [0-9.]+:[0-9]+' "$WORK/$name.log" | grep -oE '[0-9]+$'); then
-      return
-    fi
-    sleep 0.05
-  done
-  echo "error: $name did not start:" >&2; cat "$WORK/$name.log" >&2; exit 1
-}
-
 start v1 "$BIN/demo-model-server" --port 0 --version v1; V1=$PORT
 start v2 "$BIN/demo-model-server" --port 0 --version v2 --extra-latency-ms 2; V2=$PORT
 cat > "$WORK/proxy.yaml" <<YAML

@@ -36,3 +36,21 @@ build() {
   cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
   cmake --build "$BUILD_DIR" -j"$JOBS"
 }
+
+# start NAME COMMAND...: runs COMMAND in the background with its output in $WORK/NAME.log,
+# waits for its "listening on HOST:PORT" line, and sets PORT and PID (globals: a $(...)
+# subshell would lose the PID needed for cleanup). Appends PID to PIDS. Needs WORK.
+start() {
+  local name="$1"; shift
+  "$@" > "$WORK/$name.log" 2>&1 &
+  PID=$!
+  PIDS+=("$PID")
+  for _ in $(seq 1 200); do
+    if PORT=$(grep -oE '(data plane |model .* )listening on [0-9.]+:[0-9]+' "$WORK/$name.log" |
+              grep -oE '[0-9]+$'); then
+      return
+    fi
+    sleep 0.05
+  done
+  echo "error: $name did not start:" >&2; cat "$WORK/$name.log" >&2; exit 1
+}

@@ -4,18 +4,17 @@
 #include <cmath>
 #include <cstdint>
 
+#include "routing/split_mix.h"
+
 namespace rollout::demo {
 namespace {
 
 // Deterministic across platforms and library versions, unlike std distributions.
-class SplitMix64 {
+class WeightSource {
  public:
-  explicit SplitMix64(uint64_t seed) : state_(seed) {}
-  float NextWeight() {  // uniform in [-1, 1)
-    uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    z ^= z >> 31;
+  explicit WeightSource(uint64_t seed) : state_(seed) {}
+  float Next() {  // uniform in [-1, 1)
+    const uint64_t z = routing::SplitMix64Next(state_);
     return static_cast<float>(static_cast<double>(z >> 11) / 4503599627370496.0 - 1.0);
   }
 
@@ -32,15 +31,15 @@ uint64_t Fnv1a(const std::string& s) {
 }  // namespace
 
 TinyMlp::TinyMlp(const std::string& version) {
-  SplitMix64 rng(Fnv1a(version));
+  WeightSource rng(Fnv1a(version));
   for (auto& row : w1_) {
-    for (float& w : row) w = rng.NextWeight();
+    for (float& w : row) w = rng.Next();
   }
-  for (float& b : b1_) b = rng.NextWeight() * 0.1f;
+  for (float& b : b1_) b = rng.Next() * 0.1f;
   for (auto& row : w2_) {
-    for (float& w : row) w = rng.NextWeight();
+    for (float& w : row) w = rng.Next();
   }
-  for (float& b : b2_) b = rng.NextWeight() * 0.1f;
+  for (float& b : b2_) b = rng.Next() * 0.1f;
 }
 
 std::array<float, TinyMlp::kClasses> TinyMlp::Predict(

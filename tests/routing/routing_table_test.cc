@@ -150,7 +150,7 @@ TEST(RoutingTableStoreTest, CacheSeesEachPublishedTable) {
   EXPECT_NE(cache.version(), version);
   EXPECT_EQ(cache.Get().Decide("/a/b", 0)->pool, 1u);
   // The snapshot a caller holds stays alive after a newer one is published.
-  std::shared_ptr<const RoutingTable> held = cache.Hold();
+  std::shared_ptr<const RoutingTable> held = store.Current();
   store.Publish(*first);
   EXPECT_EQ(held->generation(), 2u);
   EXPECT_EQ(cache.Get().generation(), 1u);
