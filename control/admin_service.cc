@@ -65,7 +65,7 @@ void AdminService::FillRoutes(const Controller::View& view, absl::Duration windo
     v1::Route* out = routes->Add();
     out->set_name(route.name);
     out->set_method_prefix(route.method_prefix);
-    out->set_weights_source(view.weights_from_api.at(route.name) ? "api" : "file");
+    out->set_weights_source(view.weights_source.at(route.name));
     for (size_t i = 0; i < route.split.size(); ++i) {
       const std::string& pool = view.table->pools()[route.split.pool(i)].name;
       v1::PoolWeight* w = out->add_split();

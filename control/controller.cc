@@ -33,6 +33,31 @@ std::vector<routing::SplitSpec> EffectiveSplit(const routing::RouteSpec& route,
   return it == o.end() ? route.split : it->second.split;
 }
 
+// `route` as in effect: the file's, with what the API or a rollout set.
+routing::RouteSpec Effective(routing::RouteSpec route,
+                             const std::map<std::string, RouteOverride>& overrides) {
+  auto it = overrides.find(route.name);
+  if (it == overrides.end()) return route;
+  const RouteOverride& o = it->second;
+  route.split = o.split;
+  if (o.mirror_pool.has_value()) {
+    route.mirror_pool = *o.mirror_pool;
+    route.mirror_percent = o.mirror_pool->empty() ? 0 : o.mirror_percent;
+  }
+  if (route.override_header.empty() && !o.override_header.empty()) {
+    route.override_header = o.override_header;
+  }
+  if (!route.override_pools.empty()) {  // a rollout's pools may always be forced
+    for (const auto& arm : o.split) {
+      if (std::find(route.override_pools.begin(), route.override_pools.end(), arm.pool) ==
+          route.override_pools.end()) {
+        route.override_pools.push_back(arm.pool);
+      }
+    }
+  }
+  return route;
+}
+
 }  // namespace
 
 std::string RouteFingerprint(const routing::RouteSpec& route) {
@@ -79,19 +104,21 @@ std::string TableFingerprint(const routing::RoutingTable& table) {
 
 absl::StatusOr<std::shared_ptr<const routing::RoutingTable>> Controller::Build(
     const Config& file, const Overrides& overrides, uint64_t generation) {
-  std::vector<routing::RouteSpec> routes = file.routes;
-  for (auto& route : routes) route.split = EffectiveSplit(route, overrides);
+  std::vector<routing::RouteSpec> routes;
+  for (const auto& route : file.routes) routes.push_back(Effective(route, overrides));
   return routing::RoutingTable::Create(file.pools, std::move(routes), generation);
 }
 
-std::vector<std::string> Controller::Reconcile(const Config& file, Overrides* overrides) {
+std::vector<std::string> Controller::Reconcile(const Config& file, Overrides* overrides,
+                                               const std::set<std::string>& held) {
   std::vector<std::string> notes;
   for (auto it = overrides->begin(); it != overrides->end();) {
     const routing::RouteSpec* route = FindRoute(file, it->first);
     std::string drop;
+    const bool rollout = held.count(it->first) > 0;
     if (route == nullptr) {
       drop = "the file no longer has this route";
-    } else if (RouteFingerprint(*route) != it->second.file_fingerprint) {
+    } else if (!rollout && RouteFingerprint(*route) != it->second.file_fingerprint) {
       drop = "the file changed this route, so the file's weights win";
     } else {
       for (const auto& arm : it->second.split) {
@@ -103,6 +130,11 @@ std::vector<std::string> Controller::Reconcile(const Config& file, Overrides* ov
     if (!drop.empty()) {
       notes.push_back(absl::StrCat("route ", it->first, ": API weights dropped: ", drop));
       it = overrides->erase(it);
+    } else if (rollout) {
+      it->second.file_fingerprint = RouteFingerprint(*route);
+      notes.push_back(absl::StrCat("route ", it->first,
+                                   ": weights kept: a rollout holds this route"));
+      ++it;
     } else {
       notes.push_back(absl::StrCat("route ", it->first,
                                    ": API weights kept (the file has not changed this route)"));
@@ -157,7 +189,7 @@ absl::StatusOr<std::unique_ptr<Controller>> Controller::Create(Config config) {
     audit = *std::move(log);
     notes.push_back("no state_dir: weights set through the API are lost on restart");
   }
-  for (std::string& note : Reconcile(config, &state.overrides)) notes.push_back(std::move(note));
+  for (std::string& note : Reconcile(config, &state.overrides, state.held_routes)) notes.push_back(std::move(note));
   // The generation moves only when the table does: a plain restart keeps it, so a client's
   // compare-and-set still holds; a file edited while the proxy was down moves it.
   auto table = Build(config, state.overrides, state.generation + 1);
@@ -188,9 +220,10 @@ Controller::View Controller::Current() const {
   std::lock_guard<std::mutex> lock(mu_);
   View view{state_.generation, config_, store_.Current(), {}, {}};
   for (const auto& route : config_.routes) {
-    view.weights_from_api[route.name] = state_.overrides.count(route.name) > 0;
-    view.effective_routes.push_back(route);
-    view.effective_routes.back().split = EffectiveSplit(route, state_.overrides);
+    view.weights_source[route.name] = state_.held_routes.count(route.name) > 0 ? "rollout"
+                                      : state_.overrides.count(route.name) > 0 ? "api"
+                                                                                : "file";
+    view.effective_routes.push_back(Effective(route, state_.overrides));
   }
   return view;
 }
@@ -198,7 +231,7 @@ Controller::View Controller::Current() const {
 absl::Status Controller::CommitLocked(PersistedState next,
                                       std::shared_ptr<const routing::RoutingTable> table,
                                       AuditEntry entry) {
-  next.table_fingerprint = TableFingerprint(*table);
+  if (table != nullptr) next.table_fingerprint = TableFingerprint(*table);
   if (state_store_.has_value()) {
     if (absl::Status s = state_store_->Save(next); !s.ok()) {
       return absl::InternalError(
@@ -206,7 +239,7 @@ absl::Status Controller::CommitLocked(PersistedState next,
     }
   }
   state_ = std::move(next);
-  store_.Publish(std::move(table));
+  if (table != nullptr) store_.Publish(std::move(table));
   if (absl::Status s = audit_->Append(entry); !s.ok()) {
     // The change is in effect and persisted; losing its audit line must not be silent.
     std::fprintf(stderr, "rollout-proxy: ERROR: %s\n", std::string(s.message()).c_str());
@@ -223,6 +256,13 @@ absl::StatusOr<uint64_t> Controller::SetWeights(const std::string& actor, const 
     return absl::AbortedError(absl::StrCat("expected_generation ", *expected_generation,
                                            " is stale; the current generation is ",
                                            state_.generation));
+  }
+  if (state_.held_routes.count(route) > 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("route \"", route,
+                     "\" is held by a rollout: its weights move through the rollout engine; "
+                     "promote or abort the rollout first (rolloutctl rollout get ",
+                     route, ")"));
   }
   const routing::RouteSpec* spec = FindRoute(config_, route);
   if (spec == nullptr) {
@@ -302,7 +342,7 @@ absl::StatusOr<Controller::ReloadResult> Controller::Reload(const std::string& a
       "admin");
 
   PersistedState next = state_;
-  for (std::string& note : Reconcile(*file, &next.overrides)) result.notes.push_back(note);
+  for (std::string& note : Reconcile(*file, &next.overrides, next.held_routes)) result.notes.push_back(note);
   next.generation += 1;
   auto table = Build(*file, next.overrides, next.generation);
   if (!table.ok()) return table.status();
@@ -327,6 +367,53 @@ absl::StatusOr<Controller::ReloadResult> Controller::Reload(const std::string& a
   config_ = *std::move(file);
   result.generation = state_.generation;
   return result;
+}
+
+nlohmann::json Controller::rollouts() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return state_.rollouts;
+}
+
+absl::StatusOr<uint64_t> Controller::CommitRollout(const std::string& route,
+                                                   std::optional<RouteOverride> change,
+                                                   bool hold, nlohmann::json rollouts,
+                                                   AuditEntry entry) {
+  std::lock_guard<std::mutex> lock(mu_);
+  PersistedState next = state_;
+  next.rollouts = std::move(rollouts);
+  if (hold) {
+    next.held_routes.insert(route);
+  } else {
+    next.held_routes.erase(route);
+  }
+  std::shared_ptr<const routing::RoutingTable> table;
+  nlohmann::json before, after;
+  if (change.has_value()) {
+    const routing::RouteSpec* spec = FindRoute(config_, route);
+    if (spec == nullptr) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("route \"", route, "\" is no longer in the config file"));
+    }
+    before = SplitJson(EffectiveSplit(*spec, state_.overrides));
+    change->file_fingerprint = RouteFingerprint(*spec);
+    after = SplitJson(change->split);
+    next.overrides[route] = *std::move(change);
+    auto built = Build(config_, next.overrides, next.generation + 1);
+    if (!built.ok()) return built.status();
+    if (TableFingerprint(**built) != state_.table_fingerprint) {
+      next.generation += 1;
+      table = *std::move(built);
+    }
+  }
+  entry.route = route;
+  entry.before = std::move(before);
+  entry.after = std::move(after);
+  entry.generation = next.generation;
+  if (absl::Status s = CommitLocked(std::move(next), std::move(table), std::move(entry));
+      !s.ok()) {
+    return s;
+  }
+  return state_.generation;
 }
 
 }  // namespace rollout::control

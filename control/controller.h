@@ -25,6 +25,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -53,7 +54,7 @@ class Controller final {
     uint64_t generation;
     Config config;                                       // as in the file
     std::shared_ptr<const routing::RoutingTable> table;  // in effect
-    std::map<std::string, bool> weights_from_api;        // by route
+    std::map<std::string, std::string> weights_source;   // by route: file, api or rollout
     std::vector<routing::RouteSpec> effective_routes;    // the file's, with API splits
   };
   View Current() const;
@@ -73,6 +74,16 @@ class Controller final {
   // Re-reads the config file. An invalid file changes nothing and its error is returned.
   absl::StatusOr<ReloadResult> Reload(const std::string& actor, const std::string& reason);
 
+  // For the rollout engine, in one atomic step: replaces the engine's records, marks
+  // `route` held (or not) by a rollout, applies `change` to the route when given, and
+  // appends `entry` (its route, before, after and generation are filled in here). The
+  // generation moves only if the table changes. Nothing is applied if any part fails.
+  absl::StatusOr<uint64_t> CommitRollout(const std::string& route,
+                                         std::optional<RouteOverride> change, bool hold,
+                                         nlohmann::json rollouts, AuditEntry entry);
+  // The engine's records as last committed (or loaded at startup).
+  nlohmann::json rollouts() const;
+
  private:
   using Overrides = std::map<std::string, RouteOverride>;
 
@@ -86,10 +97,12 @@ class Controller final {
         store_(std::move(table)) {}
 
   // Drops overrides the file has changed or made impossible; returns why, one note each.
-  static std::vector<std::string> Reconcile(const Config& file, Overrides* overrides);
+  // Routes a rollout holds keep their weights while their pools exist.
+  static std::vector<std::string> Reconcile(const Config& file, Overrides* overrides,
+                                            const std::set<std::string>& held);
   static absl::StatusOr<std::shared_ptr<const routing::RoutingTable>> Build(
       const Config& file, const Overrides& overrides, uint64_t generation);
-  // Steps 3-5 above.
+  // Steps 3-5 above; a null table publishes nothing.
   absl::Status CommitLocked(PersistedState next, std::shared_ptr<const routing::RoutingTable> table,
                             AuditEntry entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 

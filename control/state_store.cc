@@ -89,7 +89,18 @@ absl::StatusOr<std::optional<PersistedState>> StateStore::Load() const {
       }
       override_.split.push_back({arm["pool"].get<std::string>(), arm["weight"].get<double>()});
     }
+    if (o.contains("mirror_pool") && o["mirror_pool"].is_string()) {
+      override_.mirror_pool = o["mirror_pool"].get<std::string>();
+      override_.mirror_percent = o.value("mirror_percent", 0.0);
+    }
+    override_.override_header = o.value("override_header", "");
     state.overrides.emplace(route, std::move(override_));
+  }
+  if (j.contains("rollouts")) state.rollouts = j["rollouts"];
+  if (j.contains("held_routes") && j["held_routes"].is_array()) {
+    for (const auto& r : j["held_routes"]) {
+      if (r.is_string()) state.held_routes.insert(r.get<std::string>());
+    }
   }
   return std::optional<PersistedState>(std::move(state));
 }
@@ -103,8 +114,16 @@ absl::Status StateStore::Save(const PersistedState& state) const {
   for (const auto& [route, o] : state.overrides) {
     nlohmann::json split = nlohmann::json::array();
     for (const auto& arm : o.split) split.push_back({{"pool", arm.pool}, {"weight", arm.weight}});
-    j["overrides"][route] = {{"split", split}, {"file_fingerprint", o.file_fingerprint}};
+    nlohmann::json& out = j["overrides"][route];
+    out = {{"split", split}, {"file_fingerprint", o.file_fingerprint}};
+    if (o.mirror_pool.has_value()) {
+      out["mirror_pool"] = *o.mirror_pool;
+      out["mirror_percent"] = o.mirror_percent;
+    }
+    if (!o.override_header.empty()) out["override_header"] = o.override_header;
   }
+  if (!state.rollouts.is_null()) j["rollouts"] = state.rollouts;
+  j["held_routes"] = state.held_routes;
   return WriteFileAtomically(path(), j.dump(2) + "\n");
 }
 

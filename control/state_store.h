@@ -15,6 +15,8 @@
 
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
+#include <set>
 #include <optional>
 #include <string>
 #include <vector>
@@ -27,6 +29,10 @@ namespace rollout::control {
 struct RouteOverride {
   std::vector<routing::SplitSpec> split;
   std::string file_fingerprint;  // the file's definition of the route when it was set
+  // Set by a rollout only (blue_green preview, shadow); unset: the file's.
+  std::optional<std::string> mirror_pool;  // "" turns the mirror off
+  double mirror_percent = 0;
+  std::string override_header;  // when the file's route has none
 };
 
 struct PersistedState {
@@ -35,6 +41,10 @@ struct PersistedState {
   // restart keeps the generation when it builds the same table.
   std::string table_fingerprint;
   std::map<std::string, RouteOverride> overrides;  // by route name
+  // The rollout engine's records (opaque here), and the routes a rollout holds: their
+  // weights move only through the engine.
+  nlohmann::json rollouts;
+  std::set<std::string> held_routes;
 };
 
 class StateStore final {

@@ -68,6 +68,16 @@ void CallSeries::Cell::OnEnd(int grpc_code, uint64_t latency_ns, int64_t now_ns)
   }
 }
 
+void CallSeries::Cell::OnMirror(MirrorResult result, double difference, int64_t now_ns) {
+  Add(mirror_results_[static_cast<int>(result)], uint64_t{1});
+  if (difference > mirror_max_difference_.load(std::memory_order_relaxed)) {
+    mirror_max_difference_.store(difference, std::memory_order_relaxed);
+  }
+  const int64_t second = now_ns / kNsPerSecond;
+  if (second != second_.load(std::memory_order_relaxed)) series_->Roll(*this, second);
+  Add(second_mirror_[static_cast<int>(result)], uint64_t{1});
+}
+
 CallSeries::CallSeries(std::string route, std::string pool, int workers)
     : route_(std::move(route)), pool_(std::move(pool)), ring_(kSlots) {
   for (int i = 0; i < workers; ++i) {
@@ -94,12 +104,16 @@ void CallSeries::Roll(Cell& cell, int64_t second) {
             static_cast<uint32_t>(cell.second_buckets_[b].load(std::memory_order_relaxed));
       }
       slot.max_ns = std::max(slot.max_ns, cell.second_max_ns_.load(std::memory_order_relaxed));
+      for (int r = 0; r < kNumMirrorResults; ++r) {
+        slot.mirror[r] += cell.second_mirror_[r].load(std::memory_order_relaxed);
+      }
     }
   }
   // Cleared under the lock, so Snapshot never counts a second both here and in the ring.
   for (auto& c : cell.second_classes_) c.store(0, std::memory_order_relaxed);
   for (auto& b : cell.second_buckets_) b.store(0, std::memory_order_relaxed);
   cell.second_max_ns_.store(0, std::memory_order_relaxed);
+  for (auto& m : cell.second_mirror_) m.store(0, std::memory_order_relaxed);
   cell.second_.store(second, std::memory_order_relaxed);
 }
 
@@ -135,6 +149,7 @@ WindowSnapshot CallSeries::Snapshot(absl::Duration window, int64_t now_ns) const
   std::array<uint64_t, kNumCodeClasses> classes{};
   std::vector<uint64_t> buckets(kWindowBuckets);
   uint64_t max_ns = 0;
+  std::array<uint64_t, kNumMirrorResults> mirror{};
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (const Slot& slot : ring_) {
@@ -142,6 +157,7 @@ WindowSnapshot CallSeries::Snapshot(absl::Duration window, int64_t now_ns) const
       for (int c = 0; c < kNumCodeClasses; ++c) classes[c] += slot.classes[c];
       for (size_t b = 0; b < kWindowBuckets; ++b) buckets[b] += slot.buckets[b];
       max_ns = std::max(max_ns, slot.max_ns);
+      for (int r = 0; r < kNumMirrorResults; ++r) mirror[r] += slot.mirror[r];
     }
     for (const auto& cell : cells_) {  // the seconds workers are still recording
       if (!in_window(cell->second_.load(std::memory_order_relaxed))) continue;
@@ -152,6 +168,9 @@ WindowSnapshot CallSeries::Snapshot(absl::Duration window, int64_t now_ns) const
         buckets[b] += cell->second_buckets_[b].load(std::memory_order_relaxed);
       }
       max_ns = std::max(max_ns, cell->second_max_ns_.load(std::memory_order_relaxed));
+      for (int r = 0; r < kNumMirrorResults; ++r) {
+        mirror[r] += cell->second_mirror_[r].load(std::memory_order_relaxed);
+      }
     }
   }
   WindowSnapshot s;
@@ -170,6 +189,8 @@ WindowSnapshot CallSeries::Snapshot(absl::Duration window, int64_t now_ns) const
   s.p50 = quantile(0.50);
   s.p95 = quantile(0.95);
   s.p99 = quantile(0.99);
+  s.mirror = mirror;
+  s.latency_bins = std::move(buckets);
   return s;
 }
 

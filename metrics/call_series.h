@@ -67,6 +67,11 @@ struct WindowSnapshot {
   uint64_t client_errors = 0;
   uint64_t server_errors = 0;
   absl::Duration p50, p95, p99;  // zero when there were no requests
+  // Shadow calls to this pool that concluded in the window, by MirrorResult.
+  std::array<uint64_t, kNumMirrorResults> mirror{};
+  // The window's latencies, in CallSeries::WindowBuckets (nanoseconds); for tests of
+  // whole distributions (A/B verdicts).
+  std::vector<uint64_t> latency_bins;
 
   // Errors that count against a version, over the calls it answered (cancels excluded).
   double ServerErrorRate() const {
@@ -88,12 +93,7 @@ class CallSeries final {
     void OnEnd(int grpc_code, uint64_t latency_ns, int64_t now_ns);
     // A mirror call to this (route, pool) concluded; `difference` is the largest numeric
     // difference of its outputs from the primary's.
-    void OnMirror(MirrorResult result, double difference) {
-      Add(mirror_results_[static_cast<int>(result)], uint64_t{1});
-      if (difference > mirror_max_difference_.load(std::memory_order_relaxed)) {
-        mirror_max_difference_.store(difference, std::memory_order_relaxed);
-      }
-    }
+    void OnMirror(MirrorResult result, double difference, int64_t now_ns);
 
    private:
     friend class CallSeries;
@@ -114,6 +114,7 @@ class CallSeries final {
     std::array<std::atomic<uint64_t>, kNumCodeClasses> second_classes_{};
     std::array<std::atomic<uint64_t>, kWindowBuckets> second_buckets_{};
     std::atomic<uint64_t> second_max_ns_{0};
+    std::array<std::atomic<uint64_t>, kNumMirrorResults> second_mirror_{};
   };
 
   struct Totals {
@@ -141,6 +142,7 @@ class CallSeries final {
     std::array<uint64_t, kNumCodeClasses> classes{};
     std::vector<uint32_t> buckets = std::vector<uint32_t>(kWindowBuckets);  // per second: fits
     uint64_t max_ns = 0;
+    std::array<uint64_t, kNumMirrorResults> mirror{};
   };
   static constexpr int kSlots = 64;  // > kMaxWindowSeconds, so a full window never wraps
 

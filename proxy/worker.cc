@@ -97,14 +97,14 @@ absl::Status Worker::Route(const routing::CallAttributes& attrs, int64_t now_ns,
     metrics::CallSeries::Cell* mirror_stats = stats_[decision->route][route.mirror_pool];
     if (mirrors_inflight_ >= route.mirror_max_inflight ||
         mirrors_closed_.load(std::memory_order_relaxed)) {
-      mirror_stats->OnMirror(metrics::MirrorResult::kDropped, 0);  // over budget
+      mirror_stats->OnMirror(metrics::MirrorResult::kDropped, 0, now_ns);  // over budget
     } else if (UpstreamSet::Endpoint* e =
                    upstreams_.Pick(upstreams_.pool(route.mirror_pool), now_ns, NextRandom())) {
       target->mirror_endpoint = e;
       target->mirror_stats = mirror_stats;
       target->mirror_tolerance = route.mirror_tolerance;
     } else {
-      mirror_stats->OnMirror(metrics::MirrorResult::kError, 0);  // no usable mirror endpoint
+      mirror_stats->OnMirror(metrics::MirrorResult::kError, 0, now_ns);  // no usable mirror endpoint
     }
   }
   target->endpoint = upstreams_.Pick(pool, now_ns, NextRandom());

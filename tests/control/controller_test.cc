@@ -64,7 +64,7 @@ TEST_F(ControllerTest, SetWeightsPublishesPersistsAndAudits) {
   EXPECT_EQ(*g1, g0 + 1);
   EXPECT_EQ(Share(*c, 0, "v2"), 500000u);
   EXPECT_EQ(c->store()->Current()->generation(), *g1);
-  EXPECT_TRUE(c->Current().weights_from_api.at("infer"));
+  EXPECT_EQ(c->Current().weights_source.at("infer"), "api");
 
   AuditLog::Page page = c->audit().Read({});
   ASSERT_EQ(page.entries.size(), 1u);
@@ -191,7 +191,7 @@ TEST_F(ControllerTest, ReloadKeepsApiWeightsUntilTheFileChangesThatRoute) {
   reloaded = c->Reload("ops", "file says 80/20");
   ASSERT_TRUE(reloaded.ok()) << reloaded.status();
   EXPECT_EQ(Share(*c, 0, "v2"), 200000u);
-  EXPECT_FALSE(c->Current().weights_from_api.at("infer"));
+  EXPECT_EQ(c->Current().weights_source.at("infer"), "file");
   EXPECT_THAT(reloaded->notes, ::testing::Contains(HasSubstr("the file's weights win")));
   const auto audit = c->audit().Read({}).entries;
   ASSERT_EQ(audit.size(), 3u);

@@ -1,0 +1,68 @@
+// PrometheusSource: rollout analysis over PromQL, so that every proxy replica's traffic is
+// judged together (Prometheus sums the replicas' series).
+//
+// Four instant queries per pool and window, over the HTTP API (/api/v1/query). Each is a
+// template: {route}, {pool} and {window} (e.g. "30s") are replaced before it is sent. The
+// defaults read rollout-proxy's own families; any of them can be replaced in the config
+// (analysis.prometheus.queries). A query that fails, or an empty answer to the requests
+// query, is "no data" (UNAVAILABLE / NOT_FOUND), so the step holds.
+//
+// Thread-safety: thread-safe.
+#ifndef ROLLOUT_CONTROL_PROMETHEUS_SOURCE_H_
+#define ROLLOUT_CONTROL_PROMETHEUS_SOURCE_H_
+
+#include <map>
+#include <string>
+
+#include "control/metric_source.h"
+
+namespace rollout::control {
+
+struct PrometheusQueries {
+  // A scalar: calls answered (client cancels excluded).
+  std::string requests =
+      "sum(increase(rollout_proxy_requests_total{route=\"{route}\",pool=\"{pool}\","
+      "grpc_code!=\"CANCELLED\"}[{window}]))";
+  // A scalar: the calls that count against the version (server-class codes).
+  std::string server_errors =
+      "sum(increase(rollout_proxy_requests_total{route=\"{route}\",pool=\"{pool}\","
+      "grpc_code=~\"UNKNOWN|DEADLINE_EXCEEDED|RESOURCE_EXHAUSTED|ABORTED|UNIMPLEMENTED|"
+      "INTERNAL|UNAVAILABLE|DATA_LOSS\"}[{window}]))";
+  // A vector by `le`: cumulative latency buckets over the window.
+  std::string latency_buckets =
+      "sum by (le) (increase(rollout_proxy_request_duration_seconds_bucket{route=\"{route}\","
+      "pool=\"{pool}\"}[{window}]))";
+  // A vector by `result`: shadow results (match, mismatch, error, dropped).
+  std::string mirror_results =
+      "sum by (result) (increase(rollout_proxy_mirror_results_total{route=\"{route}\","
+      "pool=\"{pool}\"}[{window}]))";
+};
+
+struct PrometheusSourceConfig {
+  std::string url;  // e.g. http://127.0.0.1:9090
+  absl::Duration timeout = absl::Seconds(2);
+  PrometheusQueries queries;
+};
+
+class PrometheusSource final : public MetricSource {
+ public:
+  explicit PrometheusSource(PrometheusSourceConfig config) : config_(std::move(config)) {}
+  absl::StatusOr<PoolStats> Window(const std::string& route, const std::string& pool,
+                                   absl::Duration window) override;
+  std::string name() const override { return "prometheus"; }
+
+  // The query as sent, with the placeholders filled in.
+  static std::string Expand(const std::string& query, const std::string& route,
+                            const std::string& pool, absl::Duration window);
+
+ private:
+  // The samples of an instant query: label value of `by` (empty for a scalar) -> value.
+  absl::StatusOr<std::map<std::string, double>> Query(const std::string& promql,
+                                                      const std::string& by);
+
+  const PrometheusSourceConfig config_;
+};
+
+}  // namespace rollout::control
+
+#endif  // ROLLOUT_CONTROL_PROMETHEUS_SOURCE_H_
