@@ -9,6 +9,7 @@
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
+#include <atomic>
 #include <cstdio>
 #include <iostream>
 #include <thread>
@@ -17,7 +18,12 @@
 #include "control/admin_service.h"
 #include "control/config_loader.h"
 #include "control/controller.h"
+#include "control/metric_source.h"
+#include "control/prometheus_source.h"
+#include "control/rollout_engine.h"
+#include "control/rollout_metrics.h"
 #include "control/token_store.h"
+#include "control/webhook_notifier.h"
 #include "metrics/call_metrics.h"
 #include "metrics/metrics_exporter.h"
 #include "metrics/proxy_collector.h"
@@ -56,6 +62,47 @@ int Serve(const rollout::control::Config& config,
   options.max_message_bytes = config.max_message_bytes;
   rollout::metrics::CallMetrics call_metrics(options.workers);
   options.call_metrics = &call_metrics;
+
+  // The rollout engine: its metric source, its webhooks, and a thread that runs its due
+  // analyses. Its records were restored with the controller's state.
+  std::unique_ptr<rollout::control::MetricSource> source;
+  if (config.analysis.source == "prometheus") {
+    source = std::make_unique<rollout::control::PrometheusSource>(config.analysis.prometheus);
+  } else {
+    source = std::make_unique<rollout::control::InProcessSource>(&call_metrics);
+  }
+  std::unique_ptr<rollout::control::WebhookNotifier> notifier;
+  if (!config.webhooks.empty()) {
+    notifier = std::make_unique<rollout::control::WebhookNotifier>(
+        rollout::control::WebhookOptions{config.webhooks});
+  }
+  rollout::control::RolloutEngine::Options engine_options;
+  engine_options.source = source.get();
+  engine_options.notifier = notifier.get();
+  auto rollouts = rollout::control::RolloutEngine::Create(controller->get(), engine_options);
+  if (!rollouts.ok()) {
+    std::cerr << "rollout-proxy: error: " << rollouts.status().message() << "\n";
+    return 1;
+  }
+  rollout::control::RolloutEngine& engine_ref = **rollouts;
+  for (const std::string& note : engine_ref.StartDeclared(config.rollouts)) {
+    std::fprintf(stderr, "rollout-proxy: %s\n", note.c_str());
+  }
+  std::atomic<bool> stopping{false};
+  std::thread ticker([&] {
+    while (!stopping.load()) {
+      engine_ref.Tick();
+      absl::SleepFor(absl::Milliseconds(250));
+    }
+  });
+  struct JoinOnExit {
+    std::atomic<bool>& stop;
+    std::thread& thread;
+    ~JoinOnExit() {
+      stop = true;
+      thread.join();
+    }
+  } join_ticker{stopping, ticker};
   auto engine = rollout::proxy::GrpcAsyncEngine::Create(options, &store);
   if (!engine.ok()) {
     std::cerr << "rollout-proxy: error: " << engine.status().message() << "\n";
@@ -65,7 +112,8 @@ int Serve(const rollout::control::Config& config,
   if (config.metrics_listen.has_value()) {
     rollout::proxy::Engine* engine_ptr = engine->get();
     auto collector = std::make_shared<rollout::metrics::ProxyCollector>(
-        &call_metrics, &store, [engine_ptr] { return engine_ptr->EndpointHealth(); }, kVersion);
+        &call_metrics, &store, [engine_ptr] { return engine_ptr->EndpointHealth(); }, kVersion,
+        [&engine_ref] { return rollout::control::RolloutFamilies(engine_ref); });
     auto created = rollout::metrics::MetricsExporter::Create(*config.metrics_listen, collector);
     if (!created.ok()) {
       std::cerr << "rollout-proxy: error: " << created.status().message() << "\n";
@@ -82,7 +130,7 @@ int Serve(const rollout::control::Config& config,
   if (config.admin.has_value()) {
     rollout::proxy::Engine* engine_ptr = engine->get();
     admin_service = std::make_unique<rollout::control::AdminService>(
-        controller->get(), *std::move(tokens), &call_metrics,
+        controller->get(), &engine_ref, *std::move(tokens), &call_metrics,
         [engine_ptr] { return engine_ptr->EndpointHealth(); });
     grpc::ServerBuilder builder;
     builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
@@ -121,6 +169,10 @@ int Serve(const rollout::control::Config& config,
                    config.source.c_str(), static_cast<unsigned long long>(reloaded->generation),
                    reloaded->changed ? "" : " (no change)");
       for (const std::string& note : reloaded->notes) {
+        std::fprintf(stderr, "rollout-proxy:   %s\n", note.c_str());
+      }
+      for (const std::string& note :
+           engine_ref.StartDeclared((*controller)->Current().config.rollouts)) {
         std::fprintf(stderr, "rollout-proxy:   %s\n", note.c_str());
       }
       continue;

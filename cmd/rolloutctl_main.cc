@@ -5,6 +5,12 @@
 //   rolloutctl reload --reason "new pool v3"
 //   rolloutctl audit --route infer --limit 20
 //   rolloutctl --json routes
+//   rolloutctl rollout start infer --strategy canary --stable v1 --candidate v2
+//       --steps 5,25,50,100 --interval 10s --min-requests 100 --max-error-rate 0.01
+//       --max-p99-ratio 1.5 --failure-limit 2 --notes "v2: retrained on May data"
+//   rolloutctl rollout get infer           the rollout with every decision
+//   rolloutctl rollout events infer --until-done
+//   rolloutctl history infer
 //
 // Exit codes: 0 ok, 1 rejected by the proxy, 2 usage error, 3 proxy unreachable.
 #include <google/protobuf/util/json_util.h>
@@ -17,6 +23,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <sstream>
 
 #include "absl/strings/ascii.h"
@@ -48,11 +55,12 @@ class Client {
         stub_(v1::AdminService::NewStub(
             grpc::CreateChannel(options.admin, grpc::InsecureChannelCredentials()))) {}
 
-  std::unique_ptr<grpc::ClientContext> Context() const {
+  // A context with the token and, unless it is for a stream, the --timeout deadline.
+  std::unique_ptr<grpc::ClientContext> Context(bool deadline = true) const {
     auto ctx = std::make_unique<grpc::ClientContext>();
     absl::Duration timeout;
     if (!absl::ParseDuration(options_.timeout, &timeout)) timeout = absl::Seconds(5);
-    ctx->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+    if (deadline) ctx->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
     if (!token_.empty()) ctx->AddMetadata("authorization", "Bearer " + token_);
     return ctx;
   }
@@ -138,6 +146,15 @@ void PrintRoutes(const google::protobuf::RepeatedPtrField<v1::Route>& routes) {
     std::printf("route %s  (%s)  weights from %s\n", route.name().c_str(),
                 route.method_prefix().empty() ? "all methods" : route.method_prefix().c_str(),
                 route.weights_source().c_str());
+    if (route.has_rollout()) {
+      const v1::Rollout& r = route.rollout();
+      std::printf("  rollout #%llu %s %s -> %s: %s, step %u/%u, %s at %g%%\n",
+                  static_cast<unsigned long long>(r.id()), r.strategy().c_str(), r.stable().c_str(),
+                  r.candidate().c_str(), r.phase().c_str(), r.step(), r.total_steps(),
+                  r.candidate().c_str(), r.candidate_percent());
+    }
+    if (!route.active_pool().empty())
+      std::printf("  active version: %s\n", route.active_pool().c_str());
     std::printf("  %-12s %10s %8s %9s %8s %9s %9s\n", "pool", "weight", "share", "rps", "errors",
                 "p50", "p99");
     for (const v1::PoolWeight& w : route.split()) {
@@ -212,6 +229,169 @@ int Watch(Client& client, const std::string& route_name, const std::string& inte
   return kOk;
 }
 
+// One line per decision, as people read it.
+void PrintDecision(const v1::Decision& d) {
+  std::printf("  %s  step %u  %-8s %-14s %s\n", d.time().c_str(), d.step(), d.kind().c_str(),
+              d.actor().c_str(), d.detail().c_str());
+}
+
+void PrintRollout(const v1::Rollout& r) {
+  std::printf("rollout #%llu on %s: %s %s -> %s, %s, step %u/%u, %s at %g%%\n",
+              static_cast<unsigned long long>(r.id()), r.route().c_str(), r.strategy().c_str(),
+              r.stable().c_str(), r.candidate().c_str(), r.phase().c_str(), r.step(),
+              r.total_steps(), r.candidate().c_str(), r.candidate_percent());
+  std::printf("  started %s by %s (%s)%s%s\n", r.start_time().c_str(), r.started_by().c_str(),
+              r.source().c_str(), r.reason().empty() ? "" : ": ", r.reason().c_str());
+  if (!r.notes().empty()) std::printf("  notes: %s\n", r.notes().c_str());
+  if (!r.next_analysis_time().empty()) {
+    std::printf("  next analysis %s, failures in a row %u\n", r.next_analysis_time().c_str(),
+                r.consecutive_failures());
+  }
+  if (r.outcome() != "in_progress") {
+    std::printf("  %s at %s: %s\n", r.outcome().c_str(), r.end_time().c_str(),
+                r.outcome_reason().c_str());
+  }
+  for (const v1::Decision& d : r.decisions()) PrintDecision(d);
+}
+
+// Splits "5,25,50" into numbers; false on anything else.
+bool ParseSteps(const std::string& text, std::vector<double>* out) {
+  for (absl::string_view part : absl::StrSplit(text, ',', absl::SkipEmpty())) {
+    double v = 0;
+    if (!absl::SimpleAtod(part, &v)) return false;
+    out->push_back(v);
+  }
+  return !out->empty();
+}
+
+// The flags of `rollout start` (the same names as the config's keys, with dashes).
+struct StartFlags {
+  std::string strategy = "canary", stable, candidate, steps, interval, max_p99, rollback_window,
+              duration, notes;
+  uint64_t min_requests = 0, sample_size = 0;
+  uint32_t failure_limit = 0;
+  double mirror_percent = 0, alpha = 0;
+  std::optional<double> max_error_rate, max_error_rate_increase, max_p99_ratio, max_mismatch_rate;
+  bool auto_promote = false;
+};
+
+void AddStartFlags(CLI::App* start, StartFlags* f) {
+  start->add_option("--strategy", f->strategy, "canary | blue_green | ab_test | shadow")
+      ->capture_default_str();
+  start->add_option("--stable", f->stable, "the pool serving now")->required();
+  start->add_option("--candidate", f->candidate, "the pool being released")->required();
+  start->add_option("--steps", f->steps, "canary: candidate percentages, e.g. 5,25,50,100");
+  start->add_option("--interval", f->interval, "analysis interval (default 30s)");
+  start->add_option("--min-requests", f->min_requests, "per window; below it a step holds");
+  start->add_option("--max-error-rate", f->max_error_rate, "fraction, e.g. 0.01");
+  start->add_option("--max-error-rate-increase", f->max_error_rate_increase,
+                    "over stable, fraction");
+  start->add_option("--max-p99", f->max_p99, "absolute p99, e.g. 250ms");
+  start->add_option("--max-p99-ratio", f->max_p99_ratio, "candidate p99 / stable p99");
+  start->add_option("--max-mismatch-rate", f->max_mismatch_rate, "shadow disagreement, fraction");
+  start->add_option("--failure-limit", f->failure_limit, "failed analyses in a row that abort");
+  start->add_option("--mirror-percent", f->mirror_percent, "blue_green preview / shadow");
+  start->add_option("--rollback-window", f->rollback_window, "blue_green (default 5m)");
+  start->add_option("--duration", f->duration, "ab_test: how long");
+  start->add_option("--sample-size", f->sample_size, "ab_test: calls per arm");
+  start->add_option("--alpha", f->alpha, "ab_test significance level (default 0.05)");
+  start->add_flag("--auto-promote", f->auto_promote, "ab_test: act on the verdict");
+  start->add_option("--notes", f->notes, "release notes, kept in the release record");
+}
+
+// Fills `q` from the flags; prints the problem and returns false on a bad value.
+bool BuildStart(const StartFlags& f, v1::StartRolloutRequest* q) {
+  q->set_strategy(f.strategy);
+  q->set_stable(f.stable);
+  q->set_candidate(f.candidate);
+  if (!f.steps.empty()) {
+    std::vector<double> steps;
+    if (!ParseSteps(f.steps, &steps)) {
+      std::fprintf(stderr, "rolloutctl: --steps: \"%s\" is not a list like 5,25,50\n",
+                   f.steps.c_str());
+      return false;
+    }
+    for (double v : steps) q->add_steps(v);
+  }
+  auto seconds = [](const std::string& text, const char* flag, double* out) {
+    if (text.empty()) return true;
+    absl::Duration d;
+    if (!absl::ParseDuration(text, &d) || d < absl::ZeroDuration()) {
+      std::fprintf(stderr, "rolloutctl: %s: \"%s\" is not a duration (e.g. 10s, 5m)\n", flag,
+                   text.c_str());
+      return false;
+    }
+    *out = absl::ToDoubleSeconds(d);
+    return true;
+  };
+  double v = 0;
+  if (!seconds(f.interval, "--interval", &v)) return false;
+  q->set_interval_seconds(v);
+  v = 0;
+  if (!seconds(f.rollback_window, "--rollback-window", &v)) return false;
+  q->set_rollback_window_seconds(v);
+  v = 0;
+  if (!seconds(f.duration, "--duration", &v)) return false;
+  q->set_duration_seconds(v);
+  if (!f.max_p99.empty()) {
+    if (!seconds(f.max_p99, "--max-p99", &v)) return false;
+    q->set_max_p99_seconds(v);
+  }
+  q->set_min_requests(f.min_requests);
+  if (f.max_error_rate) q->set_max_error_rate(*f.max_error_rate);
+  if (f.max_error_rate_increase) q->set_max_error_rate_increase(*f.max_error_rate_increase);
+  if (f.max_p99_ratio) q->set_max_p99_ratio(*f.max_p99_ratio);
+  if (f.max_mismatch_rate) q->set_max_mismatch_rate(*f.max_mismatch_rate);
+  q->set_failure_limit(f.failure_limit);
+  q->set_mirror_percent(f.mirror_percent);
+  q->set_sample_size(f.sample_size);
+  q->set_alpha(f.alpha);
+  q->set_auto_promote(f.auto_promote);
+  q->set_notes(f.notes);
+  return true;
+}
+
+// Streams the route's decisions. With until_done, stops when the rollout that is running
+// (or the next one started) is promoted or aborted; exit 0 if promoted, 1 if aborted.
+int Events(Client& client, const std::string& route, bool until_done) {
+  auto ctx_ptr = client.Context(/*deadline=*/false);
+  grpc::ClientContext& ctx = *ctx_ptr;
+  v1::RolloutRequest request;
+  request.set_route(route);
+  auto reader = client.stub().WatchRollout(&ctx, request);
+  v1::RolloutEvent event;
+  uint64_t watching = 0;
+  while (reader->Read(&event)) {
+    if (client.json()) {
+      client.PrintJson(event);
+      std::printf("\n");
+    } else if (event.decision() == "state") {
+      if (event.rollout().id() != 0) {
+        std::printf("%s #%llu %s %s -> %s: %s, step %u/%u\n", event.time().c_str(),
+                    static_cast<unsigned long long>(event.rollout().id()),
+                    event.rollout().strategy().c_str(), event.rollout().stable().c_str(),
+                    event.rollout().candidate().c_str(), event.rollout().phase().c_str(),
+                    event.rollout().step(), event.rollout().total_steps());
+      } else {
+        std::printf("%s %s\n", event.time().c_str(), event.detail().c_str());
+      }
+    } else {
+      std::printf("%s #%llu step %u/%u %-8s %s\n", event.time().c_str(),
+                  static_cast<unsigned long long>(event.rollout().id()), event.rollout().step(),
+                  event.rollout().total_steps(), event.decision().c_str(), event.detail().c_str());
+    }
+    std::fflush(stdout);
+    const v1::Rollout& r = event.rollout();
+    if (r.id() != 0 && r.outcome() == "in_progress") watching = r.id();
+    if (until_done && watching != 0 && r.id() == watching && r.outcome() != "in_progress") {
+      ctx.TryCancel();
+      return r.outcome() == "promoted" ? kOk : kRejected;
+    }
+  }
+  grpc::Status s = reader->Finish();
+  if (!s.ok()) return client.Fail(s, ctx);
+  return kOk;
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -254,14 +434,28 @@ int main(int argc, char** argv) {
   audit->add_option("--limit", limit, "entries per page")->capture_default_str();
   audit->add_option("--page-token", page_token, "continue from a previous page");
 
-  CLI::App* rollout = app.add_subcommand("rollout", "rollouts (the engine is not built yet)");
+  CLI::App* rollout = app.add_subcommand("rollout", "start and steer rollouts");
   rollout->require_subcommand(1);
-  for (const char* verb : {"start", "pause", "resume", "promote", "abort", "get"}) {
-    CLI::App* sub = rollout->add_subcommand(verb, std::string(verb) + " a rollout");
+  CLI::App* start = rollout->add_subcommand("start", "start a rollout on a route");
+  start->add_option("route", route, "route name")->required();
+  start->add_option("--reason", reason, "why (recorded in the audit log)");
+  StartFlags start_flags;
+  AddStartFlags(start, &start_flags);
+  for (const char* verb : {"pause", "resume", "promote", "abort"}) {
+    CLI::App* sub = rollout->add_subcommand(verb, std::string(verb) + " the route's rollout");
     sub->add_option("route", route, "route name")->required();
     sub->add_option("--reason", reason, "why (recorded in the audit log)");
-    sub->allow_extras();
   }
+  CLI::App* get = rollout->add_subcommand("get", "a rollout in full, with every decision");
+  uint64_t id = 0;
+  get->add_option("route", route, "route name (its active rollout, else its latest)");
+  get->add_option("--id", id, "this release instead");
+  CLI::App* events =
+      rollout->add_subcommand("events", "stream a route's rollout decisions as they are made");
+  bool until_done = false;
+  events->add_option("route", route, "route name")->required();
+  events->add_flag("--until-done", until_done,
+                   "stop when the running rollout ends: exit 0 if promoted, 1 if aborted");
   CLI::App* watch = rollout->add_subcommand(
       "watch", "live view of a route: weights, and each pool's rps, error rate and p99");
   std::string interval = "1s";
@@ -269,6 +463,8 @@ int main(int argc, char** argv) {
   watch->add_option("route", route, "route name")->required();
   watch->add_option("--interval", interval, "refresh period")->capture_default_str();
   watch->add_option("--count", count, "stop after this many refreshes (0: until interrupted)");
+  CLI::App* history = app.add_subcommand("history", "release records, oldest first");
+  history->add_option("route", route, "only this route");
 
   try {
     app.parse(argc, argv);
@@ -378,20 +574,43 @@ int main(int argc, char** argv) {
     return kOk;
   }
   if (*watch) return Watch(client, route, interval, count);
+  if (*events) return Events(client, route, until_done);
+  if (*history) {
+    v1::ListReleasesRequest request;
+    request.set_route(route);
+    v1::ListReleasesResponse response;
+    auto ctx = client.Context();
+    grpc::Status s = client.stub().ListReleases(ctx.get(), request, &response);
+    if (!s.ok()) return client.Fail(s, *ctx);
+    if (client.json()) {
+      client.PrintJson(response);
+      return kOk;
+    }
+    for (const v1::Rollout& r : response.releases()) {
+      std::printf("#%-4llu %-10s %-10s %s -> %s  %-11s %s .. %s  by %s%s%s\n",
+                  static_cast<unsigned long long>(r.id()), r.route().c_str(), r.strategy().c_str(),
+                  r.stable().c_str(), r.candidate().c_str(), r.outcome().c_str(),
+                  r.start_time().c_str(), r.end_time().empty() ? "now" : r.end_time().c_str(),
+                  r.started_by().c_str(), r.notes().empty() ? "" : "  notes: ", r.notes().c_str());
+      if (!r.outcome_reason().empty()) std::printf("      %s\n", r.outcome_reason().c_str());
+    }
+    return kOk;
+  }
   // rollout VERB ROUTE
   CLI::App* verb = rollout->get_subcommands().front();
+  const std::string name = verb->get_name();
   v1::RolloutRequest request;
   request.set_route(route);
   request.set_reason(reason);
   v1::Rollout response;
   auto ctx = client.Context();
   grpc::Status s;
-  const std::string name = verb->get_name();
   if (name == "start") {
-    v1::StartRolloutRequest start;
-    start.set_route(route);
-    start.set_reason(reason);
-    s = client.stub().StartRollout(ctx.get(), start, &response);
+    v1::StartRolloutRequest q;
+    q.set_route(route);
+    q.set_reason(reason);
+    if (!BuildStart(start_flags, &q)) return kUsage;
+    s = client.stub().StartRollout(ctx.get(), q, &response);
   } else if (name == "pause") {
     s = client.stub().PauseRollout(ctx.get(), request, &response);
   } else if (name == "resume") {
@@ -400,12 +619,24 @@ int main(int argc, char** argv) {
     s = client.stub().PromoteRollout(ctx.get(), request, &response);
   } else if (name == "abort") {
     s = client.stub().AbortRollout(ctx.get(), request, &response);
-  } else if (name == "get") {
-    s = client.stub().GetRollout(ctx.get(), request, &response);
   } else {
+    if (route.empty() && id == 0) {
+      std::fprintf(stderr, "rolloutctl: rollout get: give a route or --id\n");
+      return kUsage;
+    }
+    request.set_id(id);
     s = client.stub().GetRollout(ctx.get(), request, &response);
   }
   if (!s.ok()) return client.Fail(s, *ctx);
-  client.PrintJson(response);
+  if (client.json()) {
+    client.PrintJson(response);
+  } else if (name == "get") {
+    PrintRollout(response);
+  } else {
+    v1::Rollout brief = response;
+    brief.clear_decisions();
+    PrintRollout(brief);
+    if (response.decisions_size() > 0) PrintDecision(*response.decisions().rbegin());
+  }
   return kOk;
 }

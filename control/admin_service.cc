@@ -66,12 +66,22 @@ void AdminService::FillRoutes(const Controller::View& view, absl::Duration windo
     out->set_name(route.name);
     out->set_method_prefix(route.method_prefix);
     out->set_weights_source(view.weights_source.at(route.name));
+    if (engine_ != nullptr) {
+      if (absl::StatusOr<Release> r = engine_->Get(route.name); r.ok()) {
+        FillRollout(*r, false, out->mutable_rollout());
+      }
+    }
+    uint32_t best = 0;
     for (size_t i = 0; i < route.split.size(); ++i) {
       const std::string& pool = view.table->pools()[route.split.pool(i)].name;
       v1::PoolWeight* w = out->add_split();
       w->set_pool(pool);
       w->set_weight(spec.split[i].weight);
       w->set_share(route.split.PartsPerMillion(i) / 1e6);
+      if (route.split.PartsPerMillion(i) > best) {
+        best = route.split.PartsPerMillion(i);
+        out->set_active_pool(pool);
+      }
       if (calls_ == nullptr) continue;
       std::optional<metrics::WindowSnapshot> s = calls_->Snapshot(route.name, pool, window);
       if (!s.has_value()) continue;
@@ -205,45 +215,209 @@ grpc::Status AdminService::ReloadConfig(grpc::ServerContext* ctx,
   response->set_generation(result->generation);
   response->set_changed(result->changed);
   for (const std::string& note : result->notes) response->add_notes(note);
+  for (const std::string& note : engine_->StartDeclared(controller_->Current().config.rollouts)) {
+    response->add_notes(note);
+  }
   return grpc::Status::OK;
 }
 
-grpc::Status AdminService::NotBuilt(grpc::ServerContext* ctx, Role needed,
-                                    absl::string_view method) const {
-  if (auto who = Authorize(ctx, needed, method); !who.ok()) return ToGrpcStatus(who.status());
-  return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                      absl::StrCat(method,
-                                   ": the rollout engine is not built yet; move traffic "
-                                   "with SetWeights (rolloutctl set-weight) for now"));
+void FillRollout(const Release& r, bool with_decisions, v1::Rollout* out) {
+  out->set_route(r.spec.route);
+  out->set_strategy(StrategyName(r.spec.strategy));
+  out->set_phase(PhaseName(r.phase));
+  out->set_step(r.step + 1);
+  out->set_id(r.id);
+  out->set_stable(r.spec.stable);
+  out->set_candidate(r.spec.candidate);
+  out->set_total_steps(r.TotalSteps());
+  out->set_candidate_percent(r.CandidatePercent());
+  for (const auto& [pool, share] :
+       {std::pair<std::string, double>{r.spec.stable, 100 - r.CandidatePercent()},
+        {r.spec.candidate, r.CandidatePercent()}}) {
+    v1::PoolWeight* w = out->add_split();
+    w->set_pool(pool);
+    w->set_weight(share);
+    w->set_share(share / 100);
+  }
+  out->set_started_by(r.started_by);
+  out->set_start_time(Rfc3339(r.started));
+  out->set_end_time(Rfc3339(r.ended));
+  out->set_outcome(r.Outcome());
+  out->set_outcome_reason(r.outcome_reason);
+  out->set_notes(r.spec.notes);
+  out->set_reason(r.reason);
+  out->set_source(r.source);
+  if (r.phase == Phase::kProgressing || r.phase == Phase::kRollbackWindow) {
+    out->set_next_analysis_time(Rfc3339(r.next_analysis));
+  }
+  out->set_consecutive_failures(r.consecutive_failures);
+  out->set_follows(r.follows);
+  out->set_spec_json(r.spec.ToJson().dump());
+  if (!with_decisions) return;
+  for (const Decision& d : r.decisions) {
+    v1::Decision* o = out->add_decisions();
+    o->set_time(Rfc3339(d.time));
+    o->set_step(d.step);
+    o->set_kind(d.kind);
+    o->set_actor(d.actor);
+    o->set_detail(d.detail);
+    if (d.data.is_object() && d.data.contains("checks")) {
+      for (const auto& c : d.data["checks"]) {
+        v1::Check* check = o->add_checks();
+        check->set_name(c.value("name", ""));
+        check->set_measured(c.value("measured", 0.0));
+        check->set_threshold(c.value("threshold", 0.0));
+        check->set_ok(c.value("ok", true));
+      }
+    }
+    if (!d.data.is_null()) o->set_data_json(d.data.dump());
+  }
 }
 
-grpc::Status AdminService::StartRollout(grpc::ServerContext* ctx, const v1::StartRolloutRequest*,
-                                        v1::Rollout*) {
-  return NotBuilt(ctx, Role::kAdmin, "StartRollout");
+absl::StatusOr<RolloutSpec> SpecFromRequest(const v1::StartRolloutRequest& q) {
+  RolloutSpec spec;
+  spec.route = q.route();
+  absl::StatusOr<Strategy> strategy = ParseStrategy(q.strategy().empty() ? "canary" : q.strategy());
+  if (!strategy.ok()) return strategy.status();
+  spec.strategy = *strategy;
+  spec.stable = q.stable();
+  spec.candidate = q.candidate();
+  spec.steps.assign(q.steps().begin(), q.steps().end());
+  if (q.interval_seconds() < 0) return absl::InvalidArgumentError("interval: must be > 0");
+  if (q.interval_seconds() > 0) spec.analysis.interval = absl::Seconds(q.interval_seconds());
+  if (q.min_requests() > 0) spec.analysis.min_requests = q.min_requests();
+  if (q.has_max_error_rate()) spec.analysis.max_error_rate = q.max_error_rate();
+  if (q.has_max_error_rate_increase()) {
+    spec.analysis.max_error_rate_increase = q.max_error_rate_increase();
+  }
+  if (q.has_max_p99_seconds()) spec.analysis.max_p99_seconds = q.max_p99_seconds();
+  if (q.has_max_p99_ratio()) spec.analysis.max_p99_ratio = q.max_p99_ratio();
+  if (q.has_max_mismatch_rate()) spec.analysis.max_mismatch_rate = q.max_mismatch_rate();
+  if (q.failure_limit() > 0) spec.analysis.failure_limit = static_cast<int>(q.failure_limit());
+  spec.mirror_percent = q.mirror_percent();
+  if (q.rollback_window_seconds() < 0) {
+    return absl::InvalidArgumentError("rollback_window: must be >= 0");
+  }
+  if (q.rollback_window_seconds() > 0) {
+    spec.rollback_window = absl::Seconds(q.rollback_window_seconds());
+  }
+  if (q.duration_seconds() < 0) return absl::InvalidArgumentError("duration: must be >= 0");
+  spec.duration = absl::Seconds(q.duration_seconds());
+  spec.sample_size = q.sample_size();
+  if (q.alpha() != 0) spec.alpha = q.alpha();
+  spec.auto_promote = q.auto_promote();
+  spec.notes = q.notes();
+  return spec;
 }
-grpc::Status AdminService::PauseRollout(grpc::ServerContext* ctx, const v1::RolloutRequest*,
-                                        v1::Rollout*) {
-  return NotBuilt(ctx, Role::kAdmin, "PauseRollout");
+
+grpc::Status AdminService::StartRollout(grpc::ServerContext* ctx,
+                                        const v1::StartRolloutRequest* request,
+                                        v1::Rollout* response) {
+  auto who = Authorize(ctx, Role::kAdmin, "StartRollout");
+  if (!who.ok()) return ToGrpcStatus(who.status());
+  absl::StatusOr<RolloutSpec> spec = SpecFromRequest(*request);
+  if (!spec.ok()) return ToGrpcStatus(spec.status());
+  absl::StatusOr<Release> r = engine_->Start(who->name, *std::move(spec), request->reason());
+  if (!r.ok()) return ToGrpcStatus(r.status());
+  FillRollout(*r, true, response);
+  return grpc::Status::OK;
 }
-grpc::Status AdminService::ResumeRollout(grpc::ServerContext* ctx, const v1::RolloutRequest*,
-                                         v1::Rollout*) {
-  return NotBuilt(ctx, Role::kAdmin, "ResumeRollout");
+
+grpc::Status AdminService::Act(grpc::ServerContext* ctx, absl::string_view method,
+                               const v1::RolloutRequest* request, v1::Rollout* response,
+                               absl::StatusOr<Release> (RolloutEngine::*verb)(const std::string&,
+                                                                              const std::string&,
+                                                                              const std::string&)) {
+  auto who = Authorize(ctx, Role::kAdmin, method);
+  if (!who.ok()) return ToGrpcStatus(who.status());
+  absl::StatusOr<Release> r = (engine_->*verb)(who->name, request->route(), request->reason());
+  if (!r.ok()) return ToGrpcStatus(r.status());
+  FillRollout(*r, true, response);
+  return grpc::Status::OK;
 }
-grpc::Status AdminService::PromoteRollout(grpc::ServerContext* ctx, const v1::RolloutRequest*,
-                                          v1::Rollout*) {
-  return NotBuilt(ctx, Role::kAdmin, "PromoteRollout");
+
+grpc::Status AdminService::PauseRollout(grpc::ServerContext* ctx, const v1::RolloutRequest* request,
+                                        v1::Rollout* response) {
+  return Act(ctx, "PauseRollout", request, response, &RolloutEngine::Pause);
 }
-grpc::Status AdminService::AbortRollout(grpc::ServerContext* ctx, const v1::RolloutRequest*,
-                                        v1::Rollout*) {
-  return NotBuilt(ctx, Role::kAdmin, "AbortRollout");
+grpc::Status AdminService::ResumeRollout(grpc::ServerContext* ctx,
+                                         const v1::RolloutRequest* request, v1::Rollout* response) {
+  return Act(ctx, "ResumeRollout", request, response, &RolloutEngine::Resume);
 }
-grpc::Status AdminService::GetRollout(grpc::ServerContext* ctx, const v1::RolloutRequest*,
-                                      v1::Rollout*) {
-  return NotBuilt(ctx, Role::kViewer, "GetRollout");
+grpc::Status AdminService::PromoteRollout(grpc::ServerContext* ctx,
+                                          const v1::RolloutRequest* request,
+                                          v1::Rollout* response) {
+  return Act(ctx, "PromoteRollout", request, response, &RolloutEngine::Promote);
 }
-grpc::Status AdminService::WatchRollout(grpc::ServerContext* ctx, const v1::RolloutRequest*,
-                                        grpc::ServerWriter<v1::RolloutEvent>*) {
-  return NotBuilt(ctx, Role::kViewer, "WatchRollout");
+grpc::Status AdminService::AbortRollout(grpc::ServerContext* ctx, const v1::RolloutRequest* request,
+                                        v1::Rollout* response) {
+  return Act(ctx, "AbortRollout", request, response, &RolloutEngine::Abort);
+}
+
+grpc::Status AdminService::GetRollout(grpc::ServerContext* ctx, const v1::RolloutRequest* request,
+                                      v1::Rollout* response) {
+  if (auto who = Authorize(ctx, Role::kViewer, "GetRollout"); !who.ok()) {
+    return ToGrpcStatus(who.status());
+  }
+  absl::StatusOr<Release> r =
+      request->id() != 0 ? engine_->GetById(request->id()) : engine_->Get(request->route());
+  if (!r.ok()) return ToGrpcStatus(r.status());
+  FillRollout(*r, true, response);
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::ListReleases(grpc::ServerContext* ctx,
+                                        const v1::ListReleasesRequest* request,
+                                        v1::ListReleasesResponse* response) {
+  if (auto who = Authorize(ctx, Role::kViewer, "ListReleases"); !who.ok()) {
+    return ToGrpcStatus(who.status());
+  }
+  for (const Release& r : engine_->History(request->route())) {
+    FillRollout(r, false, response->add_releases());
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::WatchRollout(grpc::ServerContext* ctx, const v1::RolloutRequest* request,
+                                        grpc::ServerWriter<v1::RolloutEvent>* writer) {
+  if (auto who = Authorize(ctx, Role::kViewer, "WatchRollout"); !who.ok()) {
+    return ToGrpcStatus(who.status());
+  }
+  const Controller::View view = controller_->Current();
+  if (!request->route().empty() && view.weights_source.count(request->route()) == 0) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                        absl::StrCat("route: unknown route \"", request->route(), "\""));
+  }
+  uint64_t seq = engine_->LastEventSeq();
+  v1::RolloutEvent first;
+  first.set_time(Rfc3339(absl::Now()));
+  first.set_decision("state");
+  if (absl::StatusOr<Release> r = engine_->Get(request->route()); r.ok()) {
+    FillRollout(*r, false, first.mutable_rollout());
+    first.set_detail(r->decisions.empty() ? "" : r->decisions.back().detail);
+  } else {
+    first.set_detail(std::string(r.status().message()));
+  }
+  if (!writer->Write(first)) return grpc::Status::OK;
+  while (!ctx->IsCancelled()) {
+    for (const RolloutEngine::Event& e :
+         engine_->WaitEvents(seq, request->route(), absl::Now() + absl::Milliseconds(500))) {
+      seq = e.seq;
+      v1::RolloutEvent out;
+      out.set_time(Rfc3339(e.decision.time));
+      FillRollout(e.release, false, out.mutable_rollout());
+      out.set_decision(e.decision.kind);
+      out.set_detail(e.decision.detail);
+      Release one;
+      one.spec = e.release.spec;
+      one.decisions = {e.decision};
+      v1::Rollout holder;
+      FillRollout(one, true, &holder);
+      *out.mutable_entry() = holder.decisions(0);
+      if (!writer->Write(out)) return grpc::Status::OK;
+    }
+  }
+  return grpc::Status::OK;
 }
 
 }  // namespace rollout::control

@@ -14,6 +14,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "control/controller.h"
+#include "control/rollout_engine.h"
 #include "control/token_store.h"
 #include "metrics/call_metrics.h"
 #include "rollout/admin/v1/admin.grpc.pb.h"
@@ -24,9 +25,10 @@ class AdminService final : public admin::v1::AdminService::Service {
  public:
   using HealthSource = std::function<absl::flat_hash_map<std::string, bool>()>;
 
-  AdminService(Controller* controller, TokenStore tokens, const metrics::CallMetrics* calls,
-               HealthSource health)
+  AdminService(Controller* controller, RolloutEngine* engine, TokenStore tokens,
+               const metrics::CallMetrics* calls, HealthSource health)
       : controller_(controller),
+        engine_(engine),
         tokens_(std::move(tokens)),
         calls_(calls),
         health_(std::move(health)) {}
@@ -55,17 +57,25 @@ class AdminService final : public admin::v1::AdminService::Service {
                           admin::v1::Rollout* response) override;
   grpc::Status WatchRollout(grpc::ServerContext* ctx, const admin::v1::RolloutRequest* request,
                             grpc::ServerWriter<admin::v1::RolloutEvent>* writer) override;
+  grpc::Status ListReleases(grpc::ServerContext* ctx, const admin::v1::ListReleasesRequest* request,
+                            admin::v1::ListReleasesResponse* response) override;
 
  private:
   // The caller, if its token is valid and its role is at least `needed`.
   absl::StatusOr<Principal> Authorize(grpc::ServerContext* ctx, Role needed,
                                       absl::string_view method) const;
-  grpc::Status NotBuilt(grpc::ServerContext* ctx, Role needed, absl::string_view method) const;
+  // Pause, resume, promote and abort: authorize, act, answer with the release.
+  grpc::Status Act(grpc::ServerContext* ctx, absl::string_view method,
+                   const admin::v1::RolloutRequest* request, admin::v1::Rollout* response,
+                   absl::StatusOr<Release> (RolloutEngine::*verb)(const std::string&,
+                                                                  const std::string&,
+                                                                  const std::string&));
   void FillRoutes(const Controller::View& view, absl::Duration window,
                   google::protobuf::RepeatedPtrField<admin::v1::Route>* routes,
                   google::protobuf::RepeatedPtrField<admin::v1::Pool>* pools) const;
 
   Controller* const controller_;
+  RolloutEngine* const engine_;
   const TokenStore tokens_;
   const metrics::CallMetrics* const calls_;
   const HealthSource health_;
@@ -73,6 +83,11 @@ class AdminService final : public admin::v1::AdminService::Service {
 
 // absl::Status -> grpc::Status, same code and message.
 grpc::Status ToGrpcStatus(const absl::Status& status);
+
+// A release as the admin API shows it; decisions only when asked for.
+void FillRollout(const Release& release, bool with_decisions, admin::v1::Rollout* out);
+// StartRolloutRequest -> RolloutSpec, with the API's defaults for unset fields.
+absl::StatusOr<RolloutSpec> SpecFromRequest(const admin::v1::StartRolloutRequest& request);
 
 }  // namespace rollout::control
 

@@ -15,8 +15,7 @@ double TwoSidedP(double z) { return std::erfc(std::fabs(z) / std::sqrt(2.0)); }
 std::string Ms(double seconds) { return absl::StrFormat("%.2fms", seconds * 1000); }
 std::string Pct(double fraction) { return absl::StrFormat("%.2f%%", fraction * 100); }
 
-void AddCheck(Verdict* v, std::string name, double measured, double threshold,
-              std::string text) {
+void AddCheck(Verdict* v, std::string name, double measured, double threshold, std::string text) {
   const bool ok = measured <= threshold;
   v->checks.push_back({std::move(name), measured, threshold, ok});
   absl::StrAppend(&v->summary, v->summary.empty() ? "" : "; ", text, ok ? " ok" : " FAIL");
@@ -184,17 +183,17 @@ Verdict Judge(const AnalysisSpec& spec, const PoolStats& candidate, const PoolSt
     }
   }
   if (spec.max_p99_seconds.has_value()) {
-    AddCheck(&v, "p99_seconds", *candidate.p99_seconds, *spec.max_p99_seconds,
-             absl::StrCat("p99 ", Ms(*candidate.p99_seconds), " vs max ",
-                          Ms(*spec.max_p99_seconds)));
+    AddCheck(
+        &v, "p99_seconds", *candidate.p99_seconds, *spec.max_p99_seconds,
+        absl::StrCat("p99 ", Ms(*candidate.p99_seconds), " vs max ", Ms(*spec.max_p99_seconds)));
   }
   if (spec.max_p99_ratio.has_value()) {
     if (stable_enough && stable.p99_seconds.has_value() && *stable.p99_seconds > 0) {
       const double ratio = *candidate.p99_seconds / *stable.p99_seconds;
-      AddCheck(&v, "p99_ratio", ratio, *spec.max_p99_ratio,
-               absl::StrFormat("p99 %s vs stable %s: ratio %.2f vs max %.2f",
-                               Ms(*candidate.p99_seconds), Ms(*stable.p99_seconds), ratio,
-                               *spec.max_p99_ratio));
+      AddCheck(
+          &v, "p99_ratio", ratio, *spec.max_p99_ratio,
+          absl::StrFormat("p99 %s vs stable %s: ratio %.2f vs max %.2f", Ms(*candidate.p99_seconds),
+                          Ms(*stable.p99_seconds), ratio, *spec.max_p99_ratio));
     } else {
       Note(&v, absl::StrCat("p99 ratio not checked: stable answered ", stable.requests, " calls"));
     }

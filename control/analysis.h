@@ -28,8 +28,8 @@ namespace rollout::control {
 
 // One pool's traffic over a window, as a metric source reports it.
 struct PoolStats {
-  uint64_t requests = 0;       // answered calls (client cancels excluded)
-  uint64_t server_errors = 0;  // of those, the ones that count against the version
+  uint64_t requests = 0;              // answered calls (client cancels excluded)
+  uint64_t server_errors = 0;         // of those, the ones that count against the version
   std::optional<double> p99_seconds;  // unset when unknown
   // Shadow calls to this pool: answers that matched or not, and shadow calls that failed.
   uint64_t mirror_match = 0;
@@ -80,10 +80,10 @@ struct ArmComparison {
   double error_cohens_h = 0;         // effect size of the error-rate difference
   double error_p_value = 1;          // two-proportion z-test, two-sided
   double stable_p50 = 0, candidate_p50 = 0, stable_p99 = 0, candidate_p99 = 0;
-  double latency_p_value = 1;        // Mann-Whitney U, two-sided, ties corrected
-  double latency_effect = 0;         // rank-biserial: > 0 when the candidate is slower
-  bool candidate_worse = false;      // significantly more errors or slower at alpha
-  bool candidate_better = false;     // significantly fewer errors or faster, and not worse
+  double latency_p_value = 1;     // Mann-Whitney U, two-sided, ties corrected
+  double latency_effect = 0;      // rank-biserial: > 0 when the candidate is slower
+  bool candidate_worse = false;   // significantly more errors or slower at alpha
+  bool candidate_better = false;  // significantly fewer errors or faster, and not worse
   std::string summary;
 
   nlohmann::json ToJson() const;

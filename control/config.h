@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "control/prometheus_source.h"
+#include "control/rollout_spec.h"
 #include "routing/routing_table.h"
 
 namespace rollout::control {
@@ -19,6 +21,12 @@ namespace rollout::control {
 struct AdminConfig {
   std::string listen = "127.0.0.1:8501";  // loopback unless the file says otherwise
   std::string token_file;                 // required; relative to the config file
+};
+
+// Where rollout analysis reads its windows.
+struct AnalysisConfig {
+  std::string source = "in_process";  // in_process | prometheus
+  PrometheusSourceConfig prometheus;  // when source is prometheus
 };
 
 struct Config {
@@ -32,6 +40,9 @@ struct Config {
   std::string state_dir;  // empty: nothing persists; relative to the config file
   std::vector<routing::PoolSpec> pools;
   std::vector<routing::RouteSpec> routes;
+  AnalysisConfig analysis;
+  std::vector<std::string> webhooks;  // notifications.webhooks: POSTed on phase changes
+  std::vector<RolloutSpec> rollouts;  // declared rollouts, started once each
   // Built from pools/routes by the loader, so a loaded Config always routes.
   std::shared_ptr<const routing::RoutingTable> table;
 };

@@ -8,6 +8,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "routing/host_port.h"
@@ -319,10 +320,150 @@ absl::StatusOr<routing::RouteSpec> ReadRoute(const Reader& in, const YAML::Node&
   return route;
 }
 
+absl::StatusOr<std::vector<double>> Numbers(const Reader& in, const YAML::Node& node,
+                                            const std::string& path) {
+  if (!node.IsSequence()) return in.Error(node, path, "must be a list of numbers");
+  std::vector<double> out;
+  for (size_t i = 0; i < node.size(); ++i) {
+    double v = 0;
+    ASSIGN_OR_RETURN(v, in.Number(node[i], absl::StrCat(path, "[", i, "]")));
+    out.push_back(v);
+  }
+  return out;
+}
+
+absl::StatusOr<RolloutSpec> ReadRollout(const Reader& in, const YAML::Node& node,
+                                        const std::string& path,
+                                        const routing::RoutingTable& table) {
+  if (absl::Status s =
+          in.CheckKeys(node, path, {"route",         "strategy",       "stable",
+                                    "candidate",     "steps",          "interval",
+                                    "min_requests",  "max_error_rate", "max_error_rate_increase",
+                                    "max_p99",       "max_p99_ratio",  "max_mismatch_rate",
+                                    "failure_limit", "mirror_percent", "rollback_window",
+                                    "duration",      "sample_size",    "alpha",
+                                    "auto_promote",  "notes"});
+      !s.ok()) {
+    return s;
+  }
+  RolloutSpec spec;
+  for (const char* key : {"route", "stable", "candidate"}) {
+    if (!node[key]) return in.Error(node, absl::StrCat(path, ".", key), "missing required key");
+  }
+  ASSIGN_OR_RETURN(spec.route, in.String(node["route"], path + ".route"));
+  ASSIGN_OR_RETURN(spec.stable, in.String(node["stable"], path + ".stable"));
+  ASSIGN_OR_RETURN(spec.candidate, in.String(node["candidate"], path + ".candidate"));
+  if (node["strategy"]) {
+    std::string name;
+    ASSIGN_OR_RETURN(name, in.String(node["strategy"], path + ".strategy"));
+    absl::StatusOr<Strategy> strategy = ParseStrategy(name);
+    if (!strategy.ok()) return in.Error(node["strategy"], path, strategy.status().message());
+    spec.strategy = *strategy;
+  }
+  if (node["steps"]) ASSIGN_OR_RETURN(spec.steps, Numbers(in, node["steps"], path + ".steps"));
+  AnalysisSpec& a = spec.analysis;
+  if (node["interval"])
+    ASSIGN_OR_RETURN(a.interval, in.Duration(node["interval"], path + ".interval"));
+  if (node["min_requests"]) {
+    ASSIGN_OR_RETURN(a.min_requests,
+                     in.Integer(node["min_requests"], path + ".min_requests", 1, INT64_MAX));
+  }
+  for (auto [key, field] :
+       {std::pair<const char*, std::optional<double>*>{"max_error_rate", &a.max_error_rate},
+        {"max_error_rate_increase", &a.max_error_rate_increase},
+        {"max_p99_ratio", &a.max_p99_ratio},
+        {"max_mismatch_rate", &a.max_mismatch_rate}}) {
+    if (node[key]) ASSIGN_OR_RETURN(*field, in.Number(node[key], absl::StrCat(path, ".", key)));
+  }
+  if (node["max_p99"]) {
+    absl::Duration d;
+    ASSIGN_OR_RETURN(d, in.Duration(node["max_p99"], path + ".max_p99"));
+    a.max_p99_seconds = absl::ToDoubleSeconds(d);
+  }
+  if (node["failure_limit"]) {
+    ASSIGN_OR_RETURN(a.failure_limit,
+                     in.Integer(node["failure_limit"], path + ".failure_limit", 1, 1000));
+  }
+  if (node["mirror_percent"]) {
+    ASSIGN_OR_RETURN(spec.mirror_percent,
+                     in.Number(node["mirror_percent"], path + ".mirror_percent"));
+  }
+  if (node["rollback_window"]) {
+    ASSIGN_OR_RETURN(spec.rollback_window,
+                     in.Duration(node["rollback_window"], path + ".rollback_window"));
+  }
+  if (node["duration"])
+    ASSIGN_OR_RETURN(spec.duration, in.Duration(node["duration"], path + ".duration"));
+  if (node["sample_size"]) {
+    ASSIGN_OR_RETURN(spec.sample_size,
+                     in.Integer(node["sample_size"], path + ".sample_size", 1, INT64_MAX));
+  }
+  if (node["alpha"]) ASSIGN_OR_RETURN(spec.alpha, in.Number(node["alpha"], path + ".alpha"));
+  if (node["auto_promote"]) {
+    std::string text;
+    ASSIGN_OR_RETURN(text, in.String(node["auto_promote"], path + ".auto_promote"));
+    if (text != "true" && text != "false") {
+      return in.Error(node["auto_promote"], path + ".auto_promote", "must be true or false");
+    }
+    spec.auto_promote = text == "true";
+  }
+  if (node["notes"]) ASSIGN_OR_RETURN(spec.notes, in.String(node["notes"], path + ".notes"));
+  if (absl::Status s = ValidateRolloutSpec(table, &spec); !s.ok()) {
+    return in.Error(node, path, s.message());
+  }
+  return spec;
+}
+
+absl::Status ReadAnalysis(const Reader& in, const YAML::Node& node, AnalysisConfig* out) {
+  if (absl::Status s = in.CheckKeys(node, "analysis", {"source", "prometheus"}); !s.ok()) return s;
+  if (node["source"]) ASSIGN_OR_RETURN(out->source, in.String(node["source"], "analysis.source"));
+  if (out->source != "in_process" && out->source != "prometheus") {
+    return in.Error(node["source"], "analysis.source",
+                    absl::StrCat("unknown source \"", out->source, "\" (in_process, prometheus)"));
+  }
+  const YAML::Node p = node["prometheus"];
+  if (out->source == "prometheus" && !p) {
+    return in.Error(node, "analysis.prometheus", "required when source is prometheus");
+  }
+  if (!p) return absl::OkStatus();
+  if (absl::Status s = in.CheckKeys(p, "analysis.prometheus", {"url", "timeout", "queries"});
+      !s.ok()) {
+    return s;
+  }
+  if (!p["url"]) return in.Error(p, "analysis.prometheus.url", "missing required key");
+  ASSIGN_OR_RETURN(out->prometheus.url, in.String(p["url"], "analysis.prometheus.url"));
+  if (!absl::StartsWith(out->prometheus.url, "http://") &&
+      !absl::StartsWith(out->prometheus.url, "https://")) {
+    return in.Error(p["url"], "analysis.prometheus.url", "must start with http:// or https://");
+  }
+  while (absl::EndsWith(out->prometheus.url, "/")) out->prometheus.url.pop_back();
+  if (p["timeout"]) {
+    ASSIGN_OR_RETURN(out->prometheus.timeout,
+                     in.Duration(p["timeout"], "analysis.prometheus.timeout"));
+  }
+  if (const YAML::Node q = p["queries"]) {
+    const std::string qpath = "analysis.prometheus.queries";
+    if (absl::Status s = in.CheckKeys(
+            q, qpath, {"requests", "server_errors", "latency_buckets", "mirror_results"});
+        !s.ok()) {
+      return s;
+    }
+    PrometheusQueries& queries = out->prometheus.queries;
+    for (auto [key, field] : {std::pair<const char*, std::string*>{"requests", &queries.requests},
+                              {"server_errors", &queries.server_errors},
+                              {"latency_buckets", &queries.latency_buckets},
+                              {"mirror_results", &queries.mirror_results}}) {
+      if (q[key]) ASSIGN_OR_RETURN(*field, in.String(q[key], absl::StrCat(qpath, ".", key)));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<Config> ReadConfig(const Reader& in, const YAML::Node& root) {
-  if (absl::Status s = in.CheckKeys(root, "",
-                                    {"listen", "workers", "drain_timeout", "max_message_bytes",
-                                     "metrics", "admin", "state_dir", "pools", "routes"});
+  if (absl::Status s = in.CheckKeys(
+          root, "",
+          {"listen", "workers", "drain_timeout", "max_message_bytes", "metrics", "admin",
+           "state_dir", "pools", "routes", "analysis", "notifications", "rollouts"});
       !s.ok()) {
     return s;
   }
@@ -387,6 +528,40 @@ absl::StatusOr<Config> ReadConfig(const Reader& in, const YAML::Node& root) {
     return in.Error(YAML::Node(), "", table.status().message());
   }
   config.table = *std::move(table);
+  if (const YAML::Node analysis = root["analysis"]) {
+    if (absl::Status s = ReadAnalysis(in, analysis, &config.analysis); !s.ok()) return s;
+  }
+  if (const YAML::Node n = root["notifications"]) {
+    if (absl::Status s = in.CheckKeys(n, "notifications", {"webhooks"}); !s.ok()) return s;
+    if (const YAML::Node hooks = n["webhooks"]) {
+      if (!hooks.IsSequence())
+        return in.Error(hooks, "notifications.webhooks", "must be a list of URLs");
+      for (size_t i = 0; i < hooks.size(); ++i) {
+        const std::string path = absl::StrCat("notifications.webhooks[", i, "]");
+        std::string url;
+        ASSIGN_OR_RETURN(url, in.String(hooks[i], path));
+        if (!absl::StartsWith(url, "http://") && !absl::StartsWith(url, "https://")) {
+          return in.Error(hooks[i], path, "must start with http:// or https://");
+        }
+        config.webhooks.push_back(std::move(url));
+      }
+    }
+  }
+  if (const YAML::Node rollouts = root["rollouts"]) {
+    if (!rollouts.IsSequence()) return in.Error(rollouts, "rollouts", "must be a list of rollouts");
+    for (size_t i = 0; i < rollouts.size(); ++i) {
+      RolloutSpec spec;
+      ASSIGN_OR_RETURN(
+          spec, ReadRollout(in, rollouts[i], absl::StrCat("rollouts[", i, "]"), *config.table));
+      for (const RolloutSpec& other : config.rollouts) {
+        if (other.route == spec.route) {
+          return in.Error(rollouts[i], absl::StrCat("rollouts[", i, "].route"),
+                          absl::StrCat("route \"", spec.route, "\" already has a rollout above"));
+        }
+      }
+      config.rollouts.push_back(std::move(spec));
+    }
+  }
   return config;
 }
 

@@ -132,8 +132,8 @@ std::vector<std::string> Controller::Reconcile(const Config& file, Overrides* ov
       it = overrides->erase(it);
     } else if (rollout) {
       it->second.file_fingerprint = RouteFingerprint(*route);
-      notes.push_back(absl::StrCat("route ", it->first,
-                                   ": weights kept: a rollout holds this route"));
+      notes.push_back(
+          absl::StrCat("route ", it->first, ": weights kept: a rollout holds this route"));
       ++it;
     } else {
       notes.push_back(absl::StrCat("route ", it->first,
@@ -189,7 +189,8 @@ absl::StatusOr<std::unique_ptr<Controller>> Controller::Create(Config config) {
     audit = *std::move(log);
     notes.push_back("no state_dir: weights set through the API are lost on restart");
   }
-  for (std::string& note : Reconcile(config, &state.overrides, state.held_routes)) notes.push_back(std::move(note));
+  for (std::string& note : Reconcile(config, &state.overrides, state.held_routes))
+    notes.push_back(std::move(note));
   // The generation moves only when the table does: a plain restart keeps it, so a client's
   // compare-and-set still holds; a file edited while the proxy was down moves it.
   auto table = Build(config, state.overrides, state.generation + 1);
@@ -222,7 +223,7 @@ Controller::View Controller::Current() const {
   for (const auto& route : config_.routes) {
     view.weights_source[route.name] = state_.held_routes.count(route.name) > 0 ? "rollout"
                                       : state_.overrides.count(route.name) > 0 ? "api"
-                                                                                : "file";
+                                                                               : "file";
     view.effective_routes.push_back(Effective(route, state_.overrides));
   }
   return view;
@@ -342,7 +343,8 @@ absl::StatusOr<Controller::ReloadResult> Controller::Reload(const std::string& a
       "admin");
 
   PersistedState next = state_;
-  for (std::string& note : Reconcile(*file, &next.overrides, next.held_routes)) result.notes.push_back(note);
+  for (std::string& note : Reconcile(*file, &next.overrides, next.held_routes))
+    result.notes.push_back(note);
   next.generation += 1;
   auto table = Build(*file, next.overrides, next.generation);
   if (!table.ok()) return table.status();
@@ -375,9 +377,8 @@ nlohmann::json Controller::rollouts() const {
 }
 
 absl::StatusOr<uint64_t> Controller::CommitRollout(const std::string& route,
-                                                   std::optional<RouteOverride> change,
-                                                   bool hold, nlohmann::json rollouts,
-                                                   AuditEntry entry) {
+                                                   std::optional<RouteOverride> change, bool hold,
+                                                   nlohmann::json rollouts, AuditEntry entry) {
   std::lock_guard<std::mutex> lock(mu_);
   PersistedState next = state_;
   next.rollouts = std::move(rollouts);
@@ -409,8 +410,7 @@ absl::StatusOr<uint64_t> Controller::CommitRollout(const std::string& route,
   entry.before = std::move(before);
   entry.after = std::move(after);
   entry.generation = next.generation;
-  if (absl::Status s = CommitLocked(std::move(next), std::move(table), std::move(entry));
-      !s.ok()) {
+  if (absl::Status s = CommitLocked(std::move(next), std::move(table), std::move(entry)); !s.ok()) {
     return s;
   }
   return state_.generation;

@@ -22,10 +22,12 @@ PoolStats ToPoolStats(const metrics::WindowSnapshot& s) {
   return p;
 }
 
-absl::StatusOr<PoolStats> InProcessSource::Window(const std::string& route,
-                                                  const std::string& pool,
+absl::StatusOr<PoolStats> InProcessSource::Window(const std::string& route, const std::string& pool,
                                                   absl::Duration window) {
-  std::optional<metrics::WindowSnapshot> s = calls_->Snapshot(route, pool, window);
+  // Windows are kept per second, and the current second has only just begun: one more
+  // second makes the window hold `window` of whole seconds plus the current part.
+  std::optional<metrics::WindowSnapshot> s =
+      calls_->Snapshot(route, pool, window + absl::Seconds(1));
   if (!s.has_value()) {
     return absl::NotFoundError(absl::StrCat("no call was ever routed to ", route, "/", pool));
   }

@@ -18,15 +18,13 @@ uint64_t Count(double v) { return v > 0 ? static_cast<uint64_t>(std::llround(v))
 std::string PrometheusSource::Expand(const std::string& query, const std::string& route,
                                      const std::string& pool, absl::Duration window) {
   const int64_t seconds = std::max<int64_t>(1, absl::ToInt64Seconds(window));
-  return absl::StrReplaceAll(query, {{"{route}", route},
-                                     {"{pool}", pool},
-                                     {"{window}", absl::StrCat(seconds, "s")}});
+  return absl::StrReplaceAll(
+      query, {{"{route}", route}, {"{pool}", pool}, {"{window}", absl::StrCat(seconds, "s")}});
 }
 
 absl::StatusOr<std::map<std::string, double>> PrometheusSource::Query(const std::string& promql,
                                                                       const std::string& by) {
-  const std::string url =
-      absl::StrCat(config_.url, "/api/v1/query?query=", UrlEncode(promql));
+  const std::string url = absl::StrCat(config_.url, "/api/v1/query?query=", UrlEncode(promql));
   absl::StatusOr<HttpResponse> response = HttpGet(url, config_.timeout);
   if (!response.ok()) return response.status();
   nlohmann::json j = nlohmann::json::parse(response->body, nullptr, false);
@@ -40,8 +38,7 @@ absl::StatusOr<std::map<std::string, double>> PrometheusSource::Query(const std:
   }
   std::map<std::string, double> out;
   const nlohmann::json& data = j["data"];
-  if (!data.is_object() || data.value("resultType", "") != "vector" ||
-      !data["result"].is_array()) {
+  if (!data.is_object() || data.value("resultType", "") != "vector" || !data["result"].is_array()) {
     return absl::UnavailableError(absl::StrCat("prometheus: not an instant vector: ", promql));
   }
   for (const auto& sample : data["result"]) {
@@ -59,8 +56,7 @@ absl::StatusOr<std::map<std::string, double>> PrometheusSource::Query(const std:
 }
 
 absl::StatusOr<PoolStats> PrometheusSource::Window(const std::string& route,
-                                                   const std::string& pool,
-                                                   absl::Duration window) {
+                                                   const std::string& pool, absl::Duration window) {
   const PrometheusQueries& q = config_.queries;
   auto requests = Query(Expand(q.requests, route, pool, window), "");
   if (!requests.ok()) return requests.status();

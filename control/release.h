@@ -57,7 +57,7 @@ struct Release {
   absl::Time deadline = absl::InfiniteFuture();  // rollback window end; ab_test end
   int consecutive_failures = 0;
   std::string outcome_reason;
-  uint64_t follows = 0;  // the shadow rollout whose promotion started this one
+  uint64_t follows = 0;               // the shadow rollout whose promotion started this one
   PoolStats ab_stable, ab_candidate;  // ab_test: the traffic so far
   std::vector<Decision> decisions;
 

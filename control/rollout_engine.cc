@@ -52,7 +52,7 @@ RouteOverride RouteChangeFor(const Release& r) {
 }
 
 absl::StatusOr<std::unique_ptr<RolloutEngine>> RolloutEngine::Create(Controller* controller,
-                                                                    Options options) {
+                                                                     Options options) {
   if (options.source == nullptr) return absl::InvalidArgumentError("rollout engine: no source");
   std::unique_ptr<RolloutEngine> engine(new RolloutEngine(controller, std::move(options)));
   const nlohmann::json records = controller->rollouts();
@@ -79,11 +79,14 @@ absl::StatusOr<std::unique_ptr<RolloutEngine>> RolloutEngine::Create(Controller*
   }
   for (Release next : active) {
     next.next_analysis = now + next.spec.analysis.interval;
-    Decision d{now, 0, "restore", kEngine,
-               absl::StrCat("proxy restarted: ", PhaseName(next.phase), ", ", Where(next),
-                            "; next analysis in ",
-                            absl::FormatDuration(next.spec.analysis.interval)),
-               {}};
+    Decision d{
+        now,
+        0,
+        "restore",
+        kEngine,
+        absl::StrCat("proxy restarted: ", PhaseName(next.phase), ", ", Where(next),
+                     "; next analysis in ", absl::FormatDuration(next.spec.analysis.interval)),
+        {}};
     if (absl::Status s = engine->CommitLocked(next, d, RouteChangeFor(next)); !s.ok()) {
       return s;
     }
@@ -160,8 +163,7 @@ absl::Status RolloutEngine::CommitLocked(Release next, Decision decision,
 }
 
 absl::StatusOr<Release> RolloutEngine::Start(const std::string& actor, RolloutSpec spec,
-                                             const std::string& reason,
-                                             const std::string& source) {
+                                             const std::string& reason, const std::string& source) {
   std::lock_guard<std::mutex> lock(mu_);
   return StartLocked(actor, std::move(spec), reason, source, 0);
 }
@@ -199,8 +201,8 @@ absl::StatusOr<Release> RolloutEngine::StartLocked(const std::string& actor, Rol
       what = Where(r);
       break;
     case Strategy::kBlueGreen:
-      what = absl::StrCat(r.spec.candidate, " in preview at 0%, reachable with ",
-                          kPreviewHeader, ": ", r.spec.candidate,
+      what = absl::StrCat(r.spec.candidate, " in preview at 0%, reachable with ", kPreviewHeader,
+                          ": ", r.spec.candidate,
                           r.spec.mirror_percent > 0
                               ? absl::StrCat(" and mirrored ", Percent(r.spec.mirror_percent))
                               : "");
@@ -214,7 +216,10 @@ absl::StatusOr<Release> RolloutEngine::StartLocked(const std::string& actor, Rol
                           ", its answers compared, never returned");
       break;
   }
-  Decision d{now, 0, "start", actor,
+  Decision d{now,
+             0,
+             "start",
+             actor,
              absl::StrCat(StrategyName(r.spec.strategy), " ", r.spec.stable, " -> ",
                           r.spec.candidate, ": ", what, "; first analysis in ",
                           absl::FormatDuration(r.spec.analysis.interval),
@@ -236,9 +241,9 @@ absl::StatusOr<Release*> RolloutEngine::ActiveLocked(const std::string& route) {
     return absl::FailedPreconditionError(
         absl::StrCat("route \"", route, "\" has no rollout in progress"));
   }
-  return absl::FailedPreconditionError(absl::StrCat(
-      "route \"", route, "\" has no rollout in progress (the last, #", latest->id, ", was ",
-      latest->Outcome(), " at ", Rfc3339(latest->ended), ")"));
+  return absl::FailedPreconditionError(
+      absl::StrCat("route \"", route, "\" has no rollout in progress (the last, #", latest->id,
+                   ", was ", latest->Outcome(), " at ", Rfc3339(latest->ended), ")"));
 }
 
 absl::StatusOr<Release> RolloutEngine::Pause(const std::string& actor, const std::string& route,
@@ -253,8 +258,12 @@ absl::StatusOr<Release> RolloutEngine::Pause(const std::string& actor, const std
   }
   next.paused_from = next.phase;
   next.phase = Phase::kPaused;
-  Decision d{{}, 0, "pause", actor,
-             absl::StrCat("paused at ", Where(next), reason.empty() ? "" : ": ", reason), {}};
+  Decision d{{},
+             0,
+             "pause",
+             actor,
+             absl::StrCat("paused at ", Where(next), reason.empty() ? "" : ": ", reason),
+             {}};
   if (absl::Status s = CommitLocked(next, std::move(d), std::nullopt); !s.ok()) return s;
   return releases_.at(next.id);
 }
@@ -277,7 +286,10 @@ absl::StatusOr<Release> RolloutEngine::Resume(const std::string& actor, const st
   next.phase = next.paused_from;
   next.next_analysis = now + next.spec.analysis.interval;
   if (next.deadline != absl::InfiniteFuture()) next.deadline += now - paused_at;  // time frozen
-  Decision d{{}, 0, "resume", actor,
+  Decision d{{},
+             0,
+             "resume",
+             actor,
              absl::StrCat("resumed at ", Where(next), "; next analysis in ",
                           absl::FormatDuration(next.spec.analysis.interval),
                           reason.empty() ? "" : ": ", reason),
@@ -293,7 +305,10 @@ absl::Status RolloutEngine::PromoteLocked(Release next, const std::string& actor
   next.phase = Phase::kPromoted;
   next.ended = now;
   next.outcome_reason = detail;
-  Decision d{{}, 0, "promote", actor,
+  Decision d{{},
+             0,
+             "promote",
+             actor,
              shadow ? absl::StrCat(detail, "; starting a canary of ", next.spec.candidate)
                     : absl::StrCat(detail, "; ", next.spec.candidate, " now takes 100%"),
              std::move(data)};
@@ -312,8 +327,12 @@ absl::Status RolloutEngine::AbortLocked(Release next, const std::string& actor,
   next.phase = Phase::kAborted;
   next.ended = options_.clock();
   next.outcome_reason = detail;
-  Decision d{{}, 0, "abort", actor,
-             absl::StrCat(detail, "; ", next.spec.stable, " back to 100%"), std::move(data)};
+  Decision d{{},
+             0,
+             "abort",
+             actor,
+             absl::StrCat(detail, "; ", next.spec.stable, " back to 100%"),
+             std::move(data)};
   return CommitLocked(next, std::move(d), RouteChangeFor(next));
 }
 
@@ -401,11 +420,11 @@ std::vector<std::string> RolloutEngine::StartDeclared(const std::vector<RolloutS
                                    ran->id, " (", ran->Outcome(), ")"));
       continue;
     }
-    absl::StatusOr<Release> r = StartLocked("config", filled, "declared in the config file",
-                                            "config", 0);
-    notes.push_back(r.ok() ? absl::StrCat("rollout on ", spec.route, ": started #", r->id)
-                           : absl::StrCat("rollout on ", spec.route, " not started: ",
-                                          r.status().message()));
+    absl::StatusOr<Release> r =
+        StartLocked("config", filled, "declared in the config file", "config", 0);
+    notes.push_back(
+        r.ok() ? absl::StrCat("rollout on ", spec.route, ": started #", r->id)
+               : absl::StrCat("rollout on ", spec.route, " not started: ", r.status().message()));
   }
   return notes;
 }
@@ -445,11 +464,11 @@ void RolloutEngine::AnalyseLocked(Release next, const absl::StatusOr<PoolStats>&
     }
   };
   if (next.phase == Phase::kRollbackWindow && now >= next.deadline) {
-    report(PromoteLocked(next, kEngine,
-                         absl::StrCat("promoted: the rollback window of ",
-                                      absl::FormatDuration(next.spec.rollback_window),
-                                      " passed with no abort"),
-                         {}));
+    report(PromoteLocked(
+        next, kEngine,
+        absl::StrCat("promoted: the rollback window of ",
+                     absl::FormatDuration(next.spec.rollback_window), " passed with no abort"),
+        {}));
     return;
   }
   next.next_analysis = now + a.interval;
@@ -461,19 +480,21 @@ void RolloutEngine::AnalyseLocked(Release next, const absl::StatusOr<PoolStats>&
                         next.ab_candidate.requests >= next.spec.sample_size &&
                         next.ab_stable.requests >= next.spec.sample_size;
     if (now < next.deadline && !enough) {
-      Decision d{{}, 0, "hold", kEngine,
-                 absl::StrCat("collecting: ", next.spec.stable, " ", next.ab_stable.requests,
-                              " calls (", next.ab_stable.server_errors, " errors), ",
-                              next.spec.candidate, " ", next.ab_candidate.requests, " calls (",
-                              next.ab_candidate.server_errors, " errors)",
-                              candidate.ok() ? "" : absl::StrCat("; no data: ",
-                                                                 candidate.status().message())),
-                 {{"stable", next.ab_stable.ToJson()}, {"candidate", next.ab_candidate.ToJson()}}};
+      Decision d{
+          {},
+          0,
+          "hold",
+          kEngine,
+          absl::StrCat(
+              "collecting: ", next.spec.stable, " ", next.ab_stable.requests, " calls (",
+              next.ab_stable.server_errors, " errors), ", next.spec.candidate, " ",
+              next.ab_candidate.requests, " calls (", next.ab_candidate.server_errors, " errors)",
+              candidate.ok() ? "" : absl::StrCat("; no data: ", candidate.status().message())),
+          {{"stable", next.ab_stable.ToJson()}, {"candidate", next.ab_candidate.ToJson()}}};
       report(CommitLocked(next, std::move(d), std::nullopt));
       return;
     }
-    const ArmComparison verdict =
-        CompareArms(next.ab_stable, next.ab_candidate, next.spec.alpha);
+    const ArmComparison verdict = CompareArms(next.ab_stable, next.ab_candidate, next.spec.alpha);
     if (next.spec.auto_promote && verdict.candidate_worse) {
       report(AbortLocked(next, kEngine, absl::StrCat("A/B verdict: ", verdict.summary),
                          verdict.ToJson()));
@@ -482,7 +503,10 @@ void RolloutEngine::AnalyseLocked(Release next, const absl::StatusOr<PoolStats>&
                            verdict.ToJson()));
     } else {
       next.phase = Phase::kConcluded;
-      Decision d{{}, 0, "verdict", kEngine,
+      Decision d{{},
+                 0,
+                 "verdict",
+                 kEngine,
                  absl::StrCat(verdict.summary, "; waiting for promote or abort"),
                  verdict.ToJson()};
       report(CommitLocked(next, std::move(d), std::nullopt));
@@ -492,8 +516,8 @@ void RolloutEngine::AnalyseLocked(Release next, const absl::StatusOr<PoolStats>&
 
   Verdict v;
   const bool shadow_judged =
-      next.spec.strategy == Strategy::kShadow ||
-      (next.spec.strategy == Strategy::kBlueGreen && next.step == 0 && next.spec.mirror_percent > 0);
+      next.spec.strategy == Strategy::kShadow || (next.spec.strategy == Strategy::kBlueGreen &&
+                                                  next.step == 0 && next.spec.mirror_percent > 0);
   if (!candidate.ok() || (!shadow_judged && !stable.ok() && candidate->requests >= a.min_requests &&
                           (a.max_error_rate_increase || a.max_p99_ratio))) {
     const absl::Status& why = !candidate.ok() ? candidate.status() : stable.status();
@@ -512,8 +536,8 @@ void RolloutEngine::AnalyseLocked(Release next, const absl::StatusOr<PoolStats>&
     if (next.consecutive_failures >= a.failure_limit) {
       report(AbortLocked(next, kEngine,
                          absl::StrCat("aborted: ", next.consecutive_failures,
-                                      " failed analyses in a row (failure_limit ",
-                                      a.failure_limit, "); last: ", v.summary),
+                                      " failed analyses in a row (failure_limit ", a.failure_limit,
+                                      "); last: ", v.summary),
                          v.ToJson()));
       return;
     }
@@ -533,11 +557,14 @@ void RolloutEngine::AnalyseLocked(Release next, const absl::StatusOr<PoolStats>&
         if (next.step + 1 < static_cast<int>(next.spec.steps.size())) {
           next.step += 1;
           const RouteOverride change = RouteChangeFor(next);
-          report(CommitLocked(
-              next,
-              {{}, 0, "step", kEngine,
-               absl::StrCat("analysis passed: ", v.summary, "; now ", Where(next)), v.ToJson()},
-              change));
+          report(CommitLocked(next,
+                              {{},
+                               0,
+                               "step",
+                               kEngine,
+                               absl::StrCat("analysis passed: ", v.summary, "; now ", Where(next)),
+                               v.ToJson()},
+                              change));
         } else {
           report(PromoteLocked(next, kEngine,
                                absl::StrCat("promoted: the last step passed: ", v.summary),
@@ -558,7 +585,10 @@ void RolloutEngine::AnalyseLocked(Release next, const absl::StatusOr<PoolStats>&
           const RouteOverride change = RouteChangeFor(next);
           report(CommitLocked(
               next,
-              {{}, 0, "switch", kEngine,
+              {{},
+               0,
+               "switch",
+               kEngine,
                absl::StrCat("analysis passed: ", v.summary, "; switched: ", next.spec.candidate,
                             " takes 100%, ", next.spec.stable,
                             " stays warm for instant rollback until ", Rfc3339(next.deadline)),
@@ -568,8 +598,10 @@ void RolloutEngine::AnalyseLocked(Release next, const absl::StatusOr<PoolStats>&
         }
         [[fallthrough]];
       default:
-        report(CommitLocked(next, {{}, 0, "pass", kEngine, absl::StrCat("analysis passed: ", v.summary), v.ToJson()},
-                            std::nullopt));
+        report(CommitLocked(
+            next,
+            {{}, 0, "pass", kEngine, absl::StrCat("analysis passed: ", v.summary), v.ToJson()},
+            std::nullopt));
     }
   }
 }

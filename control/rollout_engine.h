@@ -54,7 +54,7 @@ class RolloutEngine final {
 
   // Restores the records the controller loaded from state_dir.
   static absl::StatusOr<std::unique_ptr<RolloutEngine>> Create(Controller* controller,
-                                                              Options options);
+                                                               Options options);
 
   // The manual verbs. FAILED_PRECONDITION names what is in the way (a rollout already
   // running, or none to act on).
@@ -110,7 +110,8 @@ class RolloutEngine final {
                                       const std::string& reason, const std::string& source,
                                       uint64_t follows) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The active release of `route`, or FAILED_PRECONDITION.
-  absl::StatusOr<Release*> ActiveLocked(const std::string& route) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<Release*> ActiveLocked(const std::string& route)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Records `decision` on `next` (a changed copy of the release with id next.id), commits
   // it with `change` through the controller and only then makes it current.
   absl::Status CommitLocked(Release next, Decision decision, std::optional<RouteOverride> change)
@@ -123,7 +124,8 @@ class RolloutEngine final {
                              nlohmann::json data) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status AbortLocked(Release next, const std::string& actor, const std::string& detail,
                            nlohmann::json data) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  nlohmann::json RecordsJsonLocked(const Release& replacing) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  nlohmann::json RecordsJsonLocked(const Release& replacing) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   Controller* const controller_;
   const Options options_;

@@ -45,11 +45,12 @@ const char* StrategyName(Strategy s) {
 }
 
 absl::StatusOr<Strategy> ParseStrategy(const std::string& name) {
-  for (Strategy s : {Strategy::kCanary, Strategy::kBlueGreen, Strategy::kAbTest, Strategy::kShadow}) {
+  for (Strategy s :
+       {Strategy::kCanary, Strategy::kBlueGreen, Strategy::kAbTest, Strategy::kShadow}) {
     if (name == StrategyName(s)) return s;
   }
-  return Invalid("strategy",
-                 absl::StrCat("unknown strategy \"", name, "\" (canary, blue_green, ab_test, shadow)"));
+  return Invalid("strategy", absl::StrCat("unknown strategy \"", name,
+                                          "\" (canary, blue_green, ab_test, shadow)"));
 }
 
 nlohmann::json RolloutSpec::ToJson() const {
@@ -141,10 +142,10 @@ absl::Status ValidateRolloutSpec(const routing::RoutingTable& table, RolloutSpec
     return Invalid("interval", absl::StrCat(absl::FormatDuration(a.interval), " is below 1s"));
   }
   if (a.failure_limit < 1) return Invalid("failure_limit", "must be at least 1");
-  for (auto [field, v] : {std::pair<const char*, const std::optional<double>*>{
-                              "max_error_rate", &a.max_error_rate},
-                          {"max_error_rate_increase", &a.max_error_rate_increase},
-                          {"max_mismatch_rate", &a.max_mismatch_rate}}) {
+  for (auto [field, v] :
+       {std::pair<const char*, const std::optional<double>*>{"max_error_rate", &a.max_error_rate},
+        {"max_error_rate_increase", &a.max_error_rate_increase},
+        {"max_mismatch_rate", &a.max_mismatch_rate}}) {
     if (absl::Status s = CheckRate(field, *v); !s.ok()) return s;
   }
   if (a.max_p99_seconds.has_value() && !(*a.max_p99_seconds > 0)) {

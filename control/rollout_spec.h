@@ -32,7 +32,7 @@ absl::StatusOr<Strategy> ParseStrategy(const std::string& name);
 // The thresholds of one analysis. Unset thresholds are not checked.
 struct AnalysisSpec {
   absl::Duration interval = absl::Seconds(30);
-  uint64_t min_requests = 100;  // per pool and window; below it the step holds
+  uint64_t min_requests = 100;                    // per pool and window; below it the step holds
   std::optional<double> max_error_rate;           // candidate's server-error rate, 0..1
   std::optional<double> max_error_rate_increase;  // candidate minus stable, 0..1
   std::optional<double> max_p99_seconds;          // candidate's p99
@@ -50,7 +50,7 @@ struct RolloutSpec {
   // candidate's share of the split (default 50). shadow: the canary that promotion starts.
   std::vector<double> steps;
   AnalysisSpec analysis;
-  double mirror_percent = 0;                     // blue_green preview, shadow (default 100)
+  double mirror_percent = 0;                          // blue_green preview, shadow (default 100)
   absl::Duration rollback_window = absl::Minutes(5);  // blue_green
   absl::Duration duration = absl::ZeroDuration();     // ab_test: run this long...
   uint64_t sample_size = 0;                           // ...or until each arm answered this many

@@ -16,8 +16,8 @@
 #include <cstdint>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <set>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 

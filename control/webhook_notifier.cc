@@ -43,8 +43,8 @@ bool WebhookNotifier::Deliver(const std::string& url, const std::string& body) {
   for (int attempt = 1; attempt <= options_.max_attempts; ++attempt) {
     absl::StatusOr<HttpResponse> r = HttpPostJson(url, body, options_.timeout);
     if (r.ok() && r->status >= 200 && r->status < 300) return true;
-    const std::string why = r.ok() ? "HTTP " + std::to_string(r->status)
-                                   : std::string(r.status().message());
+    const std::string why =
+        r.ok() ? "HTTP " + std::to_string(r->status) : std::string(r.status().message());
     std::fprintf(stderr, "rollout-proxy: webhook %s: attempt %d/%d failed: %s\n", url.c_str(),
                  attempt, options_.max_attempts, why.c_str());
     if (attempt == options_.max_attempts) break;

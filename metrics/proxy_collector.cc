@@ -126,6 +126,9 @@ std::vector<MetricFamily> ProxyCollector::Collect() const {
       std::move(requests), std::move(duration),          std::move(inflight),
       std::move(mirror),   std::move(mirror_difference), std::move(weight),
       std::move(healthy),  std::move(generation),        std::move(build)};
+  if (extra_) {
+    for (MetricFamily& f : extra_()) out.push_back(std::move(f));
+  }
   for (MetricFamily& f : CollectProcessMetrics()) out.push_back(std::move(f));
   return out;
 }

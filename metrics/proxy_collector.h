@@ -17,6 +17,7 @@
 #define ROLLOUT_METRICS_PROXY_COLLECTOR_H_
 
 #include <prometheus/collectable.h>
+#include <prometheus/metric_family.h>
 
 #include <functional>
 #include <string>
@@ -33,9 +34,16 @@ class ProxyCollector final : public prometheus::Collectable {
   // endpoint address -> healthy; endpoints it does not list are reported healthy = 0.
   using HealthSource = std::function<absl::flat_hash_map<std::string, bool>()>;
 
+  // Families owned by other parts (the rollout engine's), added at scrape time.
+  using ExtraFamilies = std::function<std::vector<prometheus::MetricFamily>()>;
+
   ProxyCollector(const CallMetrics* calls, const routing::RoutingTableStore* tables,
-                 HealthSource health, std::string version)
-      : calls_(calls), tables_(tables), health_(std::move(health)), version_(std::move(version)) {}
+                 HealthSource health, std::string version, ExtraFamilies extra = nullptr)
+      : calls_(calls),
+        tables_(tables),
+        health_(std::move(health)),
+        version_(std::move(version)),
+        extra_(std::move(extra)) {}
 
   std::vector<prometheus::MetricFamily> Collect() const override;
 
@@ -44,6 +52,7 @@ class ProxyCollector final : public prometheus::Collectable {
   const routing::RoutingTableStore* tables_;
   HealthSource health_;
   std::string version_;
+  ExtraFamilies extra_;
 };
 
 }  // namespace rollout::metrics

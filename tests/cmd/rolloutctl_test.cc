@@ -165,8 +165,12 @@ TEST_F(RolloutctlTest, ExitCodesAuthenticationAndRoles) {
   EXPECT_EQ(Ctl(alice_, {}, &out), 2);
   EXPECT_EQ(Ctl(alice_, {"--help"}, &out), 0);
   EXPECT_THAT(out, HasSubstr("Exit codes"));
-  EXPECT_EQ(Ctl(alice_, {"rollout", "start", "echo"}, &out), 1);
-  EXPECT_THAT(out, HasSubstr("UNIMPLEMENTED"));
+  EXPECT_EQ(Ctl(alice_, {"rollout", "start", "echo"}, &out), 2);  // --stable/--candidate
+  EXPECT_EQ(Ctl(alice_, {"rollout", "start", "echo", "--stable", "v1", "--candidate", "v9"}, &out),
+            1);
+  EXPECT_THAT(out, HasSubstr("INVALID_ARGUMENT: candidate: unknown pool \"v9\""));
+  EXPECT_EQ(Ctl(bob_, {"rollout", "abort", "echo"}, &out), 1);
+  EXPECT_THAT(out, HasSubstr("PERMISSION_DENIED: token \"bob\" has the viewer role"));
   std::string unreachable;
   EXPECT_EQ(RunCommand({kRolloutctlBin, "--admin", "127.0.0.1:1", "--token-file", alice_, "routes"},
                        &unreachable),

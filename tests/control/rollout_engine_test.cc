@@ -204,7 +204,8 @@ TEST_F(RolloutEngineTest, LowTrafficAndNoDataHoldAndNeverAbort) {
   EXPECT_EQ(r.phase, Phase::kProgressing);
   EXPECT_EQ(r.consecutive_failures, 0);
   EXPECT_EQ(r.decisions.back().kind, "hold");
-  EXPECT_THAT(r.decisions.back().detail, HasSubstr("99 calls in the window, below min_requests 100"));
+  EXPECT_THAT(r.decisions.back().detail,
+              HasSubstr("99 calls in the window, below min_requests 100"));
   EXPECT_EQ(Share("v2"), 5);
   // Holds are recorded but do not notify (they are not phase changes).
   EXPECT_EQ(notifier_.events.size(), 1u);
@@ -245,7 +246,8 @@ TEST_F(RolloutEngineTest, PauseResumePromoteAbortByHand) {
   ASSERT_TRUE(promoted.ok());
   EXPECT_EQ(promoted->phase, Phase::kPromoted);
   EXPECT_EQ(Share("v2"), 100);
-  EXPECT_THAT(promoted->outcome_reason, HasSubstr("promoted by bob at v2 at 25% (step 2/3): ship it"));
+  EXPECT_THAT(promoted->outcome_reason,
+              HasSubstr("promoted by bob at v2 at 25% (step 2/3): ship it"));
   // Nothing to act on now.
   absl::Status none = engine_->Abort("bob", "infer", "").status();
   EXPECT_EQ(none.code(), absl::StatusCode::kFailedPrecondition);

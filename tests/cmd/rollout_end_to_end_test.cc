@@ -1,0 +1,275 @@
+// Rollouts end to end with real processes: demo-model-server versions behind a real
+// rollout-proxy, live KServe traffic, and rolloutctl driving and following the rollout.
+// A good version is promoted by its metrics; a faulty one is aborted with the reason; a
+// proxy killed with -9 in the middle goes on from the step it had reached.
+#include <signal.h>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "absl/strings/str_replace.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "inference/grpc_predict_v2.grpc.pb.h"
+#include "tests/support/http_get.h"
+#include "tests/support/kserve_request.h"
+#include "tests/support/proxy_process.h"
+
+namespace rollout::testing {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+
+constexpr char kAdminSecret[] = "release-bot-secret-0123456789";
+
+// Steady ModelInfer calls (about 400/s) through the proxy until stopped; counts the
+// answers by the pool that served them.
+class Load {
+ public:
+  explicit Load(std::string target) { Retarget(std::move(target)); }
+  ~Load() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  void Retarget(std::string target) {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+    stop_ = false;
+    thread_ = std::thread([this, target] {
+      grpc::ChannelArguments args;
+      args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+      auto stub = inference::GRPCInferenceService::NewStub(
+          grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args));
+      while (!stop_) {
+        grpc::ClientContext ctx;
+        ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+        inference::ModelInferResponse response;
+        grpc::Status s = stub->ModelInfer(&ctx, InferRequest(), &response);
+        auto it = ctx.GetServerInitialMetadata().find("x-rollout-pool");
+        std::string pool = it == ctx.GetServerInitialMetadata().end()
+                               ? "-"
+                               : std::string(it->second.data(), it->second.size());
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          ++served_[pool][s.ok()];
+        }
+        std::this_thread::sleep_for(std::chrono::microseconds(2500));
+      }
+    });
+  }
+  // Answers since the last call, by pool, and reset.
+  std::map<std::string, std::map<bool, int>> Take() {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto out = std::move(served_);
+    served_.clear();
+    return out;
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+  std::mutex mu_;
+  std::map<std::string, std::map<bool, int>> served_;
+};
+
+class RolloutEndToEndTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(v1_.ok() && v2_.ok() && v3_.ok());
+    dir_.WriteFile("admin.tokens", absl::StrCat("release-bot admin ", kAdminSecret, "\n"));
+    token_ = dir_.WriteFile("bot.token", kAdminSecret);
+    StartProxy();
+  }
+
+  void StartProxy() {
+    proxy_.reset();
+    proxy_ = std::make_unique<ProxyProcess>(absl::StrReplaceAll(R"(
+listen: 127.0.0.1:0
+workers: 2
+metrics: { listen: 127.0.0.1:0 }
+admin: { listen: 127.0.0.1:0, token_file: @DIR@/admin.tokens }
+state_dir: @DIR@/state
+pools:
+  - { name: v1, endpoints: ["@V1@"] }
+  - { name: v2, endpoints: ["@V2@"] }
+  - { name: v3, endpoints: ["@V3@"] }
+routes:
+  - name: infer
+    match: { method_prefix: /inference.GRPCInferenceService/ }
+    split: [ { pool: v1, weight: 100 } ]
+)",
+                                                                {{"@DIR@", dir_.path()},
+                                                                 {"@V1@", v1_.address()},
+                                                                 {"@V2@", v2_.address()},
+                                                                 {"@V3@", v3_.address()}}));
+    ASSERT_TRUE(proxy_->ok()) << proxy_->Log();
+  }
+
+  int Ctl(std::vector<std::string> args, std::string* out,
+          absl::Duration timeout = absl::Seconds(30)) {
+    std::vector<std::string> argv = {kRolloutctlBin, "--admin", proxy_->admin_address(),
+                                     "--token-file", token_};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(argv, out, timeout);
+  }
+
+  nlohmann::json Get() {
+    std::string out;
+    EXPECT_EQ(Ctl({"--json", "rollout", "get", "infer"}, &out), 0) << out;
+    return nlohmann::json::parse(out, nullptr, false);
+  }
+
+  TempDir dir_;
+  DemoServerProcess v1_{{"--version", "v1"}};
+  DemoServerProcess v2_{{"--version", "v2"}};
+  DemoServerProcess v3_{{"--version", "v3", "--error-rate", "0.3"}};
+  std::string token_;
+  std::unique_ptr<ProxyProcess> proxy_;
+};
+
+TEST_F(RolloutEndToEndTest, GoodCanaryIsPromotedAndFaultyOneIsAborted) {
+  Load load(proxy_->address());
+  std::string out;
+  ASSERT_EQ(Ctl({"rollout",
+                 "start",
+                 "infer",
+                 "--stable",
+                 "v1",
+                 "--candidate",
+                 "v2",
+                 "--steps",
+                 "20,50",
+                 "--interval",
+                 "1s",
+                 "--min-requests",
+                 "20",
+                 "--max-error-rate",
+                 "0.05",
+                 "--max-p99",
+                 "1s",
+                 "--failure-limit",
+                 "2",
+                 "--notes",
+                 "v2: retrained",
+                 "--reason",
+                 "release v2"},
+                &out),
+            0)
+      << out;
+  EXPECT_THAT(out, AllOf(HasSubstr("rollout #1 on infer: canary v1 -> v2, progressing, step 1/2"),
+                         HasSubstr("v2 at 20%")));
+  ASSERT_EQ(Ctl({"rollout", "events", "infer", "--until-done"}, &out), 0) << out;
+  EXPECT_THAT(out, AllOf(HasSubstr("step"), HasSubstr("analysis passed: error rate"),
+                         HasSubstr("promote"), HasSubstr("v2 now takes 100%")));
+  load.Take();
+  absl::SleepFor(absl::Milliseconds(500));
+  auto served = load.Take();
+  EXPECT_GT(served["v2"][true], 50);
+  EXPECT_EQ(served["v1"][true], 0) << "all new calls go to the promoted version";
+
+  // v3 fails 30% of its calls: two failed analyses in a row abort it.
+  ASSERT_EQ(Ctl({"rollout", "start", "infer", "--stable", "v2", "--candidate", "v3", "--steps",
+                 "20,50", "--interval", "1s", "--min-requests", "20", "--max-error-rate", "0.05",
+                 "--failure-limit", "2", "--reason", "release v3"},
+                &out),
+            0)
+      << out;
+  EXPECT_EQ(Ctl({"rollout", "events", "infer", "--until-done"}, &out), 1) << out;
+  EXPECT_THAT(out, AllOf(HasSubstr("analysis failed (1/2)"),
+                         HasSubstr("aborted: 2 failed analyses in a row"),
+                         HasSubstr("vs max 5.00% FAIL"), HasSubstr("v2 back to 100%")));
+  load.Take();
+  absl::SleepFor(absl::Milliseconds(500));
+  served = load.Take();
+  EXPECT_EQ(served["v3"][true] + served["v3"][false], 0);
+  EXPECT_GT(served["v2"][true], 50);
+
+  // The release history, the audit log and the metrics tell the same story.
+  ASSERT_EQ(Ctl({"history", "infer"}, &out), 0) << out;
+  EXPECT_THAT(out, AllOf(HasSubstr("#1    infer      canary     v1 -> v2  promoted"),
+                         HasSubstr("notes: v2: retrained"),
+                         HasSubstr("#2    infer      canary     v2 -> v3  aborted")));
+  ASSERT_EQ(Ctl({"--json", "audit", "--route", "infer"}, &out), 0) << out;
+  EXPECT_THAT(out, AllOf(HasSubstr("RolloutStart"), HasSubstr("RolloutPromote"),
+                         HasSubstr("RolloutAbort"), HasSubstr("rollout-engine")));
+  absl::StatusOr<std::string> metrics = HttpGet(proxy_->metrics_port(), "/metrics");
+  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  EXPECT_THAT(
+      *metrics,
+      AllOf(HasSubstr("rollout_proxy_rollout_phase{route=\"infer\",phase=\"aborted\"} 1"),
+            HasSubstr("rollout_proxy_rollout_phase{route=\"infer\",phase=\"progressing\"} 0"),
+            HasSubstr("rollout_proxy_rollout_step{route=\"infer\"} 1")));
+  ASSERT_EQ(Ctl({"status"}, &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("rollout #2 canary v2 -> v3: aborted"));
+}
+
+TEST_F(RolloutEndToEndTest, KillNineMidRolloutGoesOnFromTheSameStep) {
+  auto load = std::make_unique<Load>(proxy_->address());
+  std::string out;
+  ASSERT_EQ(
+      Ctl({"rollout", "start", "infer", "--stable", "v1", "--candidate", "v2", "--steps",
+           "10,30,60,90", "--interval", "1s", "--min-requests", "20", "--max-error-rate", "0.05"},
+          &out),
+      0)
+      << out;
+  // Wait for step 2, then kill -9.
+  const absl::Time give_up = absl::Now() + absl::Seconds(20);
+  nlohmann::json before;
+  while (absl::Now() < give_up) {
+    before = Get();
+    if (before["step"] == 2) break;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  ASSERT_EQ(before["step"], 2) << before.dump();
+  proxy_->process().Signal(SIGKILL);
+  ASSERT_TRUE(proxy_->process().WaitForExit(absl::Seconds(5)).has_value());
+  StartProxy();
+  load->Retarget(proxy_->address());
+  const nlohmann::json after = Get();
+  // Where it was (or one step on, if a step was committed between the read and the kill).
+  EXPECT_EQ(after["phase"], "progressing") << after.dump();
+  EXPECT_GE(after["step"].get<int>(), 2);
+  EXPECT_LE(after["step"].get<int>(), 3);
+  EXPECT_EQ(after["decisions"].back()["kind"], "restore");
+  EXPECT_THAT(after["decisions"].back()["detail"].get<std::string>(),
+              HasSubstr("proxy restarted: progressing"));
+  ASSERT_EQ(Ctl({"rollout", "events", "infer", "--until-done"}, &out, absl::Seconds(40)), 0) << out;
+  EXPECT_EQ(Get()["outcome"], "promoted");
+}
+
+TEST_F(RolloutEndToEndTest, ManualControlAndClearRefusals) {
+  std::string out;
+  EXPECT_EQ(Ctl({"rollout", "pause", "infer"}, &out), 1);
+  EXPECT_THAT(out, HasSubstr("FAILED_PRECONDITION: route \"infer\" has no rollout in progress"));
+  EXPECT_EQ(
+      Ctl({"rollout", "start", "infer", "--stable", "v1", "--candidate", "v2", "--steps", "50,20"},
+          &out),
+      1);
+  EXPECT_THAT(out, HasSubstr("INVALID_ARGUMENT: steps[1]: 20: steps must rise"));
+  EXPECT_EQ(
+      Ctl({"rollout", "start", "infer", "--stable", "v1", "--candidate", "v2", "--steps", "x"},
+          &out),
+      2);
+  ASSERT_EQ(Ctl({"rollout", "start", "infer", "--stable", "v1", "--candidate", "v2", "--steps",
+                 "25,50", "--interval", "1h"},
+                &out),
+            0)
+      << out;
+  EXPECT_EQ(Ctl({"set-weight", "infer", "v1=1", "--reason", "by hand"}, &out), 1);
+  EXPECT_THAT(out, HasSubstr("held by a rollout"));
+  ASSERT_EQ(Ctl({"rollout", "pause", "infer", "--reason", "looking"}, &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("paused"));
+  ASSERT_EQ(Ctl({"rollout", "resume", "infer"}, &out), 0) << out;
+  ASSERT_EQ(Ctl({"rollout", "promote", "infer", "--reason", "looks good"}, &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("promoted by release-bot at v2 at 25% (step 1/2): looks good"));
+  ASSERT_EQ(Ctl({"rollout", "get", "infer"}, &out), 0) << out;
+  EXPECT_THAT(out, AllOf(HasSubstr("start"), HasSubstr("pause"), HasSubstr("resume"),
+                         HasSubstr("promote")));
+}
+
+}  // namespace
+}  // namespace rollout::testing
