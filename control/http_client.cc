@@ -44,8 +44,7 @@ absl::StatusOr<HttpResponse> Perform(const std::string& url, const std::string* 
   }
   const CURLcode code = curl_easy_perform(curl.get());
   if (code != CURLE_OK) {
-    return absl::UnavailableError(
-        absl::StrCat(url, ": ", error[0] != 0 ? error : curl_easy_strerror(code)));
+    return absl::UnavailableError(error[0] != 0 ? error : curl_easy_strerror(code));
   }
   curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &response.status);
   return response;

@@ -21,7 +21,8 @@ struct HttpResponse {
   std::string body;
 };
 
-// UNAVAILABLE when the server cannot be reached or does not answer in time.
+// UNAVAILABLE, with curl's reason, when the server cannot be reached or does not answer in
+// time. Any HTTP status is a response.
 absl::StatusOr<HttpResponse> HttpGet(const std::string& url, absl::Duration timeout);
 absl::StatusOr<HttpResponse> HttpPostJson(const std::string& url, const std::string& body,
                                           absl::Duration timeout);

@@ -26,7 +26,10 @@ absl::StatusOr<std::map<std::string, double>> PrometheusSource::Query(const std:
                                                                       const std::string& by) {
   const std::string url = absl::StrCat(config_.url, "/api/v1/query?query=", UrlEncode(promql));
   absl::StatusOr<HttpResponse> response = HttpGet(url, config_.timeout);
-  if (!response.ok()) return response.status();
+  if (!response.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat("prometheus at ", config_.url, ": ", response.status().message()));
+  }
   nlohmann::json j = nlohmann::json::parse(response->body, nullptr, false);
   if (j.is_discarded() || !j.is_object()) {
     return absl::UnavailableError(

@@ -14,6 +14,7 @@ WebhookNotifier::~WebhookNotifier() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
+    stop_deadline_ = absl::Now() + options_.timeout;
   }
   cv_.notify_all();
   sender_.join();
@@ -66,6 +67,12 @@ void WebhookNotifier::Run() {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping, nothing left
+      if (stopping_ && absl::Now() > stop_deadline_) {
+        counts_.dropped += queue_.size();
+        std::fprintf(stderr, "rollout-proxy: stopping: %zu webhook event(s) not delivered\n",
+                     queue_.size());
+        return;
+      }
       body = std::move(queue_.front());
       queue_.pop_front();
     }

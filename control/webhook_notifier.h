@@ -53,6 +53,7 @@ class WebhookNotifier final : public Notifier {
   std::condition_variable cv_;
   std::deque<std::string> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Time stop_deadline_ ABSL_GUARDED_BY(mu_);
   Counts counts_ ABSL_GUARDED_BY(mu_);
   std::thread sender_;
 };

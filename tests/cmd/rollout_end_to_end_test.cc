@@ -15,6 +15,7 @@
 #include "gtest/gtest.h"
 #include "inference/grpc_predict_v2.grpc.pb.h"
 #include "tests/support/http_get.h"
+#include "tests/support/http_receiver.h"
 #include "tests/support/kserve_request.h"
 #include "tests/support/proxy_process.h"
 
@@ -93,6 +94,7 @@ workers: 2
 metrics: { listen: 127.0.0.1:0 }
 admin: { listen: 127.0.0.1:0, token_file: @DIR@/admin.tokens }
 state_dir: @DIR@/state
+notifications: { webhooks: ["@HOOK@"] }
 pools:
   - { name: v1, endpoints: ["@V1@"] }
   - { name: v2, endpoints: ["@V2@"] }
@@ -103,6 +105,7 @@ routes:
     split: [ { pool: v1, weight: 100 } ]
 )",
                                                                 {{"@DIR@", dir_.path()},
+                                                                 {"@HOOK@", hooks_.url()},
                                                                  {"@V1@", v1_.address()},
                                                                  {"@V2@", v2_.address()},
                                                                  {"@V3@", v3_.address()}}));
@@ -127,6 +130,7 @@ routes:
   DemoServerProcess v1_{{"--version", "v1"}};
   DemoServerProcess v2_{{"--version", "v2"}};
   DemoServerProcess v3_{{"--version", "v3", "--error-rate", "0.3"}};
+  HttpReceiver hooks_;
   std::string token_;
   std::unique_ptr<ProxyProcess> proxy_;
 };
@@ -204,7 +208,16 @@ TEST_F(RolloutEndToEndTest, GoodCanaryIsPromotedAndFaultyOneIsAborted) {
             HasSubstr("rollout_proxy_rollout_phase{route=\"infer\",phase=\"progressing\"} 0"),
             HasSubstr("rollout_proxy_rollout_step{route=\"infer\"} 1")));
   ASSERT_EQ(Ctl({"status"}, &out), 0) << out;
-  EXPECT_THAT(out, HasSubstr("rollout #2 canary v2 -> v3: aborted"));
+  EXPECT_THAT(out, AllOf(HasSubstr("rollout #2 canary v2 -> v3: aborted"),
+                         HasSubstr("active version: v2")));
+  // The webhook got every phase change, as JSON, in order.
+  std::vector<std::string> events;
+  for (const std::string& body : hooks_.WaitFor(6, absl::Seconds(10))) {
+    const nlohmann::json e = nlohmann::json::parse(body);
+    events.push_back(absl::StrCat(e["event"].get<std::string>(), "#", e["release"].get<int>()));
+  }
+  EXPECT_THAT(events, ::testing::ElementsAre("RolloutStart#1", "RolloutStep#1", "RolloutPromote#1",
+                                             "RolloutStart#2", "RolloutAbort#2"));
 }
 
 TEST_F(RolloutEndToEndTest, KillNineMidRolloutGoesOnFromTheSameStep) {
@@ -269,6 +282,85 @@ TEST_F(RolloutEndToEndTest, ManualControlAndClearRefusals) {
   ASSERT_EQ(Ctl({"rollout", "get", "infer"}, &out), 0) << out;
   EXPECT_THAT(out, AllOf(HasSubstr("start"), HasSubstr("pause"), HasSubstr("resume"),
                          HasSubstr("promote")));
+}
+
+// Analysis over PromQL: a real Prometheus scrapes the proxy, and the engine judges the
+// canary on what Prometheus answers. Before Prometheus is up, the step holds ("no data").
+TEST(RolloutPrometheusTest, CanaryIsJudgedOnPromQLAndHoldsWithoutData) {
+  DemoServerProcess v1({"--version", "v1"});
+  DemoServerProcess v2({"--version", "v2"});
+  ASSERT_TRUE(v1.ok() && v2.ok());
+  TempDir dir;
+  dir.WriteFile("admin.tokens", absl::StrCat("release-bot admin ", kAdminSecret, "\n"));
+  const std::string token = dir.WriteFile("bot.token", kAdminSecret);
+  const int prometheus_port = UnusedPort();
+  ProxyProcess proxy(absl::StrReplaceAll(R"(
+listen: 127.0.0.1:0
+workers: 2
+metrics: { listen: 127.0.0.1:0 }
+admin: { listen: 127.0.0.1:0, token_file: @DIR@/admin.tokens }
+state_dir: @DIR@/state
+analysis:
+  source: prometheus
+  prometheus: { url: "http://127.0.0.1:@PROM@", timeout: 1s }
+pools:
+  - { name: v1, endpoints: ["@V1@"] }
+  - { name: v2, endpoints: ["@V2@"] }
+routes:
+  - name: infer
+    split: [ { pool: v1, weight: 100 } ]
+)",
+                                         {{"@DIR@", dir.path()},
+                                          {"@PROM@", absl::StrCat(prometheus_port)},
+                                          {"@V1@", v1.address()},
+                                          {"@V2@", v2.address()}}));
+  ASSERT_TRUE(proxy.ok()) << proxy.Log();
+  auto ctl = [&](std::vector<std::string> args, std::string* out) {
+    std::vector<std::string> argv = {kRolloutctlBin, "--admin", proxy.admin_address(),
+                                     "--token-file", token};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(argv, out, absl::Seconds(60));
+  };
+  Load load(proxy.address());
+  std::string out;
+  ASSERT_EQ(ctl({"rollout", "start", "infer", "--stable", "v1", "--candidate", "v2", "--steps",
+                 "30,60", "--interval", "3s", "--min-requests", "20", "--max-error-rate", "0.05",
+                 "--max-p99-ratio", "3"},
+                &out),
+            0)
+      << out;
+  absl::SleepFor(absl::Seconds(4));  // one analysis with Prometheus down
+  ASSERT_EQ(ctl({"rollout", "get", "infer"}, &out), 0) << out;
+  EXPECT_THAT(out, AllOf(HasSubstr("hold: no data"), HasSubstr(absl::StrCat(prometheus_port))));
+  EXPECT_THAT(out, ::testing::Not(HasSubstr("step 2/2")));
+
+  const std::string config = dir.WriteFile("prometheus.yml", absl::StrCat(R"(
+global: { scrape_interval: 1s, evaluation_interval: 1s }
+scrape_configs:
+  - job_name: rollout-proxy
+    static_configs: [ { targets: ["127.0.0.1:)",
+                                                                          proxy.metrics_port(),
+                                                                          R"("] } ]
+)"));
+  ChildProcess prometheus({"/usr/bin/prometheus", "--config.file=" + config,
+                           "--storage.tsdb.path=" + dir.path() + "/data",
+                           absl::StrCat("--web.listen-address=127.0.0.1:", prometheus_port),
+                           "--log.level=warn"});
+  ASSERT_EQ(ctl({"rollout", "events", "infer", "--until-done"}, &out), 0)
+      << out << "\nprometheus log:\n"
+      << prometheus.Log();
+  EXPECT_THAT(out, AllOf(HasSubstr("analysis passed: error rate 0.00%"), HasSubstr("promote")));
+  ASSERT_EQ(ctl({"--json", "rollout", "get", "infer"}, &out), 0) << out;
+  const nlohmann::json r = nlohmann::json::parse(out);
+  EXPECT_EQ(r["outcome"], "promoted");
+  // The passing analyses measured traffic that Prometheus summed, with a p99 from its buckets.
+  bool measured = false;
+  for (const auto& d : r["decisions"]) {
+    if (d["kind"] != "step" && d["kind"] != "promote") continue;
+    const nlohmann::json data = nlohmann::json::parse(d["data_json"].get<std::string>());
+    for (const auto& c : data["checks"]) measured = measured || c["name"] == "p99_ratio";
+  }
+  EXPECT_TRUE(measured) << out;
 }
 
 }  // namespace
