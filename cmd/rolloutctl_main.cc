@@ -229,9 +229,18 @@ int Watch(Client& client, const std::string& route_name, const std::string& inte
   return kOk;
 }
 
+// An RFC 3339 time from the API as people read it: local time, to the second. `format`
+// is absl::FormatTime's.
+std::string Local(const std::string& rfc3339, const char* format = "%Y-%m-%d %H:%M:%S") {
+  absl::Time t;
+  std::string err;
+  if (rfc3339.empty() || !absl::ParseTime(absl::RFC3339_full, rfc3339, &t, &err)) return rfc3339;
+  return absl::FormatTime(format, t, absl::LocalTimeZone());
+}
+
 // One line per decision, as people read it.
 void PrintDecision(const v1::Decision& d) {
-  std::printf("  %s  step %u  %-8s %-14s %s\n", d.time().c_str(), d.step(), d.kind().c_str(),
+  std::printf("  %s  step %u  %-8s %-14s %s\n", Local(d.time()).c_str(), d.step(), d.kind().c_str(),
               d.actor().c_str(), d.detail().c_str());
 }
 
@@ -240,15 +249,16 @@ void PrintRollout(const v1::Rollout& r) {
               static_cast<unsigned long long>(r.id()), r.route().c_str(), r.strategy().c_str(),
               r.stable().c_str(), r.candidate().c_str(), r.phase().c_str(), r.step(),
               r.total_steps(), r.candidate().c_str(), r.candidate_percent());
-  std::printf("  started %s by %s (%s)%s%s\n", r.start_time().c_str(), r.started_by().c_str(),
-              r.source().c_str(), r.reason().empty() ? "" : ": ", r.reason().c_str());
+  std::printf("  started %s by %s (%s)%s%s\n", Local(r.start_time()).c_str(),
+              r.started_by().c_str(), r.source().c_str(), r.reason().empty() ? "" : ": ",
+              r.reason().c_str());
   if (!r.notes().empty()) std::printf("  notes: %s\n", r.notes().c_str());
   if (!r.next_analysis_time().empty()) {
-    std::printf("  next analysis %s, failures in a row %u\n", r.next_analysis_time().c_str(),
+    std::printf("  next analysis %s, failures in a row %u\n", Local(r.next_analysis_time()).c_str(),
                 r.consecutive_failures());
   }
   if (r.outcome() != "in_progress") {
-    std::printf("  %s at %s: %s\n", r.outcome().c_str(), r.end_time().c_str(),
+    std::printf("  %s at %s: %s\n", r.outcome().c_str(), Local(r.end_time()).c_str(),
                 r.outcome_reason().c_str());
   }
   for (const v1::Decision& d : r.decisions()) PrintDecision(d);
@@ -367,16 +377,17 @@ int Events(Client& client, const std::string& route, bool until_done) {
       std::printf("\n");
     } else if (event.decision() == "state") {
       if (event.rollout().id() != 0) {
-        std::printf("%s #%llu %s %s -> %s: %s, step %u/%u\n", event.time().c_str(),
+        std::printf("%s #%llu %s %s -> %s: %s, step %u/%u\n",
+                    Local(event.time(), "%H:%M:%S").c_str(),
                     static_cast<unsigned long long>(event.rollout().id()),
                     event.rollout().strategy().c_str(), event.rollout().stable().c_str(),
                     event.rollout().candidate().c_str(), event.rollout().phase().c_str(),
                     event.rollout().step(), event.rollout().total_steps());
       } else {
-        std::printf("%s %s\n", event.time().c_str(), event.detail().c_str());
+        std::printf("%s %s\n", Local(event.time(), "%H:%M:%S").c_str(), event.detail().c_str());
       }
     } else {
-      std::printf("%s #%llu step %u/%u %-8s %s\n", event.time().c_str(),
+      std::printf("%s #%llu step %u/%u %-8s %s\n", Local(event.time(), "%H:%M:%S").c_str(),
                   static_cast<unsigned long long>(event.rollout().id()), event.rollout().step(),
                   event.rollout().total_steps(), event.decision().c_str(), event.detail().c_str());
     }

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# The demo: two versions of a model behind rollout-proxy with a 90/10 split, and live
-# KServe v2 traffic through it, printed as it happens: which version served each second's
-# calls, how many failed, and how fast.
+# The demo: three versions of a model behind rollout-proxy, live KServe v2 traffic through
+# it, and two automated canary releases, shown as they happen:
+#   1. v2 is released in steps (10% -> 25% -> 50%) and promoted on good metrics;
+#   2. v3, which fails 20% of its calls (demo-model-server --error-rate 0.2), is aborted by
+#      the metrics, traffic goes back to v2, and the reason is printed.
 # Run as root on a fresh Debian 12 machine:  bash scripts/demo.sh
 #
-#   DEMO_SECONDS=60 bash scripts/demo.sh   # run longer (default 20)
-#   DEMO_RATE=500 bash scripts/demo.sh     # calls per second (default 200)
+#   DEMO_INTERVAL=10s bash scripts/demo.sh   # analysis interval (default 5s; the demo
+#                                            # takes about 10 intervals)
+#   DEMO_RATE=500 bash scripts/demo.sh       # calls per second (default 200)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
@@ -23,34 +26,79 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+INTERVAL="${DEMO_INTERVAL:-5s}"
 
 start v1 "$BIN/demo-model-server" --port 0 --version v1; V1=$PORT
-start v2 "$BIN/demo-model-server" --port 0 --version v2 --extra-latency-ms 2; V2=$PORT
+start v2 "$BIN/demo-model-server" --port 0 --version v2; V2=$PORT
+start v3 "$BIN/demo-model-server" --port 0 --version v3 --error-rate 0.2; V3=$PORT
+echo "demo admin demo-secret-$(date +%s%N)" > "$WORK/admin.tokens"
+cut -d' ' -f3 "$WORK/admin.tokens" > "$WORK/demo.token"
 cat > "$WORK/proxy.yaml" <<YAML
 listen: 127.0.0.1:0
 workers: 2
 metrics: { listen: 127.0.0.1:0 }
+admin: { listen: 127.0.0.1:0, token_file: admin.tokens }
+state_dir: state
 pools:
   - { name: v1, endpoints: ["127.0.0.1:$V1"] }
   - { name: v2, endpoints: ["127.0.0.1:$V2"] }
+  - { name: v3, endpoints: ["127.0.0.1:$V3"] }
 routes:
   - name: infer
     match: { method_prefix: /inference.GRPCInferenceService/ }
-    split: [ { pool: v1, weight: 90 }, { pool: v2, weight: 10 } ]
+    split: [ { pool: v1, weight: 100 } ]
 YAML
-echo "== model servers: v1 on 127.0.0.1:$V1, v2 on 127.0.0.1:$V2 (2 ms slower)"
+echo "== model servers: v1 on :$V1, v2 on :$V2, v3 on :$V3 (v3 fails 20% of its calls)"
 "$BIN/rollout-proxy" --config "$WORK/proxy.yaml" --check
 start proxy "$BIN/rollout-proxy" --config "$WORK/proxy.yaml"; PROXY=$PORT; PROXY_PID=$PID
 METRICS=$(grep -oE 'metrics listening on [0-9.]+:[0-9]+' "$WORK/proxy.log" | grep -oE '[0-9]+$')
-echo "== rollout-proxy on 127.0.0.1:$PROXY, splitting 90/10; metrics on 127.0.0.1:$METRICS/metrics"
+ADMIN=$(grep -oE 'admin listening on [0-9.]+:[0-9]+' "$WORK/proxy.log" | grep -oE '[0-9]+$')
+ctl() { "$BIN/rolloutctl" --admin "127.0.0.1:$ADMIN" --token-file "$WORK/demo.token" "$@"; }
+echo "== rollout-proxy on 127.0.0.1:$PROXY (all traffic to v1), admin on :$ADMIN," \
+     "metrics on :$METRICS/metrics"
+
 "$BIN/rollout-demo-client" --target "127.0.0.1:$PROXY" --rate "${DEMO_RATE:-200}" \
-  --concurrency 4 --duration "${DEMO_SECONDS:-20}s"
+  --concurrency 4 --duration 600s > "$WORK/client.log" 2>&1 &
+PIDS+=($!)
+echo "== live KServe traffic: ${DEMO_RATE:-200} calls/s from rollout-demo-client"
+sleep 2
+
+release() {  # release VERSION FROM: start a canary and print its decisions as they happen
+  echo
+  echo "== release $1 as a canary of $2: 10% -> 25% -> 50% -> 100%, judged every $INTERVAL;"
+  echo "   each window needs at least 50 calls, an error rate of at most 1% and a p99 of at most"
+  echo "   100 ms; 2 failed windows in a row abort"
+  echo "\$ rolloutctl rollout start infer --stable $2 --candidate $1 --steps 10,25,50 ..."
+  ctl rollout start infer --stable "$2" --candidate "$1" --steps 10,25,50 \
+    --interval "$INTERVAL" --min-requests 50 --max-error-rate 0.01 --max-p99 100ms \
+    --failure-limit 2 --notes "demo release of $1" --reason "demo" > /dev/null
+  echo "\$ rolloutctl rollout events infer --until-done"
+  local code=0
+  ctl rollout events infer --until-done || code=$?
+  return $code
+}
+
+release v2 v1 || { echo "error: v2 should have been promoted" >&2; exit 1; }
+echo "-> v2 promoted: it now serves 100% of the calls"
+if release v3 v2; then
+  echo "error: v3 should have been aborted" >&2; exit 1
+fi
+echo "-> v3 aborted automatically, and v2 serves 100% again. Why:"
+ctl --json rollout get infer | grep -oE '"outcome_reason": "[^"]*"' | sed 's/^/   /'
+
+echo
+echo "== what each version served over the last 30 s (rolloutctl status)"
+ctl status | sed -n '1,8p'
+echo
+echo "== release history (rolloutctl history)"
+ctl history infer
+echo
 echo "== what Prometheus scrapes from the proxy (excerpt of /metrics)"
 exec 3<>"/dev/tcp/127.0.0.1/$METRICS"
 printf 'GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n' >&3
-grep -E '^rollout_proxy_(requests_total|route_weight|request_duration_seconds_count)' <&3 || true
+grep -E '^rollout_proxy_(requests_total|route_weight|rollout_step|rollout_phase.* 1$)' <&3 || true
 exec 3>&-
+echo
 echo "== stopping (SIGTERM drains the proxy)"
 kill -TERM "$PROXY_PID"
 wait "$PROXY_PID" && echo "rollout-proxy exited 0"
-echo "note: the automated rollout (promote/abort by metrics) is not built yet; see README."

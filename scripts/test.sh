@@ -16,14 +16,16 @@ echo "== ctest"
 (cd "$BUILD_DIR" && ctest -j"$JOBS" --output-on-failure --timeout 180)
 
 echo "== demo smoke run"
-DEMO_SECONDS=3 SKIP_SETUP=1 bash "$ROOT/scripts/demo.sh" > "$BUILD_DIR/demo-smoke.log" 2>&1 || {
+DEMO_INTERVAL=2s SKIP_SETUP=1 bash "$ROOT/scripts/demo.sh" > "$BUILD_DIR/demo-smoke.log" 2>&1 || {
   cat "$BUILD_DIR/demo-smoke.log"
   echo "error: the demo failed" >&2
   exit 1
 }
-grep -q "pool v2" "$BUILD_DIR/demo-smoke.log" || {
-  cat "$BUILD_DIR/demo-smoke.log"
-  echo "error: the demo served no traffic from v2" >&2
-  exit 1
-}
+for expected in "v2 promoted" "v3 aborted automatically" "failed analyses in a row"; do
+  grep -q "$expected" "$BUILD_DIR/demo-smoke.log" || {
+    cat "$BUILD_DIR/demo-smoke.log"
+    echo "error: the demo did not show \"$expected\"" >&2
+    exit 1
+  }
+done
 echo "demo: OK"
