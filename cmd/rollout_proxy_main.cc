@@ -14,6 +14,7 @@
 #include <iostream>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "control/admin_service.h"
 #include "control/config_loader.h"
@@ -233,6 +234,15 @@ int main(int argc, char** argv) {
                     route.split.PartsPerMillion(i) / 1e4);
       }
       std::printf("\n");
+    }
+    for (const auto& r : config->rollouts) {
+      std::string steps;
+      for (double w : r.steps) steps += (steps.empty() ? "" : ",") + absl::StrCat(w);
+      std::printf("  declared rollout on %s: %s %s -> %s, steps %s, interval %s, source %s\n",
+                  r.route.c_str(), rollout::control::StrategyName(r.strategy), r.stable.c_str(),
+                  r.candidate.c_str(), steps.empty() ? "-" : steps.c_str(),
+                  absl::FormatDuration(r.analysis.interval).c_str(),
+                  config->analysis.source.c_str());
     }
     return 0;
   }

@@ -430,16 +430,53 @@ std::vector<std::string> RolloutEngine::StartDeclared(const std::vector<RolloutS
 }
 
 void RolloutEngine::Tick() {
+  const std::shared_ptr<const routing::RoutingTable> table = controller_->Current().table;
+  auto has_pool = [&](const std::string& name) {
+    for (const auto& p : table->pools()) {
+      if (p.name == name) return true;
+    }
+    return false;
+  };
+  // What a reload took away from under a rollout, or "" if nothing.
+  auto missing = [&](const Release& r) -> std::string {
+    bool route = false;
+    for (const auto& t : table->routes()) route = route || t.name == r.spec.route;
+    if (!route) return absl::StrCat("route \"", r.spec.route, "\"");
+    if (!has_pool(r.spec.stable)) return absl::StrCat("pool \"", r.spec.stable, "\"");
+    if (!has_pool(r.spec.candidate)) return absl::StrCat("pool \"", r.spec.candidate, "\"");
+    return "";
+  };
   std::vector<Release> due;
   {
     std::lock_guard<std::mutex> lock(mu_);
     const absl::Time now = options_.clock();
     for (const auto& [id, r] : releases_) {
       const bool running = r.phase == Phase::kProgressing || r.phase == Phase::kRollbackWindow;
-      if (running && (now >= r.next_analysis || now >= r.deadline)) due.push_back(r);
+      const bool orphaned = r.active() && !missing(r).empty();
+      if (orphaned || (running && (now >= r.next_analysis || now >= r.deadline))) {
+        due.push_back(r);
+      }
     }
   }
   for (const Release& r : due) {
+    if (const std::string gone = missing(r); !gone.empty()) {
+      // A reload removed a pool or the route (the route's weights went back to the file's):
+      // the rollout cannot go on.
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = releases_.find(r.id);
+      if (it == releases_.end() || !it->second.active()) continue;
+      Release next = it->second;
+      next.phase = Phase::kAborted;
+      next.ended = options_.clock();
+      next.outcome_reason =
+          absl::StrCat("aborted: ", gone, " is no longer in the config; the file's weights apply");
+      Decision d{{}, 0, "abort", kEngine, next.outcome_reason, {}};
+      if (absl::Status s = CommitLocked(next, std::move(d), std::nullopt); !s.ok()) {
+        std::fprintf(stderr, "rollout-proxy: rollout #%llu: %s\n",
+                     static_cast<unsigned long long>(r.id), std::string(s.message()).c_str());
+      }
+      continue;
+    }
     // Read outside the lock: a Prometheus query may take a while.
     const absl::Duration window = r.spec.analysis.interval;
     absl::StatusOr<PoolStats> candidate =

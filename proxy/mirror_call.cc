@@ -132,9 +132,11 @@ void MirrorCall::PrimaryFinished(const grpc::Status& status, bool client_cancell
 void MirrorCall::MaybeConclude() {
   if (concluded_ || !finished_ || !primary_done_) return;
   concluded_ = true;
-  if (dropped_) return stats_->OnMirror(metrics::MirrorResult::kDropped, 0, metrics::MonotonicNowNs());
+  if (dropped_)
+    return stats_->OnMirror(metrics::MirrorResult::kDropped, 0, metrics::MonotonicNowNs());
   if (!primary_ok_) return;  // nothing to compare a failed primary with
-  if (!status_.ok()) return stats_->OnMirror(metrics::MirrorResult::kError, 0, metrics::MonotonicNowNs());
+  if (!status_.ok())
+    return stats_->OnMirror(metrics::MirrorResult::kError, 0, metrics::MonotonicNowNs());
   const MirrorVerdict v = CompareAnswers(method_, primary_answers_, shadow_answers_, tolerance_);
   stats_->OnMirror(v.match ? metrics::MirrorResult::kMatch : metrics::MirrorResult::kMismatch,
                    v.max_difference, metrics::MonotonicNowNs());

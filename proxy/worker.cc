@@ -104,7 +104,8 @@ absl::Status Worker::Route(const routing::CallAttributes& attrs, int64_t now_ns,
       target->mirror_stats = mirror_stats;
       target->mirror_tolerance = route.mirror_tolerance;
     } else {
-      mirror_stats->OnMirror(metrics::MirrorResult::kError, 0, now_ns);  // no usable mirror endpoint
+      mirror_stats->OnMirror(metrics::MirrorResult::kError, 0,
+                             now_ns);  // no usable mirror endpoint
     }
   }
   target->endpoint = upstreams_.Pick(pool, now_ns, NextRandom());

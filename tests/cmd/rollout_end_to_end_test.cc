@@ -31,7 +31,10 @@ constexpr char kAdminSecret[] = "release-bot-secret-0123456789";
 // answers by the pool that served them.
 class Load {
  public:
-  explicit Load(std::string target) { Retarget(std::move(target)); }
+  // `force`: a pool to name in x-rollout-pool on every call ("" for none).
+  explicit Load(std::string target, std::string force = "") : force_(std::move(force)) {
+    Retarget(std::move(target));
+  }
   ~Load() {
     stop_ = true;
     if (thread_.joinable()) thread_.join();
@@ -48,6 +51,7 @@ class Load {
       while (!stop_) {
         grpc::ClientContext ctx;
         ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+        if (!force_.empty()) ctx.AddMetadata("x-rollout-pool", force_);
         inference::ModelInferResponse response;
         grpc::Status s = stub->ModelInfer(&ctx, InferRequest(), &response);
         auto it = ctx.GetServerInitialMetadata().find("x-rollout-pool");
@@ -71,6 +75,7 @@ class Load {
   }
 
  private:
+  const std::string force_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
   std::mutex mu_;
@@ -252,6 +257,45 @@ TEST_F(RolloutEndToEndTest, KillNineMidRolloutGoesOnFromTheSameStep) {
               HasSubstr("proxy restarted: progressing"));
   ASSERT_EQ(Ctl({"rollout", "events", "infer", "--until-done"}, &out, absl::Seconds(40)), 0) << out;
   EXPECT_EQ(Get()["outcome"], "promoted");
+}
+
+TEST_F(RolloutEndToEndTest, BlueGreenPreviewsBehindTheHeaderThenSwitchesAtOnce) {
+  Load plain(proxy_->address());
+  Load preview(proxy_->address(), "v2");  // testers reach the preview through the header
+  std::string out;
+  ASSERT_EQ(Ctl({"rollout", "start", "infer", "--strategy", "blue_green", "--stable", "v1",
+                 "--candidate", "v2", "--interval", "2s", "--min-requests", "20",
+                 "--max-error-rate", "0.05", "--rollback-window", "1h"},
+                &out),
+            0)
+      << out;
+  absl::SleepFor(absl::Milliseconds(800));
+  plain.Take();
+  absl::SleepFor(absl::Milliseconds(500));
+  auto served = plain.Take();
+  EXPECT_EQ(served["v2"][true], 0) << "no live traffic reaches the preview";
+  EXPECT_GT(served["v1"][true], 20);
+  // The analysis of the header traffic passes, and the switch is atomic: 0 -> 100.
+  const absl::Time give_up = absl::Now() + absl::Seconds(20);
+  while (Get()["phase"] != "rollback_window" && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  ASSERT_EQ(Get()["phase"], "rollback_window") << Get().dump();
+  plain.Take();
+  absl::SleepFor(absl::Milliseconds(500));
+  served = plain.Take();
+  EXPECT_EQ(served["v1"][true], 0);
+  EXPECT_GT(served["v2"][true], 20);
+  // In the rollback window the old version stays routable, and abort flips back at once.
+  Load old(proxy_->address(), "v1");
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_GT(old.Take()["v1"][true], 5);
+  ASSERT_EQ(Ctl({"rollout", "abort", "infer", "--reason", "rollback drill"}, &out), 0) << out;
+  plain.Take();
+  absl::SleepFor(absl::Milliseconds(500));
+  served = plain.Take();
+  EXPECT_EQ(served["v2"][true], 0);
+  EXPECT_GT(served["v1"][true], 20);
 }
 
 TEST_F(RolloutEndToEndTest, ManualControlAndClearRefusals) {

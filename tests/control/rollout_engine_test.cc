@@ -494,6 +494,22 @@ TEST_F(RolloutEngineTest, DeclaredRolloutsRunOnce) {
   EXPECT_EQ(engine_->History("").size(), 1u);
 }
 
+TEST_F(RolloutEngineTest, AReloadThatRemovesARolloutPoolAbortsIt) {
+  ASSERT_TRUE(engine_->Start("alice", Canary(), "").ok());
+  std::string without_v2 = kConfig;
+  without_v2.erase(without_v2.find("  - { name: v2"),
+                   std::string("  - { name: v2, endpoints: [\"127.0.0.1:9002\"] }\n").size());
+  dir_.WriteFile("proxy.yaml", without_v2);
+  auto reloaded = controller_->Reload("alice", "drop v2");
+  ASSERT_TRUE(reloaded.ok()) << reloaded.status();
+  Interval();
+  const Release r = *engine_->Get("infer");
+  EXPECT_EQ(r.phase, Phase::kAborted);
+  EXPECT_THAT(r.outcome_reason, HasSubstr("pool \"v2\" is no longer in the config"));
+  EXPECT_EQ(Share("v1"), 100);
+  EXPECT_EQ(controller_->Current().weights_source.at("infer"), "file");
+}
+
 TEST(AnalysisTest, HistogramQuantileInterpolatesLikePrometheus) {
   std::vector<std::pair<double, uint64_t>> h = {{0.1, 50}, {0.2, 50}, {INFINITY, 0}};
   EXPECT_NEAR(*HistogramQuantile(h, 0.5), 0.1, 1e-9);
