@@ -32,6 +32,19 @@ Verdict Hold(std::string why) {
   return v;
 }
 
+// Fail if a check failed; otherwise hold (a check could not be made), saying why.
+Verdict HoldUnlessFailed(Verdict v) {
+  for (const Check& c : v.checks) {
+    if (!c.ok) {
+      v.outcome = Outcome::kFail;
+      return v;
+    }
+  }
+  v.outcome = Outcome::kHold;
+  v.summary = "hold: " + v.summary;
+  return v;
+}
+
 void Conclude(Verdict* v) {
   v->outcome = Outcome::kPass;
   for (const Check& c : v->checks) {
@@ -94,6 +107,7 @@ nlohmann::json PoolStats::ToJson() const {
                       {"mirror_mismatch", mirror_mismatch},
                       {"mirror_errors", mirror_errors}};
   if (p99_seconds.has_value()) j["p99_seconds"] = *p99_seconds;
+  if (mirror_p99_seconds.has_value()) j["mirror_p99_seconds"] = *mirror_p99_seconds;
   if (!latency.empty()) j["latency"] = latency;
   return j;
 }
@@ -177,10 +191,11 @@ Verdict Judge(const AnalysisSpec& spec, const PoolStats& candidate, const PoolSt
                             " calls"));
     }
   }
-  if (spec.max_p99_seconds.has_value() || spec.max_p99_ratio.has_value()) {
-    if (!candidate.p99_seconds.has_value()) {
-      return Hold("hold: no latency data for the candidate (the metric source returned none)");
-    }
+  const bool wants_p99 = spec.max_p99_seconds.has_value() || spec.max_p99_ratio.has_value();
+  if (wants_p99 && !candidate.p99_seconds.has_value()) {
+    // A failed check still fails; otherwise the missing latency makes it a hold.
+    Note(&v, "no latency data for the candidate (the metric source returned none)");
+    return HoldUnlessFailed(std::move(v));
   }
   if (spec.max_p99_seconds.has_value()) {
     AddCheck(
@@ -213,7 +228,7 @@ Verdict Judge(const AnalysisSpec& spec, const PoolStats& candidate, const PoolSt
   return v;
 }
 
-Verdict JudgeShadow(const AnalysisSpec& spec, const PoolStats& candidate) {
+Verdict JudgeShadow(const AnalysisSpec& spec, const PoolStats& candidate, const PoolStats& stable) {
   const uint64_t total = candidate.MirrorTotal();
   if (total < spec.min_requests) {
     return Hold(absl::StrCat("hold: ", total, " shadow calls concluded in the window, below ",
@@ -234,6 +249,29 @@ Verdict JudgeShadow(const AnalysisSpec& spec, const PoolStats& candidate) {
                           compared, ") vs max ", Pct(*spec.max_mismatch_rate)));
   } else {
     Note(&v, absl::StrCat("agreement ", Pct(1 - mismatch), " of ", compared, " answers"));
+  }
+  if (spec.max_p99_seconds.has_value() || spec.max_p99_ratio.has_value()) {
+    if (!candidate.mirror_p99_seconds.has_value()) {
+      Note(&v, "no shadow latency data (the metric source returned none)");
+      return HoldUnlessFailed(std::move(v));
+    }
+    const double p99 = *candidate.mirror_p99_seconds;
+    if (spec.max_p99_seconds.has_value()) {
+      AddCheck(&v, "shadow_p99_seconds", p99, *spec.max_p99_seconds,
+               absl::StrCat("shadow p99 ", Ms(p99), " vs max ", Ms(*spec.max_p99_seconds)));
+    }
+    if (spec.max_p99_ratio.has_value()) {
+      if (stable.requests >= spec.min_requests && stable.p99_seconds.has_value() &&
+          *stable.p99_seconds > 0) {
+        const double ratio = p99 / *stable.p99_seconds;
+        AddCheck(&v, "shadow_p99_ratio", ratio, *spec.max_p99_ratio,
+                 absl::StrFormat("shadow p99 %s vs stable %s: ratio %.2f vs max %.2f", Ms(p99),
+                                 Ms(*stable.p99_seconds), ratio, *spec.max_p99_ratio));
+      } else {
+        Note(&v,
+             absl::StrCat("p99 ratio not checked: stable answered ", stable.requests, " calls"));
+      }
+    }
   }
   Conclude(&v);
   return v;

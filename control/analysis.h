@@ -35,6 +35,7 @@ struct PoolStats {
   uint64_t mirror_match = 0;
   uint64_t mirror_mismatch = 0;
   uint64_t mirror_errors = 0;
+  std::optional<double> mirror_p99_seconds;  // the shadow calls' own p99; unset when unknown
   // Latency histogram, not cumulative: (upper bound in seconds, count), rising bounds.
   std::vector<std::pair<double, uint64_t>> latency;
 
@@ -70,8 +71,9 @@ struct Verdict {
 
 // Canary and blue-green analysis: the candidate's traffic against the stable pool's.
 Verdict Judge(const AnalysisSpec& spec, const PoolStats& candidate, const PoolStats& stable);
-// Shadow analysis: the candidate's shadow answers (error rate and agreement).
-Verdict JudgeShadow(const AnalysisSpec& spec, const PoolStats& candidate);
+// Shadow analysis: the candidate's shadow calls (error rate, agreement, and their p99
+// against the limit and against the stable pool's live p99).
+Verdict JudgeShadow(const AnalysisSpec& spec, const PoolStats& candidate, const PoolStats& stable);
 
 struct ArmComparison {
   uint64_t stable_requests = 0, candidate_requests = 0;

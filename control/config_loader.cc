@@ -443,8 +443,9 @@ absl::Status ReadAnalysis(const Reader& in, const YAML::Node& node, AnalysisConf
   }
   if (const YAML::Node q = p["queries"]) {
     const std::string qpath = "analysis.prometheus.queries";
-    if (absl::Status s = in.CheckKeys(
-            q, qpath, {"requests", "server_errors", "latency_buckets", "mirror_results"});
+    if (absl::Status s = in.CheckKeys(q, qpath,
+                                      {"requests", "server_errors", "latency_buckets",
+                                       "mirror_results", "mirror_latency_buckets"});
         !s.ok()) {
       return s;
     }
@@ -452,7 +453,8 @@ absl::Status ReadAnalysis(const Reader& in, const YAML::Node& node, AnalysisConf
     for (auto [key, field] : {std::pair<const char*, std::string*>{"requests", &queries.requests},
                               {"server_errors", &queries.server_errors},
                               {"latency_buckets", &queries.latency_buckets},
-                              {"mirror_results", &queries.mirror_results}}) {
+                              {"mirror_results", &queries.mirror_results},
+                              {"mirror_latency_buckets", &queries.mirror_latency_buckets}}) {
       if (q[key]) ASSIGN_OR_RETURN(*field, in.String(q[key], absl::StrCat(qpath, ".", key)));
     }
   }

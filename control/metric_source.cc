@@ -13,6 +13,7 @@ PoolStats ToPoolStats(const metrics::WindowSnapshot& s) {
   p.mirror_match = s.mirror[static_cast<int>(MirrorResult::kMatch)];
   p.mirror_mismatch = s.mirror[static_cast<int>(MirrorResult::kMismatch)];
   p.mirror_errors = s.mirror[static_cast<int>(MirrorResult::kError)];
+  if (s.mirror_timed > 0) p.mirror_p99_seconds = absl::ToDoubleSeconds(s.mirror_p99);
   using Buckets = metrics::CallSeries::WindowBuckets;
   for (size_t i = 0; i < s.latency_bins.size(); ++i) {
     if (s.latency_bins[i] == 0) continue;  // sparse

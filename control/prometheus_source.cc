@@ -58,6 +58,30 @@ absl::StatusOr<std::map<std::string, double>> PrometheusSource::Query(const std:
   return out;
 }
 
+absl::StatusOr<std::vector<std::pair<double, uint64_t>>> PrometheusSource::Histogram(
+    const std::string& promql) {
+  auto buckets = Query(promql, "le");
+  if (!buckets.ok()) return buckets.status();
+  std::vector<std::pair<double, double>> cumulative;
+  for (const auto& [le, v] : *buckets) {
+    double bound = 0;
+    if (le == "+Inf") {
+      bound = INFINITY;
+    } else if (!absl::SimpleAtod(le, &bound)) {
+      continue;
+    }
+    cumulative.emplace_back(bound, v);
+  }
+  std::sort(cumulative.begin(), cumulative.end());
+  std::vector<std::pair<double, uint64_t>> out;
+  double below = 0;
+  for (const auto& [bound, v] : cumulative) {
+    out.emplace_back(bound, Count(v - below));
+    below = std::max(below, v);
+  }
+  return out;
+}
+
 absl::StatusOr<PoolStats> PrometheusSource::Window(const std::string& route,
                                                    const std::string& pool, absl::Duration window) {
   const PrometheusQueries& q = config_.queries;
@@ -72,25 +96,13 @@ absl::StatusOr<PoolStats> PrometheusSource::Window(const std::string& route,
   auto errors = Query(Expand(q.server_errors, route, pool, window), "");
   if (!errors.ok()) return errors.status();
   if (!errors->empty()) stats.server_errors = Count(errors->begin()->second);
-  auto buckets = Query(Expand(q.latency_buckets, route, pool, window), "le");
-  if (!buckets.ok()) return buckets.status();
-  std::vector<std::pair<double, double>> cumulative;
-  for (const auto& [le, v] : *buckets) {
-    double bound = 0;
-    if (le == "+Inf") {
-      bound = INFINITY;
-    } else if (!absl::SimpleAtod(le, &bound)) {
-      continue;
-    }
-    cumulative.emplace_back(bound, v);
-  }
-  std::sort(cumulative.begin(), cumulative.end());
-  double below = 0;
-  for (const auto& [bound, v] : cumulative) {
-    stats.latency.emplace_back(bound, Count(v - below));
-    below = std::max(below, v);
-  }
+  auto latency = Histogram(Expand(q.latency_buckets, route, pool, window));
+  if (!latency.ok()) return latency.status();
+  stats.latency = *std::move(latency);
   stats.p99_seconds = HistogramQuantile(stats.latency, 0.99);
+  auto shadow = Histogram(Expand(q.mirror_latency_buckets, route, pool, window));
+  if (!shadow.ok()) return shadow.status();
+  stats.mirror_p99_seconds = HistogramQuantile(*shadow, 0.99);
   auto mirror = Query(Expand(q.mirror_results, route, pool, window), "result");
   if (!mirror.ok()) return mirror.status();
   for (const auto& [result, v] : *mirror) {

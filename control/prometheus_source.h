@@ -1,7 +1,7 @@
 // PrometheusSource: rollout analysis over PromQL, so that every proxy replica's traffic is
 // judged together (Prometheus sums the replicas' series).
 //
-// Four instant queries per pool and window, over the HTTP API (/api/v1/query). Each is a
+// Five instant queries per pool and window, over the HTTP API (/api/v1/query). Each is a
 // template: {route}, {pool} and {window} (e.g. "30s") are replaced before it is sent. The
 // defaults read rollout-proxy's own families; any of them can be replaced in the config
 // (analysis.prometheus.queries). A query that fails, or an empty answer to the requests
@@ -36,6 +36,10 @@ struct PrometheusQueries {
   std::string mirror_results =
       "sum by (result) (increase(rollout_proxy_mirror_results_total{route=\"{route}\","
       "pool=\"{pool}\"}[{window}]))";
+  // A vector by `le`: cumulative buckets of the shadow calls' own latency.
+  std::string mirror_latency_buckets =
+      "sum by (le) (increase(rollout_proxy_mirror_duration_seconds_bucket{route=\"{route}\","
+      "pool=\"{pool}\"}[{window}]))";
 };
 
 struct PrometheusSourceConfig {
@@ -59,6 +63,8 @@ class PrometheusSource final : public MetricSource {
   // The samples of an instant query: label value of `by` (empty for a scalar) -> value.
   absl::StatusOr<std::map<std::string, double>> Query(const std::string& promql,
                                                       const std::string& by);
+  // A `sum by (le)` query as a non-cumulative histogram, rising bounds.
+  absl::StatusOr<std::vector<std::pair<double, uint64_t>>> Histogram(const std::string& promql);
 
   const PrometheusSourceConfig config_;
 };

@@ -561,7 +561,7 @@ void RolloutEngine::AnalyseLocked(Release next, const absl::StatusOr<PoolStats>&
     v.outcome = Outcome::kHold;
     v.summary = absl::StrCat("hold: no data (", why.message(), ")");
   } else if (shadow_judged) {
-    v = JudgeShadow(a, *candidate);
+    v = JudgeShadow(a, *candidate, stable.ok() ? *stable : PoolStats());
   } else {
     v = Judge(a, *candidate, stable.ok() ? *stable : PoolStats());
   }

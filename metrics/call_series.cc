@@ -68,14 +68,26 @@ void CallSeries::Cell::OnEnd(int grpc_code, uint64_t latency_ns, int64_t now_ns)
   }
 }
 
-void CallSeries::Cell::OnMirror(MirrorResult result, double difference, int64_t now_ns) {
+void CallSeries::Cell::OnMirror(MirrorResult result, double difference, int64_t now_ns,
+                                uint64_t latency_ns) {
   Add(mirror_results_[static_cast<int>(result)], uint64_t{1});
   if (difference > mirror_max_difference_.load(std::memory_order_relaxed)) {
     mirror_max_difference_.store(difference, std::memory_order_relaxed);
   }
+  if (latency_ns > 0) {
+    Add(mirror_buckets_[LatencyBucket(latency_ns)], uint64_t{1});
+    Add(mirror_sum_ns_, latency_ns);
+  }
   const int64_t second = now_ns / kNsPerSecond;
   if (second != second_.load(std::memory_order_relaxed)) series_->Roll(*this, second);
   Add(second_mirror_[static_cast<int>(result)], uint64_t{1});
+  if (latency_ns > 0) {
+    const uint64_t capped = std::min<uint64_t>(latency_ns, (uint64_t{1} << 38) - 1);
+    Add(second_mirror_buckets_[MirrorWindowBuckets::Index(capped)], uint64_t{1});
+    if (latency_ns > second_mirror_max_ns_.load(std::memory_order_relaxed)) {
+      second_mirror_max_ns_.store(latency_ns, std::memory_order_relaxed);
+    }
+  }
 }
 
 CallSeries::CallSeries(std::string route, std::string pool, int workers)
@@ -107,6 +119,12 @@ void CallSeries::Roll(Cell& cell, int64_t second) {
       for (int r = 0; r < kNumMirrorResults; ++r) {
         slot.mirror[r] += cell.second_mirror_[r].load(std::memory_order_relaxed);
       }
+      for (size_t b = 0; b < kMirrorWindowBuckets; ++b) {
+        slot.mirror_buckets[b] +=
+            static_cast<uint32_t>(cell.second_mirror_buckets_[b].load(std::memory_order_relaxed));
+      }
+      slot.mirror_max_ns =
+          std::max(slot.mirror_max_ns, cell.second_mirror_max_ns_.load(std::memory_order_relaxed));
     }
   }
   // Cleared under the lock, so Snapshot never counts a second both here and in the ring.
@@ -114,6 +132,8 @@ void CallSeries::Roll(Cell& cell, int64_t second) {
   for (auto& b : cell.second_buckets_) b.store(0, std::memory_order_relaxed);
   cell.second_max_ns_.store(0, std::memory_order_relaxed);
   for (auto& m : cell.second_mirror_) m.store(0, std::memory_order_relaxed);
+  for (auto& b : cell.second_mirror_buckets_) b.store(0, std::memory_order_relaxed);
+  cell.second_mirror_max_ns_.store(0, std::memory_order_relaxed);
   cell.second_.store(second, std::memory_order_relaxed);
 }
 
@@ -134,6 +154,11 @@ CallSeries::Totals CallSeries::Sum() const {
     }
     t.mirror_max_difference = std::max(
         t.mirror_max_difference, cell->mirror_max_difference_.load(std::memory_order_relaxed));
+    for (size_t b = 0; b < t.mirror_buckets.size(); ++b) {
+      t.mirror_buckets[b] += cell->mirror_buckets_[b].load(std::memory_order_relaxed);
+    }
+    t.mirror_sum_seconds +=
+        static_cast<double>(cell->mirror_sum_ns_.load(std::memory_order_relaxed)) / kNsPerSecond;
   }
   t.sum_seconds = static_cast<double>(sum_ns) / kNsPerSecond;
   return t;
@@ -150,6 +175,8 @@ WindowSnapshot CallSeries::Snapshot(absl::Duration window, int64_t now_ns) const
   std::vector<uint64_t> buckets(kWindowBuckets);
   uint64_t max_ns = 0;
   std::array<uint64_t, kNumMirrorResults> mirror{};
+  std::vector<uint64_t> mirror_buckets(kMirrorWindowBuckets);
+  uint64_t mirror_max_ns = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (const Slot& slot : ring_) {
@@ -158,6 +185,8 @@ WindowSnapshot CallSeries::Snapshot(absl::Duration window, int64_t now_ns) const
       for (size_t b = 0; b < kWindowBuckets; ++b) buckets[b] += slot.buckets[b];
       max_ns = std::max(max_ns, slot.max_ns);
       for (int r = 0; r < kNumMirrorResults; ++r) mirror[r] += slot.mirror[r];
+      for (size_t b = 0; b < kMirrorWindowBuckets; ++b) mirror_buckets[b] += slot.mirror_buckets[b];
+      mirror_max_ns = std::max(mirror_max_ns, slot.mirror_max_ns);
     }
     for (const auto& cell : cells_) {  // the seconds workers are still recording
       if (!in_window(cell->second_.load(std::memory_order_relaxed))) continue;
@@ -171,6 +200,11 @@ WindowSnapshot CallSeries::Snapshot(absl::Duration window, int64_t now_ns) const
       for (int r = 0; r < kNumMirrorResults; ++r) {
         mirror[r] += cell->second_mirror_[r].load(std::memory_order_relaxed);
       }
+      for (size_t b = 0; b < kMirrorWindowBuckets; ++b) {
+        mirror_buckets[b] += cell->second_mirror_buckets_[b].load(std::memory_order_relaxed);
+      }
+      mirror_max_ns =
+          std::max(mirror_max_ns, cell->second_mirror_max_ns_.load(std::memory_order_relaxed));
     }
   }
   WindowSnapshot s;
@@ -190,6 +224,10 @@ WindowSnapshot CallSeries::Snapshot(absl::Duration window, int64_t now_ns) const
   s.p95 = quantile(0.95);
   s.p99 = quantile(0.99);
   s.mirror = mirror;
+  for (uint64_t b : mirror_buckets) s.mirror_timed += b;
+  s.mirror_p99 = absl::Nanoseconds(
+      MirrorWindowBuckets::Quantile([&](size_t i) { return mirror_buckets[i]; },
+                                    kMirrorWindowBuckets, s.mirror_timed, mirror_max_ns, 0.99));
   s.latency_bins = std::move(buckets);
   return s;
 }

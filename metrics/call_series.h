@@ -67,8 +67,11 @@ struct WindowSnapshot {
   uint64_t client_errors = 0;
   uint64_t server_errors = 0;
   absl::Duration p50, p95, p99;  // zero when there were no requests
-  // Shadow calls to this pool that concluded in the window, by MirrorResult.
+  // Shadow calls to this pool that concluded in the window, by MirrorResult, and the p99 of
+  // their own latency (zero when none was timed).
   std::array<uint64_t, kNumMirrorResults> mirror{};
+  uint64_t mirror_timed = 0;
+  absl::Duration mirror_p99;
   // The window's latencies, in CallSeries::WindowBuckets (nanoseconds); for tests of
   // whole distributions (A/B verdicts).
   std::vector<uint64_t> latency_bins;
@@ -86,14 +89,19 @@ class CallSeries final {
   using WindowBuckets = LogLinearBuckets<6>;
   // Latencies up to 2^38 ns (about 275 s); longer ones land in the last bucket.
   static constexpr size_t kWindowBuckets = WindowBuckets::CountFor(38);
+  // Shadow latencies are kept coarser (p99 within 6%): only mirrored pools use them.
+  using MirrorWindowBuckets = LogLinearBuckets<3>;
+  static constexpr size_t kMirrorWindowBuckets = MirrorWindowBuckets::CountFor(38);
 
   class Cell {
    public:
     void OnStart() { Add(inflight_, int64_t{1}); }
     void OnEnd(int grpc_code, uint64_t latency_ns, int64_t now_ns);
     // A mirror call to this (route, pool) concluded; `difference` is the largest numeric
-    // difference of its outputs from the primary's.
-    void OnMirror(MirrorResult result, double difference, int64_t now_ns);
+    // difference of its outputs from the primary's, `latency_ns` the shadow call's own time
+    // (0 when it never went out).
+    void OnMirror(MirrorResult result, double difference, int64_t now_ns,
+                  uint64_t latency_ns = 0);
 
    private:
     friend class CallSeries;
@@ -109,12 +117,16 @@ class CallSeries final {
     std::atomic<int64_t> inflight_{0};
     std::array<std::atomic<uint64_t>, kNumMirrorResults> mirror_results_{};
     std::atomic<double> mirror_max_difference_{0};
+    std::array<std::atomic<uint64_t>, kLatencyBucketsSeconds.size() + 1> mirror_buckets_{};
+    std::atomic<uint64_t> mirror_sum_ns_{0};
     // The second being recorded, and its counts (moved to the ring when it ends).
     std::atomic<int64_t> second_{-1};
     std::array<std::atomic<uint64_t>, kNumCodeClasses> second_classes_{};
     std::array<std::atomic<uint64_t>, kWindowBuckets> second_buckets_{};
     std::atomic<uint64_t> second_max_ns_{0};
     std::array<std::atomic<uint64_t>, kNumMirrorResults> second_mirror_{};
+    std::array<std::atomic<uint64_t>, kMirrorWindowBuckets> second_mirror_buckets_{};
+    std::atomic<uint64_t> second_mirror_max_ns_{0};
   };
 
   struct Totals {
@@ -124,6 +136,8 @@ class CallSeries final {
     int64_t inflight = 0;
     std::array<uint64_t, kNumMirrorResults> mirror{};
     double mirror_max_difference = 0;
+    std::array<uint64_t, kLatencyBucketsSeconds.size() + 1> mirror_buckets{};  // shadow times
+    double mirror_sum_seconds = 0;
   };
 
   CallSeries(std::string route, std::string pool, int workers);
@@ -143,6 +157,8 @@ class CallSeries final {
     std::vector<uint32_t> buckets = std::vector<uint32_t>(kWindowBuckets);  // per second: fits
     uint64_t max_ns = 0;
     std::array<uint64_t, kNumMirrorResults> mirror{};
+    std::vector<uint32_t> mirror_buckets = std::vector<uint32_t>(kMirrorWindowBuckets);
+    uint64_t mirror_max_ns = 0;
   };
   static constexpr int kSlots = 64;  // > kMaxWindowSeconds, so a full window never wraps
 

@@ -22,6 +22,23 @@ ClientMetric GaugeOf(std::vector<ClientMetric::Label> labels, double value) {
   return m;
 }
 
+// A histogram over kLatencyBucketsSeconds (+Inf last) from per-bucket counts.
+ClientMetric Histogram(std::vector<ClientMetric::Label> labels,
+                       const std::array<uint64_t, kLatencyBucketsSeconds.size() + 1>& buckets,
+                       double sum_seconds) {
+  ClientMetric h = WithLabels(std::move(labels));
+  uint64_t cumulative = 0;
+  for (size_t b = 0; b < buckets.size(); ++b) {
+    cumulative += buckets[b];
+    h.histogram.bucket.push_back({cumulative, b < kLatencyBucketsSeconds.size()
+                                                  ? kLatencyBucketsSeconds[b]
+                                                  : std::numeric_limits<double>::infinity()});
+  }
+  h.histogram.sample_count = cumulative;
+  h.histogram.sample_sum = sum_seconds;
+  return h;
+}
+
 }  // namespace
 
 std::vector<MetricFamily> ProxyCollector::Collect() const {
@@ -43,6 +60,10 @@ std::vector<MetricFamily> ProxyCollector::Collect() const {
       "Largest absolute difference between a mirror's numeric outputs and the primary's.",
       MetricType::Gauge,
       {}};
+  MetricFamily mirror_duration{"rollout_proxy_mirror_duration_seconds",
+                               "Time a shadow call took at the mirror pool, by route and pool.",
+                               MetricType::Histogram,
+                               {}};
   MetricFamily inflight{"rollout_proxy_inflight_requests",
                         "Calls in flight, by route and pool.",
                         MetricType::Gauge,
@@ -62,6 +83,9 @@ std::vector<MetricFamily> ProxyCollector::Collect() const {
       }
       mirror_difference.metric.push_back(
           GaugeOf({{"route", series->route()}, {"pool", series->pool()}}, t.mirror_max_difference));
+      mirror_duration.metric.push_back(
+          Histogram({{"route", series->route()}, {"pool", series->pool()}}, t.mirror_buckets,
+                    t.mirror_sum_seconds));
     }
     // Workers hold a cell for every (route, pool) pair; export only pairs that saw a call.
     if (calls == 0 && t.inflight == 0) continue;
@@ -75,17 +99,7 @@ std::vector<MetricFamily> ProxyCollector::Collect() const {
       m.counter.value = static_cast<double>(t.requests[code]);
       requests.metric.push_back(std::move(m));
     }
-    ClientMetric h = WithLabels(labels);
-    uint64_t cumulative = 0;
-    for (size_t b = 0; b < t.buckets.size(); ++b) {
-      cumulative += t.buckets[b];
-      h.histogram.bucket.push_back({cumulative, b < kLatencyBucketsSeconds.size()
-                                                    ? kLatencyBucketsSeconds[b]
-                                                    : std::numeric_limits<double>::infinity()});
-    }
-    h.histogram.sample_count = cumulative;
-    h.histogram.sample_sum = t.sum_seconds;
-    duration.metric.push_back(std::move(h));
+    duration.metric.push_back(Histogram(labels, t.buckets, t.sum_seconds));
     inflight.metric.push_back(GaugeOf(labels, static_cast<double>(t.inflight)));
   }
 
@@ -124,8 +138,9 @@ std::vector<MetricFamily> ProxyCollector::Collect() const {
 
   std::vector<MetricFamily> out = {
       std::move(requests), std::move(duration),          std::move(inflight),
-      std::move(mirror),   std::move(mirror_difference), std::move(weight),
-      std::move(healthy),  std::move(generation),        std::move(build)};
+      std::move(mirror),   std::move(mirror_difference), std::move(mirror_duration),
+      std::move(weight),   std::move(healthy),           std::move(generation),
+      std::move(build)};
   if (extra_) {
     for (MetricFamily& f : extra_()) out.push_back(std::move(f));
   }

@@ -40,6 +40,7 @@ MirrorCall* MirrorCall::Start(Worker* worker, const grpc::GenericServerContext& 
 void MirrorCall::Launch() {
   if (launched_ || dropped_) return;
   launched_ = true;
+  launched_ns_ = metrics::MonotonicNowNs();
   // The primary's deadline, but never unbounded: a mirror must end.
   const auto cap = std::chrono::system_clock::now() + std::chrono::seconds(30);
   ctx_.set_deadline(std::min(deadline_, cap));
@@ -75,6 +76,7 @@ void MirrorCall::Dispatch(void* owner, int op, bool ok) {
       break;
     case kFinish:
       m->finished_ = true;
+      m->finished_ns_ = metrics::MonotonicNowNs();
       m->MaybeConclude();
       break;
     case kNumOps:
@@ -135,11 +137,12 @@ void MirrorCall::MaybeConclude() {
   if (dropped_)
     return stats_->OnMirror(metrics::MirrorResult::kDropped, 0, metrics::MonotonicNowNs());
   if (!primary_ok_) return;  // nothing to compare a failed primary with
-  if (!status_.ok())
-    return stats_->OnMirror(metrics::MirrorResult::kError, 0, metrics::MonotonicNowNs());
+  const int64_t now = metrics::MonotonicNowNs();
+  const uint64_t took = static_cast<uint64_t>(std::max<int64_t>(1, finished_ns_ - launched_ns_));
+  if (!status_.ok()) return stats_->OnMirror(metrics::MirrorResult::kError, 0, now, took);
   const MirrorVerdict v = CompareAnswers(method_, primary_answers_, shadow_answers_, tolerance_);
   stats_->OnMirror(v.match ? metrics::MirrorResult::kMatch : metrics::MirrorResult::kMismatch,
-                   v.max_difference, metrics::MonotonicNowNs());
+                   v.max_difference, now, took);
 }
 
 }  // namespace rollout::proxy

@@ -82,6 +82,7 @@ class MirrorCall final {
        closed_ = false;
   bool finished_ = false, dropped_ = false, primary_done_ = false, concluded_ = false;
   bool primary_ok_ = false;
+  int64_t launched_ns_ = 0, finished_ns_ = 0;  // the shadow call's own time
   grpc::Status status_;
   std::vector<std::string> primary_answers_, shadow_answers_;
 };

@@ -382,6 +382,7 @@ TEST_F(RolloutEngineTest, ShadowJudgesAgreementAndPromotionStartsACanary) {
   shadow.mirror_match = 190;
   shadow.mirror_mismatch = 5;
   shadow.mirror_errors = 1;
+  shadow.mirror_p99_seconds = 0.011;
   source_.stats = {{"v1", Traffic(1000, 0, 0.010)}, {"v2", shadow}};
   Interval();
   EXPECT_EQ(LastKind(), "pass");
@@ -395,6 +396,28 @@ TEST_F(RolloutEngineTest, ShadowJudgesAgreementAndPromotionStartsACanary) {
   EXPECT_EQ(Share("v2"), 5);
   table = controller_->store()->Current();
   EXPECT_EQ(table->routes()[0].mirror_pool, -1);  // the mirror is the file's again (none)
+}
+
+TEST_F(RolloutEngineTest, ShadowJudgesItsOwnLatency) {
+  RolloutSpec spec = Canary();
+  spec.strategy = Strategy::kShadow;
+  spec.analysis.max_error_rate.reset();
+  spec.analysis.max_p99_ratio = 1.5;
+  spec.analysis.failure_limit = 1;
+  ASSERT_TRUE(engine_->Start("alice", spec, "").ok());
+  PoolStats shadow;
+  shadow.mirror_match = 200;
+  source_.stats = {{"v1", Traffic(1000, 0, 0.010)}, {"v2", shadow}};
+  Interval();
+  EXPECT_THAT(engine_->Get("infer")->decisions.back().detail, HasSubstr("no shadow latency data"));
+  EXPECT_EQ(LastKind(), "hold");
+  shadow.mirror_p99_seconds = 0.040;
+  source_.stats["v2"] = shadow;
+  Interval();
+  const Release r = *engine_->Get("infer");
+  EXPECT_EQ(r.phase, Phase::kAborted);
+  EXPECT_THAT(r.outcome_reason,
+              HasSubstr("shadow p99 40.00ms vs stable 10.00ms: ratio 4.00 vs max 1.50 FAIL"));
 }
 
 TEST_F(RolloutEngineTest, ShadowAbortsOnDisagreement) {
@@ -508,6 +531,23 @@ TEST_F(RolloutEngineTest, AReloadThatRemovesARolloutPoolAbortsIt) {
   EXPECT_THAT(r.outcome_reason, HasSubstr("pool \"v2\" is no longer in the config"));
   EXPECT_EQ(Share("v1"), 100);
   EXPECT_EQ(controller_->Current().weights_source.at("infer"), "file");
+}
+
+TEST(AnalysisTest, AFailedCheckIsNotMaskedByMissingLatency) {
+  AnalysisSpec spec;
+  spec.min_requests = 10;
+  spec.max_error_rate = 0.01;
+  spec.max_p99_ratio = 1.5;
+  PoolStats candidate;  // no p99 from the source
+  candidate.requests = 100;
+  candidate.server_errors = 50;
+  Verdict v = Judge(spec, candidate, Traffic(100, 0, 0.01));
+  EXPECT_EQ(v.outcome, Outcome::kFail);
+  candidate.server_errors = 0;
+  v = Judge(spec, candidate, Traffic(100, 0, 0.01));
+  EXPECT_EQ(v.outcome, Outcome::kHold);
+  EXPECT_THAT(v.summary,
+              HasSubstr("hold: error rate 0.00% (0/100) vs max 1.00% ok; no latency data"));
 }
 
 TEST(AnalysisTest, HistogramQuantileInterpolatesLikePrometheus) {

@@ -123,6 +123,32 @@ TEST(CallSeriesTest, ConcurrentWritersAndReaderAgreeOnTheTotal) {
   EXPECT_EQ(series.Snapshot(absl::Seconds(60), kT0 + 39 * kSec).requests, 2u * kPerWorker);
 }
 
+TEST(CallSeriesTest, ShadowResultsAndLatencyHaveTheirOwnWindow) {
+  CallSeries series("infer", "v2", 2);
+  // 95 matches at 10 ms and 5 at 100 ms, over two workers and two seconds; a drop is untimed.
+  for (int i = 0; i < 95; ++i) {
+    series.cell(i % 2)->OnMirror(MirrorResult::kMatch, 0, kT0 + (i % 2) * kSec, 10'000'000);
+  }
+  for (int i = 0; i < 5; ++i) {
+    series.cell(0)->OnMirror(MirrorResult::kMismatch, 0.5, kT0 + kSec, 100'000'000);
+  }
+  series.cell(1)->OnMirror(MirrorResult::kDropped, 0, kT0 + kSec);
+  series.cell(1)->OnMirror(MirrorResult::kError, 0, kT0 - 30 * kSec, 1'000'000);  // long ago
+
+  const WindowSnapshot s = series.Snapshot(absl::Seconds(10), kT0 + kSec);
+  EXPECT_EQ(s.mirror[static_cast<int>(MirrorResult::kMatch)], 95u);
+  EXPECT_EQ(s.mirror[static_cast<int>(MirrorResult::kMismatch)], 5u);
+  EXPECT_EQ(s.mirror[static_cast<int>(MirrorResult::kDropped)], 1u);
+  EXPECT_EQ(s.mirror[static_cast<int>(MirrorResult::kError)], 0u);  // outside the window
+  EXPECT_EQ(s.mirror_timed, 100u);
+  EXPECT_NEAR(absl::ToDoubleSeconds(s.mirror_p99), 0.100, 0.100 * 0.07);
+  EXPECT_EQ(s.requests, 0u);  // shadow calls are not primary calls
+  const CallSeries::Totals t = series.Sum();
+  EXPECT_EQ(t.mirror_buckets[4], 95u);  // (5 ms, 10 ms]
+  EXPECT_EQ(t.mirror_buckets[7], 5u);   // (50 ms, 100 ms]
+  EXPECT_NEAR(t.mirror_sum_seconds, 95 * 0.010 + 5 * 0.100 + 0.001, 1e-9);
+}
+
 TEST(CallMetricsTest, ResolveReturnsOneStableSeriesPerPair) {
   CallMetrics metrics(2);
   CallSeries* a = metrics.Resolve("infer", "v1");

@@ -102,6 +102,22 @@ TEST_F(MirrorTest, DifferentModelIsAMismatchWithItsNumericDifference) {
   EXPECT_LE(std::stod(m[1]), 1.0);  // probabilities differ by at most 1
 }
 
+TEST_F(MirrorTest, TheShadowsOwnLatencyIsMeasured) {
+  DemoServerProcess slower({"--version", "stable", "--extra-latency-ms", "30"});
+  StartProxy(slower.address(), "");
+  const absl::Duration slowest = Send(20);
+  EXPECT_LT(slowest, absl::Milliseconds(25)) << "the primary waited for the mirror";
+  EXPECT_EQ(MirrorResults("match", 20), 20);
+  const std::string text = HttpGet(proxy_->metrics_port(), "/metrics").value_or("");
+  const std::string prefix =
+      R"(rollout_proxy_mirror_duration_seconds_bucket{route="infer",pool="shadow",le=)";
+  EXPECT_THAT(text, ::testing::HasSubstr(prefix + "\"0.025\"} 0")) << text;
+  EXPECT_THAT(text, ::testing::HasSubstr(prefix + "\"0.05\"} 20"));
+  EXPECT_THAT(
+      text, ::testing::HasSubstr(
+                R"(rollout_proxy_mirror_duration_seconds_count{route="infer",pool="shadow"} 20)"));
+}
+
 TEST_F(MirrorTest, SlowMirrorNeverDelaysThePrimaryAndItsExcessIsDropped) {
   DemoServerProcess slow({"--version", "stable", "--extra-latency-ms", "400"});
   StartProxy(slow.address(), ", max_inflight: 2");
