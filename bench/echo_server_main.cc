@@ -15,6 +15,7 @@
 #include <cstdio>
 
 #include "absl/strings/match.h"
+#include "absl/synchronization/mutex.h"
 
 namespace {
 
@@ -70,6 +71,9 @@ class EchoService final : public grpc::CallbackGenericService {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Debian builds Abseil without NDEBUG, which leaves absl::Mutex's deadlock detection on:
+  // it costs gRPC's every lock a graph update (about 3% of the proxy's CPU in a profile).
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   CLI::App app{"rollout-bench-server: echoes every gRPC message back"};
   int port = 0;
   std::string name = "backend";

@@ -9,10 +9,14 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "bench/load_generator.h"
 
 int main(int argc, char** argv) {
+  // Debian builds Abseil without NDEBUG, which leaves absl::Mutex's deadlock detection on:
+  // it costs gRPC's every lock a graph update (about 3% of the proxy's CPU in a profile).
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   CLI::App app{"rollout-bench: gRPC load, closed or open loop, unary or bidi streaming"};
   rollout::bench::LoadOptions o;
   std::string duration = "10s", warmup = "1s", timeout = "5s";

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "control/admin_service.h"
 #include "control/config_loader.h"
@@ -193,6 +194,9 @@ int Serve(const rollout::control::Config& config,
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Debian builds Abseil without NDEBUG, which leaves absl::Mutex's deadlock detection on:
+  // it costs gRPC's every lock a graph update (about 3% of the proxy's CPU in a profile).
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   CLI::App app{"rollout-proxy: a gRPC traffic-splitting proxy for model version rollouts"};
   std::string config_path;
   bool check = false;

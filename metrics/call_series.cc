@@ -149,6 +149,7 @@ CallSeries::Totals CallSeries::Sum() const {
     }
     sum_ns += cell->sum_ns_.load(std::memory_order_relaxed);
     t.inflight += cell->inflight_.load(std::memory_order_relaxed);
+    t.retries += cell->retries_.load(std::memory_order_relaxed);
     for (int r = 0; r < kNumMirrorResults; ++r) {
       t.mirror[r] += cell->mirror_results_[r].load(std::memory_order_relaxed);
     }

@@ -96,12 +96,13 @@ class CallSeries final {
   class Cell {
    public:
     void OnStart() { Add(inflight_, int64_t{1}); }
+    // A call that never reached its endpoint was started again on another one.
+    void OnRetry() { Add(retries_, uint64_t{1}); }
     void OnEnd(int grpc_code, uint64_t latency_ns, int64_t now_ns);
     // A mirror call to this (route, pool) concluded; `difference` is the largest numeric
     // difference of its outputs from the primary's, `latency_ns` the shadow call's own time
     // (0 when it never went out).
-    void OnMirror(MirrorResult result, double difference, int64_t now_ns,
-                  uint64_t latency_ns = 0);
+    void OnMirror(MirrorResult result, double difference, int64_t now_ns, uint64_t latency_ns = 0);
 
    private:
     friend class CallSeries;
@@ -115,6 +116,7 @@ class CallSeries final {
     std::array<std::atomic<uint64_t>, kLatencyBucketsSeconds.size() + 1> buckets_{};
     std::atomic<uint64_t> sum_ns_{0};
     std::atomic<int64_t> inflight_{0};
+    std::atomic<uint64_t> retries_{0};
     std::array<std::atomic<uint64_t>, kNumMirrorResults> mirror_results_{};
     std::atomic<double> mirror_max_difference_{0};
     std::array<std::atomic<uint64_t>, kLatencyBucketsSeconds.size() + 1> mirror_buckets_{};
@@ -134,6 +136,7 @@ class CallSeries final {
     std::array<uint64_t, kLatencyBucketsSeconds.size() + 1> buckets{};  // not cumulative
     double sum_seconds = 0;
     int64_t inflight = 0;
+    uint64_t retries = 0;
     std::array<uint64_t, kNumMirrorResults> mirror{};
     double mirror_max_difference = 0;
     std::array<uint64_t, kLatencyBucketsSeconds.size() + 1> mirror_buckets{};  // shadow times

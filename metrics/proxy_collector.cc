@@ -64,6 +64,11 @@ std::vector<MetricFamily> ProxyCollector::Collect() const {
                                "Time a shadow call took at the mirror pool, by route and pool.",
                                MetricType::Histogram,
                                {}};
+  MetricFamily retries{"rollout_proxy_upstream_retries_total",
+                       "Calls started again on another endpoint of their pool because they never "
+                       "reached the first one.",
+                       MetricType::Counter,
+                       {}};
   MetricFamily inflight{"rollout_proxy_inflight_requests",
                         "Calls in flight, by route and pool.",
                         MetricType::Gauge,
@@ -101,6 +106,9 @@ std::vector<MetricFamily> ProxyCollector::Collect() const {
     }
     duration.metric.push_back(Histogram(labels, t.buckets, t.sum_seconds));
     inflight.metric.push_back(GaugeOf(labels, static_cast<double>(t.inflight)));
+    ClientMetric r = WithLabels(labels);
+    r.counter.value = static_cast<double>(t.retries);
+    retries.metric.push_back(std::move(r));
   }
 
   const std::shared_ptr<const routing::RoutingTable> table = tables_->Current();
@@ -137,10 +145,10 @@ std::vector<MetricFamily> ProxyCollector::Collect() const {
                      {GaugeOf({{"version", version_}}, 1)}};
 
   std::vector<MetricFamily> out = {
-      std::move(requests), std::move(duration),          std::move(inflight),
-      std::move(mirror),   std::move(mirror_difference), std::move(mirror_duration),
-      std::move(weight),   std::move(healthy),           std::move(generation),
-      std::move(build)};
+      std::move(requests),        std::move(duration), std::move(inflight),
+      std::move(retries),         std::move(mirror),   std::move(mirror_difference),
+      std::move(mirror_duration), std::move(weight),   std::move(healthy),
+      std::move(generation),      std::move(build)};
   if (extra_) {
     for (MetricFamily& f : extra_()) out.push_back(std::move(f));
   }

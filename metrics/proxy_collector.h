@@ -4,6 +4,7 @@
 //   rollout_proxy_requests_total{route,pool,grpc_code}         counter
 //   rollout_proxy_request_duration_seconds{route,pool}          histogram, 0.5 ms .. 30 s
 //   rollout_proxy_inflight_requests{route,pool}                 gauge
+//   rollout_proxy_upstream_retries_total{route,pool}            counter
 //   rollout_proxy_mirror_results_total{route,pool,result}       counter (mirror pools only)
 //   rollout_proxy_mirror_max_difference{route,pool}             gauge
 //   rollout_proxy_mirror_duration_seconds{route,pool}           histogram, shadow call time

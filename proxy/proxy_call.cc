@@ -47,7 +47,7 @@ void ProxyCall::Handle(Op op, bool ok) {
     case kDone:
       return OnDone();
     case kUpStart:
-      return OnUpStart();  // a failed start also fails headers and reads
+      return OnUpStart(ok);  // a failed start also fails headers and reads
     case kUpHeaders:
       return OnUpHeaders(ok);
     case kUpRead:
@@ -139,20 +139,27 @@ void ProxyCall::RouteAndStart(bool first_message_read) {
   StartUpstream(first_message_read);
 }
 
+void ProxyCall::StartAttempt() {
+  ++target_.endpoint->outstanding;
+  up_.reset();  // the previous attempt's, whose operations have all completed
+  up_ctx_ = std::make_unique<grpc::ClientContext>();
+  CopyRequestContext(down_ctx_, up_ctx_.get());
+  up_ctx_->set_deadline(down_ctx_.raw_deadline());
+  up_started_ = up_finishing_ = false;
+  up_start_done_ = up_start_ok_ = up_finish_done_ = false;
+  up_ = target_.endpoint->stub->PrepareCall(up_ctx_.get(), down_ctx_.method(), worker_->cq());
+  up_->StartCall(Begin(kUpStart));
+  up_->ReadInitialMetadata(Begin(kUpHeaders));
+}
+
 void ProxyCall::StartUpstream(bool first_message_read) {
   target_.stats->OnStart();
-  ++target_.endpoint->outstanding;
   down_ctx_.AddInitialMetadata(kPoolHeader, *target_.pool->name);
-  CopyRequestContext(down_ctx_, &up_ctx_);
-  up_ctx_.set_deadline(down_ctx_.raw_deadline());
-
   if (target_.mirror_endpoint != nullptr) {
     mirror_ = MirrorCall::Start(worker_, down_ctx_, target_.mirror_endpoint, target_.mirror_stats,
                                 target_.mirror_tolerance);
   }
-  up_ = target_.endpoint->stub->PrepareCall(&up_ctx_, down_ctx_.method(), worker_->cq());
-  up_->StartCall(Begin(kUpStart));
-  up_->ReadInitialMetadata(Begin(kUpHeaders));
+  StartAttempt();
   if (first_message_read) {
     forward_waiting_ = true;  // sent (or half-closed) once StartCall completes
   } else {
@@ -163,12 +170,12 @@ void ProxyCall::StartUpstream(bool first_message_read) {
 void ProxyCall::OnDone() {
   // The client went away (cancel, deadline, reset): stop the backend's work too.
   client_gone_ = down_ctx_.IsCancelled();
-  if (client_gone_ && up_ != nullptr) up_ctx_.TryCancel();
+  if (client_gone_ && up_ != nullptr) up_ctx_->TryCancel();
 }
 
 void ProxyCall::OnUpHeaders(bool ok) {
   if (!ok) return FinishUpstream();  // failed before the backend answered; get its status
-  for (const auto& [key, value] : up_ctx_.GetServerInitialMetadata()) {
+  for (const auto& [key, value] : up_ctx_->GetServerInitialMetadata()) {
     if (!IsHopByHopKey(ToView(key))) down_ctx_.AddInitialMetadata(ToString(key), ToString(value));
   }
   down_.SendInitialMetadata(Begin(kDownHeaders));
@@ -180,15 +187,27 @@ void ProxyCall::OnDownHeaders() {
   up_->Read(&up_msg_, Begin(kUpRead));
 }
 
-void ProxyCall::OnUpStart() {
-  up_started_ = true;
-  if (forward_waiting_ && !up_finishing_) ForwardToUpstream();
-  forward_waiting_ = false;
+void ProxyCall::OnUpStart(bool ok) {
+  up_start_done_ = true;
+  up_start_ok_ = ok;
+  if (ok) {
+    up_started_ = true;
+    if (forward_waiting_ && !up_finishing_) {
+      forward_waiting_ = false;
+      ForwardToUpstream();
+    }
+  }
+  // A failed start keeps a waiting client message for a retry; headers fail too, and the
+  // Finish they lead to decides.
+  if (up_finish_done_) AfterUpstream();
 }
 
 void ProxyCall::OnDownRead(bool ok) {
-  if (up_finishing_) return;  // the backend has ended the call; nothing more to send
   down_read_ok_ = ok;
+  if (up_finishing_) {  // kept, in case the attempt is retried; otherwise it goes unsent
+    forward_waiting_ = true;
+    return;
+  }
   if (up_started_) {
     ForwardToUpstream();
   } else {
@@ -224,7 +243,7 @@ void ProxyCall::OnDownWrite(bool ok) {
   if (ok) {
     up_->Read(&up_msg_, Begin(kUpRead));
   } else {
-    up_ctx_.TryCancel();  // the client cannot take more; release the backend
+    up_ctx_->TryCancel();  // the client cannot take more; release the backend
     FinishUpstream();
   }
 }
@@ -235,10 +254,34 @@ void ProxyCall::FinishUpstream() {
 }
 
 void ProxyCall::OnUpFinish() {
+  up_finish_done_ = true;
+  if (up_start_done_) AfterUpstream();
+}
+
+bool ProxyCall::Retry() {
+  UpstreamSet::Endpoint* next =
+      worker_->PickAnother(target_.pool, target_.endpoint, metrics::MonotonicNowNs());
+  if (next == nullptr) return false;
+  --target_.endpoint->outstanding;
+  target_.endpoint->state->RecordCall(/*unavailable=*/true, target_.pool->outlier,
+                                      target_.pool->states);
+  ++retries_;
+  target_.stats->OnRetry();
+  target_.endpoint = next;
+  StartAttempt();
+  return true;
+}
+
+void ProxyCall::AfterUpstream() {
+  // Never reached the backend (StartCall failed), so it is safe to try another endpoint.
+  if (!up_start_ok_ && up_status_.error_code() == grpc::StatusCode::UNAVAILABLE && !client_gone_ &&
+      !down_finishing_ && retries_ < kMaxRetries && Retry()) {
+    return;
+  }
   --target_.endpoint->outstanding;
   target_.endpoint->state->RecordCall(up_status_.error_code() == grpc::StatusCode::UNAVAILABLE,
                                       target_.pool->outlier, target_.pool->states);
-  for (const auto& [key, value] : up_ctx_.GetServerTrailingMetadata()) {
+  for (const auto& [key, value] : up_ctx_->GetServerTrailingMetadata()) {
     const absl::string_view k = ToView(key);
     if (!IsHopByHopKey(k) && !IsStatusTrailerKey(k)) {
       down_ctx_.AddTrailingMetadata(ToString(key), ToString(value));
@@ -250,7 +293,9 @@ void ProxyCall::OnUpFinish() {
     return FinishDownstream(grpc::Status(
         grpc::StatusCode::UNAVAILABLE,
         absl::StrCat("rollout-proxy: pool \"", *target_.pool->name, "\" endpoint ",
-                     target_.endpoint->address, " is unavailable: ", up_status_.error_message()),
+                     target_.endpoint->address, " is unavailable",
+                     retries_ > 0 ? absl::StrCat(" (the last of ", retries_ + 1, " tried)") : "",
+                     ": ", up_status_.error_message()),
         up_status_.error_details()));
   }
   FinishDownstream(up_status_);

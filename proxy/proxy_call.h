@@ -6,6 +6,11 @@
 //   client -> backend:  down.Read  -> up.Write   -> down.Read ... -> up.WritesDone
 //   backend -> client:  up.ReadInitialMetadata -> down.SendInitialMetadata
 //                       -> up.Read -> down.Write -> up.Read ... -> up.Finish -> down.Finish
+// Retry: if the upstream StartCall fails (the call never reached the backend: no
+// connection, so no request headers were taken) and the call ends UNAVAILABLE, it is
+// started again on another usable endpoint of the same pool, at most twice. Nothing has
+// been written upstream by then (writes wait for StartCall), and a client message read in
+// the meantime waits in down_msg_. A call whose StartCall succeeded is never retried.
 // Messages are grpc::ByteBuffers and are never parsed. Request metadata (less hop-by-hop
 // keys), :authority and the deadline go upstream; the backend's headers, trailers and full
 // status (code, message, details) come back, plus `x-rollout-pool: <pool>`. A client
@@ -78,7 +83,11 @@ class ProxyCall final {
   void OnDone();
   void OnUpHeaders(bool ok);
   void OnDownHeaders();
-  void OnUpStart();
+  void OnUpStart(bool ok);
+  // Both StartCall and Finish of the upstream attempt are in: retry it, or finish.
+  void AfterUpstream();
+  // Starts the call again on another endpoint of the pool; false if there is none.
+  bool Retry();
   void OnDownRead(bool ok);
   void ForwardToUpstream();
   void OnUpWrite(bool ok);
@@ -86,6 +95,8 @@ class ProxyCall final {
   void OnDownWrite(bool ok);
   void OnUpFinish();
   void StartUpstream(bool first_message_read);
+  // One upstream attempt: a fresh context and call on target_.endpoint.
+  void StartAttempt();
   void FinishUpstream();
   void FinishDownstream(const grpc::Status& status);
 
@@ -101,6 +112,9 @@ class ProxyCall final {
   bool up_finishing_ = false;
   bool client_gone_ = false;  // the done-tag saw the call cancelled
   bool down_finishing_ = false;
+  bool up_start_done_ = false, up_start_ok_ = false, up_finish_done_ = false;
+  int retries_ = 0;
+  static constexpr int kMaxRetries = 2;
 
   grpc::GenericServerContext down_ctx_;
   grpc::GenericServerAsyncReaderWriter down_;
@@ -126,7 +140,7 @@ class ProxyCall final {
 
   Worker::Target target_{};
   int64_t start_ns_ = 0;  // when the call was routed, on metrics::MonotonicNowNs()
-  grpc::ClientContext up_ctx_;
+  std::unique_ptr<grpc::ClientContext> up_ctx_;  // one per attempt
   std::unique_ptr<grpc::GenericClientAsyncReaderWriter> up_;
   grpc::ByteBuffer up_msg_;  // backend -> client, one in flight
   grpc::Status up_status_;

@@ -56,13 +56,17 @@ void UpstreamSet::Sync(const routing::RoutingTable& table) {
   }
 }
 
-UpstreamSet::Endpoint* UpstreamSet::Pick(Pool* pool, int64_t now_ns, uint64_t random) {
+UpstreamSet::Endpoint* UpstreamSet::Pick(Pool* pool, int64_t now_ns, uint64_t random,
+                                         const Endpoint* exclude) {
   const size_t n = pool->endpoints.size();
-  if (n == 1) return pool->endpoints[0]->state->Usable(now_ns) ? pool->endpoints[0] : nullptr;
+  if (n == 1) {
+    Endpoint* only = pool->endpoints[0];
+    return only != exclude && only->state->Usable(now_ns) ? only : nullptr;
+  }
   std::array<Endpoint*, 64> usable;
   size_t k = 0;
   for (Endpoint* e : pool->endpoints) {
-    if (k < usable.size() && e->state->Usable(now_ns)) usable[k++] = e;
+    if (k < usable.size() && e != exclude && e->state->Usable(now_ns)) usable[k++] = e;
   }
   if (k == 0) return nullptr;
   if (k == 1) return usable[0];

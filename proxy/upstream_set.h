@@ -58,7 +58,7 @@ class UpstreamSet final {
   Pool* pool(size_t pool) { return pools_[pool].get(); }
 
   // An endpoint of `pool` by P2C least request, or nullptr if none is usable.
-  Endpoint* Pick(Pool* pool, int64_t now_ns, uint64_t random);
+  Endpoint* Pick(Pool* pool, int64_t now_ns, uint64_t random, const Endpoint* exclude = nullptr);
 
   // Why `pool` has no usable endpoint, for the error message.
   static std::string DescribeUnusable(const Pool& pool, int64_t now_ns);

@@ -73,6 +73,13 @@ class Worker final {
   absl::Status Route(const routing::CallAttributes& attrs, int64_t now_ns, Target* target,
                      bool* needs_model);
 
+  // Another usable endpoint of `pool` than `failed` (P2C over the rest), or null: for a call
+  // that never reached `failed`.
+  UpstreamSet::Endpoint* PickAnother(UpstreamSet::Pool* pool, const UpstreamSet::Endpoint* failed,
+                                     int64_t now_ns) {
+    return upstreams_.Pick(pool, now_ns, NextRandom(), failed);
+  }
+
   const UpstreamSet& upstreams() const { return upstreams_; }
   // Mirror calls on this worker. They count as live calls, and Shutdown cancels them.
   int mirrors_inflight() const { return mirrors_inflight_; }

@@ -1,5 +1,6 @@
 // Choosing an endpoint within a pool: active health checks, outlier ejection, failing fast
 // when nothing is usable, and least request steering away from a slow endpoint.
+#include <regex>
 #include <thread>
 
 #include "absl/strings/str_replace.h"
@@ -7,6 +8,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/echo_backend.h"
+#include "tests/support/http_get.h"
 #include "tests/support/proxy_process.h"
 
 namespace rollout::testing {
@@ -62,6 +64,47 @@ TEST(LoadBalancingTest, HealthChecksTakeAnEndpointOutAndBringItBack) {
   b.SetServing(true);
   absl::SleepFor(absl::Milliseconds(600));
   EXPECT_GT(Spread(*stub, 100)["b"], 20) << "the endpoint did not come back";
+}
+
+TEST(LoadBalancingTest, ACallThatNeverReachedAnEndpointIsRetriedOnAnother) {
+  // `gone` stops: the proxy's connection to it closes, and the next call picked for it fails
+  // to connect, before any request reached a backend, so it is started again on `live`.
+  // Outlier ejection and health checks are off, so nothing else steers calls away.
+  EchoBackend live("live");
+  auto gone = std::make_unique<EchoBackend>("gone");
+  ProxyProcess proxy(
+      absl::StrReplaceAll(R"(
+listen: 127.0.0.1:0
+workers: 1
+metrics: { listen: 127.0.0.1:0 }
+pools:
+  - name: pair
+    endpoints: ["@GONE@", "@LIVE@"]
+    outlier_detection: { consecutive_failures: 0 }
+routes:
+  - name: echo
+    split: [ { pool: pair, weight: 1 } ]
+)",
+                          {{"@GONE@", gone->address()}, {"@LIVE@", live.address()}}));
+  ASSERT_TRUE(proxy.ok()) << proxy.Log();
+  auto stub = Echo::NewStub(proxy.NewChannel());
+  int failed = 0;
+  EXPECT_GT(Spread(*stub, 100, &failed)["gone"], 20);
+  gone.reset();
+  absl::SleepFor(absl::Milliseconds(100));
+  const int before = live.total_calls();
+  std::map<std::string, int> spread = Spread(*stub, 100, &failed);
+  EXPECT_EQ(failed, 0);
+  EXPECT_EQ(spread["live"], 100);
+  EXPECT_EQ(live.total_calls() - before, 100) << "a call reached the backend twice";
+  const std::string metrics = HttpGet(proxy.metrics_port(), "/metrics").value_or("");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(
+      metrics, m,
+      std::regex(
+          R"re(rollout_proxy_upstream_retries_total\{route="echo",pool="pair"\} ([0-9]+))re")))
+      << metrics;
+  EXPECT_GT(std::stoi(m[1]), 0) << "no call was picked for the stopped endpoint";
 }
 
 TEST(LoadBalancingTest, EndpointAnsweringUnavailableIsEjected) {

@@ -1,0 +1,266 @@
+#!/usr/bin/env bash
+# Side by side, on this machine, in one run: the same echo backends reached directly, through
+# rollout-proxy, through nginx (grpc_pass, split_clients 90/10) and through haproxy (h2,
+# weights 90/10). Every peer gets one worker, and the servers (backends and proxy) share
+# CPU 1 while the load generator runs alone on CPU 0 (taskset). Two load generators:
+# h2load (nghttp2) and rollout-bench. Several rounds each; the table shows the median and
+# the spread (min..max). Writes bench/RESULTS.md.
+#
+# Run as root on Debian 12:  bash bench/compare.sh
+#   BENCH_SECONDS=5 BENCH_ROUNDS=3 bash bench/compare.sh    # the defaults
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
+cd "$ROOT"
+PACKAGES+=(nginx-light haproxy nghttp2-client python3)
+SECONDS_PER_RUN="${BENCH_SECONDS:-5}"
+ROUNDS="${BENCH_ROUNDS:-3}"
+OUT="${BENCH_OUT:-$ROOT/bench/RESULTS.md}"
+if [ -z "${SKIP_SETUP:-}" ]; then
+  install_deps
+  build -DROLLOUT_BUILD_TESTS=OFF -DROLLOUT_BUILD_BENCH=ON
+fi
+BENCH="$BUILD_DIR/bench/rollout-bench"
+WORK="$(mktemp -d)"
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+if [ -n "${BENCH_KEEP:-}" ]; then trap - EXIT; echo "work: $WORK"; fi
+SERVER_CPU=1
+LOAD_CPU=0
+
+# A free loopback port.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() {  # wait_port PORT: until something listens on it
+  for _ in $(seq 1 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.05
+  done
+  echo "error: nothing listens on port $1" >&2; exit 1
+}
+# CPU time (clock ticks) used so far by the given pids.
+cpu_ticks() {
+  local total=0
+  for p in "$@"; do
+    total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat")))
+  done
+  echo "$total"
+}
+
+V1=$(free_port); V2=$(free_port)
+taskset -c $SERVER_CPU "$BUILD_DIR/bench/rollout-bench-server" --port "$V1" --name v1 > "$WORK/v1.log" 2>&1 &
+PIDS+=($!)
+taskset -c $SERVER_CPU "$BUILD_DIR/bench/rollout-bench-server" --port "$V2" --name v2 > "$WORK/v2.log" 2>&1 &
+PIDS+=($!)
+wait_port "$V1"; wait_port "$V2"
+
+# rollout-proxy: one worker, the 90/10 split, metrics on (as in production).
+PROXY=$(free_port)
+cat > "$WORK/proxy.yaml" <<YAML
+listen: 127.0.0.1:$PROXY
+workers: 1
+metrics: { listen: 127.0.0.1:0 }
+pools:
+  - { name: v1, endpoints: ["127.0.0.1:$V1"] }
+  - { name: v2, endpoints: ["127.0.0.1:$V2"] }
+routes:
+  - name: all
+    split: [ { pool: v1, weight: 90 }, { pool: v2, weight: 10 } ]
+YAML
+taskset -c $SERVER_CPU "$BUILD_DIR/cmd/rollout-proxy" --config "$WORK/proxy.yaml" > "$WORK/proxy.log" 2>&1 &
+PROXY_PID=$!; PIDS+=($PROXY_PID)
+wait_port "$PROXY"
+
+# nginx at its best for gRPC: upstream keepalive above the concurrency, and keepalive_requests
+# raised on both sides (its defaults of 1000 requests per connection make it reconnect).
+NGINX=$(free_port)
+mkdir -p "$WORK/nginx"
+cat > "$WORK/nginx/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $WORK/nginx;
+  upstream v1 { server 127.0.0.1:$V1; keepalive 256; keepalive_requests 100000000; }
+  upstream v2 { server 127.0.0.1:$V2; keepalive 256; keepalive_requests 100000000; }
+  split_clients "\${request_id}" \$pool { 90% v1; * v2; }
+  server {
+    listen 127.0.0.1:$NGINX http2;
+    keepalive_requests 100000000;
+    http2_max_concurrent_streams 1024;
+    location / { grpc_pass grpc://\$pool; }
+  }
+}
+CONF
+taskset -c $SERVER_CPU nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log" &
+NGINX_PID=$!; PIDS+=($NGINX_PID)
+wait_port "$NGINX"
+NGINX_PIDS=("$NGINX_PID" $(pgrep -P "$NGINX_PID"))
+
+# haproxy: one thread, HTTP/2 both sides, weights 90/10.
+HAPROXY=$(free_port)
+cat > "$WORK/haproxy.cfg" <<CONF
+global
+  nbthread 1
+  maxconn 4000
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+frontend grpc
+  bind 127.0.0.1:$HAPROXY proto h2
+  default_backend versions
+backend versions
+  balance roundrobin
+  server v1 127.0.0.1:$V1 proto h2 weight 90
+  server v2 127.0.0.1:$V2 proto h2 weight 10
+CONF
+taskset -c $SERVER_CPU haproxy -db -f "$WORK/haproxy.cfg" > "$WORK/haproxy.log" 2>&1 &
+HAPROXY_PID=$!; PIDS+=($HAPROXY_PID)
+wait_port "$HAPROXY"
+
+# h2load's request body: one gRPC frame (uncompressed, 100-byte message).
+python3 -c 'import sys; sys.stdout.buffer.write(b"\x00\x00\x00\x00\x64" + b"x" * 100)' > "$WORK/body.bin"
+
+declare -A PORT_OF=([direct]=$V1 [rollout-proxy]=$PROXY [nginx]=$NGINX [haproxy]=$HAPROXY)
+pids_of() {
+  case "$1" in
+    direct) echo "${PIDS[0]}" ;;
+    rollout-proxy) echo "$PROXY_PID" ;;
+    nginx) echo "${NGINX_PIDS[@]}" ;;
+    haproxy) echo "$HAPROXY_PID" ;;
+  esac
+}
+
+# run_h2load TARGET C M -> "rps mean_us failed cpu_us_per_call"
+run_h2load() {
+  local target=$1 c=$2 m=$3 port=${PORT_OF[$1]} pids
+  pids=$(pids_of "$target")
+  local before; before=$(cpu_ticks $pids)
+  local out
+  out=$(taskset -c $LOAD_CPU h2load -c "$c" -m "$m" -D "$SECONDS_PER_RUN" --warm-up-time=1 \
+        -d "$WORK/body.bin" -H 'content-type: application/grpc' -H 'te: trailers' \
+        "http://127.0.0.1:$port/rollout.testing.Echo/Unary" 2>&1)
+  local after; after=$(cpu_ticks $pids)
+  local rps mean count failed
+  rps=$(echo "$out" | grep -oE 'finished in [0-9.]+s, [0-9.]+ req/s' | grep -oE '[0-9.]+ req/s' | cut -d' ' -f1)
+  count=$(echo "$out" | grep -oE 'requests: [0-9]+ total, [0-9]+ started, [0-9]+ done' | grep -oE '[0-9]+ done' | cut -d' ' -f1)
+  failed=$(echo "$out" | grep -oE '[0-9]+ failed' | head -1 | cut -d' ' -f1)
+  mean=$(echo "$out" | awk '/time for request:/ {print $6}')  # min max mean sd
+  echo "$out" >> "$WORK/h2load-$target.log"
+  # The warm-up second is in the CPU time too: divide by every request done.
+  local cpu_us
+  cpu_us=$(awk -v t=$((after - before)) -v n="$count" -v s="$SECONDS_PER_RUN" \
+           'BEGIN { printf "%.1f", (n > 0 ? t * 10000 / (n * (s + 1) / s) : 0) }')
+  echo "${rps:-0} $(to_us "${mean:-0}") ${failed:-0} $cpu_us"
+}
+# to_us 1.23ms | 456us | 1.2s -> microseconds
+to_us() {
+  awk -v v="$1" 'BEGIN {
+    if (v ~ /ms$/) { sub(/ms$/, "", v); printf "%.1f", v * 1000 }
+    else if (v ~ /us$/) { sub(/us$/, "", v); printf "%.1f", v }
+    else if (v ~ /s$/) { sub(/s$/, "", v); printf "%.1f", v * 1000000 }
+    else printf "%s", v }'
+}
+# run_bench TARGET C M -> "rps p50_us p99_us errors cpu_us_per_call v2_share"
+run_bench() {
+  local target=$1 c=$2 m=$3 port=${PORT_OF[$1]} pids
+  pids=$(pids_of "$target")
+  local before; before=$(cpu_ticks $pids)
+  local json
+  json=$(taskset -c $LOAD_CPU "$BENCH" --target "127.0.0.1:$port" -c "$c" -m "$m" \
+         --duration "${SECONDS_PER_RUN}s" --warmup 1s --json)
+  local after; after=$(cpu_ticks $pids)
+  echo "$json" >> "$WORK/bench-$target.log"
+  python3 - "$json" $((after - before)) "$SECONDS_PER_RUN" <<'PY'
+import json, sys
+r = json.loads(sys.argv[1]); ticks = int(sys.argv[2]); s = float(sys.argv[3])
+calls = r["calls"]; ok = r["codes"].get("OK", 0)
+b = r.get("backends", {}); total = sum(b.values()) or 1
+cpu = ticks * 10000 / (calls * (s + 1) / s) if calls else 0
+print("%.0f %.1f %.1f %d %.1f %.3f" % (r["rps"], r["latency_seconds"]["p50"] * 1e6,
+      r["latency_seconds"]["p99"] * 1e6, calls - ok, cpu, b.get("v2", 0) / total))
+PY
+}
+
+declare -A RESULT
+for round in $(seq 1 "$ROUNDS"); do
+  for target in direct rollout-proxy nginx haproxy; do
+    echo "== round $round/$ROUNDS: $target"
+    RESULT[$target,h2,hi,$round]=$(run_h2load "$target" 8 16)
+    RESULT[$target,h2,lo,$round]=$(run_h2load "$target" 1 1)
+    RESULT[$target,rb,hi,$round]=$(run_bench "$target" 8 16)
+    RESULT[$target,rb,lo,$round]=$(run_bench "$target" 1 1)
+    echo "   h2load c8xm16: ${RESULT[$target,h2,hi,$round]}  c1xm1: ${RESULT[$target,h2,lo,$round]}"
+    echo "   rollout-bench c8xm16: ${RESULT[$target,rb,hi,$round]}  c1xm1: ${RESULT[$target,rb,lo,$round]}"
+  done
+done
+
+# stat TARGET KEY FIELD -> "median [min..max]" over the rounds
+stat() {
+  local values=()
+  for round in $(seq 1 "$ROUNDS"); do
+    values+=("$(echo "${RESULT[$1,$2,$round]}" | cut -d' ' -f"$3")")
+  done
+  printf '%s\n' "${values[@]}" | sort -g | awk '{ v[NR] = $1 } END {
+    m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+    if (v[NR] >= 100) printf "%.0f [%.0f..%.0f]", m, v[1], v[NR]
+    else printf "%.1f [%.1f..%.1f]", m, v[1], v[NR] }'
+}
+median() { stat "$@" | cut -d' ' -f1; }
+
+{
+  echo "# Side-by-side proxy benchmark"
+  echo
+  echo "Written by \`bench/compare.sh\` on $(date -u +%Y-%m-%d) at commit $(git rev-parse --short HEAD)."
+  echo "Machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr)."
+  echo "Peers: $(nginx -v 2>&1 | cut -d: -f2 | xargs), $(haproxy -v | head -1 | cut -d' ' -f1-3), $(h2load --version | head -1)."
+  echo
+  echo "Setup: two rollout-bench-server echo backends (v1, v2). Every proxy has one worker and"
+  echo "splits 90/10; backends and proxy share CPU $SERVER_CPU, the load generator runs alone on"
+  echo "CPU $LOAD_CPU (taskset). Unary calls with a 100-byte message. ${SECONDS_PER_RUN} s measured per"
+  echo "run after 1 s of warm-up, $ROUNDS rounds; each cell is the median [min..max] of the rounds."
+  echo "\"CPU/call\" is the proxy's own CPU time (utime+stime from /proc) over the calls it"
+  echo "carried at c8×m16 (h2load run), in µs; for \"direct\" it is the backend's."
+  echo
+  echo "| target | h2load c8×m16 rps | CPU/call µs | h2load c1×m1 mean µs | rollout-bench c8×m16 rps | rollout-bench c1×m1 p50 / p99 µs | v2 share | failed calls |"
+  echo "|---|---|---|---|---|---|---|---|"
+  for target in direct rollout-proxy nginx haproxy; do
+    failed=0
+    for round in $(seq 1 "$ROUNDS"); do
+      for k in h2,hi h2,lo; do failed=$((failed + $(echo "${RESULT[$target,$k,$round]}" | cut -d' ' -f3))); done
+      for k in rb,hi rb,lo; do failed=$((failed + $(echo "${RESULT[$target,$k,$round]}" | cut -d' ' -f4))); done
+    done
+    echo "| $target | $(stat "$target" h2,hi 1) | $(stat "$target" h2,hi 4) | $(stat "$target" h2,lo 2) | $(stat "$target" rb,hi 1) | $(median "$target" rb,lo 2) / $(median "$target" rb,lo 3) | $(median "$target" rb,hi 6) | $failed |"
+  done
+  echo
+  p=$(median rollout-proxy h2,hi 1); n=$(median nginx h2,hi 1); h=$(median haproxy h2,hi 1)
+  d_lo=$(median direct h2,lo 2); p_lo=$(median rollout-proxy h2,lo 2)
+  echo "Ratios (h2load medians): rollout-proxy / nginx = $(awk -v a="$p" -v b="$n" 'BEGIN{printf "%.2f", a/b}'),"
+  echo "rollout-proxy / haproxy = $(awk -v a="$p" -v b="$h" 'BEGIN{printf "%.2f", a/b}'),"
+  echo "rollout-proxy added latency at c1×m1 = $(awk -v a="$p_lo" -v b="$d_lo" 'BEGIN{printf "%.1f", a-b}') µs mean over direct."
+  echo
+  echo "Targets (issue 7): throughput ≥ 1.25× nginx and ≥ 1.0× haproxy at c8×m16; added latency"
+  echo "≤ 30 µs p50 at c1×m1."
+  echo
+  echo "## Commands"
+  echo '```sh'
+  echo "bash bench/compare.sh        # BENCH_SECONDS=$SECONDS_PER_RUN BENCH_ROUNDS=$ROUNDS"
+  echo "# each run, per target port:"
+  echo "taskset -c $LOAD_CPU h2load -c 8 -m 16 -D $SECONDS_PER_RUN --warm-up-time=1 -d body.bin \\"
+  echo "  -H 'content-type: application/grpc' -H 'te: trailers' http://127.0.0.1:PORT/rollout.testing.Echo/Unary"
+  echo "taskset -c $LOAD_CPU rollout-bench --target 127.0.0.1:PORT -c 8 -m 16 --duration ${SECONDS_PER_RUN}s --warmup 1s --json"
+  echo '```'
+  echo "The nginx and haproxy configs are written by the script (see it for every setting):"
+  echo "nginx has upstream \`keepalive 256\` and \`keepalive_requests\` raised on both sides,"
+  echo "since its defaults reconnect every 1000 requests; haproxy uses \`proto h2\` on both sides."
+} > "$OUT"
+echo "== wrote $OUT"
+cat "$OUT"
