@@ -11,7 +11,9 @@
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -35,6 +37,35 @@
 namespace {
 
 constexpr char kVersion[] = "0.1.0";
+
+std::string ReadWholeFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Re-reads the config file (SIGHUP, or a change seen by watch_config) and starts the
+// rollouts it declares; prints what happened.
+void Reload(rollout::control::Controller& controller, rollout::control::RolloutEngine& engine,
+            const char* actor, const char* reason) {
+  auto reloaded = controller.Reload(actor, reason);
+  if (!reloaded.ok()) {
+    std::fprintf(stderr, "rollout-proxy: %s: %s\n", reason,
+                 std::string(reloaded.status().message()).c_str());
+    return;
+  }
+  std::fprintf(stderr, "rollout-proxy: %s: reloaded %s: generation %llu%s\n", reason,
+               controller.Current().config.source.c_str(),
+               static_cast<unsigned long long>(reloaded->generation),
+               reloaded->changed ? "" : " (no change)");
+  for (const std::string& note : reloaded->notes) {
+    std::fprintf(stderr, "rollout-proxy:   %s\n", note.c_str());
+  }
+  for (const std::string& note : engine.StartDeclared(controller.Current().config.rollouts)) {
+    std::fprintf(stderr, "rollout-proxy:   %s\n", note.c_str());
+  }
+}
 
 int Serve(const rollout::control::Config& config,
           std::optional<rollout::control::TokenStore> tokens) {
@@ -157,28 +188,43 @@ int Serve(const rollout::control::Config& config,
       config.table->pools().size());
   std::fflush(stdout);
 
+  // watch_config: a ConfigMap update replaces the mounted file (a symlink swap), so compare
+  // the content, not the inode or the time, once a second; a change reloads like SIGHUP.
+  std::thread watcher;
+  if (config.watch_config) {
+    watcher = std::thread([&] {
+      std::string last = ReadWholeFile(config.source);
+      while (!stopping.load()) {
+        absl::SleepFor(absl::Seconds(1));
+        std::string now = ReadWholeFile(config.source);
+        if (now.empty() || now == last) continue;
+        last = std::move(now);
+        Reload(**controller, engine_ref, "file-watch", "the config file changed");
+      }
+    });
+  }
+  struct JoinWatcher {
+    std::thread& thread;
+    ~JoinWatcher() {
+      if (thread.joinable()) thread.join();
+    }
+  } join_watcher{watcher};
+
   while (true) {
     int sig = 0;
     if (sigwait(&signals, &sig) != 0) continue;
     if (sig == SIGHUP) {
-      auto reloaded = (*controller)->Reload("signal", "SIGHUP");
-      if (!reloaded.ok()) {
-        std::fprintf(stderr, "rollout-proxy: SIGHUP: %s\n",
-                     std::string(reloaded.status().message()).c_str());
-        continue;
-      }
-      std::fprintf(stderr, "rollout-proxy: SIGHUP: reloaded %s: generation %llu%s\n",
-                   config.source.c_str(), static_cast<unsigned long long>(reloaded->generation),
-                   reloaded->changed ? "" : " (no change)");
-      for (const std::string& note : reloaded->notes) {
-        std::fprintf(stderr, "rollout-proxy:   %s\n", note.c_str());
-      }
-      for (const std::string& note :
-           engine_ref.StartDeclared((*controller)->Current().config.rollouts)) {
-        std::fprintf(stderr, "rollout-proxy:   %s\n", note.c_str());
-      }
+      Reload(**controller, engine_ref, "signal", "SIGHUP");
       continue;
     }
+    (*engine)->SetServing(false);
+    if (config.drain_delay > absl::ZeroDuration()) {
+      std::fprintf(stderr, "rollout-proxy: %s: health NOT_SERVING; draining in %s\n",
+                   strsignal(sig), absl::FormatDuration(config.drain_delay).c_str());
+      absl::SleepFor(config.drain_delay);
+    }
+    stopping = true;
+
     std::fprintf(stderr, "rollout-proxy: %s: draining (up to %s)\n", strsignal(sig),
                  absl::FormatDuration(config.drain_timeout).c_str());
     const absl::Time start = absl::Now();

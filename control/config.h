@@ -34,6 +34,10 @@ struct Config {
   std::string listen;  // data plane host:port (port 0 picks a free port)
   int workers = 0;     // 0: one per core
   absl::Duration drain_timeout = absl::Seconds(10);
+  // SIGTERM: how long health reports NOT_SERVING, with calls still accepted, before the
+  // listener closes; gives load balancers (and Kubernetes endpoints) time to stop sending.
+  absl::Duration drain_delay = absl::ZeroDuration();
+  bool watch_config = false;       // reload when the file's content changes (a ConfigMap update)
   int64_t max_message_bytes = -1;  // -1: unlimited
   std::optional<AdminConfig> admin;
   std::optional<std::string> metrics_listen;  // metrics.listen: Prometheus /metrics

@@ -462,10 +462,11 @@ absl::Status ReadAnalysis(const Reader& in, const YAML::Node& node, AnalysisConf
 }
 
 absl::StatusOr<Config> ReadConfig(const Reader& in, const YAML::Node& root) {
-  if (absl::Status s = in.CheckKeys(
-          root, "",
-          {"listen", "workers", "drain_timeout", "max_message_bytes", "metrics", "admin",
-           "state_dir", "pools", "routes", "analysis", "notifications", "rollouts"});
+  if (absl::Status s =
+          in.CheckKeys(root, "",
+                       {"listen", "workers", "drain_timeout", "drain_delay", "watch_config",
+                        "max_message_bytes", "metrics", "admin", "state_dir", "pools", "routes",
+                        "analysis", "notifications", "rollouts"});
       !s.ok()) {
     return s;
   }
@@ -477,6 +478,17 @@ absl::StatusOr<Config> ReadConfig(const Reader& in, const YAML::Node& root) {
   }
   if (root["drain_timeout"]) {
     ASSIGN_OR_RETURN(config.drain_timeout, in.Duration(root["drain_timeout"], "drain_timeout"));
+  }
+  if (root["drain_delay"]) {
+    ASSIGN_OR_RETURN(config.drain_delay, in.Duration(root["drain_delay"], "drain_delay"));
+  }
+  if (root["watch_config"]) {
+    std::string text;
+    ASSIGN_OR_RETURN(text, in.String(root["watch_config"], "watch_config"));
+    if (text != "true" && text != "false") {
+      return in.Error(root["watch_config"], "watch_config", "must be true or false");
+    }
+    config.watch_config = text == "true";
   }
   if (root["max_message_bytes"]) {
     ASSIGN_OR_RETURN(config.max_message_bytes,

@@ -336,6 +336,13 @@ absl::StatusOr<Controller::ReloadResult> Controller::Reload(const std::string& a
   restart_note(file->metrics_listen != config_.metrics_listen, "metrics");
   restart_note(file->state_dir != config_.state_dir, "state_dir");
   restart_note(file->max_message_bytes != config_.max_message_bytes, "max_message_bytes");
+  restart_note(file->drain_timeout != config_.drain_timeout, "drain_timeout");
+  restart_note(file->drain_delay != config_.drain_delay, "drain_delay");
+  restart_note(file->watch_config != config_.watch_config, "watch_config");
+  restart_note(file->analysis.source != config_.analysis.source ||
+                   file->analysis.prometheus.url != config_.analysis.prometheus.url,
+               "analysis");
+  restart_note(file->webhooks != config_.webhooks, "notifications");
   restart_note(
       file->admin.has_value() != config_.admin.has_value() ||
           (file->admin.has_value() && (file->admin->listen != config_.admin->listen ||

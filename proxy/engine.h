@@ -40,8 +40,13 @@ class Engine {
   // Endpoint address -> whether some worker's connection to it is usable (not failing).
   virtual absl::flat_hash_map<std::string, bool> EndpointHealth() const = 0;
 
+  // The proxy answers grpc.health.v1.Health itself on the data port (service ""), for load
+  // balancers and Kubernetes probes: SERVING until this is called with false (the drain).
+  virtual void SetServing(bool serving) = 0;
+
   // Stops accepting new calls (clients get GOAWAY), lets calls in flight finish until
   // `deadline`, cancels what is left, and returns once every worker thread has exited.
+  // Health reports NOT_SERVING from the start.
   virtual void Shutdown(absl::Time deadline) = 0;
 };
 

@@ -17,6 +17,9 @@ absl::StatusOr<std::unique_ptr<GrpcAsyncEngine>> GrpcAsyncEngine::Create(
   }
   std::unique_ptr<GrpcAsyncEngine> engine(new GrpcAsyncEngine());
 
+  // grpc.health.v1.Health, answered by the proxy (not forwarded): registered methods win
+  // over the generic service that takes every other method.
+  grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   // Without this, a second process could bind the same port and steal half the calls.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
@@ -47,6 +50,7 @@ absl::StatusOr<std::unique_ptr<GrpcAsyncEngine>> GrpcAsyncEngine::Create(
                                                         options.call_metrics, &engine->endpoints_));
   }
   for (auto& worker : engine->workers_) worker->Start(kAcceptDepth);
+  engine->SetServing(true);
   engine->health_checker_ = std::make_unique<HealthChecker>(store, &engine->endpoints_);
   engine->health_checker_->Start();
   return engine;
@@ -54,9 +58,16 @@ absl::StatusOr<std::unique_ptr<GrpcAsyncEngine>> GrpcAsyncEngine::Create(
 
 GrpcAsyncEngine::~GrpcAsyncEngine() { Shutdown(absl::Now()); }
 
+void GrpcAsyncEngine::SetServing(bool serving) {
+  if (grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService()) {
+    health->SetServingStatus(serving);
+  }
+}
+
 void GrpcAsyncEngine::Shutdown(absl::Time deadline) {
   if (shut_down_ || server_ == nullptr) return;
   shut_down_ = true;
+  SetServing(false);
   health_checker_->Stop();
   // Blocks until every call has ended: in-flight calls run on (workers keep polling), and
   // those still open at the deadline are cancelled.

@@ -36,6 +36,7 @@ class GrpcAsyncEngine final : public Engine {
 
   int port() const override { return port_; }
   absl::flat_hash_map<std::string, bool> EndpointHealth() const override;
+  void SetServing(bool serving) override;
   void Shutdown(absl::Time deadline) override;
 
  private:

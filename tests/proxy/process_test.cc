@@ -2,6 +2,7 @@
 // on a bad config, and SIGTERM with calls in flight.
 #include <signal.h>
 
+#include <fstream>
 #include <future>
 #include <thread>
 
@@ -10,6 +11,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/echo_backend.h"
+#include "tests/support/generic_call.h"
 #include "tests/support/proxy_process.h"
 
 namespace rollout::testing {
@@ -93,6 +95,84 @@ TEST(ProcessTest, PortInUseIsAClearStartupError) {
   std::string out;
   EXPECT_EQ(RunCommand({kProxyBin, "--config", dir.WriteFile("p.yaml", config)}, &out), 1) << out;
   EXPECT_THAT(out, HasSubstr("cannot listen on " + first.address()));
+}
+
+// grpc.health.v1.Health/Check on the proxy's data port; field 1 of the answer is the
+// status (SERVING = 1, NOT_SERVING = 2).
+std::string HealthOf(const ProxyProcess& proxy) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  std::string answer;
+  grpc::Status s =
+      CallGeneric(proxy.NewChannel(), "/grpc.health.v1.Health/Check", &ctx, "", &answer);
+  if (!s.ok()) return "error: " + s.error_message();
+  return answer == std::string("\x08\x01", 2)   ? "SERVING"
+         : answer == std::string("\x08\x02", 2) ? "NOT_SERVING"
+                                                : "unexpected answer";
+}
+
+TEST(ProcessTest, TheProxyAnswersHealthItselfAndReportsNotServingWhileDraining) {
+  EchoBackend a("a");
+  ProxyProcess proxy(ConfigFor(a, "drain_delay: 1500ms"));
+  ASSERT_TRUE(proxy.ok()) << proxy.Log();
+  EXPECT_EQ(HealthOf(proxy), "SERVING");
+  EXPECT_EQ(a.total_calls(), 0) << "the health check was forwarded to a backend";
+  proxy.process().Signal(SIGTERM);
+  absl::SleepFor(absl::Milliseconds(300));
+  // Draining: health says so, and calls are still served until the delay is over.
+  EXPECT_EQ(HealthOf(proxy), "NOT_SERVING");
+  auto stub = Echo::NewStub(proxy.NewChannel());
+  grpc::ClientContext ctx;
+  EchoResponse response;
+  EXPECT_TRUE(stub->Unary(&ctx, EchoRequest(), &response).ok());
+  std::optional<int> code = proxy.process().WaitForExit(absl::Seconds(5));
+  ASSERT_TRUE(code.has_value());
+  EXPECT_EQ(*code, 0);
+  EXPECT_THAT(proxy.Log(), HasSubstr("health NOT_SERVING; draining in 1.5s"));
+}
+
+TEST(ProcessTest, WatchConfigReloadsWhenTheFileChanges) {
+  EchoBackend a("a"), b("b");
+  const std::string config = absl::StrReplaceAll(R"(
+listen: 127.0.0.1:0
+workers: 1
+watch_config: true
+pools:
+  - { name: a, endpoints: ["@A@"] }
+  - { name: b, endpoints: ["@B@"] }
+routes:
+  - name: all
+    split: [ { pool: @POOL@, weight: 1 } ]
+)",
+                                                 {{"@A@", a.address()}, {"@B@", b.address()}});
+  ProxyProcess proxy(absl::StrReplaceAll(config, {{"@POOL@", "a"}}));
+  ASSERT_TRUE(proxy.ok()) << proxy.Log();
+  auto stub = Echo::NewStub(proxy.NewChannel());
+  auto served_by = [&] {
+    grpc::ClientContext ctx;
+    EchoResponse response;
+    EXPECT_TRUE(stub->Unary(&ctx, EchoRequest(), &response).ok());
+    return response.backend();
+  };
+  EXPECT_EQ(served_by(), "a");
+  // Replace the file as a ConfigMap update does: a new file renamed over the old one.
+  {
+    std::ofstream out(proxy.config_path() + ".new");
+    out << absl::StrReplaceAll(config, {{"@POOL@", "b"}});
+  }
+  ASSERT_EQ(rename((proxy.config_path() + ".new").c_str(), proxy.config_path().c_str()), 0);
+  const absl::Time give_up = absl::Now() + absl::Seconds(5);
+  while (served_by() != "b" && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(100));
+  EXPECT_EQ(served_by(), "b") << proxy.Log();
+  EXPECT_THAT(proxy.Log(), HasSubstr("the config file changed: reloaded"));
+  // A broken edit is refused and changes nothing.
+  {
+    std::ofstream out(proxy.config_path());
+    out << "listen: [broken\n";
+  }
+  absl::SleepFor(absl::Milliseconds(2500));
+  EXPECT_EQ(served_by(), "b");
+  EXPECT_THAT(proxy.Log(), HasSubstr("reload rejected, nothing changed"));
 }
 
 TEST(ProcessTest, SigtermLetsInFlightCallsFinishThenExitsZero) {
