@@ -14,15 +14,18 @@
 //
 // Exit codes: 0 ok, 1 rejected by the proxy, 2 usage error, 3 proxy unreachable.
 #include <google/protobuf/util/json_util.h>
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <condition_variable>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <sstream>
 
@@ -403,6 +406,48 @@ int Events(Client& client, const std::string& route, bool until_done) {
   if (!s.ok()) return client.Fail(s, ctx);
   return kOk;
 }
+
+// grpc.health.v1.Health/Check for the whole server (empty service name), by its wire bytes:
+// the answer's field 1 is the status (1 SERVING, 2 NOT_SERVING). No token is needed.
+int Health(const std::string& target, const std::string& timeout_text) {
+  absl::Duration timeout;
+  if (!absl::ParseDuration(timeout_text, &timeout)) timeout = absl::Seconds(5);
+  grpc::GenericStub stub(grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  grpc::Slice empty(std::string{});  // HealthCheckRequest{service: ""}: no bytes
+  grpc::ByteBuffer request(&empty, 1), response;
+  grpc::Status status;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  stub.UnaryCall(&ctx, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request, &response,
+                 [&](grpc::Status s) {
+                   std::lock_guard<std::mutex> lock(mu);
+                   status = std::move(s);
+                   done = true;
+                   cv.notify_all();
+                 });
+  std::unique_lock<std::mutex> lock(mu);
+  cv.wait(lock, [&] { return done; });
+  if (!status.ok()) {
+    std::fprintf(stderr, "rolloutctl: health %s: %s: %s\n", target.c_str(),
+                 rollout::metrics::StatusCodeName(status.error_code()),
+                 status.error_message().c_str());
+    return status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+                   status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED
+               ? kUnreachable
+               : kRejected;
+  }
+  std::vector<grpc::Slice> slices;
+  (void)response.Dump(&slices);
+  std::string bytes;
+  for (const grpc::Slice& s : slices)
+    bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  const bool serving = bytes == std::string("\x08\x01", 2);
+  std::printf("%s\n", serving ? "SERVING" : "NOT_SERVING");
+  return serving ? kOk : kRejected;
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -474,6 +519,10 @@ int main(int argc, char** argv) {
   watch->add_option("route", route, "route name")->required();
   watch->add_option("--interval", interval, "refresh period")->capture_default_str();
   watch->add_option("--count", count, "stop after this many refreshes (0: until interrupted)");
+  CLI::App* health = app.add_subcommand(
+      "health", "ask a proxy's data port for grpc.health.v1 status (exit 0 only if SERVING)");
+  std::string health_target = "127.0.0.1:8500";
+  health->add_option("--target", health_target, "data plane host:port")->capture_default_str();
   CLI::App* history = app.add_subcommand("history", "release records, oldest first");
   history->add_option("route", route, "only this route");
 
@@ -585,6 +634,7 @@ int main(int argc, char** argv) {
     return kOk;
   }
   if (*watch) return Watch(client, route, interval, count);
+  if (*health) return Health(health_target, options.timeout);
   if (*events) return Events(client, route, until_done);
   if (*history) {
     v1::ListReleasesRequest request;
