@@ -217,12 +217,18 @@ int Watch(Client& client, const std::string& route_name, const std::string& inte
     }
     const std::string now = absl::FormatTime("%H:%M:%S", absl::Now(), absl::LocalTimeZone());
     std::vector<std::string> lines;
+    // The rollout's step and phase while one runs on the route; "-" otherwise.
+    std::string step = "-";
+    if (route->has_rollout() && route->rollout().outcome() == "in_progress") {
+      step = absl::StrFormat("%d/%d %s", route->rollout().step(), route->rollout().total_steps(),
+                             route->rollout().phase());
+    }
     for (const auto& w : route->split()) {
       const Traffic t = TrafficOf(*route, w.pool());
       lines.push_back(absl::StrFormat(
-          "%s %s gen %d step - pool %-10s share %6.2f%%  %8.1f rps  errors %6.2f%%  p99 %8.2fms",
-          now, route_name, response.generation(), w.pool(), 100 * w.share(), t.rps, t.error_percent,
-          t.p99_ms));
+          "%s %s gen %d step %s pool %-10s share %6.2f%%  %8.1f rps  errors %6.2f%%  p99 %8.2fms",
+          now, route_name, response.generation(), step, w.pool(), 100 * w.share(), t.rps,
+          t.error_percent, t.p99_ms));
     }
     if (tty && drawn > 0) std::printf("\x1b[%dA\x1b[J", drawn);  // up, then clear below
     for (const std::string& line : lines) std::printf("%s\n", line.c_str());

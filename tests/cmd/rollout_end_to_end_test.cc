@@ -316,6 +316,8 @@ TEST_F(RolloutEndToEndTest, ManualControlAndClearRefusals) {
                 &out),
             0)
       << out;
+  ASSERT_EQ(Ctl({"rollout", "watch", "infer", "--count", "1"}, &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("step 1/2 progressing pool v2"));
   EXPECT_EQ(Ctl({"set-weight", "infer", "v1=1", "--reason", "by hand"}, &out), 1);
   EXPECT_THAT(out, HasSubstr("held by a rollout"));
   ASSERT_EQ(Ctl({"rollout", "pause", "infer", "--reason", "looking"}, &out), 0) << out;
