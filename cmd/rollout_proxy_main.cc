@@ -7,6 +7,8 @@
 // command line or bad config.
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <atomic>
@@ -22,6 +24,7 @@
 #include "control/admin_service.h"
 #include "control/config_loader.h"
 #include "control/controller.h"
+#include "control/leader_lock.h"
 #include "control/metric_source.h"
 #include "control/prometheus_source.h"
 #include "control/rollout_engine.h"
@@ -78,11 +81,27 @@ int Serve(const rollout::control::Config& config,
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  auto controller = rollout::control::Controller::Create(config);
+  // Replicas sharing state_dir: the one holding the leader lock writes; the others follow.
+  std::unique_ptr<rollout::control::LeaderLock> leader_lock;
+  bool writer = true;
+  if (config.shared_state) {
+    mkdir(config.state_dir.c_str(), 0750);
+    char host[256] = "";
+    gethostname(host, sizeof(host) - 1);
+    leader_lock = std::make_unique<rollout::control::LeaderLock>(
+        config.state_dir,
+        absl::StrCat("pid ", getpid(), " on ", host,
+                     config.admin.has_value() ? ", admin " + config.admin->listen : ""));
+    writer = leader_lock->TryAcquire();
+    std::fprintf(stderr, "rollout-proxy: shared state_dir: %s\n",
+                 writer ? "this replica leads" : "following the leader");
+  }
+  auto controller = rollout::control::Controller::Create(config, writer);
   if (!controller.ok()) {
     std::cerr << "rollout-proxy: error: " << controller.status().message() << "\n";
     return 1;
   }
+  if (!writer) (*controller)->SetWriter(false, leader_lock->Holder());
   for (const std::string& note : (*controller)->startup_notes()) {
     std::fprintf(stderr, "rollout-proxy: state: %s\n", note.c_str());
   }
@@ -123,9 +142,25 @@ int Serve(const rollout::control::Config& config,
   }
   std::atomic<bool> stopping{false};
   std::thread ticker([&] {
+    int beat = 0;
     while (!stopping.load()) {
+      if (leader_lock != nullptr && !leader_lock->held()) {
+        // Follow the leader's state; take over if its lock is free (it died or stopped).
+        if ((*controller)->Sync()) engine_ref.Refresh();
+        if (leader_lock->TryAcquire()) {
+          (*controller)->Sync();
+          (*controller)->SetWriter(true, "");
+          if (absl::Status s = engine_ref.TakeOver(); !s.ok()) {
+            std::fprintf(stderr, "rollout-proxy: taking over: %s\n",
+                         std::string(s.message()).c_str());
+          }
+          std::fprintf(stderr, "rollout-proxy: shared state_dir: this replica leads now\n");
+        } else if (++beat % 20 == 0) {
+          (*controller)->SetWriter(false, leader_lock->Holder());
+        }
+      }
       engine_ref.Tick();
-      absl::SleepFor(absl::Milliseconds(250));
+      absl::SleepFor(absl::Milliseconds(100));
     }
   });
   struct JoinOnExit {

@@ -563,6 +563,10 @@ int main(int argc, char** argv) {
       client.PrintJson(response);
     } else {
       std::printf("generation %llu\n", static_cast<unsigned long long>(response.generation()));
+      if (!response.replica_role().empty()) {
+        std::printf("replica: %s (leader: %s)\n", response.replica_role().c_str(),
+                    response.leader().c_str());
+      }
       PrintRoutes(response.routes());
       if (*status) PrintPools(response.pools());
     }

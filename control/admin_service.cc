@@ -127,6 +127,8 @@ grpc::Status AdminService::ListRoutes(grpc::ServerContext* ctx,
       request->window_seconds() == 0 ? absl::Seconds(30) : absl::Seconds(request->window_seconds());
   const Controller::View view = controller_->Current();
   response->set_generation(view.generation);
+  response->set_replica_role(controller_->Role());
+  response->set_leader(controller_->Leader());
   FillRoutes(view, window, response->mutable_routes(), response->mutable_pools());
   return grpc::Status::OK;
 }

@@ -45,24 +45,40 @@ nlohmann::json AuditEntry::ToJson() const {
           {"generation", generation}};
 }
 
-absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path) {
-  if (path.empty()) return std::unique_ptr<AuditLog>(new AuditLog("", -1));
+namespace {
+
+// The entries of the log at `path`, and how many lines could not be read.
+std::vector<AuditEntry> ReadEntries(const std::string& path, int* skipped) {
   std::vector<AuditEntry> entries;
-  int skipped = 0;
-  {
-    std::ifstream in(path);
-    std::string line;
-    while (std::getline(in, line)) {
-      if (line.empty()) continue;
-      std::optional<AuditEntry> e =
-          FromJson(nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false));
-      if (e.has_value()) {
-        entries.push_back(*std::move(e));
-      } else {
-        ++skipped;
-      }
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    std::optional<AuditEntry> e =
+        FromJson(nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false));
+    if (e.has_value()) {
+      entries.push_back(*std::move(e));
+    } else {
+      ++*skipped;
     }
   }
+  return entries;
+}
+
+}  // namespace
+
+void AuditLog::Reread() {
+  if (path_.empty()) return;
+  int skipped = 0;
+  std::vector<AuditEntry> entries = ReadEntries(path_, &skipped);
+  std::lock_guard<std::mutex> lock(mu_);
+  entries_ = std::move(entries);
+}
+
+absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path) {
+  if (path.empty()) return std::unique_ptr<AuditLog>(new AuditLog("", -1));
+  int skipped = 0;
+  std::vector<AuditEntry> entries = ReadEntries(path, &skipped);
   const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
   if (fd < 0) {
     return absl::InternalError(

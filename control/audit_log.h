@@ -60,6 +60,9 @@ class AuditLog final {
   };
   Page Read(const Query& query) const;
 
+  // Reads the file again (a follower replica: the leader appends to it).
+  void Reread();
+
   // Lines of the file that could not be parsed when it was opened.
   int skipped_lines() const { return skipped_lines_; }
 

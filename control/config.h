@@ -37,7 +37,10 @@ struct Config {
   // SIGTERM: how long health reports NOT_SERVING, with calls still accepted, before the
   // listener closes; gives load balancers (and Kubernetes endpoints) time to stop sending.
   absl::Duration drain_delay = absl::ZeroDuration();
-  bool watch_config = false;       // reload when the file's content changes (a ConfigMap update)
+  bool watch_config = false;
+  // Several replicas share state_dir: one leader (an flock on state_dir/leader.lock) makes
+  // every change; the others follow what it writes.
+  bool shared_state = false;       // reload when the file's content changes (a ConfigMap update)
   int64_t max_message_bytes = -1;  // -1: unlimited
   std::optional<AdminConfig> admin;
   std::optional<std::string> metrics_listen;  // metrics.listen: Prometheus /metrics

@@ -465,8 +465,8 @@ absl::StatusOr<Config> ReadConfig(const Reader& in, const YAML::Node& root) {
   if (absl::Status s =
           in.CheckKeys(root, "",
                        {"listen", "workers", "drain_timeout", "drain_delay", "watch_config",
-                        "max_message_bytes", "metrics", "admin", "state_dir", "pools", "routes",
-                        "analysis", "notifications", "rollouts"});
+                        "shared_state", "max_message_bytes", "metrics", "admin", "state_dir",
+                        "pools", "routes", "analysis", "notifications", "rollouts"});
       !s.ok()) {
     return s;
   }
@@ -489,6 +489,17 @@ absl::StatusOr<Config> ReadConfig(const Reader& in, const YAML::Node& root) {
       return in.Error(root["watch_config"], "watch_config", "must be true or false");
     }
     config.watch_config = text == "true";
+  }
+  if (root["shared_state"]) {
+    std::string text;
+    ASSIGN_OR_RETURN(text, in.String(root["shared_state"], "shared_state"));
+    if (text != "true" && text != "false") {
+      return in.Error(root["shared_state"], "shared_state", "must be true or false");
+    }
+    config.shared_state = text == "true";
+    if (config.shared_state && !root["state_dir"]) {
+      return in.Error(root["shared_state"], "shared_state", "needs state_dir (the shared folder)");
+    }
   }
   if (root["max_message_bytes"]) {
     ASSIGN_OR_RETURN(config.max_message_bytes,

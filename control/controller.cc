@@ -144,7 +144,7 @@ std::vector<std::string> Controller::Reconcile(const Config& file, Overrides* ov
   return notes;
 }
 
-absl::StatusOr<std::unique_ptr<Controller>> Controller::Create(Config config) {
+absl::StatusOr<std::unique_ptr<Controller>> Controller::Create(Config config, bool writer) {
   std::vector<std::string> notes;
   PersistedState state;
   std::optional<StateStore> state_store;
@@ -166,6 +166,10 @@ absl::StatusOr<std::unique_ptr<Controller>> Controller::Create(Config config) {
       notes.push_back(absl::StrCat("restored generation ", state.generation, " with ",
                                    state.overrides.size(), " route(s) weighted by the API from ",
                                    state_store->path()));
+    } else if (!loaded.ok() && loaded.status().code() == absl::StatusCode::kDataLoss && !writer) {
+      notes.push_back(absl::StrCat("WARNING: ", loaded.status().message(),
+                                   "; following the config file's weights until the leader "
+                                   "writes the state again"));
     } else if (!loaded.ok() && loaded.status().code() == absl::StatusCode::kDataLoss) {
       // Safe fallback: keep the bad file for inspection, start from the config's weights,
       // and say so loudly (stderr and audit log). Never silently.
@@ -203,10 +207,10 @@ absl::StatusOr<std::unique_ptr<Controller>> Controller::Create(Config config) {
     table = Build(config, state.overrides, state.generation);
     if (!table.ok()) return table.status();
   }
-  if (state_store.has_value()) {
+  if (state_store.has_value() && writer) {
     if (absl::Status s = state_store->Save(state); !s.ok()) return s;
   }
-  if (!reset.verb.empty()) {
+  if (!reset.verb.empty() && writer) {
     reset.generation = state.generation;
     if (absl::Status s = audit->Append(reset); !s.ok()) return s;
   }
@@ -214,6 +218,7 @@ absl::StatusOr<std::unique_ptr<Controller>> Controller::Create(Config config) {
                                                         std::move(state), std::move(state_store),
                                                         std::move(audit)));
   controller->startup_notes_ = std::move(notes);
+  controller->writer_ = writer;
   return controller;
 }
 
@@ -248,11 +253,60 @@ absl::Status Controller::CommitLocked(PersistedState next,
   return absl::OkStatus();
 }
 
+void Controller::SetWriter(bool writer, const std::string& leader) {
+  std::lock_guard<std::mutex> lock(mu_);
+  writer_ = writer;
+  leader_ = leader;
+}
+
+bool Controller::writer() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return writer_;
+}
+
+std::string Controller::Role() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!config_.shared_state) return "";
+  return writer_ ? "leader" : "follower";
+}
+
+std::string Controller::Leader() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return leader_;
+}
+
+absl::Status Controller::CheckWriterLocked() const {
+  if (writer_) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "this replica follows the leader, which makes every change (leader: ",
+      leader_.empty() ? "unknown" : leader_, "); send changes to the leader's admin API"));
+}
+
+bool Controller::Sync() {
+  if (!state_store_.has_value()) return false;
+  absl::StatusOr<std::optional<PersistedState>> loaded = state_store_->Load();
+  std::lock_guard<std::mutex> lock(mu_);
+  if (writer_ || !loaded.ok() || !loaded->has_value()) return false;
+  PersistedState next = **loaded;
+  if (next.generation == state_.generation && next.rollouts == state_.rollouts &&
+      next.table_fingerprint == state_.table_fingerprint) {
+    return false;
+  }
+  Reconcile(config_, &next.overrides, next.held_routes);
+  auto table = Build(config_, next.overrides, next.generation);
+  if (!table.ok()) return false;  // the leader's file differs; keep what we have
+  state_ = std::move(next);
+  store_.Publish(*std::move(table));
+  audit_->Reread();
+  return true;
+}
+
 absl::StatusOr<uint64_t> Controller::SetWeights(const std::string& actor, const std::string& route,
                                                 const std::map<std::string, double>& weights,
                                                 std::optional<uint64_t> expected_generation,
                                                 const std::string& reason) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (absl::Status s = CheckWriterLocked(); !s.ok()) return s;
   if (expected_generation.has_value() && *expected_generation != state_.generation) {
     return absl::AbortedError(absl::StrCat("expected_generation ", *expected_generation,
                                            " is stale; the current generation is ",
@@ -349,6 +403,22 @@ absl::StatusOr<Controller::ReloadResult> Controller::Reload(const std::string& a
                                        file->admin->token_file != config_.admin->token_file)),
       "admin");
 
+  if (!writer_) {
+    // A follower takes the file (its pools and routes) with the leader's weights; it
+    // writes nothing.
+    PersistedState next = state_;
+    for (std::string& note : Reconcile(*file, &next.overrides, next.held_routes)) {
+      result.notes.push_back(note);
+    }
+    auto table = Build(*file, next.overrides, next.generation);
+    if (!table.ok()) return table.status();
+    result.changed = TableFingerprint(**table) != TableFingerprint(*store_.Current());
+    if (result.changed) store_.Publish(*std::move(table));
+    config_ = *std::move(file);
+    result.generation = state_.generation;
+    result.notes.push_back("follower: the leader's weights and rollouts apply");
+    return result;
+  }
   PersistedState next = state_;
   for (std::string& note : Reconcile(*file, &next.overrides, next.held_routes))
     result.notes.push_back(note);
@@ -387,6 +457,7 @@ absl::StatusOr<uint64_t> Controller::CommitRollout(const std::string& route,
                                                    std::optional<RouteOverride> change, bool hold,
                                                    nlohmann::json rollouts, AuditEntry entry) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (absl::Status s = CheckWriterLocked(); !s.ok()) return s;
   PersistedState next = state_;
   next.rollouts = std::move(rollouts);
   if (hold) {

@@ -43,7 +43,21 @@ class Controller final {
   // Loads and reconciles state_dir (when the config has one) and publishes the first table.
   // A corrupt state file is moved aside and the proxy starts from the file's weights; the
   // notes and the audit log say so.
-  static absl::StatusOr<std::unique_ptr<Controller>> Create(Config config);
+  // `writer` false: a follower replica of a shared state_dir, which never writes it (see
+  // SetWriter and Sync).
+  static absl::StatusOr<std::unique_ptr<Controller>> Create(Config config, bool writer = true);
+
+  // Replicas sharing one state_dir: only the writer (the leader) changes it. A follower
+  // refuses changes with FAILED_PRECONDITION naming `leader`, and Sync() adopts what the
+  // leader wrote. SetWriter(true) makes this replica the writer (after a final Sync).
+  void SetWriter(bool writer, const std::string& leader);
+  bool writer() const;
+  // "leader" or "follower" with shared_state, else ""; and the leader's description.
+  std::string Role() const;
+  std::string Leader() const;
+  // Follower: reads state_dir and publishes the leader's table if it changed. Returns true
+  // if it did.
+  bool Sync();
 
   const routing::RoutingTableStore* store() const { return &store_; }
   AuditLog& audit() { return *audit_; }
@@ -106,7 +120,12 @@ class Controller final {
   absl::Status CommitLocked(PersistedState next, std::shared_ptr<const routing::RoutingTable> table,
                             AuditEntry entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  // FAILED_PRECONDITION if this replica is a follower.
+  absl::Status CheckWriterLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   mutable std::mutex mu_;
+  bool writer_ ABSL_GUARDED_BY(mu_) = true;
+  std::string leader_ ABSL_GUARDED_BY(mu_);
   Config config_ ABSL_GUARDED_BY(mu_);
   PersistedState state_ ABSL_GUARDED_BY(mu_);
   const std::optional<StateStore> state_store_;

@@ -55,26 +55,46 @@ absl::StatusOr<std::unique_ptr<RolloutEngine>> RolloutEngine::Create(Controller*
                                                                      Options options) {
   if (options.source == nullptr) return absl::InvalidArgumentError("rollout engine: no source");
   std::unique_ptr<RolloutEngine> engine(new RolloutEngine(controller, std::move(options)));
-  const nlohmann::json records = controller->rollouts();
-  std::lock_guard<std::mutex> lock(engine->mu_);
-  if (records.is_object()) {
-    engine->next_id_ = records.value("next_id", uint64_t{1});
-    for (const auto& j : records.value("releases", nlohmann::json::array())) {
-      absl::StatusOr<Release> r = Release::FromJson(j);
-      if (!r.ok()) {
-        std::fprintf(stderr, "rollout-proxy: WARNING: skipped a release record: %s\n",
-                     std::string(r.status().message()).c_str());
-        continue;
-      }
-      engine->next_id_ = std::max(engine->next_id_, r->id + 1);
-      engine->releases_[r->id] = *std::move(r);
-    }
+  if (controller->writer()) {
+    if (absl::Status s = engine->TakeOver(); !s.ok()) return s;
+  } else {
+    engine->Refresh();
   }
-  // Windows kept in memory are gone: give each active rollout a fresh interval of traffic
-  // before it is judged again, and say where it goes on from.
-  const absl::Time now = engine->options_.clock();
+  return engine;
+}
+
+void RolloutEngine::LoadLocked() {
+  const nlohmann::json records = controller_->rollouts();
+  releases_.clear();
+  next_id_ = 1;
+  if (!records.is_object()) return;
+  next_id_ = records.value("next_id", uint64_t{1});
+  for (const auto& j : records.value("releases", nlohmann::json::array())) {
+    absl::StatusOr<Release> r = Release::FromJson(j);
+    if (!r.ok()) {
+      std::fprintf(stderr, "rollout-proxy: WARNING: skipped a release record: %s\n",
+                   std::string(r.status().message()).c_str());
+      continue;
+    }
+    next_id_ = std::max(next_id_, r->id + 1);
+    releases_[r->id] = *std::move(r);
+  }
+}
+
+void RolloutEngine::Refresh() {
+  std::lock_guard<std::mutex> lock(mu_);
+  LoadLocked();
+}
+
+absl::Status RolloutEngine::TakeOver() {
+  std::lock_guard<std::mutex> lock(mu_);
+  LoadLocked();
+  // Windows kept in memory are gone (a restart, or another replica led until now): give
+  // each active rollout a fresh interval of traffic before it is judged again, and say
+  // where it goes on from.
+  const absl::Time now = options_.clock();
   std::vector<Release> active;
-  for (const auto& [id, r] : engine->releases_) {
+  for (const auto& [id, r] : releases_) {
     if (r.active()) active.push_back(r);
   }
   for (Release next : active) {
@@ -87,11 +107,9 @@ absl::StatusOr<std::unique_ptr<RolloutEngine>> RolloutEngine::Create(Controller*
         absl::StrCat("proxy restarted: ", PhaseName(next.phase), ", ", Where(next),
                      "; next analysis in ", absl::FormatDuration(next.spec.analysis.interval)),
         {}};
-    if (absl::Status s = engine->CommitLocked(next, d, RouteChangeFor(next)); !s.ok()) {
-      return s;
-    }
+    if (absl::Status s = CommitLocked(next, d, RouteChangeFor(next)); !s.ok()) return s;
   }
-  return engine;
+  return absl::OkStatus();
 }
 
 nlohmann::json RolloutEngine::RecordsJsonLocked(const Release& replacing) const {
@@ -430,6 +448,7 @@ std::vector<std::string> RolloutEngine::StartDeclared(const std::vector<RolloutS
 }
 
 void RolloutEngine::Tick() {
+  if (!controller_->writer()) return;  // a follower replica: the leader runs the rollouts
   const std::shared_ptr<const routing::RoutingTable> table = controller_->Current().table;
   auto has_pool = [&](const std::string& name) {
     for (const auto& p : table->pools()) {

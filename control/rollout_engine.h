@@ -79,8 +79,14 @@ class RolloutEngine final {
   // route). Returns one note per rollout started or refused.
   std::vector<std::string> StartDeclared(const std::vector<RolloutSpec>& declared);
 
-  // Runs every analysis that is due. Called about once a second by the proxy.
+  // Runs every analysis that is due (only on the writer). Called about once a second.
   void Tick();
+
+  // Replicas sharing one state_dir. A follower re-reads the leader's records (Refresh) after
+  // each Controller::Sync; a follower that becomes the leader takes the rollouts over from
+  // where they are (TakeOver), as after a restart.
+  void Refresh();
+  absl::Status TakeOver();
 
   struct Event {
     uint64_t seq = 0;
@@ -106,6 +112,7 @@ class RolloutEngine final {
   RolloutEngine(Controller* controller, Options options)
       : controller_(controller), options_(std::move(options)) {}
 
+  void LoadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<Release> StartLocked(const std::string& actor, RolloutSpec spec,
                                       const std::string& reason, const std::string& source,
                                       uint64_t follows) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
