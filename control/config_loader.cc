@@ -98,6 +98,13 @@ class Reader {
     return value;
   }
 
+  absl::StatusOr<bool> Bool(const YAML::Node& node, absl::string_view path) const {
+    absl::StatusOr<std::string> text = String(node, path);
+    if (!text.ok()) return text.status();
+    if (*text != "true" && *text != "false") return Error(node, path, "must be true or false");
+    return *text == "true";
+  }
+
   absl::StatusOr<absl::Duration> Duration(const YAML::Node& node, absl::string_view path) const {
     absl::StatusOr<std::string> text = String(node, path);
     if (!text.ok()) return text.status();
@@ -400,12 +407,7 @@ absl::StatusOr<RolloutSpec> ReadRollout(const Reader& in, const YAML::Node& node
   }
   if (node["alpha"]) ASSIGN_OR_RETURN(spec.alpha, in.Number(node["alpha"], path + ".alpha"));
   if (node["auto_promote"]) {
-    std::string text;
-    ASSIGN_OR_RETURN(text, in.String(node["auto_promote"], path + ".auto_promote"));
-    if (text != "true" && text != "false") {
-      return in.Error(node["auto_promote"], path + ".auto_promote", "must be true or false");
-    }
-    spec.auto_promote = text == "true";
+    ASSIGN_OR_RETURN(spec.auto_promote, in.Bool(node["auto_promote"], path + ".auto_promote"));
   }
   if (node["notes"]) ASSIGN_OR_RETURN(spec.notes, in.String(node["notes"], path + ".notes"));
   if (absl::Status s = ValidateRolloutSpec(table, &spec); !s.ok()) {
@@ -483,20 +485,10 @@ absl::StatusOr<Config> ReadConfig(const Reader& in, const YAML::Node& root) {
     ASSIGN_OR_RETURN(config.drain_delay, in.Duration(root["drain_delay"], "drain_delay"));
   }
   if (root["watch_config"]) {
-    std::string text;
-    ASSIGN_OR_RETURN(text, in.String(root["watch_config"], "watch_config"));
-    if (text != "true" && text != "false") {
-      return in.Error(root["watch_config"], "watch_config", "must be true or false");
-    }
-    config.watch_config = text == "true";
+    ASSIGN_OR_RETURN(config.watch_config, in.Bool(root["watch_config"], "watch_config"));
   }
   if (root["shared_state"]) {
-    std::string text;
-    ASSIGN_OR_RETURN(text, in.String(root["shared_state"], "shared_state"));
-    if (text != "true" && text != "false") {
-      return in.Error(root["shared_state"], "shared_state", "must be true or false");
-    }
-    config.shared_state = text == "true";
+    ASSIGN_OR_RETURN(config.shared_state, in.Bool(root["shared_state"], "shared_state"));
     if (config.shared_state && !root["state_dir"]) {
       return in.Error(root["shared_state"], "shared_state", "needs state_dir (the shared folder)");
     }

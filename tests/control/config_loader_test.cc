@@ -367,6 +367,24 @@ rollouts:
   EXPECT_THAT(ErrorOf(no_end), HasSubstr("ab_test needs a duration or a sample_size"));
 }
 
+TEST(ConfigLoaderTest, DrainWatchAndSharedStateKeys) {
+  absl::StatusOr<Config> config =
+      ParseConfig(Variant("workers: 2",
+                          "workers: 2\ndrain_delay: 5s\nwatch_config: true\nshared_state: true\n"
+                          "state_dir: /var/lib/rollout-proxy"),
+                  "proxy.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->drain_delay, absl::Seconds(5));
+  EXPECT_TRUE(config->watch_config);
+  EXPECT_TRUE(config->shared_state);
+  EXPECT_THAT(ErrorOf(Variant("workers: 2", "workers: 2\nwatch_config: yes please")),
+              HasSubstr("proxy.yaml:4: watch_config: must be true or false"));
+  EXPECT_THAT(ErrorOf(Variant("workers: 2", "workers: 2\nshared_state: true")),
+              HasSubstr("shared_state: needs state_dir (the shared folder)"));
+  EXPECT_THAT(ErrorOf(Variant("workers: 2", "workers: 2\ndrain_delay: later")),
+              HasSubstr("drain_delay: bad duration \"later\""));
+}
+
 TEST(ConfigLoaderTest, RequiredSettingsOfOptionalParts) {
   EXPECT_THAT(ErrorOf(Variant("workers: 2", "admin: { listen: 127.0.0.1:8501 }")),
               HasSubstr("admin.token_file: required"));
