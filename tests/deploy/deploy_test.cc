@@ -87,9 +87,9 @@ TEST(DeployTest, ManifestsHoldWhatKubernetesNeeds) {
     EXPECT_TRUE(doc["metadata"]["name"]) << file;
     kinds.insert(doc["kind"].as<std::string>());
   }
-  EXPECT_EQ(kinds,
-            (std::set<std::string>{"ConfigMap", "Secret", "Deployment", "Service",
-                                   "PodDisruptionBudget", "ServiceMonitor", "PrometheusRule"}));
+  EXPECT_EQ(kinds, (std::set<std::string>{"ConfigMap", "PersistentVolumeClaim", "Secret",
+                                          "Deployment", "Service", "PodDisruptionBudget",
+                                          "ServiceMonitor", "PrometheusRule"}));
   const YAML::Node d = YAML::LoadFile(kDeploy + "/kubernetes/deployment.yaml");
   const YAML::Node pod = d["spec"]["template"]["spec"];
   const YAML::Node c = pod["containers"][0];
@@ -100,6 +100,11 @@ TEST(DeployTest, ManifestsHoldWhatKubernetesNeeds) {
   EXPECT_TRUE(pod["topologySpreadConstraints"] || pod["affinity"]);
   EXPECT_TRUE(pod["securityContext"]["runAsNonRoot"].as<bool>());
   EXPECT_GT(d["spec"]["replicas"].as<int>(), 1);
+  // The replicas share one desired state: the ConfigMap says so, and state_dir is the claim.
+  const YAML::Node cm = YAML::LoadFile(kDeploy + "/kubernetes/configmap.yaml");
+  EXPECT_TRUE(YAML::Load(cm["data"]["proxy.yaml"].as<std::string>())["shared_state"].as<bool>());
+  EXPECT_EQ(pod["volumes"][2]["persistentVolumeClaim"]["claimName"].as<std::string>(),
+            "rollout-proxy-state");
   const YAML::Node svc = YAML::LoadFile(kDeploy + "/kubernetes/service.yaml");
   std::set<std::string> ports;
   for (const auto& p : svc["spec"]["ports"]) ports.insert(p["name"].as<std::string>());
