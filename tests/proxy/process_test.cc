@@ -213,6 +213,39 @@ TEST(ProcessTest, SigtermLetsInFlightCallsFinishThenExitsZero) {
             grpc::StatusCode::UNAVAILABLE);
 }
 
+TEST(ProcessTest, StreamsOpenAcrossASigtermFinishWithoutAFailure) {
+  EchoBackend a("a");
+  ProxyProcess proxy(ConfigFor(a, "drain_timeout: 5s\ndrain_delay: 200ms"));
+  ASSERT_TRUE(proxy.ok()) << proxy.Log();
+  auto stub = Echo::NewStub(proxy.NewChannel());
+  constexpr int kStreams = 5;
+  grpc::ClientContext ctx[kStreams];
+  std::unique_ptr<grpc::ClientReaderWriter<EchoRequest, EchoResponse>> streams[kStreams];
+  auto ping = [&](int i) {
+    EchoResponse response;
+    return streams[i]->Write(EchoRequest()) && streams[i]->Read(&response);
+  };
+  for (int i = 0; i < kStreams; ++i) {
+    streams[i] = stub->Bidi(&ctx[i]);
+    ASSERT_TRUE(ping(i));
+  }
+  proxy.process().Signal(SIGTERM);
+  // The streams that started before the signal go on working through the drain...
+  for (int round = 0; round < 10; ++round) {
+    for (int i = 0; i < kStreams; ++i) EXPECT_TRUE(ping(i)) << "stream " << i;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  // ...and end OK when their clients close them.
+  for (int i = 0; i < kStreams; ++i) {
+    streams[i]->WritesDone();
+    grpc::Status status = streams[i]->Finish();
+    EXPECT_TRUE(status.ok()) << status.error_message();
+  }
+  std::optional<int> code = proxy.process().WaitForExit(absl::Seconds(5));
+  ASSERT_TRUE(code.has_value());
+  EXPECT_EQ(*code, 0) << proxy.Log();
+}
+
 TEST(ProcessTest, CallsOutlivingTheDrainTimeoutAreCancelledAndTheProxyStillExits) {
   EchoBackend a("a");
   ProxyProcess proxy(ConfigFor(a, "drain_timeout: 300ms"));
