@@ -449,7 +449,7 @@ std::vector<std::string> RolloutEngine::StartDeclared(const std::vector<RolloutS
 
 void RolloutEngine::Tick() {
   if (!controller_->writer()) return;  // a follower replica: the leader runs the rollouts
-  const std::shared_ptr<const routing::RoutingTable> table = controller_->Current().table;
+  const std::shared_ptr<const routing::RoutingTable> table = controller_->store()->Current();
   auto has_pool = [&](const std::string& name) {
     for (const auto& p : table->pools()) {
       if (p.name == name) return true;

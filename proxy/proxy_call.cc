@@ -142,12 +142,12 @@ void ProxyCall::RouteAndStart(bool first_message_read) {
 void ProxyCall::StartAttempt() {
   ++target_.endpoint->outstanding;
   up_.reset();  // the previous attempt's, whose operations have all completed
-  up_ctx_ = std::make_unique<grpc::ClientContext>();
-  CopyRequestContext(down_ctx_, up_ctx_.get());
+  up_ctx_.emplace();
+  CopyRequestContext(down_ctx_, &*up_ctx_);
   up_ctx_->set_deadline(down_ctx_.raw_deadline());
   up_started_ = up_finishing_ = false;
   up_start_done_ = up_start_ok_ = up_finish_done_ = false;
-  up_ = target_.endpoint->stub->PrepareCall(up_ctx_.get(), down_ctx_.method(), worker_->cq());
+  up_ = target_.endpoint->stub->PrepareCall(&*up_ctx_, down_ctx_.method(), worker_->cq());
   up_->StartCall(Begin(kUpStart));
   up_->ReadInitialMetadata(Begin(kUpHeaders));
 }

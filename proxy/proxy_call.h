@@ -140,7 +140,7 @@ class ProxyCall final {
 
   Worker::Target target_{};
   int64_t start_ns_ = 0;  // when the call was routed, on metrics::MonotonicNowNs()
-  std::unique_ptr<grpc::ClientContext> up_ctx_;  // one per attempt
+  std::optional<grpc::ClientContext> up_ctx_;  // one per attempt, built in place
   std::unique_ptr<grpc::GenericClientAsyncReaderWriter> up_;
   grpc::ByteBuffer up_msg_;  // backend -> client, one in flight
   grpc::Status up_status_;
