@@ -20,15 +20,7 @@ if [ -z "${SKIP_SETUP:-}" ]; then
   build -DROLLOUT_BUILD_TESTS=OFF -DROLLOUT_BUILD_BENCH=ON
 fi
 BENCH="$BUILD_DIR/bench/rollout-bench"
-WORK="$(mktemp -d)"
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-if [ -n "${BENCH_KEEP:-}" ]; then trap - EXIT; echo "work: $WORK"; fi
+with_work_dir
 SERVER_CPU=1
 LOAD_CPU=0
 

@@ -18,14 +18,7 @@ if [ -z "${SKIP_SETUP:-}" ]; then
   build -DROLLOUT_BUILD_TESTS=OFF -DROLLOUT_BUILD_BENCH=OFF
 fi
 BIN="$BUILD_DIR/cmd"
-WORK="$(mktemp -d)"
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+with_work_dir
 INTERVAL="${DEMO_INTERVAL:-5s}"
 
 start v1 "$BIN/demo-model-server" --port 0 --version v1; V1=$PORT

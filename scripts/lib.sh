@@ -37,6 +37,19 @@ build() {
   cmake --build "$BUILD_DIR" -j"$JOBS"
 }
 
+# with_work_dir: sets WORK to a new temporary folder and PIDS to an empty list; when the
+# script exits, every process in PIDS is killed and WORK is removed.
+cleanup_work() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+with_work_dir() {
+  WORK="$(mktemp -d)"
+  PIDS=()
+  trap cleanup_work EXIT
+}
+
 # start NAME COMMAND...: runs COMMAND in the background with its output in $WORK/NAME.log,
 # waits for its "listening on HOST:PORT" line, and sets PORT and PID (globals: a $(...)
 # subshell would lose the PID needed for cleanup). Appends PID to PIDS. Needs WORK.
