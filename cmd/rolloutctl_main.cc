@@ -661,7 +661,8 @@ int main(int argc, char** argv) {
       std::printf("#%-4llu %-10s %-10s %s -> %s  %-11s %s .. %s  by %s%s%s\n",
                   static_cast<unsigned long long>(r.id()), r.route().c_str(), r.strategy().c_str(),
                   r.stable().c_str(), r.candidate().c_str(), r.outcome().c_str(),
-                  r.start_time().c_str(), r.end_time().empty() ? "now" : r.end_time().c_str(),
+                  Local(r.start_time()).c_str(),
+                  r.end_time().empty() ? "now" : Local(r.end_time(), "%H:%M:%S").c_str(),
                   r.started_by().c_str(), r.notes().empty() ? "" : "  notes: ", r.notes().c_str());
       if (!r.outcome_reason().empty()) std::printf("      %s\n", r.outcome_reason().c_str());
     }
