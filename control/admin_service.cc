@@ -223,6 +223,24 @@ grpc::Status AdminService::ReloadConfig(grpc::ServerContext* ctx,
   return grpc::Status::OK;
 }
 
+void FillDecision(const Decision& d, v1::Decision* o) {
+  o->set_time(Rfc3339(d.time));
+  o->set_step(d.step);
+  o->set_kind(d.kind);
+  o->set_actor(d.actor);
+  o->set_detail(d.detail);
+  if (d.data.is_object() && d.data.contains("checks")) {
+    for (const auto& c : d.data["checks"]) {
+      v1::Check* check = o->add_checks();
+      check->set_name(c.value("name", ""));
+      check->set_measured(c.value("measured", 0.0));
+      check->set_threshold(c.value("threshold", 0.0));
+      check->set_ok(c.value("ok", true));
+    }
+  }
+  if (!d.data.is_null()) o->set_data_json(d.data.dump());
+}
+
 void FillRollout(const Release& r, bool with_decisions, v1::Rollout* out) {
   out->set_route(r.spec.route);
   out->set_strategy(StrategyName(r.spec.strategy));
@@ -256,24 +274,7 @@ void FillRollout(const Release& r, bool with_decisions, v1::Rollout* out) {
   out->set_follows(r.follows);
   out->set_spec_json(r.spec.ToJson().dump());
   if (!with_decisions) return;
-  for (const Decision& d : r.decisions) {
-    v1::Decision* o = out->add_decisions();
-    o->set_time(Rfc3339(d.time));
-    o->set_step(d.step);
-    o->set_kind(d.kind);
-    o->set_actor(d.actor);
-    o->set_detail(d.detail);
-    if (d.data.is_object() && d.data.contains("checks")) {
-      for (const auto& c : d.data["checks"]) {
-        v1::Check* check = o->add_checks();
-        check->set_name(c.value("name", ""));
-        check->set_measured(c.value("measured", 0.0));
-        check->set_threshold(c.value("threshold", 0.0));
-        check->set_ok(c.value("ok", true));
-      }
-    }
-    if (!d.data.is_null()) o->set_data_json(d.data.dump());
-  }
+  for (const Decision& d : r.decisions) FillDecision(d, out->add_decisions());
 }
 
 absl::StatusOr<RolloutSpec> SpecFromRequest(const v1::StartRolloutRequest& q) {
@@ -410,12 +411,7 @@ grpc::Status AdminService::WatchRollout(grpc::ServerContext* ctx, const v1::Roll
       FillRollout(e.release, false, out.mutable_rollout());
       out.set_decision(e.decision.kind);
       out.set_detail(e.decision.detail);
-      Release one;
-      one.spec = e.release.spec;
-      one.decisions = {e.decision};
-      v1::Rollout holder;
-      FillRollout(one, true, &holder);
-      *out.mutable_entry() = holder.decisions(0);
+      FillDecision(e.decision, out.mutable_entry());
       if (!writer->Write(out)) return grpc::Status::OK;
     }
   }

@@ -84,7 +84,8 @@ class AdminService final : public admin::v1::AdminService::Service {
 // absl::Status -> grpc::Status, same code and message.
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
-// A release as the admin API shows it; decisions only when asked for.
+// A decision, and a release (its decisions only when asked for), as the admin API shows them.
+void FillDecision(const Decision& decision, admin::v1::Decision* out);
 void FillRollout(const Release& release, bool with_decisions, admin::v1::Rollout* out);
 // StartRolloutRequest -> RolloutSpec, with the API's defaults for unset fields.
 absl::StatusOr<RolloutSpec> SpecFromRequest(const admin::v1::StartRolloutRequest& request);

@@ -112,22 +112,23 @@ absl::Status RolloutEngine::TakeOver() {
   return absl::OkStatus();
 }
 
-nlohmann::json RolloutEngine::RecordsJsonLocked(const Release& replacing) const {
-  std::map<uint64_t, const Release*> all;
-  for (const auto& [id, r] : releases_) all[id] = &r;
-  all[replacing.id] = &replacing;
+namespace {
+
+// Drops the oldest finished records beyond `keep`; active ones always stay.
+void PruneFinished(std::map<uint64_t, Release>* releases, size_t keep) {
   size_t finished = 0;
-  for (const auto& [id, r] : all) finished += r->active() ? 0 : 1;
-  nlohmann::json list = nlohmann::json::array();
-  for (const auto& [id, r] : all) {
-    if (!r->active() && finished > options_.max_finished_records) {
-      --finished;  // the oldest finished records go first
-      continue;
+  for (const auto& [id, r] : *releases) finished += r.active() ? 0 : 1;
+  for (auto it = releases->begin(); it != releases->end() && finished > keep;) {
+    if (it->second.active()) {
+      ++it;
+    } else {
+      it = releases->erase(it);
+      --finished;
     }
-    list.push_back(r->ToJson());
   }
-  return {{"next_id", std::max(next_id_, replacing.id + 1)}, {"releases", list}};
 }
+
+}  // namespace
 
 absl::Status RolloutEngine::CommitLocked(Release next, Decision decision,
                                          std::optional<RouteOverride> change) {
@@ -142,23 +143,19 @@ absl::Status RolloutEngine::CommitLocked(Release next, Decision decision,
                    nullptr,
                    absl::StrCat("#", next.id, " ", decision.detail),
                    0};
-  absl::StatusOr<uint64_t> committed = controller_->CommitRollout(
-      next.spec.route, std::move(change), next.active(), RecordsJsonLocked(next), entry);
+  // The records as they are once this commits: the state file and memory hold the same.
+  std::map<uint64_t, Release> after = releases_;
+  after[next.id] = next;
+  PruneFinished(&after, options_.max_finished_records);
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& [id, r] : after) list.push_back(r.ToJson());
+  const uint64_t next_id = std::max(next_id_, next.id + 1);
+  absl::StatusOr<uint64_t> committed =
+      controller_->CommitRollout(next.spec.route, std::move(change), next.active(),
+                                 {{"next_id", next_id}, {"releases", std::move(list)}}, entry);
   if (!committed.ok()) return committed.status();
-  next_id_ = std::max(next_id_, next.id + 1);
-  // Prune what RecordsJsonLocked dropped.
-  releases_[next.id] = next;
-  size_t finished = 0;
-  for (const auto& [id, r] : releases_) finished += r.active() ? 0 : 1;
-  for (auto it = releases_.begin();
-       it != releases_.end() && finished > options_.max_finished_records;) {
-    if (!it->second.active()) {
-      it = releases_.erase(it);
-      --finished;
-    } else {
-      ++it;
-    }
-  }
+  next_id_ = next_id;
+  releases_ = std::move(after);
   events_.push_back({++event_seq_, next, decision});
   if (events_.size() > kMaxEvents) events_.pop_front();
   events_cv_.notify_all();

@@ -131,8 +131,6 @@ class RolloutEngine final {
                              nlohmann::json data) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status AbortLocked(Release next, const std::string& actor, const std::string& detail,
                            nlohmann::json data) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  nlohmann::json RecordsJsonLocked(const Release& replacing) const
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   Controller* const controller_;
   const Options options_;
