@@ -35,6 +35,7 @@
 #include "metrics/metrics_exporter.h"
 #include "metrics/proxy_collector.h"
 #include "proxy/grpc_async_engine.h"
+#include "proxy/tls_credentials.h"
 #include "routing/routing_table_store.h"
 
 namespace {
@@ -112,6 +113,8 @@ int Serve(const rollout::control::Config& config,
                         ? config.workers
                         : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   options.max_message_bytes = config.max_message_bytes;
+  options.max_concurrent_calls = config.max_concurrent_calls;
+  options.tls = config.tls;
   rollout::metrics::CallMetrics call_metrics(options.workers);
   options.call_metrics = &call_metrics;
 
@@ -181,7 +184,8 @@ int Serve(const rollout::control::Config& config,
     rollout::proxy::Engine* engine_ptr = engine->get();
     auto collector = std::make_shared<rollout::metrics::ProxyCollector>(
         &call_metrics, &store, [engine_ptr] { return engine_ptr->EndpointHealth(); }, kVersion,
-        [&engine_ref] { return rollout::control::RolloutFamilies(engine_ref); });
+        [&engine_ref] { return rollout::control::RolloutFamilies(engine_ref); },
+        [engine_ptr] { return engine_ptr->Rejected(); });
     auto created = rollout::metrics::MetricsExporter::Create(*config.metrics_listen, collector);
     if (!created.ok()) {
       std::cerr << "rollout-proxy: error: " << created.status().message() << "\n";
@@ -203,7 +207,11 @@ int Serve(const rollout::control::Config& config,
     grpc::ServerBuilder builder;
     builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
     int port = 0;
-    builder.AddListeningPort(config.admin->listen, grpc::InsecureServerCredentials(), &port);
+    builder.AddListeningPort(config.admin->listen,
+                             config.admin->tls.has_value()
+                                 ? rollout::proxy::ServerCredentials(*config.admin->tls)
+                                 : grpc::InsecureServerCredentials(),
+                             &port);
     builder.RegisterService(admin_service.get());
     admin_server = builder.BuildAndStart();
     if (admin_server == nullptr || port == 0) {

@@ -32,10 +32,13 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "metrics/status_code_name.h"
+#include "proxy/tls_credentials.h"
 #include "rollout/admin/v1/admin.grpc.pb.h"
+#include "routing/tls_spec.h"
 
 namespace {
 
@@ -48,15 +51,22 @@ struct Options {
   std::string token_file;
   bool json = false;
   std::string timeout = "5s";
+  rollout::routing::UpstreamTlsSpec tls;  // --tls*: TLS (mTLS with a certificate) to the proxy
 };
+
+std::shared_ptr<grpc::Channel> NewChannel(const std::string& target, const Options& options) {
+  grpc::ChannelArguments args;
+  std::shared_ptr<grpc::ChannelCredentials> credentials =
+      rollout::proxy::ChannelCredentials(options.tls, &args);
+  return grpc::CreateCustomChannel(target, credentials, args);
+}
 
 class Client {
  public:
   Client(const Options& options, std::string token)
       : options_(options),
         token_(std::move(token)),
-        stub_(v1::AdminService::NewStub(
-            grpc::CreateChannel(options.admin, grpc::InsecureChannelCredentials()))) {}
+        stub_(v1::AdminService::NewStub(NewChannel(options.admin, options))) {}
 
   // A context with the token and, unless it is for a stream, the --timeout deadline.
   std::unique_ptr<grpc::ClientContext> Context(bool deadline = true) const {
@@ -415,10 +425,10 @@ int Events(Client& client, const std::string& route, bool until_done) {
 
 // grpc.health.v1.Health/Check for the whole server (empty service name), by its wire bytes:
 // the answer's field 1 is the status (1 SERVING, 2 NOT_SERVING). No token is needed.
-int Health(const std::string& target, const std::string& timeout_text) {
+int Health(const std::string& target, const Options& options) {
   absl::Duration timeout;
-  if (!absl::ParseDuration(timeout_text, &timeout)) timeout = absl::Seconds(5);
-  grpc::GenericStub stub(grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+  if (!absl::ParseDuration(options.timeout, &timeout)) timeout = absl::Seconds(5);
+  grpc::GenericStub stub(NewChannel(target, options));
   grpc::ClientContext ctx;
   ctx.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
   grpc::Slice empty(std::string{});  // HealthCheckRequest{service: ""}: no bytes
@@ -464,6 +474,13 @@ int main(int argc, char** argv) {
   app.add_option("--token-file", options.token_file, "file holding only the bearer token");
   app.add_flag("--json", options.json, "print JSON instead of text");
   app.add_option("--timeout", options.timeout, "deadline of each call")->capture_default_str();
+  bool tls = false;
+  app.add_flag("--tls", tls, "use TLS (implied by the other --tls-* options)");
+  app.add_option("--tls-ca", options.tls.ca_file, "CA of the proxy's certificate (PEM)");
+  app.add_option("--tls-cert", options.tls.cert_file, "client certificate for mTLS (PEM)");
+  app.add_option("--tls-key", options.tls.key_file, "its private key (PEM)");
+  app.add_option("--tls-server-name", options.tls.server_name,
+                 "name to check the proxy's certificate for (default: the host of the address)");
   app.footer("Exit codes: 0 ok, 1 rejected by the proxy, 2 usage error, 3 proxy unreachable.");
 
   CLI::App* status =
@@ -539,6 +556,15 @@ int main(int argc, char** argv) {
     return code == 0 ? kOk : kUsage;
   }
 
+  options.tls.enabled = tls || !options.tls.ca_file.empty() || !options.tls.cert_file.empty() ||
+                        !options.tls.key_file.empty() || !options.tls.server_name.empty();
+  if (absl::Status s = rollout::routing::CheckUpstreamTls(options.tls); !s.ok()) {
+    const std::string why = absl::StrReplaceAll(
+        s.message(),
+        {{"ca_file", "--tls-ca"}, {"cert_file", "--tls-cert"}, {"key_file", "--tls-key"}});
+    std::fprintf(stderr, "rolloutctl: %s\n", why.c_str());
+    return kUsage;
+  }
   std::string token;
   if (!options.token_file.empty()) {
     std::ifstream in(options.token_file);
@@ -644,7 +670,7 @@ int main(int argc, char** argv) {
     return kOk;
   }
   if (*watch) return Watch(client, route, interval, count);
-  if (*health) return Health(health_target, options.timeout);
+  if (*health) return Health(health_target, options);
   if (*events) return Events(client, route, until_done);
   if (*history) {
     v1::ListReleasesRequest request;

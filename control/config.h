@@ -15,12 +15,14 @@
 #include "control/prometheus_source.h"
 #include "control/rollout_spec.h"
 #include "routing/routing_table.h"
+#include "routing/tls_spec.h"
 
 namespace rollout::control {
 
 struct AdminConfig {
-  std::string listen = "127.0.0.1:8501";  // loopback unless the file says otherwise
-  std::string token_file;                 // required; relative to the config file
+  std::string listen = "127.0.0.1:8501";      // loopback unless the file says otherwise
+  std::string token_file;                     // required; relative to the config file
+  std::optional<routing::ServerTlsSpec> tls;  // admin.tls: TLS or mTLS on the admin API
 };
 
 // Where rollout analysis reads its windows.
@@ -42,6 +44,9 @@ struct Config {
   // every change; the others follow what it writes.
   bool shared_state = false;       // reload when the file's content changes (a ConfigMap update)
   int64_t max_message_bytes = -1;  // -1: unlimited
+  // Calls in flight on the data listener; the excess gets RESOURCE_EXHAUSTED. 0: no limit.
+  int64_t max_concurrent_calls = 0;
+  std::optional<routing::ServerTlsSpec> tls;  // TLS (or mTLS) on the data listener
   std::optional<AdminConfig> admin;
   std::optional<std::string> metrics_listen;  // metrics.listen: Prometheus /metrics
   std::string state_dir;  // empty: nothing persists; relative to the config file

@@ -28,7 +28,15 @@ struct Unsupported {
 // absl::Status.
 class Reader {
  public:
-  explicit Reader(absl::string_view source) : source_(source) {}
+  explicit Reader(absl::string_view source) : source_(source) {
+    const size_t slash = source_.rfind('/');
+    if (slash != std::string::npos) dir_ = source_.substr(0, slash + 1);
+  }
+
+  // A file path from the config: relative paths are relative to the config file's folder.
+  std::string Path(const std::string& path) const {
+    return path.empty() || path.front() == '/' ? path : dir_ + path;
+  }
 
   absl::Status Error(const YAML::Node& node, absl::string_view path, absl::string_view what) const {
     const YAML::Mark mark = node.Mark();
@@ -126,6 +134,7 @@ class Reader {
   }
 
   std::string source_;
+  std::string dir_;  // the config file's folder, with its slash; empty: the working dir
 };
 
 #define ASSIGN_OR_RETURN(lhs, expr)           \
@@ -135,10 +144,81 @@ class Reader {
     lhs = *std::move(_value);                 \
   }
 
+absl::StatusOr<routing::ServerTlsSpec> ReadServerTls(const Reader& in, const YAML::Node& node,
+                                                     const std::string& path) {
+  if (absl::Status s = in.CheckKeys(
+          node, path,
+          {"cert_file", "key_file", "client_ca_file", "allowed_client_sans", "refresh_interval"});
+      !s.ok()) {
+    return s;
+  }
+  routing::ServerTlsSpec tls;
+  for (const char* key : {"cert_file", "key_file"}) {
+    if (!node[key]) return in.Error(node, path, absl::StrCat("missing required key \"", key, "\""));
+  }
+  ASSIGN_OR_RETURN(tls.cert_file, in.String(node["cert_file"], path + ".cert_file"));
+  ASSIGN_OR_RETURN(tls.key_file, in.String(node["key_file"], path + ".key_file"));
+  if (node["client_ca_file"]) {
+    ASSIGN_OR_RETURN(tls.client_ca_file,
+                     in.String(node["client_ca_file"], path + ".client_ca_file"));
+  }
+  if (const YAML::Node sans = node["allowed_client_sans"]) {
+    if (!sans.IsSequence()) {
+      return in.Error(sans, path + ".allowed_client_sans", "must be a list of names");
+    }
+    for (size_t i = 0; i < sans.size(); ++i) {
+      std::string san;
+      ASSIGN_OR_RETURN(san,
+                       in.String(sans[i], absl::StrCat(path, ".allowed_client_sans[", i, "]")));
+      tls.allowed_client_sans.push_back(std::move(san));
+    }
+  }
+  if (node["refresh_interval"]) {
+    ASSIGN_OR_RETURN(tls.refresh_interval,
+                     in.Duration(node["refresh_interval"], path + ".refresh_interval"));
+  }
+  tls.cert_file = in.Path(tls.cert_file);
+  tls.key_file = in.Path(tls.key_file);
+  tls.client_ca_file = in.Path(tls.client_ca_file);
+  if (absl::Status s = routing::CheckServerTls(tls); !s.ok())
+    return in.Error(node, path, s.message());
+  return tls;
+}
+
+absl::StatusOr<routing::UpstreamTlsSpec> ReadUpstreamTls(const Reader& in, const YAML::Node& node,
+                                                         const std::string& path) {
+  if (node.IsNull()) return routing::UpstreamTlsSpec{true};  // "tls:" alone: system roots
+  if (absl::Status s = in.CheckKeys(
+          node, path, {"ca_file", "cert_file", "key_file", "server_name", "refresh_interval"});
+      !s.ok()) {
+    return s;
+  }
+  routing::UpstreamTlsSpec tls;
+  tls.enabled = true;
+  for (auto [key, field] : {std::pair<const char*, std::string*>{"ca_file", &tls.ca_file},
+                            {"cert_file", &tls.cert_file},
+                            {"key_file", &tls.key_file},
+                            {"server_name", &tls.server_name}}) {
+    if (node[key]) ASSIGN_OR_RETURN(*field, in.String(node[key], absl::StrCat(path, ".", key)));
+  }
+  if (node["refresh_interval"]) {
+    ASSIGN_OR_RETURN(tls.refresh_interval,
+                     in.Duration(node["refresh_interval"], path + ".refresh_interval"));
+  }
+  tls.ca_file = in.Path(tls.ca_file);
+  tls.cert_file = in.Path(tls.cert_file);
+  tls.key_file = in.Path(tls.key_file);
+  if (absl::Status s = routing::CheckUpstreamTls(tls); !s.ok()) {
+    return in.Error(node, path, s.message());
+  }
+  return tls;
+}
+
 absl::StatusOr<routing::PoolSpec> ReadPool(const Reader& in, const YAML::Node& node,
                                            const std::string& path) {
-  if (absl::Status s =
-          in.CheckKeys(node, path, {"name", "endpoints", "health_check", "outlier_detection"});
+  if (absl::Status s = in.CheckKeys(node, path,
+                                    {"name", "endpoints", "health_check", "outlier_detection",
+                                     "max_concurrent_calls", "tls"});
       !s.ok()) {
     return s;
   }
@@ -155,6 +235,12 @@ absl::StatusOr<routing::PoolSpec> ReadPool(const Reader& in, const YAML::Node& n
     ASSIGN_OR_RETURN(address, in.Address(endpoints[e], absl::StrCat(path, ".endpoints[", e, "]"),
                                          routing::PortZero::kReject));
     pool.endpoints.push_back(std::move(address));
+  }
+  if (node["tls"]) ASSIGN_OR_RETURN(pool.tls, ReadUpstreamTls(in, node["tls"], path + ".tls"));
+  if (node["max_concurrent_calls"]) {
+    ASSIGN_OR_RETURN(
+        pool.max_concurrent_calls,
+        in.Integer(node["max_concurrent_calls"], path + ".max_concurrent_calls", 1, INT32_MAX));
   }
   if (const YAML::Node hc = node["health_check"]) {
     const std::string hpath = path + ".health_check";
@@ -464,11 +550,11 @@ absl::Status ReadAnalysis(const Reader& in, const YAML::Node& node, AnalysisConf
 }
 
 absl::StatusOr<Config> ReadConfig(const Reader& in, const YAML::Node& root) {
-  if (absl::Status s =
-          in.CheckKeys(root, "",
-                       {"listen", "workers", "drain_timeout", "drain_delay", "watch_config",
-                        "shared_state", "max_message_bytes", "metrics", "admin", "state_dir",
-                        "pools", "routes", "analysis", "notifications", "rollouts"});
+  if (absl::Status s = in.CheckKeys(
+          root, "",
+          {"listen", "workers", "drain_timeout", "drain_delay", "watch_config", "shared_state",
+           "max_message_bytes", "max_concurrent_calls", "tls", "metrics", "admin", "state_dir",
+           "pools", "routes", "analysis", "notifications", "rollouts"});
       !s.ok()) {
     return s;
   }
@@ -497,6 +583,11 @@ absl::StatusOr<Config> ReadConfig(const Reader& in, const YAML::Node& root) {
     ASSIGN_OR_RETURN(config.max_message_bytes,
                      in.Integer(root["max_message_bytes"], "max_message_bytes", 1, INT32_MAX));
   }
+  if (root["max_concurrent_calls"]) {
+    ASSIGN_OR_RETURN(config.max_concurrent_calls, in.Integer(root["max_concurrent_calls"],
+                                                             "max_concurrent_calls", 1, INT32_MAX));
+  }
+  if (root["tls"]) ASSIGN_OR_RETURN(config.tls, ReadServerTls(in, root["tls"], "tls"));
   if (const YAML::Node metrics = root["metrics"]) {
     if (absl::Status s = in.CheckKeys(metrics, "metrics", {"listen"}); !s.ok()) return s;
     if (!metrics["listen"]) return in.Error(metrics, "metrics", "missing required key \"listen\"");
@@ -504,7 +595,8 @@ absl::StatusOr<Config> ReadConfig(const Reader& in, const YAML::Node& root) {
                      in.Address(metrics["listen"], "metrics.listen", routing::PortZero::kAllow));
   }
   if (const YAML::Node admin = root["admin"]) {
-    if (absl::Status s = in.CheckKeys(admin, "admin", {"listen", "token_file"}); !s.ok()) return s;
+    if (absl::Status s = in.CheckKeys(admin, "admin", {"listen", "token_file", "tls"}); !s.ok())
+      return s;
     AdminConfig a;
     if (admin["listen"]) {
       ASSIGN_OR_RETURN(a.listen,
@@ -515,6 +607,7 @@ absl::StatusOr<Config> ReadConfig(const Reader& in, const YAML::Node& root) {
                       "required: the admin API refuses calls without a valid token");
     }
     ASSIGN_OR_RETURN(a.token_file, in.String(admin["token_file"], "admin.token_file"));
+    if (admin["tls"]) ASSIGN_OR_RETURN(a.tls, ReadServerTls(in, admin["tls"], "admin.tls"));
     config.admin = std::move(a);
   }
   if (root["state_dir"]) {

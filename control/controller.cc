@@ -83,7 +83,10 @@ std::string TableFingerprint(const routing::RoutingTable& table) {
                     ",", absl::FormatDuration(hc.interval), ",", absl::FormatDuration(hc.timeout),
                     ",", hc.healthy_threshold, ",", hc.unhealthy_threshold, ",", hc.service,
                     "|od:", o.consecutive_failures, ",", absl::FormatDuration(o.base_ejection), ",",
-                    absl::FormatDuration(o.max_ejection), ",", o.max_ejection_percent, ";");
+                    absl::FormatDuration(o.max_ejection), ",", o.max_ejection_percent,
+                    "|max:", pool.max_concurrent_calls, "|tls:", pool.tls.enabled, ",",
+                    pool.tls.ca_file, ",", pool.tls.cert_file, ",", pool.tls.key_file, ",",
+                    pool.tls.server_name, ";");
   }
   for (const auto& route : table.routes()) {
     absl::StrAppend(&out, route.name, "|", route.method_prefix, "|", route.method, "|", route.model,
@@ -390,6 +393,8 @@ absl::StatusOr<Controller::ReloadResult> Controller::Reload(const std::string& a
   restart_note(file->metrics_listen != config_.metrics_listen, "metrics");
   restart_note(file->state_dir != config_.state_dir, "state_dir");
   restart_note(file->max_message_bytes != config_.max_message_bytes, "max_message_bytes");
+  restart_note(file->max_concurrent_calls != config_.max_concurrent_calls, "max_concurrent_calls");
+  restart_note(file->tls.has_value() != config_.tls.has_value(), "tls");
   restart_note(file->drain_timeout != config_.drain_timeout, "drain_timeout");
   restart_note(file->drain_delay != config_.drain_delay, "drain_delay");
   restart_note(file->watch_config != config_.watch_config, "watch_config");

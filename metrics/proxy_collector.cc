@@ -135,6 +135,18 @@ std::vector<MetricFamily> ProxyCollector::Collect() const {
                                        it != health.end() && it->second ? 1 : 0));
     }
   }
+  MetricFamily rejected{"rollout_proxy_rejected_requests_total",
+                        "Calls refused with RESOURCE_EXHAUSTED because a concurrency limit was "
+                        "reached: the listener's (pool=\"\") or a pool's.",
+                        MetricType::Counter,
+                        {}};
+  if (rejections_) {
+    for (const Rejections& r : rejections_()) {
+      ClientMetric m = WithLabels({{"limit", r.limit}, {"pool", r.pool}});
+      m.counter.value = static_cast<double>(r.rejected);
+      rejected.metric.push_back(std::move(m));
+    }
+  }
   MetricFamily generation{"rollout_proxy_routing_table_generation",
                           "Generation of the routing table in use.",
                           MetricType::Gauge,
@@ -145,10 +157,10 @@ std::vector<MetricFamily> ProxyCollector::Collect() const {
                      {GaugeOf({{"version", version_}}, 1)}};
 
   std::vector<MetricFamily> out = {
-      std::move(requests),        std::move(duration), std::move(inflight),
-      std::move(retries),         std::move(mirror),   std::move(mirror_difference),
-      std::move(mirror_duration), std::move(weight),   std::move(healthy),
-      std::move(generation),      std::move(build)};
+      std::move(requests),        std::move(duration),   std::move(inflight),
+      std::move(retries),         std::move(mirror),     std::move(mirror_difference),
+      std::move(mirror_duration), std::move(weight),     std::move(healthy),
+      std::move(rejected),        std::move(generation), std::move(build)};
   if (extra_) {
     for (MetricFamily& f : extra_()) out.push_back(std::move(f));
   }

@@ -10,6 +10,8 @@
 //   rollout_proxy_mirror_duration_seconds{route,pool}           histogram, shadow call time
 //   rollout_proxy_route_weight{route,pool}                      gauge, share 0..1
 //   rollout_proxy_endpoint_healthy{pool,endpoint}               gauge, 1 or 0
+//   rollout_proxy_rejected_requests_total{limit,pool}           counter, over a concurrency
+//                                                               limit (listener or pool)
 //   rollout_proxy_routing_table_generation                      gauge
 //   rollout_proxy_build_info{version}                           gauge, always 1
 // plus the process_* families. Weights and health are read from the current routing table
@@ -29,6 +31,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "metrics/call_metrics.h"
+#include "metrics/rejections.h"
 #include "routing/routing_table_store.h"
 
 namespace rollout::metrics {
@@ -40,14 +43,18 @@ class ProxyCollector final : public prometheus::Collectable {
 
   // Families owned by other parts (the rollout engine's), added at scrape time.
   using ExtraFamilies = std::function<std::vector<prometheus::MetricFamily>()>;
+  // Calls refused by the engine's concurrency limits.
+  using RejectionSource = std::function<std::vector<Rejections>()>;
 
   ProxyCollector(const CallMetrics* calls, const routing::RoutingTableStore* tables,
-                 HealthSource health, std::string version, ExtraFamilies extra = nullptr)
+                 HealthSource health, std::string version, ExtraFamilies extra = nullptr,
+                 RejectionSource rejections = nullptr)
       : calls_(calls),
         tables_(tables),
         health_(std::move(health)),
         version_(std::move(version)),
-        extra_(std::move(extra)) {}
+        extra_(std::move(extra)),
+        rejections_(std::move(rejections)) {}
 
   std::vector<prometheus::MetricFamily> Collect() const override;
 
@@ -57,6 +64,7 @@ class ProxyCollector final : public prometheus::Collectable {
   HealthSource health_;
   std::string version_;
   ExtraFamilies extra_;
+  RejectionSource rejections_;
 };
 
 }  // namespace rollout::metrics

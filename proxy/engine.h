@@ -14,11 +14,15 @@
 #define ROLLOUT_PROXY_ENGINE_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
 #include "metrics/call_metrics.h"
+#include "metrics/rejections.h"
+#include "routing/tls_spec.h"
 
 namespace rollout::proxy {
 
@@ -26,6 +30,11 @@ struct EngineOptions {
   std::string listen;              // host:port; port 0 picks a free port
   int workers = 1;                 // one completion queue and one thread each
   int64_t max_message_bytes = -1;  // -1: unlimited, both directions
+  // Calls in flight on the listener, over all workers; the excess gets RESOURCE_EXHAUSTED
+  // at once. 0: no limit. Pools have their own limits, in the routing table.
+  int64_t max_concurrent_calls = 0;
+  // TLS (mTLS with a client CA) on the listener; none: plaintext.
+  std::optional<routing::ServerTlsSpec> tls;
   // Where calls are recorded; must have a cell per worker and outlive the engine.
   metrics::CallMetrics* call_metrics = nullptr;
 };
@@ -39,6 +48,10 @@ class Engine {
 
   // Endpoint address -> whether some worker's connection to it is usable (not failing).
   virtual absl::flat_hash_map<std::string, bool> EndpointHealth() const = 0;
+
+  // Calls refused by a concurrency limit so far: the listener's (if limited) and each
+  // limited pool's.
+  virtual std::vector<metrics::Rejections> Rejected() const = 0;
 
   // The proxy answers grpc.health.v1.Health itself on the data port (service ""), for load
   // balancers and Kubernetes probes: SERVING until this is called with false (the drain).

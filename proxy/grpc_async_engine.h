@@ -15,8 +15,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "proxy/endpoint_state.h"
 #include "proxy/engine.h"
+#include "proxy/engine_shared.h"
 #include "proxy/health_checker.h"
 #include "proxy/worker.h"
 #include "routing/routing_table_store.h"
@@ -36,6 +36,7 @@ class GrpcAsyncEngine final : public Engine {
 
   int port() const override { return port_; }
   absl::flat_hash_map<std::string, bool> EndpointHealth() const override;
+  std::vector<metrics::Rejections> Rejected() const override;
   void SetServing(bool serving) override;
   void Shutdown(absl::Time deadline) override;
 
@@ -43,7 +44,7 @@ class GrpcAsyncEngine final : public Engine {
   GrpcAsyncEngine() = default;
 
   grpc::AsyncGenericService service_;
-  EndpointRegistry endpoints_;
+  EngineShared shared_;
   std::unique_ptr<HealthChecker> health_checker_;
   std::unique_ptr<grpc::Server> server_;
   std::vector<std::unique_ptr<Worker>> workers_;

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "absl/time/clock.h"
+#include "proxy/tls_credentials.h"
 
 namespace rollout::proxy {
 
@@ -63,11 +64,15 @@ void HealthChecker::Run() {
       for (const std::string& address : pool.endpoints) {
         checked.insert(pool.name + "/" + address);
         Target& t = targets_[pool.name + "/" + address];
-        if (t.channel == nullptr) {
+        const routing::UpstreamTlsSpec& tls = pool.tls;
+        if (t.channel == nullptr || t.tls.enabled != tls.enabled || t.tls.ca_file != tls.ca_file ||
+            t.tls.cert_file != tls.cert_file || t.tls.server_name != tls.server_name) {
+          t.tls = tls;
           grpc::ChannelArguments args;
           args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
           args.SetInt(GRPC_ARG_ENABLE_HTTP_PROXY, 0);
-          t.channel = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+          std::shared_ptr<grpc::ChannelCredentials> credentials = ChannelCredentials(tls, &args);
+          t.channel = grpc::CreateCustomChannel(address, credentials, args);
         }
         if (now < t.next_check) continue;
         t.next_check = now + pool.health_check.interval;

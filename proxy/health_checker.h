@@ -38,6 +38,7 @@ class HealthChecker final {
  private:
   struct Target {
     std::shared_ptr<grpc::Channel> channel;
+    routing::UpstreamTlsSpec tls;  // what the channel was built with
     absl::Time next_check = absl::InfinitePast();
     int passes = 0;
     int failures = 0;

@@ -82,6 +82,19 @@ void ProxyCall::OnAccept(bool ok) {
   ++pending_;       // the done-tag registered in the constructor is now live
   Spawn(worker_);   // keep the accept depth constant
 
+  ConcurrencyLimit& limit = worker_->listener_limit();
+  switch (limit.TryAcquire()) {
+    case ConcurrencyLimit::kRejected:
+      return FinishDownstream(
+          grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                       absl::StrCat("rollout-proxy: the listener is at its limit of ", limit.max(),
+                                    " concurrent calls (max_concurrent_calls)")));
+    case ConcurrencyLimit::kAcquired:
+      held_listener_ = &limit;
+      break;
+    case ConcurrencyLimit::kUnlimited:
+      break;
+  }
   attrs_.method = down_ctx_.method();
   attrs_.metadata = &metadata_view_;
   RouteAndStart(/*first_message_read=*/false);
@@ -154,6 +167,19 @@ void ProxyCall::StartAttempt() {
 
 void ProxyCall::StartUpstream(bool first_message_read) {
   target_.stats->OnStart();
+  ConcurrencyLimit* limit = target_.pool->limit;
+  switch (limit->TryAcquire()) {
+    case ConcurrencyLimit::kRejected:
+      return FinishDownstream(grpc::Status(
+          grpc::StatusCode::RESOURCE_EXHAUSTED,
+          absl::StrCat("rollout-proxy: pool \"", *target_.pool->name, "\" is at its limit of ",
+                       limit->max(), " concurrent calls (max_concurrent_calls)")));
+    case ConcurrencyLimit::kAcquired:
+      held_pool_ = limit;
+      break;
+    case ConcurrencyLimit::kUnlimited:
+      break;
+  }
   down_ctx_.AddInitialMetadata(kPoolHeader, *target_.pool->name);
   if (target_.mirror_endpoint != nullptr) {
     mirror_ = MirrorCall::Start(worker_, down_ctx_, target_.mirror_endpoint, target_.mirror_stats,

@@ -15,6 +15,8 @@
 // keys), :authority and the deadline go upstream; the backend's headers, trailers and full
 // status (code, message, details) come back, plus `x-rollout-pool: <pool>`. A client
 // cancel cancels the upstream call; a failed write to the client cancels it too.
+// Overload: a call over the listener's or its pool's concurrency limit is refused at once
+// with RESOURCE_EXHAUSTED (the pool's refusals count against the route and pool).
 //
 // Lifetime: created by Spawn() with a RequestCall posted; deletes itself once every
 // operation it started has completed. Thread-safety: all of it runs on the worker's thread.
@@ -66,7 +68,11 @@ class ProxyCall final {
   };
 
   explicit ProxyCall(Worker* worker);
-  ~ProxyCall() { worker_->CallDestroyed(); }
+  ~ProxyCall() {
+    if (held_listener_ != nullptr) held_listener_->Release();
+    if (held_pool_ != nullptr) held_pool_->Release();
+    worker_->CallDestroyed();
+  }
 
   // Returns the tag for `op` and counts it as outstanding.
   void* Begin(Op op) {
@@ -144,6 +150,9 @@ class ProxyCall final {
   std::unique_ptr<grpc::GenericClientAsyncReaderWriter> up_;
   grpc::ByteBuffer up_msg_;  // backend -> client, one in flight
   grpc::Status up_status_;
+  // The concurrency-limit slots this call holds (null: none), released when it is deleted.
+  ConcurrencyLimit* held_listener_ = nullptr;
+  ConcurrencyLimit* held_pool_ = nullptr;
   MirrorCall* mirror_ = nullptr;  // the shadow copy, until the client has the primary's status
   grpc::Status primary_status_;   // kept for the mirror's verdict
 };

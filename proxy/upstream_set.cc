@@ -7,11 +7,12 @@
 #include <array>
 
 #include "absl/strings/str_cat.h"
+#include "proxy/tls_credentials.h"
 
 namespace rollout::proxy {
 
-UpstreamSet::UpstreamSet(int worker_index, int64_t max_message_bytes, EndpointRegistry* registry)
-    : registry_(registry) {
+UpstreamSet::UpstreamSet(int worker_index, int64_t max_message_bytes, EngineShared* shared)
+    : shared_(shared) {
   // The proxy owns retry policy; the library must not replay calls on its own.
   channel_args_.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
   // A private subchannel pool gives this worker its own connections.
@@ -19,24 +20,35 @@ UpstreamSet::UpstreamSet(int worker_index, int64_t max_message_bytes, EndpointRe
   channel_args_.SetInt("rollout.worker", worker_index);
   // Backends are addressed directly; an http_proxy in the environment must not apply.
   channel_args_.SetInt(GRPC_ARG_ENABLE_HTTP_PROXY, 0);
+  // Fixed HTTP/2 windows (see GrpcAsyncEngine::Create): what a slow client has not read
+  // yet waits at the backend, not in the proxy.
+  channel_args_.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
   const int limit = max_message_bytes < 0 ? -1 : static_cast<int>(max_message_bytes);
   channel_args_.SetMaxReceiveMessageSize(limit);
   channel_args_.SetMaxSendMessageSize(limit);
 }
 
-UpstreamSet::Endpoint* UpstreamSet::GetOrCreate(const std::string& address) {
+UpstreamSet::Endpoint* UpstreamSet::GetOrCreate(const std::string& address,
+                                                const routing::UpstreamTlsSpec& tls) {
+  // One connection per address and TLS setting: two pools that reach the same address
+  // differently (or a reload that changes a pool's TLS) get their own channels.
+  const std::string key = tls.enabled
+                              ? absl::StrCat(address, "|tls|", tls.ca_file, "|", tls.cert_file, "|",
+                                             tls.key_file, "|", tls.server_name)
+                              : address;
   std::lock_guard<std::mutex> lock(endpoints_mu_);
-  auto it = endpoints_.find(address);
+  auto it = endpoints_.find(key);
   if (it != endpoints_.end()) return it->second.get();
   auto endpoint = std::make_unique<Endpoint>();
   endpoint->address = address;
-  endpoint->channel =
-      grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), channel_args_);
+  grpc::ChannelArguments args = channel_args_;
+  std::shared_ptr<grpc::ChannelCredentials> credentials = ChannelCredentials(tls, &args);
+  endpoint->channel = grpc::CreateCustomChannel(address, credentials, args);
   endpoint->channel->GetState(/*try_to_connect=*/true);  // connect before the first call
   endpoint->stub = std::make_unique<grpc::GenericStub>(endpoint->channel);
-  endpoint->state = registry_->Get(address);
+  endpoint->state = shared_->endpoints.Get(address);
   Endpoint* raw = endpoint.get();
-  endpoints_.emplace(address, std::move(endpoint));
+  endpoints_.emplace(key, std::move(endpoint));
   return raw;
 }
 
@@ -47,8 +59,10 @@ void UpstreamSet::Sync(const routing::RoutingTable& table) {
     auto pool = std::make_unique<Pool>();
     pool->name = &*names_.insert(spec.name).first;
     pool->outlier = spec.outlier;
+    pool->limit = shared_->pool_limits.Get(spec.name);
+    pool->limit->set_max(spec.max_concurrent_calls);
     for (const std::string& address : spec.endpoints) {
-      Endpoint* e = GetOrCreate(address);
+      Endpoint* e = GetOrCreate(address, spec.tls);
       pool->endpoints.push_back(e);
       pool->states.push_back(e->state);
     }
@@ -93,7 +107,8 @@ std::string UpstreamSet::DescribeUnusable(const Pool& pool, int64_t now_ns) {
 void UpstreamSet::ReportHealth(absl::flat_hash_map<std::string, bool>* health,
                                int64_t now_ns) const {
   std::lock_guard<std::mutex> lock(endpoints_mu_);
-  for (const auto& [address, endpoint] : endpoints_) {
+  for (const auto& [key, endpoint] : endpoints_) {
+    const std::string& address = endpoint->address;
     const grpc_connectivity_state state = endpoint->channel->GetState(false);
     (*health)[address] |= endpoint->state->Usable(now_ns) &&
                           state != GRPC_CHANNEL_TRANSIENT_FAILURE && state != GRPC_CHANNEL_SHUTDOWN;

@@ -28,7 +28,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/node_hash_set.h"
-#include "proxy/endpoint_state.h"
+#include "proxy/engine_shared.h"
 #include "routing/routing_table.h"
 
 namespace rollout::proxy {
@@ -47,9 +47,10 @@ class UpstreamSet final {
     std::vector<Endpoint*> endpoints;
     std::vector<EndpointState*> states;  // same order, for the ejection budget
     routing::OutlierSpec outlier;
+    ConcurrencyLimit* limit;  // shared by every worker, by pool name
   };
 
-  UpstreamSet(int worker_index, int64_t max_message_bytes, EndpointRegistry* registry);
+  UpstreamSet(int worker_index, int64_t max_message_bytes, EngineShared* shared);
 
   // Maps `table`'s pools (by index) to endpoints, creating channels for new addresses.
   void Sync(const routing::RoutingTable& table);
@@ -68,12 +69,13 @@ class UpstreamSet final {
   void ReportHealth(absl::flat_hash_map<std::string, bool>* health, int64_t now_ns) const;
 
  private:
-  Endpoint* GetOrCreate(const std::string& address);
+  Endpoint* GetOrCreate(const std::string& address, const routing::UpstreamTlsSpec& tls);
 
   grpc::ChannelArguments channel_args_;
-  EndpointRegistry* registry_;
+  EngineShared* shared_;
   // Written by the worker (rarely, when a table adds endpoints), read by metric scrapes.
   mutable std::mutex endpoints_mu_;
+  // By address, plus the TLS settings for a TLS pool.
   absl::flat_hash_map<std::string, std::unique_ptr<Endpoint>> endpoints_
       ABSL_GUARDED_BY(endpoints_mu_);
   absl::node_hash_set<std::string> names_;

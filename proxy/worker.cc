@@ -9,13 +9,13 @@ namespace rollout::proxy {
 
 Worker::Worker(int index, std::unique_ptr<grpc::ServerCompletionQueue> cq,
                grpc::AsyncGenericService* service, const routing::RoutingTableStore* store,
-               int64_t max_message_bytes, metrics::CallMetrics* call_metrics,
-               EndpointRegistry* endpoints)
+               int64_t max_message_bytes, metrics::CallMetrics* call_metrics, EngineShared* shared)
     : index_(index),
       cq_(std::move(cq)),
       service_(service),
       table_cache_(store),
-      upstreams_(index, max_message_bytes, endpoints),
+      shared_(shared),
+      upstreams_(index, max_message_bytes, shared),
       call_metrics_(call_metrics),
       synced_version_(table_cache_.version()),
       rng_state_(std::random_device{}() ^ (uint64_t{static_cast<uint32_t>(index)} << 32)) {

@@ -47,8 +47,7 @@ class Worker final {
 
   Worker(int index, std::unique_ptr<grpc::ServerCompletionQueue> cq,
          grpc::AsyncGenericService* service, const routing::RoutingTableStore* store,
-         int64_t max_message_bytes, metrics::CallMetrics* call_metrics,
-         EndpointRegistry* endpoints);
+         int64_t max_message_bytes, metrics::CallMetrics* call_metrics, EngineShared* shared);
   ~Worker();
 
   // Posts `accept_depth` pending RequestCalls and starts the thread.
@@ -81,6 +80,7 @@ class Worker final {
   }
 
   const UpstreamSet& upstreams() const { return upstreams_; }
+  ConcurrencyLimit& listener_limit() { return shared_->listener_limit; }
   // Mirror calls on this worker. They count as live calls, and Shutdown cancels them.
   int mirrors_inflight() const { return mirrors_inflight_; }
   void MirrorStarted(grpc::ClientContext* ctx);
@@ -100,6 +100,7 @@ class Worker final {
   std::unique_ptr<grpc::ServerCompletionQueue> cq_;
   grpc::AsyncGenericService* service_;
   routing::RoutingTableCache table_cache_;
+  EngineShared* shared_;
   UpstreamSet upstreams_;
   metrics::CallMetrics* call_metrics_;
   // stats_[route][pool]: the cell for each (route, pool) of the synced table. Every pool

@@ -79,8 +79,11 @@ absl::StatusOr<std::shared_ptr<const RoutingTable>> RoutingTable::Create(
                      "consecutive_failures >= 0, 0 < base_ejection <= max_ejection, "
                      "max_ejection_percent in 0..100");
     }
-    pools.push_back(
-        Pool{std::move(spec.name), std::move(spec.endpoints), spec.health_check, spec.outlier});
+    if (spec.max_concurrent_calls < 0) {
+      return Invalid(path + ".max_concurrent_calls", "must be >= 0 (0: no limit)");
+    }
+    pools.push_back(Pool{std::move(spec.name), std::move(spec.endpoints), spec.health_check,
+                         spec.outlier, spec.max_concurrent_calls, std::move(spec.tls)});
   }
 
   absl::flat_hash_set<std::string> route_names;

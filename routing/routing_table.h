@@ -22,6 +22,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "re2/re2.h"
+#include "routing/tls_spec.h"
 #include "routing/weighted_split.h"
 
 namespace rollout::routing {
@@ -49,6 +50,10 @@ struct PoolSpec {
   std::vector<std::string> endpoints;  // host:port
   HealthCheckSpec health_check;
   OutlierSpec outlier;
+  // Calls in flight to the pool, over all workers; the excess gets RESOURCE_EXHAUSTED at
+  // once. 0: no limit.
+  int64_t max_concurrent_calls = 0;
+  UpstreamTlsSpec tls;  // TLS to the pool's backends; off by default
 };
 struct SplitSpec {
   std::string pool;
@@ -103,6 +108,8 @@ class RoutingTable final {
     std::vector<std::string> endpoints;
     HealthCheckSpec health_check;
     OutlierSpec outlier;
+    int64_t max_concurrent_calls = 0;  // 0: no limit
+    UpstreamTlsSpec tls;
   };
   struct MetadataMatcher {
     std::string key;

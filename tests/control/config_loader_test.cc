@@ -71,6 +71,22 @@ TEST(ConfigLoaderTest, MetricsListener) {
               HasSubstr("metrics.port: unknown key"));
 }
 
+TEST(ConfigLoaderTest, ConcurrencyLimitsForTheListenerAndEachPool) {
+  std::string yaml = Variant("workers: 2", "max_concurrent_calls: 1000");
+  const std::string v2 = "endpoints: [\"127.0.0.1:9002\"]";
+  yaml.insert(yaml.find(v2) + v2.size(), ", max_concurrent_calls: 50");
+  absl::StatusOr<Config> config = ParseConfig(yaml, "proxy.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->max_concurrent_calls, 1000);
+  EXPECT_EQ(config->table->pools()[0].max_concurrent_calls, 0);  // no limit
+  EXPECT_EQ(config->table->pools()[1].max_concurrent_calls, 50);
+  EXPECT_THAT(
+      ErrorOf(Variant("workers: 2", "max_concurrent_calls: 0")),
+      AllOf(HasSubstr("proxy.yaml:3: max_concurrent_calls"), HasSubstr("out of range 1..")));
+  EXPECT_THAT(ErrorOf(Variant(v2, v2 + ", max_concurrent_calls: lots")),
+              AllOf(HasSubstr("pools[1].max_concurrent_calls"), HasSubstr("must be an integer")));
+}
+
 TEST(ConfigLoaderTest, AdminAndStateDirPathsAreRelativeToTheConfigFile) {
   const std::string dir = ::testing::TempDir() + "/cfgdir";
   std::system(("mkdir -p " + dir).c_str());

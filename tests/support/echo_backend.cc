@@ -5,13 +5,16 @@
 
 namespace rollout::testing {
 
-EchoBackend::EchoBackend(std::string name) : name_(std::move(name)) {
+EchoBackend::EchoBackend(std::string name, std::shared_ptr<grpc::ServerCredentials> credentials)
+    : name_(std::move(name)) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(-1);
   builder.SetMaxSendMessageSize(-1);
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
+  builder.AddListeningPort("127.0.0.1:0",
+                           credentials != nullptr ? credentials : grpc::InsecureServerCredentials(),
+                           &port_);
   builder.RegisterService(this);
   server_ = builder.BuildAndStart();
   SetServing(true);

@@ -26,7 +26,8 @@ namespace rollout::testing {
 
 class EchoBackend final : public Echo::Service {
  public:
-  explicit EchoBackend(std::string name);
+  explicit EchoBackend(std::string name,
+                       std::shared_ptr<grpc::ServerCredentials> credentials = nullptr);
   ~EchoBackend() override;
 
   const std::string& name() const { return name_; }
