@@ -5,6 +5,8 @@
 //
 // Prints "... listening on HOST:PORT" once serving (useful with --port 0), serves
 // grpc.health.v1.Health, and exits 0 on SIGTERM/SIGINT after draining for up to 5 s.
+// SIGUSR1 flips its health between SERVING and NOT_SERVING (inference keeps working), so
+// tests and the chaos soak can flap a backend's health.
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <signal.h>
@@ -46,6 +48,7 @@ int main(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   grpc::EnableDefaultHealthCheckService(true);
@@ -67,7 +70,13 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
 
   int sig = 0;
-  sigwait(&signals, &sig);
+  bool serving = true;
+  while (sigwait(&signals, &sig) == 0 && sig == SIGUSR1) {
+    serving = !serving;
+    server->GetHealthCheckService()->SetServingStatus(serving);
+    std::printf("demo-model-server: health %s\n", serving ? "SERVING" : "NOT_SERVING");
+    std::fflush(stdout);
+  }
   server->GetHealthCheckService()->SetServingStatus(false);
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   return 0;

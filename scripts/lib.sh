@@ -12,13 +12,19 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev prometheus openssl
 )
 
+# Only the test suite needs these: clang and its runtimes for the sanitizer and fuzzing
+# build.
+TEST_PACKAGES=(clang libclang-rt-14-dev)
+
+# install_deps [EXTRA_PACKAGE...]: installs what is missing of PACKAGES and the extras.
 install_deps() {
+  local wanted=("${PACKAGES[@]}" "$@")
   local missing=()
-  for p in "${PACKAGES[@]}"; do
+  for p in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   if [ ${#missing[@]} -eq 0 ]; then
-    echo "== packages: all ${#PACKAGES[@]} installed"
+    echo "== packages: all ${#wanted[@]} installed"
     return
   fi
   if [ "$(id -u)" -ne 0 ]; then

@@ -231,10 +231,19 @@ constexpr int kChunk = 64 * 1024;
 // glibc moves its mmap threshold up after large frees, and then keeps 64 KiB blocks in
 // per-thread arenas, so RSS wanders by several MiB with no buffering at all. A fixed
 // threshold (inherited by the proxy process) takes that noise away, so that what these
-// tests see is buffering only.
+// tests see is buffering only. Under ASan the same goes for its quarantine of freed
+// memory (256 MiB by default), which is kept small here.
 void FixMallocThreshold() {
   setenv("MALLOC_MMAP_THRESHOLD_", "32768", 1);
   setenv("MALLOC_TRIM_THRESHOLD_", "131072", 1);
+  const char* asan = getenv("ASAN_OPTIONS");
+  const std::string quarantine = "quarantine_size_mb=1:thread_local_quarantine_size_kb=64";
+  if (asan == nullptr || std::string(asan).find("quarantine_size_mb") == std::string::npos) {
+    setenv(
+        "ASAN_OPTIONS",
+        (asan != nullptr && *asan != 0 ? std::string(asan) + ":" : "").append(quarantine).c_str(),
+        1);
+  }
 }
 
 std::string OneWorkerConfig(const EchoBackend& a) {
