@@ -34,6 +34,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "inference/grpc_predict_v2.grpc.pb.h"
+#include "metrics/status_code_name.h"
 #include "nlohmann/json.hpp"
 #include "tests/support/child_process.h"
 #include "tests/support/http_get.h"
@@ -354,11 +355,13 @@ int Soak::Run(absl::Duration duration, bool json) {
     if (f.code == grpc::StatusCode::DEADLINE_EXCEEDED) ++lost;
     if (killed.empty()) {
       ++unexplained;
-      reasons[absl::StrCat("not explained | ", f.code, " ", message.substr(0, 100))]++;
+      reasons[absl::StrCat("not explained | ", metrics::StatusCodeName(f.code), " ",
+                           message.substr(0, 100))]++;
     } else {
       ++attributed;
       reasons[absl::StrCat("in flight when the ", killed.substr(0, killed.find('#')),
-                           " was killed | ", f.code, " ", message.substr(0, 100))]++;
+                           " was killed | ", metrics::StatusCodeName(f.code), " ",
+                           message.substr(0, 100))]++;
     }
   }
   std::map<std::string, int> misroutes;
@@ -392,7 +395,7 @@ int Soak::Run(absl::Duration duration, bool json) {
               misrouted_.size(), lost);
   std::printf("| action | times |\n|---|---|\n");
   for (const auto& [what, count] : actions_) std::printf("| %s | %d |\n", what.c_str(), count);
-  std::printf("\n| failure | code and message | count |\n|---|---|---|\n");
+  std::printf("\n| failure | status and message (digits as N) | count |\n|---|---|---|\n");
   for (const auto& [what, count] : reasons) {
     const size_t bar = what.find(" | ");
     std::printf("| %s | %s | %d |\n", what.substr(0, bar).c_str(), what.substr(bar + 3).c_str(),
