@@ -394,7 +394,7 @@ absl::StatusOr<Controller::ReloadResult> Controller::Reload(const std::string& a
   restart_note(file->state_dir != config_.state_dir, "state_dir");
   restart_note(file->max_message_bytes != config_.max_message_bytes, "max_message_bytes");
   restart_note(file->max_concurrent_calls != config_.max_concurrent_calls, "max_concurrent_calls");
-  restart_note(file->tls.has_value() != config_.tls.has_value(), "tls");
+  restart_note(file->tls != config_.tls, "tls");
   restart_note(file->drain_timeout != config_.drain_timeout, "drain_timeout");
   restart_note(file->drain_delay != config_.drain_delay, "drain_delay");
   restart_note(file->watch_config != config_.watch_config, "watch_config");
@@ -405,7 +405,8 @@ absl::StatusOr<Controller::ReloadResult> Controller::Reload(const std::string& a
   restart_note(
       file->admin.has_value() != config_.admin.has_value() ||
           (file->admin.has_value() && (file->admin->listen != config_.admin->listen ||
-                                       file->admin->token_file != config_.admin->token_file)),
+                                       file->admin->token_file != config_.admin->token_file ||
+                                       file->admin->tls != config_.admin->tls)),
       "admin");
 
   if (!writer_) {

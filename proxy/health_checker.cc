@@ -65,8 +65,7 @@ void HealthChecker::Run() {
         checked.insert(pool.name + "/" + address);
         Target& t = targets_[pool.name + "/" + address];
         const routing::UpstreamTlsSpec& tls = pool.tls;
-        if (t.channel == nullptr || t.tls.enabled != tls.enabled || t.tls.ca_file != tls.ca_file ||
-            t.tls.cert_file != tls.cert_file || t.tls.server_name != tls.server_name) {
+        if (t.channel == nullptr || t.tls != tls) {
           t.tls = tls;
           grpc::ChannelArguments args;
           args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);

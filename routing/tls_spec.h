@@ -23,6 +23,13 @@ struct ServerTlsSpec {
   std::string client_ca_file;  // empty: no client certificate asked for
   std::vector<std::string> allowed_client_sans;
   absl::Duration refresh_interval = absl::Seconds(10);
+
+  bool operator==(const ServerTlsSpec& o) const {
+    return cert_file == o.cert_file && key_file == o.key_file &&
+           client_ca_file == o.client_ca_file && allowed_client_sans == o.allowed_client_sans &&
+           refresh_interval == o.refresh_interval;
+  }
+  bool operator!=(const ServerTlsSpec& o) const { return !(*this == o); }
 };
 
 // TLS to a pool's backends: the server certificate is checked against ca_file (empty: the
@@ -35,6 +42,13 @@ struct UpstreamTlsSpec {
   std::string key_file;
   std::string server_name;
   absl::Duration refresh_interval = absl::Seconds(10);
+
+  bool operator==(const UpstreamTlsSpec& o) const {
+    return enabled == o.enabled && ca_file == o.ca_file && cert_file == o.cert_file &&
+           key_file == o.key_file && server_name == o.server_name &&
+           refresh_interval == o.refresh_interval;
+  }
+  bool operator!=(const UpstreamTlsSpec& o) const { return !(*this == o); }
 };
 
 // Checks that `path` is a readable PEM file holding `what` ("CERTIFICATE", "PRIVATE KEY").

@@ -36,7 +36,7 @@ TEST(DeployTest, PromtoolAcceptsTheRulesAndTheScrapeConfig) {
       RunCommand({"/usr/bin/promtool", "check", "rules", kDeploy + "/prometheus/rules.yml"}, &out),
       0)
       << out;
-  EXPECT_THAT(out, HasSubstr("SUCCESS: 7 rules found"));
+  EXPECT_THAT(out, HasSubstr("SUCCESS: 8 rules found"));
   EXPECT_EQ(
       RunCommand({"/usr/bin/promtool", "check", "config", kDeploy + "/prometheus/prometheus.yml"},
                  &out),
@@ -53,9 +53,10 @@ TEST(DeployTest, ThePrometheusRuleHoldsTheSameGroupsAsRulesYml) {
   for (const auto& rule : rules["groups"][0]["rules"]) {
     if (rule["alert"]) alerts.insert(rule["alert"].as<std::string>());
   }
-  EXPECT_EQ(alerts, (std::set<std::string>{"RolloutCanaryErrorRateAboveStable",
-                                           "RolloutP99Regression", "RolloutAborted",
-                                           "RolloutProxyEndpointEjected", "RolloutProxyDown"}));
+  EXPECT_EQ(alerts,
+            (std::set<std::string>{"RolloutCanaryErrorRateAboveStable", "RolloutP99Regression",
+                                   "RolloutAborted", "RolloutProxyEndpointEjected",
+                                   "RolloutProxyShedding", "RolloutProxyDown"}));
 }
 
 TEST(DeployTest, EveryShippedProxyConfigPassesCheck) {
