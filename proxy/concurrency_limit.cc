@@ -9,11 +9,13 @@ ConcurrencyLimit* PoolLimits::Get(const std::string& pool) {
   return limit.get();
 }
 
-std::vector<PoolLimits::Rejections> PoolLimits::Rejected() const {
+std::vector<metrics::Rejections> PoolLimits::Rejected() const {
   std::lock_guard<std::mutex> lock(mu_);
-  std::vector<Rejections> out;
+  std::vector<metrics::Rejections> out;
   for (const auto& [pool, limit] : limits_) {
-    if (limit->max() > 0 || limit->rejected() > 0) out.push_back({pool, limit->rejected()});
+    if (limit->max() > 0 || limit->rejected() > 0) {
+      out.push_back({"pool", pool, limit->rejected()});
+    }
   }
   return out;
 }

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "metrics/rejections.h"
 
 namespace rollout::proxy {
 
@@ -65,12 +66,8 @@ class PoolLimits final {
  public:
   ConcurrencyLimit* Get(const std::string& pool);
 
-  struct Rejections {
-    std::string pool;
-    uint64_t rejected;
-  };
-  // Every pool ever limited, by name.
-  std::vector<Rejections> Rejected() const;
+  // Every pool ever limited (limit "pool"), by name.
+  std::vector<metrics::Rejections> Rejected() const;
 
  private:
   mutable std::mutex mu_;

@@ -112,9 +112,7 @@ std::vector<metrics::Rejections> GrpcAsyncEngine::Rejected() const {
   if (shared_.listener_limit.max() > 0 || shared_.listener_limit.rejected() > 0) {
     out.push_back({"listener", "", shared_.listener_limit.rejected()});
   }
-  for (const PoolLimits::Rejections& pool : shared_.pool_limits.Rejected()) {
-    out.push_back({"pool", pool.pool, pool.rejected});
-  }
+  for (metrics::Rejections& pool : shared_.pool_limits.Rejected()) out.push_back(std::move(pool));
   return out;
 }
 
