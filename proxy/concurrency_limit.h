@@ -60,6 +60,31 @@ class ConcurrencyLimit final {
   std::atomic<uint64_t> rejected_{0};
 };
 
+// One call's hold on a ConcurrencyLimit, released when the slot is destroyed.
+//
+//   ConcurrencySlot slot;
+//   if (!slot.Acquire(&limit)) ...refuse the call...
+class ConcurrencySlot final {
+ public:
+  ConcurrencySlot() = default;
+  ConcurrencySlot(const ConcurrencySlot&) = delete;
+  ConcurrencySlot& operator=(const ConcurrencySlot&) = delete;
+  ~ConcurrencySlot() {
+    if (held_ != nullptr) held_->Release();
+  }
+
+  // False if `limit` is full (the refusal is counted); otherwise true, holding a slot when
+  // the limit is capped. At most once per slot.
+  bool Acquire(ConcurrencyLimit* limit) {
+    const ConcurrencyLimit::Admission admission = limit->TryAcquire();
+    if (admission == ConcurrencyLimit::kAcquired) held_ = limit;
+    return admission != ConcurrencyLimit::kRejected;
+  }
+
+ private:
+  ConcurrencyLimit* held_ = nullptr;
+};
+
 // The limit of every pool by name, shared by all workers. Limits live as long as the
 // registry, so a pool's count (and its rejections) carries over a routing-table change.
 class PoolLimits final {

@@ -83,17 +83,11 @@ void ProxyCall::OnAccept(bool ok) {
   Spawn(worker_);   // keep the accept depth constant
 
   ConcurrencyLimit& limit = worker_->listener_limit();
-  switch (limit.TryAcquire()) {
-    case ConcurrencyLimit::kRejected:
-      return FinishDownstream(
-          grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                       absl::StrCat("rollout-proxy: the listener is at its limit of ", limit.max(),
-                                    " concurrent calls (max_concurrent_calls)")));
-    case ConcurrencyLimit::kAcquired:
-      held_listener_ = &limit;
-      break;
-    case ConcurrencyLimit::kUnlimited:
-      break;
+  if (!listener_slot_.Acquire(&limit)) {
+    return FinishDownstream(
+        grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                     absl::StrCat("rollout-proxy: the listener is at its limit of ", limit.max(),
+                                  " concurrent calls (max_concurrent_calls)")));
   }
   attrs_.method = down_ctx_.method();
   attrs_.metadata = &metadata_view_;
@@ -167,18 +161,11 @@ void ProxyCall::StartAttempt() {
 
 void ProxyCall::StartUpstream(bool first_message_read) {
   target_.stats->OnStart();
-  ConcurrencyLimit* limit = target_.pool->limit;
-  switch (limit->TryAcquire()) {
-    case ConcurrencyLimit::kRejected:
-      return FinishDownstream(grpc::Status(
-          grpc::StatusCode::RESOURCE_EXHAUSTED,
-          absl::StrCat("rollout-proxy: pool \"", *target_.pool->name, "\" is at its limit of ",
-                       limit->max(), " concurrent calls (max_concurrent_calls)")));
-    case ConcurrencyLimit::kAcquired:
-      held_pool_ = limit;
-      break;
-    case ConcurrencyLimit::kUnlimited:
-      break;
+  if (!pool_slot_.Acquire(target_.pool->limit)) {
+    return FinishDownstream(grpc::Status(
+        grpc::StatusCode::RESOURCE_EXHAUSTED,
+        absl::StrCat("rollout-proxy: pool \"", *target_.pool->name, "\" is at its limit of ",
+                     target_.pool->limit->max(), " concurrent calls (max_concurrent_calls)")));
   }
   down_ctx_.AddInitialMetadata(kPoolHeader, *target_.pool->name);
   if (target_.mirror_endpoint != nullptr) {

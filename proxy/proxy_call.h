@@ -68,11 +68,7 @@ class ProxyCall final {
   };
 
   explicit ProxyCall(Worker* worker);
-  ~ProxyCall() {
-    if (held_listener_ != nullptr) held_listener_->Release();
-    if (held_pool_ != nullptr) held_pool_->Release();
-    worker_->CallDestroyed();
-  }
+  ~ProxyCall() { worker_->CallDestroyed(); }
 
   // Returns the tag for `op` and counts it as outstanding.
   void* Begin(Op op) {
@@ -150,9 +146,9 @@ class ProxyCall final {
   std::unique_ptr<grpc::GenericClientAsyncReaderWriter> up_;
   grpc::ByteBuffer up_msg_;  // backend -> client, one in flight
   grpc::Status up_status_;
-  // The concurrency-limit slots this call holds (null: none), released when it is deleted.
-  ConcurrencyLimit* held_listener_ = nullptr;
-  ConcurrencyLimit* held_pool_ = nullptr;
+  // The call's places under the listener's and its pool's concurrency limits.
+  ConcurrencySlot listener_slot_;
+  ConcurrencySlot pool_slot_;
   MirrorCall* mirror_ = nullptr;  // the shadow copy, until the client has the primary's status
   grpc::Status primary_status_;   // kept for the mirror's verdict
 };
