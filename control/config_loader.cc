@@ -554,7 +554,7 @@ absl::StatusOr<Config> ReadConfig(const Reader& in, const YAML::Node& root) {
           root, "",
           {"listen", "workers", "drain_timeout", "drain_delay", "watch_config", "shared_state",
            "max_message_bytes", "max_concurrent_calls", "tls", "metrics", "admin", "state_dir",
-           "pools", "routes", "analysis", "notifications", "rollouts"});
+           "pools", "routes", "analysis", "notifications", "rollouts", "data_plane"});
       !s.ok()) {
     return s;
   }
@@ -588,6 +588,17 @@ absl::StatusOr<Config> ReadConfig(const Reader& in, const YAML::Node& root) {
                                                              "max_concurrent_calls", 1, INT32_MAX));
   }
   if (root["tls"]) ASSIGN_OR_RETURN(config.tls, ReadServerTls(in, root["tls"], "tls"));
+  if (root["data_plane"]) {
+    ASSIGN_OR_RETURN(config.data_plane, in.String(root["data_plane"], "data_plane"));
+    if (config.data_plane != "grpc" && config.data_plane != "nghttp2") {
+      return in.Error(
+          root["data_plane"], "data_plane",
+          absl::StrCat("unknown data plane \"", config.data_plane, "\" (grpc, nghttp2)"));
+    }
+    if (config.data_plane == "nghttp2" && config.tls.has_value()) {
+      return in.Error(root["tls"], "tls", "is not supported on data_plane: nghttp2 (use grpc)");
+    }
+  }
   if (const YAML::Node metrics = root["metrics"]) {
     if (absl::Status s = in.CheckKeys(metrics, "metrics", {"listen"}); !s.ok()) return s;
     if (!metrics["listen"]) return in.Error(metrics, "metrics", "missing required key \"listen\"");
@@ -621,6 +632,10 @@ absl::StatusOr<Config> ReadConfig(const Reader& in, const YAML::Node& root) {
   for (size_t i = 0; i < pools.size(); ++i) {
     routing::PoolSpec pool;
     ASSIGN_OR_RETURN(pool, ReadPool(in, pools[i], absl::StrCat("pools[", i, "]")));
+    if (config.data_plane == "nghttp2" && pool.tls.enabled) {
+      return in.Error(pools[i]["tls"], absl::StrCat("pools[", i, "].tls"),
+                      "is not supported on data_plane: nghttp2 (use grpc)");
+    }
     config.pools.push_back(std::move(pool));
   }
   const YAML::Node routes = root["routes"];
@@ -629,6 +644,10 @@ absl::StatusOr<Config> ReadConfig(const Reader& in, const YAML::Node& root) {
   for (size_t i = 0; i < routes.size(); ++i) {
     routing::RouteSpec route;
     ASSIGN_OR_RETURN(route, ReadRoute(in, routes[i], absl::StrCat("routes[", i, "]")));
+    if (config.data_plane == "nghttp2" && !route.mirror_pool.empty()) {
+      return in.Error(routes[i]["mirror"], absl::StrCat("routes[", i, "].mirror"),
+                      "is not supported on data_plane: nghttp2 (use grpc)");
+    }
     config.routes.push_back(std::move(route));
   }
   // Semantic checks (names, references, weights) live with the table, so that admin calls

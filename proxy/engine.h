@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "metrics/call_metrics.h"
 #include "metrics/rejections.h"
@@ -38,6 +39,9 @@ struct EngineOptions {
   // Where calls are recorded; must have a cell per worker and outlive the engine.
   metrics::CallMetrics* call_metrics = nullptr;
 };
+
+// The checks every engine makes of its options: workers, metric cells, limits.
+absl::Status ValidateEngineOptions(const EngineOptions& options);
 
 class Engine {
  public:

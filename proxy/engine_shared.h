@@ -4,6 +4,10 @@
 #ifndef ROLLOUT_PROXY_ENGINE_SHARED_H_
 #define ROLLOUT_PROXY_ENGINE_SHARED_H_
 
+#include <utility>
+#include <vector>
+
+#include "metrics/rejections.h"
 #include "proxy/concurrency_limit.h"
 #include "proxy/endpoint_state.h"
 
@@ -13,6 +17,17 @@ struct EngineShared {
   EndpointRegistry endpoints;
   ConcurrencyLimit listener_limit;  // calls in flight on the data listener
   PoolLimits pool_limits;
+
+  // Calls refused by a concurrency limit so far: the listener's (if limited) and each
+  // limited pool's (Engine::Rejected).
+  std::vector<metrics::Rejections> Rejected() const {
+    std::vector<metrics::Rejections> out;
+    if (listener_limit.max() > 0 || listener_limit.rejected() > 0) {
+      out.push_back({"listener", "", listener_limit.rejected()});
+    }
+    for (metrics::Rejections& pool : pool_limits.Rejected()) out.push_back(std::move(pool));
+    return out;
+  }
 };
 
 }  // namespace rollout::proxy

@@ -12,13 +12,7 @@ namespace rollout::proxy {
 
 absl::StatusOr<std::unique_ptr<GrpcAsyncEngine>> GrpcAsyncEngine::Create(
     const EngineOptions& options, const routing::RoutingTableStore* store) {
-  if (options.workers < 1) return absl::InvalidArgumentError("workers: must be at least 1");
-  if (options.call_metrics == nullptr || options.call_metrics->workers() < options.workers) {
-    return absl::InvalidArgumentError("call_metrics: needs a cell for every worker");
-  }
-  if (options.max_concurrent_calls < 0) {
-    return absl::InvalidArgumentError("max_concurrent_calls: must be >= 0 (0: no limit)");
-  }
+  if (absl::Status valid = ValidateEngineOptions(options); !valid.ok()) return valid;
   std::unique_ptr<GrpcAsyncEngine> engine(new GrpcAsyncEngine());
   engine->shared_.listener_limit.set_max(options.max_concurrent_calls);
 
@@ -108,12 +102,7 @@ absl::flat_hash_map<std::string, bool> GrpcAsyncEngine::EndpointHealth() const {
 }
 
 std::vector<metrics::Rejections> GrpcAsyncEngine::Rejected() const {
-  std::vector<metrics::Rejections> out;
-  if (shared_.listener_limit.max() > 0 || shared_.listener_limit.rejected() > 0) {
-    out.push_back({"listener", "", shared_.listener_limit.rejected()});
-  }
-  for (metrics::Rejections& pool : shared_.pool_limits.Rejected()) out.push_back(std::move(pool));
-  return out;
+  return shared_.Rejected();
 }
 
 }  // namespace rollout::proxy

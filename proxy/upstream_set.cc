@@ -11,8 +11,9 @@
 
 namespace rollout::proxy {
 
-UpstreamSet::UpstreamSet(int worker_index, int64_t max_message_bytes, EngineShared* shared)
-    : shared_(shared) {
+UpstreamSet::UpstreamSet(int worker_index, int64_t max_message_bytes, EngineShared* shared,
+                         LinkFactory link_factory)
+    : link_factory_(std::move(link_factory)), shared_(shared) {
   // The proxy owns retry policy; the library must not replay calls on its own.
   channel_args_.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
   // A private subchannel pool gives this worker its own connections.
@@ -41,11 +42,15 @@ UpstreamSet::Endpoint* UpstreamSet::GetOrCreate(const std::string& address,
   if (it != endpoints_.end()) return it->second.get();
   auto endpoint = std::make_unique<Endpoint>();
   endpoint->address = address;
-  grpc::ChannelArguments args = channel_args_;
-  std::shared_ptr<grpc::ChannelCredentials> credentials = ChannelCredentials(tls, &args);
-  endpoint->channel = grpc::CreateCustomChannel(address, credentials, args);
-  endpoint->channel->GetState(/*try_to_connect=*/true);  // connect before the first call
-  endpoint->stub = std::make_unique<grpc::GenericStub>(endpoint->channel);
+  if (link_factory_) {
+    endpoint->link = link_factory_(address);
+  } else {
+    grpc::ChannelArguments args = channel_args_;
+    std::shared_ptr<grpc::ChannelCredentials> credentials = ChannelCredentials(tls, &args);
+    endpoint->channel = grpc::CreateCustomChannel(address, credentials, args);
+    endpoint->channel->GetState(/*try_to_connect=*/true);  // connect before the first call
+    endpoint->stub = std::make_unique<grpc::GenericStub>(endpoint->channel);
+  }
   endpoint->state = shared_->endpoints.Get(address);
   Endpoint* raw = endpoint.get();
   endpoints_.emplace(key, std::move(endpoint));
@@ -86,11 +91,13 @@ UpstreamSet::Endpoint* UpstreamSet::Pick(Pool* pool, int64_t now_ns, uint64_t ra
   if (k == 1) return usable[0];
   Endpoint* a = usable[random % k];
   Endpoint* b = usable[(random % k + 1 + (random >> 32) % (k - 1)) % k];
-  auto load = [](Endpoint* e) {
-    const bool failing = e->channel->GetState(false) == GRPC_CHANNEL_TRANSIENT_FAILURE;
-    return e->outstanding + (failing ? (1 << 20) : 0);
-  };
+  auto load = [](Endpoint* e) { return e->outstanding + (Failing(*e) ? (1 << 20) : 0); };
   return load(a) <= load(b) ? a : b;
+}
+
+bool UpstreamSet::Failing(const Endpoint& e) {
+  if (e.link != nullptr) return e.link->failing();
+  return e.channel->GetState(false) == GRPC_CHANNEL_TRANSIENT_FAILURE;
 }
 
 std::string UpstreamSet::DescribeUnusable(const Pool& pool, int64_t now_ns) {
@@ -108,10 +115,12 @@ void UpstreamSet::ReportHealth(absl::flat_hash_map<std::string, bool>* health,
                                int64_t now_ns) const {
   std::lock_guard<std::mutex> lock(endpoints_mu_);
   for (const auto& [key, endpoint] : endpoints_) {
-    const std::string& address = endpoint->address;
-    const grpc_connectivity_state state = endpoint->channel->GetState(false);
-    (*health)[address] |= endpoint->state->Usable(now_ns) &&
-                          state != GRPC_CHANNEL_TRANSIENT_FAILURE && state != GRPC_CHANNEL_SHUTDOWN;
+    const bool connected =
+        endpoint->link != nullptr
+            ? !endpoint->link->failing()
+            : endpoint->channel->GetState(false) != GRPC_CHANNEL_TRANSIENT_FAILURE &&
+                  endpoint->channel->GetState(false) != GRPC_CHANNEL_SHUTDOWN;
+    (*health)[endpoint->address] |= endpoint->state->Usable(now_ns) && connected;
   }
 }
 

@@ -20,6 +20,7 @@
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/support/channel_arguments.h>
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -35,10 +36,24 @@ namespace rollout::proxy {
 
 class UpstreamSet final {
  public:
+  // A data plane's own connection to one endpoint, when it does not use a gRPC channel.
+  class Link {
+   public:
+    virtual ~Link() = default;
+    // True while the connection cannot carry calls (connect failed, backing off).
+    // Callable from any thread.
+    virtual bool failing() const = 0;
+  };
+  // Makes the Link for an endpoint address. Set for the nghttp2 data plane; unset, every
+  // endpoint gets a gRPC channel and stub.
+  using LinkFactory = std::function<std::unique_ptr<Link>(const std::string& address)>;
+
   struct Endpoint {
     std::string address;
+    // The gRPC data plane's connection; or, with a LinkFactory, `link` instead.
     std::shared_ptr<grpc::Channel> channel;
     std::unique_ptr<grpc::GenericStub> stub;
+    std::unique_ptr<Link> link;
     EndpointState* state;  // shared with the other workers
     int outstanding = 0;   // this worker's calls in flight to it
   };
@@ -50,7 +65,8 @@ class UpstreamSet final {
     ConcurrencyLimit* limit;  // shared by every worker, by pool name
   };
 
-  UpstreamSet(int worker_index, int64_t max_message_bytes, EngineShared* shared);
+  UpstreamSet(int worker_index, int64_t max_message_bytes, EngineShared* shared,
+              LinkFactory link_factory = nullptr);
 
   // Maps `table`'s pools (by index) to endpoints, creating channels for new addresses.
   void Sync(const routing::RoutingTable& table);
@@ -70,8 +86,11 @@ class UpstreamSet final {
 
  private:
   Endpoint* GetOrCreate(const std::string& address, const routing::UpstreamTlsSpec& tls);
+  // True while `e`'s connection cannot carry calls.
+  static bool Failing(const Endpoint& e);
 
   grpc::ChannelArguments channel_args_;
+  LinkFactory link_factory_;
   EngineShared* shared_;
   // Written by the worker (rarely, when a table adds endpoints), read by metric scrapes.
   mutable std::mutex endpoints_mu_;

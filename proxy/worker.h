@@ -2,8 +2,9 @@
 //
 // Every event of a call (the server side and its upstream client call) arrives on the
 // worker's queue, so a call's state is only touched by one thread and needs no lock. The
-// worker keeps its own view of the routing table, its own channels, and its own random
-// number generator; nothing on the per-call path is shared with another worker.
+// worker routes with its own CallRouter (its view of the routing table, its own channels,
+// its own random number generator); nothing on the per-call path is shared with another
+// worker.
 //
 // Thread-safety: Start/ShutdownQueue/Join from the owning engine; Route() and the accessors
 // only from the worker's own thread (that is, from ProxyCall handlers).
@@ -26,24 +27,15 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "metrics/call_metrics.h"
-#include "proxy/upstream_set.h"
+#include "proxy/call_router.h"
+#include "proxy/engine_shared.h"
 #include "routing/routing_table_store.h"
-#include "routing/split_mix.h"
 
 namespace rollout::proxy {
 
 class Worker final {
  public:
-  // Where the router sent a call.
-  struct Target {
-    UpstreamSet::Pool* pool;  // valid for the worker's life
-    UpstreamSet::Endpoint* endpoint;
-    metrics::CallSeries::Cell* stats;  // this worker's cell of (route, pool)
-    // Set when this call gets a shadow copy.
-    UpstreamSet::Endpoint* mirror_endpoint;
-    metrics::CallSeries::Cell* mirror_stats;
-    double mirror_tolerance;
-  };
+  using Target = CallRouter::Target;
 
   Worker(int index, std::unique_ptr<grpc::ServerCompletionQueue> cq,
          grpc::AsyncGenericService* service, const routing::RoutingTableStore* store,
@@ -66,20 +58,19 @@ class Worker final {
   grpc::ServerCompletionQueue* cq() { return cq_.get(); }
   grpc::AsyncGenericService* service() { return service_; }
 
-  // Routes a call; UNIMPLEMENTED when no route matches, INVALID_ARGUMENT for a bad override,
-  // UNAVAILABLE (naming the pool) when the chosen pool has no usable endpoint. Sets
-  // *needs_model (and routes nothing) when the route depends on the first message's model.
+  // Routes a call (see CallRouter::Route), with this worker's mirror budget.
   absl::Status Route(const routing::CallAttributes& attrs, int64_t now_ns, Target* target,
-                     bool* needs_model);
-
-  // Another usable endpoint of `pool` than `failed` (P2C over the rest), or null: for a call
-  // that never reached `failed`.
+                     bool* needs_model) {
+    return router_.Route(attrs, now_ns,
+                         {mirrors_inflight_, mirrors_closed_.load(std::memory_order_relaxed)},
+                         target, needs_model);
+  }
   UpstreamSet::Endpoint* PickAnother(UpstreamSet::Pool* pool, const UpstreamSet::Endpoint* failed,
                                      int64_t now_ns) {
-    return upstreams_.Pick(pool, now_ns, NextRandom(), failed);
+    return router_.PickAnother(pool, failed, now_ns);
   }
 
-  const UpstreamSet& upstreams() const { return upstreams_; }
+  const UpstreamSet& upstreams() const { return router_.upstreams(); }
   ConcurrencyLimit& listener_limit() { return shared_->listener_limit; }
   // Mirror calls on this worker. They count as live calls, and Shutdown cancels them.
   int mirrors_inflight() const { return mirrors_inflight_; }
@@ -90,24 +81,11 @@ class Worker final {
 
  private:
   void Run();
-  // The newest routing table, synced with this worker's channels and metric cells.
-  const routing::RoutingTable& CurrentTable();
-  // Adopts a new routing table: channels for new endpoints, metric cells for new pairs.
-  void Sync(const routing::RoutingTable& table);
-  uint64_t NextRandom() { return routing::SplitMix64Next(rng_state_); }
 
-  const int index_;
   std::unique_ptr<grpc::ServerCompletionQueue> cq_;
   grpc::AsyncGenericService* service_;
-  routing::RoutingTableCache table_cache_;
   EngineShared* shared_;
-  UpstreamSet upstreams_;
-  metrics::CallMetrics* call_metrics_;
-  // stats_[route][pool]: the cell for each (route, pool) of the synced table. Every pool
-  // gets one, since an override header can send a route's call to any pool.
-  std::vector<std::vector<metrics::CallSeries::Cell*>> stats_;
-  uint64_t synced_version_;
-  uint64_t rng_state_;
+  CallRouter router_;
   std::atomic<int> live_calls_{0};
   int mirrors_inflight_ = 0;
   std::atomic<bool> mirrors_closed_{false};  // set by CancelMirrors: start no more

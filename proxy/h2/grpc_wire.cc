@@ -1,0 +1,77 @@
+#include "proxy/h2/grpc_wire.h"
+
+#include <nghttp2/nghttp2.h>
+
+#include <algorithm>
+
+#include "absl/strings/numbers.h"
+
+namespace rollout::proxy::h2 {
+
+std::string PercentEncode(absl::string_view message) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(message.size());
+  for (unsigned char c : message) {
+    if (c >= 0x20 && c <= 0x7e && c != '%') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
+std::optional<int> ParseGrpcStatus(absl::string_view value) {
+  int code;
+  if (!absl::SimpleAtoi(value, &code) || code < 0 || code > 16) return std::nullopt;
+  return code;
+}
+
+int StatusForResetCode(uint32_t error_code) {
+  switch (error_code) {
+    case NGHTTP2_NO_ERROR:
+    case NGHTTP2_PROTOCOL_ERROR:
+    case NGHTTP2_INTERNAL_ERROR:
+    case NGHTTP2_FLOW_CONTROL_ERROR:
+    case NGHTTP2_SETTINGS_TIMEOUT:
+    case NGHTTP2_FRAME_SIZE_ERROR:
+    case NGHTTP2_COMPRESSION_ERROR:
+    case NGHTTP2_CONNECT_ERROR:
+      return 13;  // INTERNAL
+    case NGHTTP2_REFUSED_STREAM:
+      return 14;  // UNAVAILABLE
+    case NGHTTP2_CANCEL:
+      return 1;  // CANCELLED
+    case NGHTTP2_ENHANCE_YOUR_CALM:
+      return 8;  // RESOURCE_EXHAUSTED
+    case NGHTTP2_INADEQUATE_SECURITY:
+      return 7;  // PERMISSION_DENIED
+    default:
+      return 2;  // UNKNOWN
+  }
+}
+
+bool MessageSizeGuard::Feed(const uint8_t* data, size_t size) {
+  while (size > 0) {
+    if (body_left_ > 0) {
+      const size_t take = static_cast<size_t>(std::min<uint64_t>(body_left_, size));
+      body_left_ -= take;
+      data += take;
+      size -= take;
+      continue;
+    }
+    prefix_[prefix_have_++] = *data++;
+    --size;
+    if (prefix_have_ == kMessagePrefixBytes) {
+      prefix_have_ = 0;
+      body_left_ = MessageLength(prefix_);
+      if (static_cast<int64_t>(body_left_) > max_) return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace rollout::proxy::h2

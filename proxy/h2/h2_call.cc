@@ -1,0 +1,432 @@
+#include "proxy/h2/h2_call.h"
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "metrics/call_series.h"
+#include "proxy/h2/h2_worker.h"
+#include "routing/model_name_reader.h"
+
+namespace rollout::proxy::h2 {
+namespace {
+
+constexpr absl::string_view kPoolHeader = "x-rollout-pool";
+constexpr absl::string_view kHealthCheck = "/grpc.health.v1.Health/Check";
+constexpr int kOk = 0, kCancelled = 1, kUnknown = 2, kInvalidArgument = 3, kResourceExhausted = 8,
+              kUnimplemented = 12, kInternal = 13, kUnavailable = 14;
+
+// Scratch space for building header lists; nghttp2 copies the array on submit.
+std::vector<nghttp2_nv>& ScratchNva() {
+  thread_local std::vector<nghttp2_nv> nva;
+  nva.clear();
+  return nva;
+}
+
+}  // namespace
+
+H2Call::H2Call(H2Worker* worker, DownstreamConnection* down, int32_t stream_id)
+    : worker_(worker),
+      down_(down),
+      down_stream_(stream_id),
+      request_guard_(worker->max_message_bytes()),
+      response_guard_(worker->max_message_bytes()) {
+  request_.SetSource(down, stream_id);
+  response_.SetSink(down, stream_id);
+}
+
+H2Call::~H2Call() = default;
+
+void H2Call::OnRequestHeader(absl::string_view name, absl::string_view value) {
+  request_headers_.Add(name, value);
+}
+
+void H2Call::OnRequestHeadersDone(bool end_stream) {
+  if (end_stream) request_.End();
+  const std::optional<absl::string_view> path = request_headers_.Get(":path");
+  if (!path.has_value()) return Fail(kUnimplemented, "rollout-proxy: a request without :path");
+  if (*path == kHealthCheck) return AnswerHealth();
+  ConcurrencyLimit& limit = worker_->listener_limit();
+  if (!listener_slot_.Acquire(&limit)) {
+    return Fail(kResourceExhausted,
+                absl::StrCat("rollout-proxy: the listener is at its limit of ", limit.max(),
+                             " concurrent calls (max_concurrent_calls)"));
+  }
+  attrs_.method = *path;
+  attrs_.metadata = &metadata_view_;
+  Route();
+}
+
+void H2Call::Route() {
+  start_ns_ = metrics::MonotonicNowNs();
+  bool needs_model = false;
+  absl::Status routed =
+      worker_->router().Route(attrs_, start_ns_, {0, /*closed=*/true}, &target_, &needs_model);
+  if (routed.ok() && needs_model) {  // the route depends on the model: read it first
+    waiting_model_ = true;
+    TryReadModel();
+    return;
+  }
+  waiting_model_ = false;
+  if (!routed.ok()) {
+    // A pool with no usable endpoint counts against the pool; other refusals happen before
+    // a pool is chosen and are not recorded.
+    if (target_.endpoint == nullptr && target_.stats != nullptr) {
+      target_.stats->OnStart();
+    } else {
+      target_.stats = nullptr;
+    }
+    return Fail(static_cast<int>(routed.code()), routed.message());
+  }
+  StartUpstream();
+}
+
+bool H2Call::TryReadModel() {
+  const size_t have = request_.queued();
+  if (have < kMessagePrefixBytes) {
+    if (!request_.ended()) return false;
+    if (have > 0) {
+      Fail(kInvalidArgument, "rollout-proxy: the request ends inside a message's length prefix");
+      return true;
+    }
+    attrs_.model = absl::string_view();  // the client sent no message at all
+  } else {
+    const uint32_t length = MessageLength(request_.data());
+    const size_t need = std::min<size_t>(length, routing::kModelNamePrefixBytes);
+    const size_t got = std::min(need, have - kMessagePrefixBytes);
+    if (got < need && !request_.ended()) return false;
+    absl::StatusOr<absl::string_view> model = routing::ReadModelName(
+        absl::string_view(reinterpret_cast<const char*>(request_.data()) + kMessagePrefixBytes,
+                          got),
+        /*complete=*/got == length);
+    if (!model.ok()) {
+      Fail(kInvalidArgument, absl::StrCat("rollout-proxy: ", model.status().message()));
+      return true;
+    }
+    attrs_.model = *model;
+  }
+  Route();
+  return true;
+}
+
+void H2Call::StartUpstream() {
+  target_.stats->OnStart();
+  if (!pool_slot_.Acquire(target_.pool->limit)) {
+    return Fail(
+        kResourceExhausted,
+        absl::StrCat("rollout-proxy: pool \"", *target_.pool->name, "\" is at its limit of ",
+                     target_.pool->limit->max(), " concurrent calls (max_concurrent_calls)"));
+  }
+  attempted_ = true;
+  std::string why;
+  if (!StartAttempt(&why)) RetryOrFail(why);
+}
+
+bool H2Call::StartAttempt(std::string* why) {
+  auto* link = static_cast<H2Upstream*>(target_.endpoint->link.get());
+  UpstreamConnection* conn = link->Acquire(metrics::MonotonicNowNs(), why);
+  if (conn == nullptr) return false;
+  std::vector<nghttp2_nv>& nva = ScratchNva();
+  request_headers_.AppendTo(&nva);
+  nghttp2_data_provider body;
+  body.source.ptr = this;
+  body.read_callback = &H2Call::ReadRequest;
+  const int32_t id = conn->Submit(this, nva.data(), nva.size(), &body);
+  if (id < 0) {
+    *why = nghttp2_strerror(id);
+    return false;
+  }
+  up_ = conn;
+  up_stream_ = id;
+  up_open_ = true;
+  ++target_.endpoint->outstanding;
+  on_endpoint_ = true;
+  request_.SetSink(conn, id);
+  response_.SetSource(conn, id);
+  return true;
+}
+
+void H2Call::RetryOrFail(absl::string_view why) {
+  const int64_t now = metrics::MonotonicNowNs();
+  if (on_endpoint_) {
+    --target_.endpoint->outstanding;
+    on_endpoint_ = false;
+  }
+  if (down_open_ && !response_done_ && retries_ < kMaxRetries) {
+    if (UpstreamSet::Endpoint* next =
+            worker_->router().PickAnother(target_.pool, target_.endpoint, now)) {
+      target_.endpoint->state->RecordCall(/*failed=*/true, target_.pool->outlier,
+                                          target_.pool->states);
+      ++retries_;
+      target_.stats->OnRetry();
+      target_.endpoint = next;
+      std::string next_why;
+      if (StartAttempt(&next_why)) return;
+      return RetryOrFail(next_why);
+    }
+  }
+  on_endpoint_ = true;  // RecordEnd counts the failure against this endpoint
+  ++target_.endpoint->outstanding;
+  Fail(kUnavailable,
+       absl::StrCat("rollout-proxy: pool \"", *target_.pool->name, "\" endpoint ",
+                    target_.endpoint->address, " is unavailable",
+                    retries_ > 0 ? absl::StrCat(" (the last of ", retries_ + 1, " tried)") : "",
+                    ": ", why));
+}
+
+void H2Call::AnswerHealth() {
+  health_ = true;
+  // HealthCheckResponse{status: SERVING (1) or NOT_SERVING (2)}, length-prefixed.
+  const uint8_t message[] = {0, 0, 0, 0, 2, 0x08, static_cast<uint8_t>(worker_->serving() ? 1 : 2)};
+  response_.Push(message, sizeof(message));
+  response_.End();
+  trailers_.Add("grpc-status", "0");
+  response_headers_.Add(":status", "200");
+  response_headers_.Add("content-type", "application/grpc");
+  SendResponseHeaders();
+}
+
+void H2Call::OnRequestData(const uint8_t* data, size_t size) {
+  if (response_done_ || finishing_ || health_) {  // nobody will read it: give the window back
+    nghttp2_session_consume(down_->session(), down_stream_, size);
+    down_->MarkDirty();
+    return;
+  }
+  if (request_guard_.limited() && !request_guard_.Feed(data, size)) {
+    nghttp2_session_consume(down_->session(), down_stream_, size);
+    return Fail(kResourceExhausted,
+                absl::StrCat("rollout-proxy: a request message is larger than max_message_bytes (",
+                             request_guard_.max(), ")"));
+  }
+  request_.Push(data, size);
+  if (waiting_model_) TryReadModel();
+}
+
+void H2Call::OnRequestEnd() {
+  request_.End();
+  if (waiting_model_) TryReadModel();
+}
+
+void H2Call::OnDownstreamClosed(uint32_t /*error_code*/) {
+  down_open_ = false;
+  // Closed before the client had our end: it cancelled (RST_STREAM) or went away.
+  if (!response_done_) {
+    response_done_ = true;
+    RecordEnd(kCancelled);
+  }
+  response_.DetachSink();
+  response_.Discard();
+  request_.Discard();
+  ResetUpstream();
+  MaybeDelete();
+}
+
+void H2Call::OnDownstreamLost() {
+  down_ = nullptr;
+  down_open_ = false;
+  if (!response_done_) {
+    response_done_ = true;
+    RecordEnd(kCancelled);
+  }
+  request_.DetachSource();
+  request_.Discard();
+  response_.DetachSink();
+  response_.Discard();
+  ResetUpstream();
+  MaybeDelete();
+}
+
+void H2Call::OnResponseHeader(absl::string_view name, absl::string_view value, bool trailer) {
+  (trailer ? trailers_ : response_headers_).Add(name, value);
+}
+
+void H2Call::OnResponseHeadersDone(bool end_stream) {
+  if (response_done_ || finishing_) return;
+  if (end_stream) {
+    // Trailers-only: passed on as headers and then trailers, so that the client finds
+    // x-rollout-pool in the initial metadata, as on the gRPC data plane.
+    HeaderBlock head;
+    response_headers_.ForEach([&](absl::string_view name, absl::string_view value) {
+      (name == ":status" || name == "content-type" ? head : trailers_).Add(name, value);
+    });
+    response_headers_ = std::move(head);
+    response_.End();
+  }
+  SendResponseHeaders();
+}
+
+void H2Call::SendResponseHeaders() {
+  std::vector<nghttp2_nv>& nva = ScratchNva();
+  response_headers_.AppendTo(&nva);
+  if (attempted_) nva.push_back(MakeNv(kPoolHeader, *target_.pool->name));
+  nghttp2_data_provider body;
+  body.source.ptr = this;
+  body.read_callback = &H2Call::ReadResponse;
+  nghttp2_submit_response(down_->session(), down_stream_, nva.data(), nva.size(), &body);
+  response_started_ = true;
+  down_->MarkDirty();
+}
+
+void H2Call::OnResponseData(const uint8_t* data, size_t size) {
+  if (response_done_ || finishing_) {
+    nghttp2_session_consume(up_->session(), up_stream_, size);
+    up_->MarkDirty();
+    return;
+  }
+  if (response_guard_.limited() && !response_guard_.Feed(data, size)) {
+    nghttp2_session_consume(up_->session(), up_stream_, size);
+    up_->MarkDirty();
+    return Fail(kResourceExhausted, absl::StrCat("rollout-proxy: a response message is larger than "
+                                                 "max_message_bytes (",
+                                                 response_guard_.max(), ")"));
+  }
+  response_.Push(data, size);
+}
+
+void H2Call::OnResponseEnd() {
+  if (response_done_ || finishing_) return;
+  response_.End();  // the trailers follow the data once it has all gone out
+}
+
+void H2Call::OnResponseDrained(uint32_t* data_flags) {
+  *data_flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+  std::vector<nghttp2_nv>& nva = ScratchNva();
+  int code;
+  if (finishing_) {
+    code = status_for_local_;
+  } else if (!trailers_.empty()) {
+    trailers_.AppendTo(&nva);
+    const std::optional<absl::string_view> status = trailers_.Get("grpc-status");
+    code = status.has_value() ? ParseGrpcStatus(*status).value_or(kUnknown) : kUnknown;
+  } else {
+    code = kInternal;
+    local_code_ = std::to_string(code);
+    local_message_ = "rollout-proxy: the backend ended its response without a grpc-status";
+  }
+  if (nva.empty()) {
+    nva.push_back(MakeNv("grpc-status", local_code_));
+    nva.push_back(MakeNv("grpc-message", local_message_));
+  }
+  nghttp2_submit_trailer(down_->session(), down_stream_, nva.data(), nva.size());
+  response_done_ = true;
+  RecordEnd(code);
+}
+
+void H2Call::OnUpstreamClosed(uint32_t error_code) {
+  up_open_ = false;
+  request_.DetachSink();
+  // What is still queued of the response goes out later; its window is returned now, as
+  // the stream's record is gone from that connection's list of this call.
+  response_.ReleaseAndDetachSource();
+  if (response_done_ || finishing_) return MaybeDelete();
+  if (!response_started_ && error_code == NGHTTP2_REFUSED_STREAM && request_.taken() == 0) {
+    // Refused before the backend processed anything (its GOAWAY): safe to try again.
+    RetryOrFail("the backend refused the stream (it is shutting down)");
+    return MaybeDelete();
+  }
+  request_.Discard();
+  if (!response_.ended()) {  // reset by the backend before its trailers
+    Fail(StatusForResetCode(error_code),
+         absl::StrCat("rollout-proxy: pool \"", *target_.pool->name, "\" endpoint ",
+                      target_.endpoint->address, " reset the stream (",
+                      nghttp2_http2_strerror(error_code), ")"));
+  }
+  MaybeDelete();
+}
+
+void H2Call::OnUpstreamLost(bool never_sent, absl::string_view why) {
+  up_open_ = false;
+  up_ = nullptr;
+  request_.DetachSink();
+  response_.DetachSource();
+  if (response_done_ || finishing_) return MaybeDelete();
+  if (never_sent && !response_started_ && request_.taken() == 0) {
+    RetryOrFail(why);
+    return MaybeDelete();
+  }
+  request_.Discard();
+  if (!response_.ended()) {
+    Fail(kUnavailable, absl::StrCat("rollout-proxy: pool \"", *target_.pool->name, "\" endpoint ",
+                                    target_.endpoint->address, " is unavailable: ", why));
+  }
+  MaybeDelete();
+}
+
+void H2Call::Fail(int code, absl::string_view message) {
+  ResetUpstream();
+  request_.Discard();
+  if (response_done_ || finishing_) return;
+  if (down_ == nullptr || !down_open_) {
+    response_done_ = true;
+    RecordEnd(code);
+    return;
+  }
+  local_code_ = std::to_string(code);
+  local_message_ = PercentEncode(message);
+  if (!response_started_ && !attempted_) {  // trailers-only
+    std::vector<nghttp2_nv>& nva = ScratchNva();
+    nva.push_back(MakeNv(":status", "200"));
+    nva.push_back(MakeNv("content-type", "application/grpc"));
+    nva.push_back(MakeNv("grpc-status", local_code_));
+    nva.push_back(MakeNv("grpc-message", local_message_));
+    nghttp2_submit_response(down_->session(), down_stream_, nva.data(), nva.size(), nullptr);
+    response_started_ = response_done_ = true;
+    down_->MarkDirty();
+    RecordEnd(code);
+    return;
+  }
+  if (!response_started_) {  // a pool was chosen: its name goes in the headers
+    response_headers_.Add(":status", "200");
+    response_headers_.Add("content-type", "application/grpc");
+    SendResponseHeaders();
+  }
+  // The headers are out: drop the rest of the response, and end with this status.
+  finishing_ = true;
+  status_for_local_ = code;
+  response_.Discard();
+  response_.End();
+  down_->MarkDirty();
+}
+
+void H2Call::RecordEnd(int code) {
+  if (recorded_) return;
+  recorded_ = true;
+  if (target_.stats != nullptr) {
+    const int64_t now = metrics::MonotonicNowNs();
+    target_.stats->OnEnd(code, static_cast<uint64_t>(now - start_ns_), now);
+  }
+  if (on_endpoint_) {
+    --target_.endpoint->outstanding;
+    on_endpoint_ = false;
+    target_.endpoint->state->RecordCall(code == kUnavailable, target_.pool->outlier,
+                                        target_.pool->states);
+  }
+}
+
+void H2Call::ResetUpstream() {
+  if (!up_open_ || up_ == nullptr || up_->closed()) return;
+  nghttp2_submit_rst_stream(up_->session(), NGHTTP2_FLAG_NONE, up_stream_, NGHTTP2_CANCEL);
+  up_->MarkDirty();
+}
+
+void H2Call::MaybeDelete() {
+  if (down_open_ || up_open_) return;
+  if (down_ != nullptr) down_->Remove(this);
+  delete this;
+}
+
+ssize_t H2Call::ReadRequest(nghttp2_session*, int32_t, uint8_t*, size_t length,
+                            uint32_t* data_flags, nghttp2_data_source* source, void*) {
+  return static_cast<H2Call*>(source->ptr)->request_.Read(length, data_flags);
+}
+
+ssize_t H2Call::ReadResponse(nghttp2_session*, int32_t, uint8_t*, size_t length,
+                             uint32_t* data_flags, nghttp2_data_source* source, void*) {
+  auto* call = static_cast<H2Call*>(source->ptr);
+  const ssize_t n = call->response_.Read(length, data_flags);
+  if (n >= 0 && (*data_flags & NGHTTP2_DATA_FLAG_EOF) != 0) call->OnResponseDrained(data_flags);
+  return n;
+}
+
+}  // namespace rollout::proxy::h2

@@ -1,0 +1,154 @@
+// H2Call: one client stream of the nghttp2 data plane, forwarded to one backend stream.
+//
+// The request headers are routed as on the gRPC data plane (CallRouter: method, metadata,
+// override header, sticky key, weights, and the first message's model_name when a route
+// needs it), then sent on to the chosen endpoint unchanged: every header, grpc-timeout
+// included, so the backend sees the caller's deadline. The backend's headers, DATA and
+// trailers come back unchanged, plus `x-rollout-pool: <pool>`. Messages are never parsed
+// (but for model_name, and the length prefixes when max_message_bytes is set).
+//
+// Cancellation: a client RST_STREAM resets the backend stream (CANCEL); a backend reset or
+// a lost backend connection ends the client's call with a gRPC status naming the pool and
+// endpoint. A call whose backend connection never came up has sent nothing, so it is
+// retried on another endpoint of the pool, at most twice.
+//
+// Errors the proxy itself gives (no route, a concurrency limit, a bad model_name, no usable
+// endpoint) are trailers-only responses with grpc-status and grpc-message, as a gRPC server
+// would send them. Health: grpc.health.v1.Health/Check is answered by the proxy itself.
+//
+// Lifetime: created by the downstream connection on a request's HEADERS; deletes itself
+// once both its streams are closed (or their connections gone). Thread-safety: one worker.
+#ifndef ROLLOUT_PROXY_H2_H2_CALL_H_
+#define ROLLOUT_PROXY_H2_H2_CALL_H_
+
+#include <nghttp2/nghttp2.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "proxy/call_router.h"
+#include "proxy/concurrency_limit.h"
+#include "proxy/h2/connection.h"
+#include "proxy/h2/grpc_wire.h"
+#include "proxy/h2/header_block.h"
+#include "proxy/h2/pipe.h"
+#include "routing/routing_table.h"
+
+namespace rollout::proxy::h2 {
+
+class H2Call final {
+ public:
+  H2Call(H2Worker* worker, DownstreamConnection* down, int32_t stream_id);
+  ~H2Call();
+  H2Call(const H2Call&) = delete;
+  H2Call& operator=(const H2Call&) = delete;
+
+  // Downstream (client) stream events.
+  void OnRequestHeader(absl::string_view name, absl::string_view value);
+  void OnRequestHeadersDone(bool end_stream);
+  void OnRequestData(const uint8_t* data, size_t size);
+  void OnRequestEnd();
+  void OnDownstreamClosed(uint32_t error_code);
+  void OnDownstreamLost();
+
+  // Upstream (backend) stream events.
+  void OnResponseHeader(absl::string_view name, absl::string_view value, bool trailer);
+  void OnResponseHeadersDone(bool end_stream);
+  void OnResponseData(const uint8_t* data, size_t size);
+  void OnResponseEnd();
+  void OnUpstreamClosed(uint32_t error_code);
+  // The backend connection is gone; `never_sent`: it never came up, nothing was written.
+  void OnUpstreamLost(bool never_sent, absl::string_view why);
+
+  Pipe* request_pipe() { return &request_; }
+  Pipe* response_pipe() { return &response_; }
+
+  CallHook down_hook;
+  CallHook up_hook;
+
+ private:
+  // Routes the call, reading the model first if a route needs it.
+  void Route();
+  // The first message's model_name, once enough of it is in; false while waiting.
+  bool TryReadModel();
+  void StartUpstream();
+  // The attempt on target_.endpoint never reached it: try another endpoint of the pool, or
+  // fail the call UNAVAILABLE naming the pool, the endpoint and `why`.
+  void RetryOrFail(absl::string_view why);
+  // The response pipe has run dry after the backend's end: send the trailers.
+  void OnResponseDrained(uint32_t* data_flags);
+  // Opens the backend stream on target_.endpoint; false if that endpoint cannot take it.
+  bool StartAttempt(std::string* why);
+  void AnswerHealth();
+  // Sends response_headers_ (and x-rollout-pool once a pool was chosen); the body follows
+  // from the response pipe.
+  void SendResponseHeaders();
+  // Ends the client's call with a status of the proxy's own (trailers-only, or trailers
+  // after what was already sent).
+  void Fail(int code, absl::string_view message);
+  // The backend stream ended without trailers: tell the client why.
+  void FailUpstream(int code, absl::string_view what);
+  // Records the call's end in metrics and endpoint state, once.
+  void RecordEnd(int code);
+  void ResetUpstream();
+  void MaybeDelete();
+  // nghttp2 data providers.
+  static ssize_t ReadRequest(nghttp2_session*, int32_t, uint8_t*, size_t length,
+                             uint32_t* data_flags, nghttp2_data_source* source, void*);
+  static ssize_t ReadResponse(nghttp2_session*, int32_t, uint8_t*, size_t length,
+                              uint32_t* data_flags, nghttp2_data_source* source, void*);
+
+  class MetadataView final : public routing::MetadataView {
+   public:
+    explicit MetadataView(const HeaderBlock* headers) : headers_(headers) {}
+    std::optional<absl::string_view> Get(absl::string_view key) const override {
+      return headers_->Get(key);
+    }
+
+   private:
+    const HeaderBlock* headers_;
+  };
+
+  H2Worker* const worker_;
+  DownstreamConnection* down_;  // null once that connection is gone
+  const int32_t down_stream_;
+  UpstreamConnection* up_ = nullptr;  // the current attempt's connection
+  int32_t up_stream_ = 0;
+
+  HeaderBlock request_headers_;
+  HeaderBlock response_headers_;
+  HeaderBlock trailers_;
+  std::string local_message_;  // the grpc-message of a status the proxy gives
+  std::string local_code_;
+  Pipe request_;   // client -> backend
+  Pipe response_;  // backend -> client
+  MessageSizeGuard request_guard_;
+  MessageSizeGuard response_guard_;
+
+  MetadataView metadata_view_{&request_headers_};
+  routing::CallAttributes attrs_;
+  CallRouter::Target target_{};
+  int64_t start_ns_ = 0;
+  int retries_ = 0;
+  static constexpr int kMaxRetries = 2;
+  int status_for_local_ = 0;  // the code of local_code_
+  ConcurrencySlot listener_slot_;
+  ConcurrencySlot pool_slot_;
+
+  bool down_open_ = true;
+  bool up_open_ = false;
+  bool waiting_model_ = false;
+  bool response_started_ = false;  // headers (or trailers-only) submitted to the client
+  bool response_done_ = false;     // the client's call has its end (status or reset)
+  bool recorded_ = false;
+  bool on_endpoint_ = false;  // counted in target_.endpoint->outstanding
+  bool finishing_ = false;    // local_code_ goes out once the response data runs out
+  bool health_ = false;       // answered by the proxy; the request body is dropped
+  bool attempted_ = false;    // an upstream attempt was started
+};
+
+}  // namespace rollout::proxy::h2
+
+#endif  // ROLLOUT_PROXY_H2_H2_CALL_H_

@@ -1,0 +1,62 @@
+// H2Engine: the frame-level data plane, on libnghttp2 (`data_plane: nghttp2`).
+//
+// The gRPC library's call machinery costs most of a proxied call's CPU on the gRPC data
+// plane (bench/PROFILE.md). This engine forwards HTTP/2 frames instead: it never builds
+// gRPC calls, completion-queue events or byte buffers; headers, DATA and trailers go from
+// one nghttp2 session to the other, with flow control kept end to end (Pipe). Routing,
+// weights, stickiness, overrides, model routing, concurrency limits, retries of calls that
+// never reached a backend, outlier ejection, active health checks and per-version metrics
+// are the same code as on the gRPC data plane (CallRouter, UpstreamSet, EngineShared).
+//
+// Workers: one epoll loop and thread each (H2Worker), all accepting from one listening
+// socket (EPOLLEXCLUSIVE), which no other process can bind to as well.
+//
+// Not on this data plane (yet): TLS on the listener or to backends, and traffic mirroring
+// (a mirrored route's copies are counted as dropped). The config refuses the first.
+//
+// Thread-safety: as Engine.
+#ifndef ROLLOUT_PROXY_H2_H2_ENGINE_H_
+#define ROLLOUT_PROXY_H2_H2_ENGINE_H_
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "proxy/engine.h"
+#include "proxy/engine_shared.h"
+#include "proxy/h2/h2_worker.h"
+#include "proxy/health_checker.h"
+#include "routing/routing_table_store.h"
+
+namespace rollout::proxy::h2 {
+
+class H2Engine final : public Engine {
+ public:
+  // Binds `options.listen` and starts the workers. `store` must outlive the engine.
+  static absl::StatusOr<std::unique_ptr<H2Engine>> Create(const EngineOptions& options,
+                                                          const routing::RoutingTableStore* store);
+  ~H2Engine() override;
+
+  int port() const override { return port_; }
+  absl::flat_hash_map<std::string, bool> EndpointHealth() const override;
+  std::vector<metrics::Rejections> Rejected() const override { return shared_.Rejected(); }
+  void SetServing(bool serving) override { serving_.store(serving, std::memory_order_relaxed); }
+  void Shutdown(absl::Time deadline) override;
+
+ private:
+  H2Engine() = default;
+
+  EngineShared shared_;
+  std::atomic<bool> serving_{true};
+  int listen_fd_ = -1;
+  int port_ = 0;
+  std::unique_ptr<HealthChecker> health_checker_;
+  std::vector<std::unique_ptr<H2Worker>> workers_;
+  bool shut_down_ = false;
+};
+
+}  // namespace rollout::proxy::h2
+
+#endif  // ROLLOUT_PROXY_H2_H2_ENGINE_H_

@@ -1,0 +1,222 @@
+#include "proxy/h2/h2_worker.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "metrics/call_series.h"
+
+namespace rollout::proxy::h2 {
+namespace {
+
+constexpr int64_t kConnectTimeoutNs = int64_t{5} * 1000 * 1000 * 1000;
+constexpr int kTickMs = 100;
+
+void SetNoDelay(int fd) {
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+// epoll_event.data.ptr for the two sockets that are not connections.
+char kListenTag;
+char kWakeTag;
+
+}  // namespace
+
+H2Worker::H2Worker(int index, int listen_fd, const routing::RoutingTableStore* store,
+                   int64_t max_message_bytes, metrics::CallMetrics* call_metrics,
+                   EngineShared* shared, const std::atomic<bool>* serving)
+    : index_(index),
+      listen_fd_(listen_fd),
+      max_message_bytes_(max_message_bytes),
+      shared_(shared),
+      serving_(serving),
+      router_(index, store, call_metrics, max_message_bytes, shared,
+              [this](const std::string& address) -> std::unique_ptr<UpstreamSet::Link> {
+                return std::make_unique<H2Upstream>(this, address);
+              }),
+      read_buffer_(new uint8_t[kReadBufferBytes]) {
+  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.ptr = &kWakeTag;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
+  // EPOLLEXCLUSIVE: a new connection wakes one worker, not all of them.
+  ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+  ev.data.ptr = &kListenTag;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listen_fd_, &ev);
+}
+
+H2Worker::~H2Worker() {
+  Join();
+  ::close(wake_fd_);
+  ::close(epoll_fd_);
+}
+
+void H2Worker::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
+
+void H2Worker::BeginShutdown(absl::Time deadline) {
+  const int64_t left_ns = std::max<int64_t>(0, absl::ToInt64Nanoseconds(deadline - absl::Now()));
+  deadline_ns_.store(metrics::MonotonicNowNs() + left_ns, std::memory_order_relaxed);
+  shutdown_.store(true, std::memory_order_release);
+  const uint64_t one = 1;
+  (void)!::write(wake_fd_, &one, sizeof(one));
+}
+
+void H2Worker::Join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void H2Worker::MarkDirty(H2Connection* conn) { dirty_.push_back(conn); }
+
+void H2Worker::Reap(H2Connection* conn) {
+  epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, conn->fd(), nullptr);
+  connections_.erase(conn);
+  clients_.erase(std::remove(clients_.begin(), clients_.end(), conn), clients_.end());
+  graveyard_.push_back(conn);
+}
+
+void H2Worker::SetEvents(int fd, H2Connection* conn, uint32_t events) {
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.ptr = conn;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev);
+}
+
+UpstreamConnection* H2Worker::Connect(H2Upstream* owner, const std::string& address,
+                                      std::string* why) {
+  const size_t colon = address.rfind(':');
+  std::string host = address.substr(0, colon);
+  const std::string port = colon == std::string::npos ? "" : address.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  if (const int rc = getaddrinfo(host.c_str(), port.c_str(), &hints, &found); rc != 0) {
+    *why = absl::StrCat("cannot resolve ", address, ": ", gai_strerror(rc));
+    return nullptr;
+  }
+  const int fd = ::socket(found->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    *why = absl::StrCat("socket: ", strerror(errno));
+    freeaddrinfo(found);
+    return nullptr;
+  }
+  SetNoDelay(fd);
+  const int rc = ::connect(fd, found->ai_addr, found->ai_addrlen);
+  const int error = errno;
+  freeaddrinfo(found);
+  if (rc != 0 && error != EINPROGRESS) {
+    *why = absl::StrCat("connect: ", strerror(error));
+    ::close(fd);
+    return nullptr;
+  }
+  auto* conn = new UpstreamConnection(this, fd, owner);
+  connections_.insert(conn);
+  epoll_event ev{};
+  ev.events = EPOLLOUT;  // the connect's completion
+  ev.data.ptr = conn;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
+  return conn;
+}
+
+void H2Worker::Accept() {
+  for (int i = 0; i < 16; ++i) {
+    const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) return;  // EAGAIN (another worker took it), or a transient error
+    SetNoDelay(fd);
+    auto* conn = new DownstreamConnection(this, fd);
+    connections_.insert(conn);
+    clients_.push_back(conn);
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.ptr = conn;
+    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
+  }
+}
+
+void H2Worker::FlushDirty() {
+  // Flushing one connection can dirty another (window updates), hence the loop.
+  for (size_t i = 0; i < dirty_.size(); ++i) {
+    H2Connection* conn = dirty_[i];
+    conn->dirty_ = false;
+    conn->Flush();
+  }
+  dirty_.clear();
+  for (H2Connection* conn : graveyard_) delete conn;
+  graveyard_.clear();
+}
+
+void H2Worker::StartDrain() {
+  draining_ = true;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, listen_fd_, nullptr);
+  for (DownstreamConnection* client : clients_) client->SendGoaway();
+}
+
+void H2Worker::Tick(int64_t now_ns) {
+  std::vector<H2Connection*> stuck;
+  for (H2Connection* conn : connections_) {
+    auto* up = dynamic_cast<UpstreamConnection*>(conn);
+    if (up != nullptr && !up->connected() &&
+        now_ns - up->connect_started_ns() > kConnectTimeoutNs) {
+      stuck.push_back(up);
+    }
+  }
+  for (H2Connection* conn : stuck) conn->Close("connect: timed out after 5 s");
+}
+
+void H2Worker::Run() {
+  epoll_event events[128];
+  int64_t next_tick = metrics::MonotonicNowNs() + int64_t{kTickMs} * 1000000;
+  for (;;) {
+    const int n = epoll_wait(epoll_fd_, events, 128, kTickMs);
+    for (int i = 0; i < n; ++i) {
+      void* tag = events[i].data.ptr;
+      if (tag == &kListenTag) {
+        if (!draining_) Accept();
+      } else if (tag == &kWakeTag) {
+        uint64_t value;
+        (void)!::read(wake_fd_, &value, sizeof(value));
+      } else {
+        auto* conn = static_cast<H2Connection*>(tag);
+        if (connections_.contains(conn)) conn->OnIo(events[i].events);
+      }
+    }
+    if (!draining_ && shutdown_.load(std::memory_order_acquire)) StartDrain();
+    FlushDirty();
+    const int64_t now = metrics::MonotonicNowNs();
+    if (now >= next_tick) {
+      Tick(now);
+      FlushDirty();
+      next_tick = now + int64_t{kTickMs} * 1000000;
+    }
+    if (draining_) {
+      bool busy = false;
+      for (DownstreamConnection* client : clients_) busy |= client->has_calls();
+      if (!busy || now >= deadline_ns_.load(std::memory_order_relaxed)) break;
+    }
+  }
+  // Whatever is left is cut off: clients see their streams end with the connection.
+  std::vector<H2Connection*> all(connections_.begin(), connections_.end());
+  for (H2Connection* conn : all) {
+    if (!conn->closed()) conn->Close("the proxy is shutting down");
+  }
+  FlushDirty();
+}
+
+}  // namespace rollout::proxy::h2

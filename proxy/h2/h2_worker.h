@@ -1,0 +1,90 @@
+// H2Worker: one thread with one epoll loop, which accepts client connections from the
+// shared listening socket (EPOLLEXCLUSIVE, so one worker wakes per connection), runs their
+// calls, and keeps its own connections to every backend endpoint. A call, its client
+// stream and its backend stream all live on one worker, so nothing on the per-call path
+// takes a lock or touches another worker's memory.
+//
+// Each loop turn: epoll_wait, read every ready socket into nghttp2, then flush every
+// connection that has something to send (one send() each), then delete closed
+// connections. Every 100 ms it also times out stuck connects.
+//
+// Shutdown (BeginShutdown, from any thread): stop accepting, GOAWAY every client
+// connection, let calls run until the deadline, then reset what is left and exit.
+#ifndef ROLLOUT_PROXY_H2_H2_WORKER_H_
+#define ROLLOUT_PROXY_H2_H2_WORKER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/time/time.h"
+#include "metrics/call_metrics.h"
+#include "proxy/call_router.h"
+#include "proxy/engine_shared.h"
+#include "proxy/h2/connection.h"
+#include "routing/routing_table_store.h"
+
+namespace rollout::proxy::h2 {
+
+class H2Worker final {
+ public:
+  H2Worker(int index, int listen_fd, const routing::RoutingTableStore* store,
+           int64_t max_message_bytes, metrics::CallMetrics* call_metrics, EngineShared* shared,
+           const std::atomic<bool>* serving);
+  ~H2Worker();
+
+  void Start();
+  // Any thread: begins the drain described above.
+  void BeginShutdown(absl::Time deadline);
+  void Join();
+
+  // Any thread.
+  const UpstreamSet& upstreams() const { return router_.upstreams(); }
+
+  // For connections and calls (worker thread only).
+  CallRouter& router() { return router_; }
+  ConcurrencyLimit& listener_limit() { return shared_->listener_limit; }
+  int64_t max_message_bytes() const { return max_message_bytes_; }
+  bool serving() const { return serving_->load(std::memory_order_relaxed); }
+  void MarkDirty(H2Connection* conn);
+  // Stops watching a closed connection and deletes it at the end of the loop turn.
+  void Reap(H2Connection* conn);
+  void SetEvents(int fd, H2Connection* conn, uint32_t events);
+  // Opens a non-blocking connection to `address` (host:port); null with *why on failure.
+  UpstreamConnection* Connect(H2Upstream* owner, const std::string& address, std::string* why);
+  uint8_t* read_buffer() { return read_buffer_.get(); }
+  static constexpr size_t kReadBufferBytes = 64 * 1024;
+
+ private:
+  void Run();
+  void Accept();
+  void FlushDirty();
+  void Tick(int64_t now_ns);
+  void StartDrain();
+
+  const int index_;
+  const int listen_fd_;
+  const int64_t max_message_bytes_;
+  EngineShared* const shared_;
+  const std::atomic<bool>* const serving_;
+  CallRouter router_;
+  int epoll_fd_ = -1;
+  int wake_fd_ = -1;
+  std::unique_ptr<uint8_t[]> read_buffer_;
+  absl::flat_hash_set<H2Connection*> connections_;  // every live connection, owned
+  std::vector<DownstreamConnection*> clients_;      // the client connections among them
+  std::vector<H2Connection*> dirty_;
+  std::vector<H2Connection*> graveyard_;
+  std::atomic<bool> shutdown_{false};
+  std::atomic<int64_t> deadline_ns_{0};  // on metrics::MonotonicNowNs()
+  bool draining_ = false;
+  std::thread thread_;
+};
+
+}  // namespace rollout::proxy::h2
+
+#endif  // ROLLOUT_PROXY_H2_H2_WORKER_H_

@@ -1,0 +1,71 @@
+#include "proxy/h2/pipe.h"
+
+#include "proxy/h2/connection.h"
+
+namespace rollout::proxy::h2 {
+
+void Pipe::Push(const uint8_t* data, size_t size) {
+  if (off_ > 0 && off_ == buf_.size()) {
+    buf_.clear();
+    off_ = 0;
+  }
+  buf_.append(reinterpret_cast<const char*>(data), size);
+  if (deferred_ && sink_ != nullptr) {
+    deferred_ = false;
+    nghttp2_session_resume_data(sink_->session(), sink_stream_);
+    sink_->MarkDirty();
+  }
+}
+
+void Pipe::End() {
+  eof_ = true;
+  if (deferred_ && sink_ != nullptr) {
+    deferred_ = false;
+    nghttp2_session_resume_data(sink_->session(), sink_stream_);
+    sink_->MarkDirty();
+  }
+}
+
+ssize_t Pipe::Read(size_t length, uint32_t* data_flags) {
+  const size_t n = std::min(length, queued());
+  if (n == 0 && !eof_) {
+    deferred_ = true;
+    return NGHTTP2_ERR_DEFERRED;
+  }
+  if (n > 0) *data_flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+  if (eof_ && n == queued()) *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+  return static_cast<ssize_t>(n);
+}
+
+int Pipe::Send(const uint8_t* framehd, size_t length) {
+  if (!sink_->HasRoomForOutput()) return NGHTTP2_ERR_WOULDBLOCK;
+  sink_->AppendOutput(framehd, 9);
+  sink_->AppendOutput(data(), length);
+  off_ += length;
+  taken_ += length;
+  if (off_ == buf_.size()) {
+    buf_.clear();
+    off_ = 0;
+  } else if (off_ > (1u << 16) && off_ * 2 > buf_.size()) {
+    buf_.erase(0, off_);
+    off_ = 0;
+  }
+  Release(length);
+  return 0;
+}
+
+void Pipe::Discard() {
+  const size_t n = queued();
+  buf_.clear();
+  off_ = 0;
+  Release(n);
+}
+
+void Pipe::Release(size_t n) {
+  if (src_ == nullptr || n == 0) return;
+  // Counts for the connection even once the stream is closed.
+  nghttp2_session_consume(src_->session(), src_stream_, n);
+  src_->MarkDirty();
+}
+
+}  // namespace rollout::proxy::h2
