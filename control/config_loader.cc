@@ -587,7 +587,6 @@ absl::StatusOr<Config> ReadConfig(const Reader& in, const YAML::Node& root) {
     ASSIGN_OR_RETURN(config.max_concurrent_calls, in.Integer(root["max_concurrent_calls"],
                                                              "max_concurrent_calls", 1, INT32_MAX));
   }
-  if (root["tls"]) ASSIGN_OR_RETURN(config.tls, ReadServerTls(in, root["tls"], "tls"));
   if (root["data_plane"]) {
     ASSIGN_OR_RETURN(config.data_plane, in.String(root["data_plane"], "data_plane"));
     if (config.data_plane != "grpc" && config.data_plane != "nghttp2") {
@@ -595,10 +594,11 @@ absl::StatusOr<Config> ReadConfig(const Reader& in, const YAML::Node& root) {
           root["data_plane"], "data_plane",
           absl::StrCat("unknown data plane \"", config.data_plane, "\" (grpc, nghttp2)"));
     }
-    if (config.data_plane == "nghttp2" && config.tls.has_value()) {
+    if (config.data_plane == "nghttp2" && root["tls"]) {
       return in.Error(root["tls"], "tls", "is not supported on data_plane: nghttp2 (use grpc)");
     }
   }
+  if (root["tls"]) ASSIGN_OR_RETURN(config.tls, ReadServerTls(in, root["tls"], "tls"));
   if (const YAML::Node metrics = root["metrics"]) {
     if (absl::Status s = in.CheckKeys(metrics, "metrics", {"listen"}); !s.ok()) return s;
     if (!metrics["listen"]) return in.Error(metrics, "metrics", "missing required key \"listen\"");

@@ -95,7 +95,13 @@ bool H2Call::TryReadModel() {
     const uint32_t length = MessageLength(request_.data());
     const size_t need = std::min<size_t>(length, routing::kModelNamePrefixBytes);
     const size_t got = std::min(need, have - kMessagePrefixBytes);
-    if (got < need && !request_.ended()) return false;
+    if (got < need) {
+      if (!request_.ended()) return false;
+      Fail(kInvalidArgument,
+           absl::StrCat("rollout-proxy: the request ends inside its first message (",
+                        have - kMessagePrefixBytes, " of ", length, " bytes)"));
+      return true;
+    }
     absl::StatusOr<absl::string_view> model = routing::ReadModelName(
         absl::string_view(reinterpret_cast<const char*>(request_.data()) + kMessagePrefixBytes,
                           got),

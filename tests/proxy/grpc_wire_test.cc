@@ -1,0 +1,67 @@
+#include "proxy/h2/grpc_wire.h"
+
+#include <nghttp2/nghttp2.h>
+
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace rollout::proxy::h2 {
+namespace {
+
+TEST(GrpcWireTest, PercentEncodingFollowsTheGrpcSpec) {
+  EXPECT_EQ(PercentEncode("pool \"v2\" is at 100%"), "pool \"v2\" is at 100%25");
+  EXPECT_EQ(PercentEncode("line\nbreak"), "line%0Abreak");
+  EXPECT_EQ(PercentEncode("caf\xc3\xa9"), "caf%C3%A9");
+  EXPECT_EQ(PercentEncode(""), "");
+}
+
+TEST(GrpcWireTest, GrpcStatusIsANumberFromZeroToSixteen) {
+  EXPECT_EQ(ParseGrpcStatus("0"), 0);
+  EXPECT_EQ(ParseGrpcStatus("14"), 14);
+  EXPECT_EQ(ParseGrpcStatus("16"), 16);
+  EXPECT_EQ(ParseGrpcStatus("17"), std::nullopt);
+  EXPECT_EQ(ParseGrpcStatus("-1"), std::nullopt);
+  EXPECT_EQ(ParseGrpcStatus("OK"), std::nullopt);
+  EXPECT_EQ(ParseGrpcStatus(""), std::nullopt);
+}
+
+TEST(GrpcWireTest, ResetCodesMapAsGrpcClientsMapThem) {
+  EXPECT_EQ(StatusForResetCode(NGHTTP2_CANCEL), 1);           // CANCELLED
+  EXPECT_EQ(StatusForResetCode(NGHTTP2_REFUSED_STREAM), 14);  // UNAVAILABLE
+  EXPECT_EQ(StatusForResetCode(NGHTTP2_ENHANCE_YOUR_CALM), 8);
+  EXPECT_EQ(StatusForResetCode(NGHTTP2_INTERNAL_ERROR), 13);
+  EXPECT_EQ(StatusForResetCode(0x1234), 2);  // UNKNOWN
+}
+
+std::string Message(uint32_t length) {
+  std::string m = {0, static_cast<char>(length >> 24), static_cast<char>(length >> 16),
+                   static_cast<char>(length >> 8), static_cast<char>(length)};
+  return m + std::string(length, 'x');
+}
+
+bool FeedInPieces(MessageSizeGuard* guard, const std::string& bytes, size_t piece) {
+  for (size_t at = 0; at < bytes.size(); at += piece) {
+    const size_t n = std::min(piece, bytes.size() - at);
+    if (!guard->Feed(reinterpret_cast<const uint8_t*>(bytes.data()) + at, n)) return false;
+  }
+  return true;
+}
+
+TEST(GrpcWireTest, SizeGuardFindsEveryPrefixAcrossFrameBoundaries) {
+  const std::string fine = Message(10) + Message(0) + Message(100) + Message(7);
+  for (size_t piece : {1, 2, 3, 5, 7, 64, 1000}) {
+    MessageSizeGuard guard(100);
+    EXPECT_TRUE(FeedInPieces(&guard, fine, piece)) << "piece " << piece;
+    MessageSizeGuard strict(100);
+    EXPECT_FALSE(FeedInPieces(&strict, fine + Message(101), piece)) << "piece " << piece;
+  }
+  // The length is read from the prefix alone, before the body arrives.
+  MessageSizeGuard guard(1024);
+  const std::string prefix = Message(1 << 30).substr(0, kMessagePrefixBytes);
+  EXPECT_FALSE(guard.Feed(reinterpret_cast<const uint8_t*>(prefix.data()), prefix.size()));
+}
+
+}  // namespace
+}  // namespace rollout::proxy::h2
