@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Side by side, on this machine, in one run: the same echo backends reached directly, through
-# rollout-proxy, through nginx (grpc_pass, split_clients 90/10) and through haproxy (h2,
-# weights 90/10). Every peer gets one worker, and the servers (backends and proxy) share
-# CPU 1 while the load generator runs alone on CPU 0 (taskset). Two load generators:
-# h2load (nghttp2) and rollout-bench. Several rounds each; the table shows the median and
-# the spread (min..max). Writes bench/RESULTS.md.
+# rollout-proxy (on each data plane: nghttp2 and grpc), through nginx (grpc_pass,
+# split_clients 90/10) and through haproxy (h2, weights 90/10). Every peer gets one worker,
+# and the servers (backends and proxy) share CPU 1 while the load generator runs alone on
+# CPU 0 (taskset). Two load generators: h2load (nghttp2) and rollout-bench. Several
+# rounds each; the table shows the median and the spread (min..max). Writes bench/RESULTS.md.
 #
 # Run as root on Debian 12:  bash bench/compare.sh
 #   BENCH_SECONDS=5 BENCH_ROUNDS=3 bash bench/compare.sh    # the defaults
@@ -24,15 +24,6 @@ with_work_dir
 SERVER_CPU=1
 LOAD_CPU=0
 
-# A free loopback port.
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() {  # wait_port PORT: until something listens on it
-  for _ in $(seq 1 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.05
-  done
-  echo "error: nothing listens on port $1" >&2; exit 1
-}
 # CPU time (clock ticks) used so far by the given pids.
 cpu_ticks() {
   local total=0
@@ -49,11 +40,14 @@ taskset -c $SERVER_CPU "$BUILD_DIR/bench/rollout-bench-server" --port "$V2" --na
 PIDS+=($!)
 wait_port "$V1"; wait_port "$V2"
 
-# rollout-proxy: one worker, the 90/10 split, metrics on (as in production).
-PROXY=$(free_port)
-cat > "$WORK/proxy.yaml" <<YAML
-listen: 127.0.0.1:$PROXY
+# rollout-proxy on each data plane: one worker, the 90/10 split, metrics on (as in
+# production).
+start_proxy() {  # start_proxy PLANE -> sets PROXY_PORT and PROXY_PID_OUT
+  local plane=$1 port; port=$(free_port)
+  cat > "$WORK/proxy-$plane.yaml" <<YAML
+listen: 127.0.0.1:$port
 workers: 1
+data_plane: $plane
 metrics: { listen: 127.0.0.1:0 }
 pools:
   - { name: v1, endpoints: ["127.0.0.1:$V1"] }
@@ -62,9 +56,14 @@ routes:
   - name: all
     split: [ { pool: v1, weight: 90 }, { pool: v2, weight: 10 } ]
 YAML
-taskset -c $SERVER_CPU "$BUILD_DIR/cmd/rollout-proxy" --config "$WORK/proxy.yaml" > "$WORK/proxy.log" 2>&1 &
-PROXY_PID=$!; PIDS+=($PROXY_PID)
-wait_port "$PROXY"
+  taskset -c $SERVER_CPU "$BUILD_DIR/cmd/rollout-proxy" --config "$WORK/proxy-$plane.yaml" \
+    > "$WORK/proxy-$plane.log" 2>&1 &
+  PROXY_PID_OUT=$!; PIDS+=($PROXY_PID_OUT)
+  PROXY_PORT=$port
+  wait_port "$port"
+}
+start_proxy nghttp2; PROXY_H2=$PROXY_PORT; PROXY_H2_PID=$PROXY_PID_OUT
+start_proxy grpc; PROXY_GRPC=$PROXY_PORT; PROXY_GRPC_PID=$PROXY_PID_OUT
 
 # nginx at its best for gRPC: upstream keepalive above the concurrency, and keepalive_requests
 # raised on both sides (its defaults of 1000 requests per connection make it reconnect).
@@ -86,6 +85,7 @@ http {
     listen 127.0.0.1:$NGINX http2;
     keepalive_requests 100000000;
     http2_max_concurrent_streams 1024;
+    client_max_body_size 0;  # the 1 MiB run: its default of 1m refuses those with 413
     location / { grpc_pass grpc://\$pool; }
   }
 }
@@ -121,11 +121,17 @@ wait_port "$HAPROXY"
 # h2load's request body: one gRPC frame (uncompressed, 100-byte message).
 python3 -c 'import sys; sys.stdout.buffer.write(b"\x00\x00\x00\x00\x64" + b"x" * 100)' > "$WORK/body.bin"
 
-declare -A PORT_OF=([direct]=$V1 [rollout-proxy]=$PROXY [nginx]=$NGINX [haproxy]=$HAPROXY)
+TARGETS=(direct rollout-nghttp2 rollout-grpc nginx haproxy)
+declare -A PORT_OF=([direct]=$V1 [rollout-nghttp2]=$PROXY_H2 [rollout-grpc]=$PROXY_GRPC
+                    [nginx]=$NGINX [haproxy]=$HAPROXY)
+declare -A NAME_OF=([direct]=direct [rollout-nghttp2]="rollout-proxy, data_plane: nghttp2"
+                    [rollout-grpc]="rollout-proxy, data_plane: grpc" [nginx]=nginx
+                    [haproxy]=haproxy)
 pids_of() {
   case "$1" in
     direct) echo "${PIDS[0]}" ;;
-    rollout-proxy) echo "$PROXY_PID" ;;
+    rollout-nghttp2) echo "$PROXY_H2_PID" ;;
+    rollout-grpc) echo "$PROXY_GRPC_PID" ;;
     nginx) echo "${NGINX_PIDS[@]}" ;;
     haproxy) echo "$HAPROXY_PID" ;;
   esac
@@ -161,14 +167,14 @@ to_us() {
     else if (v ~ /s$/) { sub(/s$/, "", v); printf "%.1f", v * 1000000 }
     else printf "%s", v }'
 }
-# run_bench TARGET C M -> "rps p50_us p99_us errors cpu_us_per_call v2_share"
+# run_bench TARGET C M [PAYLOAD] -> "rps p50_us p99_us errors cpu_us_per_call v2_share"
 run_bench() {
-  local target=$1 c=$2 m=$3 port=${PORT_OF[$1]} pids
+  local target=$1 c=$2 m=$3 payload=${4:-100} port=${PORT_OF[$1]} pids
   pids=$(pids_of "$target")
   local before; before=$(cpu_ticks $pids)
   local json
   json=$(taskset -c $LOAD_CPU "$BENCH" --target "127.0.0.1:$port" -c "$c" -m "$m" \
-         --duration "${SECONDS_PER_RUN}s" --warmup 1s --json)
+         --payload "$payload" --duration "${SECONDS_PER_RUN}s" --warmup 1s --json)
   local after; after=$(cpu_ticks $pids)
   echo "$json" >> "$WORK/bench-$target.log"
   python3 - "$json" $((after - before)) "$SECONDS_PER_RUN" <<'PY'
@@ -184,16 +190,20 @@ PY
 
 declare -A RESULT
 for round in $(seq 1 "$ROUNDS"); do
-  for target in direct rollout-proxy nginx haproxy; do
+  for target in "${TARGETS[@]}"; do
     echo "== round $round/$ROUNDS: $target"
     RESULT[$target,h2,hi,$round]=$(run_h2load "$target" 8 16)
     RESULT[$target,h2,lo,$round]=$(run_h2load "$target" 1 1)
     RESULT[$target,rb,hi,$round]=$(run_bench "$target" 8 16)
     RESULT[$target,rb,lo,$round]=$(run_bench "$target" 1 1)
+    RESULT[$target,rb,mib,$round]=$(run_bench "$target" 1 2 1048576)
     echo "   h2load c8xm16: ${RESULT[$target,h2,hi,$round]}  c1xm1: ${RESULT[$target,h2,lo,$round]}"
     echo "   rollout-bench c8xm16: ${RESULT[$target,rb,hi,$round]}  c1xm1: ${RESULT[$target,rb,lo,$round]}"
+    echo "   rollout-bench 1 MiB c1xm2: ${RESULT[$target,rb,mib,$round]}"
   done
 done
+rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+RSS_H2_END=$(rss_kib "$PROXY_H2_PID"); RSS_GRPC_END=$(rss_kib "$PROXY_GRPC_PID")
 
 # stat TARGET KEY FIELD -> "median [min..max]" over the rounds
 stat() {
@@ -224,21 +234,37 @@ median() { stat "$@" | cut -d' ' -f1; }
   echo
   echo "| target | h2load c8×m16 rps | CPU/call µs | h2load c1×m1 mean µs | rollout-bench c8×m16 rps | rollout-bench c1×m1 p50 / p99 µs | v2 share | failed calls |"
   echo "|---|---|---|---|---|---|---|---|"
-  for target in direct rollout-proxy nginx haproxy; do
+  for target in "${TARGETS[@]}"; do
     failed=0
     for round in $(seq 1 "$ROUNDS"); do
       for k in h2,hi h2,lo; do failed=$((failed + $(echo "${RESULT[$target,$k,$round]}" | cut -d' ' -f3))); done
-      for k in rb,hi rb,lo; do failed=$((failed + $(echo "${RESULT[$target,$k,$round]}" | cut -d' ' -f4))); done
+      for k in rb,hi rb,lo rb,mib; do failed=$((failed + $(echo "${RESULT[$target,$k,$round]}" | cut -d' ' -f4))); done
     done
-    echo "| $target | $(stat "$target" h2,hi 1) | $(stat "$target" h2,hi 4) | $(stat "$target" h2,lo 2) | $(stat "$target" rb,hi 1) | $(median "$target" rb,lo 2) / $(median "$target" rb,lo 3) | $(median "$target" rb,hi 6) | $failed |"
+    echo "| ${NAME_OF[$target]} | $(stat "$target" h2,hi 1) | $(stat "$target" h2,hi 4) | $(stat "$target" h2,lo 2) | $(stat "$target" rb,hi 1) | $(median "$target" rb,lo 2) / $(median "$target" rb,lo 3) | $(median "$target" rb,hi 6) | $failed |"
   done
   echo
-  p=$(median rollout-proxy h2,hi 1); n=$(median nginx h2,hi 1); h=$(median haproxy h2,hi 1)
-  d_lo=$(median direct h2,lo 2); p_lo=$(median rollout-proxy h2,lo 2)
-  echo "Ratios (h2load medians): rollout-proxy / nginx = $(awk -v a="$p" -v b="$n" 'BEGIN{printf "%.2f", a/b}'),"
-  echo "rollout-proxy / haproxy = $(awk -v a="$p" -v b="$h" 'BEGIN{printf "%.2f", a/b}'),"
-  echo "rollout-proxy added latency at c1×m1 = $(awk -v a="$p_lo" -v b="$d_lo" 'BEGIN{printf "%.1f", a-b}') µs mean over direct."
+  echo "1 MiB messages (rollout-bench --payload 1048576 -c 1 -m 2, echoed back, so 2 MiB"
+  echo "cross each hop per call). CPU/MiB is the target's CPU time per MiB carried (both ways)."
   echo
+  echo "| target | calls/s | MiB/s each way | p50 ms | CPU/MiB µs |"
+  echo "|---|---|---|---|---|"
+  for target in "${TARGETS[@]}"; do
+    rps=$(median "$target" rb,mib 1); p50=$(median "$target" rb,mib 2); cpu=$(median "$target" rb,mib 5)
+    echo "| ${NAME_OF[$target]} | $(stat "$target" rb,mib 1) | $rps | $(awk -v v="$p50" 'BEGIN{printf "%.1f", v/1000}') | $(awk -v v="$cpu" 'BEGIN{printf "%.0f", v/2}') |"
+  done
+  echo
+  echo "Proxy RSS at the end of the run: nghttp2 plane $((RSS_H2_END / 1024)) MiB, grpc plane $((RSS_GRPC_END / 1024)) MiB."
+  echo
+  n=$(median nginx h2,hi 1); h=$(median haproxy h2,hi 1); d_lo=$(median direct h2,lo 2)
+  d_p50=$(median direct rb,lo 2)
+  for target in rollout-nghttp2 rollout-grpc; do
+    p=$(median "$target" h2,hi 1); p_lo=$(median "$target" h2,lo 2); p_p50=$(median "$target" rb,lo 2)
+    echo "${NAME_OF[$target]}: / nginx = $(awk -v a="$p" -v b="$n" 'BEGIN{printf "%.2f", a/b}'),"
+    echo "/ haproxy = $(awk -v a="$p" -v b="$h" 'BEGIN{printf "%.2f", a/b}') (h2load c8×m16 medians);"
+    echo "added latency at c1×m1 over direct: $(awk -v a="$p_lo" -v b="$d_lo" 'BEGIN{printf "%.1f", a-b}') µs mean (h2load),"
+    echo "$(awk -v a="$p_p50" -v b="$d_p50" 'BEGIN{printf "%.1f", a-b}') µs p50 (rollout-bench)."
+    echo
+  done
   echo "Targets (issue 7): throughput ≥ 1.25× nginx and ≥ 1.0× haproxy at c8×m16; added latency"
   echo "≤ 30 µs p50 at c1×m1."
   echo

@@ -56,6 +56,16 @@ with_work_dir() {
   trap cleanup_work EXIT
 }
 
+# A free loopback port.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() {  # wait_port PORT: until something listens on it
+  for _ in $(seq 1 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.05
+  done
+  echo "error: nothing listens on port $1" >&2; exit 1
+}
+
 # start NAME COMMAND...: runs COMMAND in the background with its output in $WORK/NAME.log,
 # waits for its "listening on HOST:PORT" line, and sets PORT and PID (globals: a $(...)
 # subshell would lose the PID needed for cleanup). Appends PID to PIDS. Needs WORK.
