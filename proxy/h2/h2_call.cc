@@ -14,7 +14,7 @@ namespace {
 
 constexpr absl::string_view kPoolHeader = "x-rollout-pool";
 constexpr absl::string_view kHealthCheck = "/grpc.health.v1.Health/Check";
-constexpr int kOk = 0, kCancelled = 1, kUnknown = 2, kInvalidArgument = 3, kResourceExhausted = 8,
+constexpr int kCancelled = 1, kUnknown = 2, kInvalidArgument = 3, kResourceExhausted = 8,
               kUnimplemented = 12, kInternal = 13, kUnavailable = 14;
 
 // Scratch space for building header lists; nghttp2 copies the array on submit.

@@ -35,8 +35,7 @@ char kWakeTag;
 H2Worker::H2Worker(int index, int listen_fd, const routing::RoutingTableStore* store,
                    int64_t max_message_bytes, metrics::CallMetrics* call_metrics,
                    EngineShared* shared, const std::atomic<bool>* serving)
-    : index_(index),
-      listen_fd_(listen_fd),
+    : listen_fd_(listen_fd),
       max_message_bytes_(max_message_bytes),
       shared_(shared),
       serving_(serving),

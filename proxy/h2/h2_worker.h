@@ -66,7 +66,6 @@ class H2Worker final {
   void Tick(int64_t now_ns);
   void StartDrain();
 
-  const int index_;
   const int listen_fd_;
   const int64_t max_message_bytes_;
   EngineShared* const shared_;
