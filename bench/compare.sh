@@ -230,17 +230,17 @@ median() { stat "$@" | cut -d' ' -f1; }
   echo "CPU $LOAD_CPU (taskset). Unary calls with a 100-byte message. ${SECONDS_PER_RUN} s measured per"
   echo "run after 1 s of warm-up, $ROUNDS rounds; each cell is the median [min..max] of the rounds."
   echo "\"CPU/call\" is the proxy's own CPU time (utime+stime from /proc) over the calls it"
-  echo "carried at c8×m16 (h2load run), in µs; for \"direct\" it is the backend's."
+  echo "carried in the h2load run, in µs; for \"direct\" it is the backend's."
   echo
-  echo "| target | h2load c8×m16 rps | CPU/call µs | h2load c1×m1 mean µs | rollout-bench c8×m16 rps | rollout-bench c1×m1 p50 / p99 µs | v2 share | failed calls |"
-  echo "|---|---|---|---|---|---|---|---|"
+  echo "| target | h2load c8×m16 rps | CPU/call µs | h2load c1×m1 mean µs | CPU/call at c1×m1 µs | rollout-bench c8×m16 rps | rollout-bench c1×m1 p50 / p99 µs | v2 share | failed calls |"
+  echo "|---|---|---|---|---|---|---|---|---|"
   for target in "${TARGETS[@]}"; do
     failed=0
     for round in $(seq 1 "$ROUNDS"); do
       for k in h2,hi h2,lo; do failed=$((failed + $(echo "${RESULT[$target,$k,$round]}" | cut -d' ' -f3))); done
       for k in rb,hi rb,lo rb,mib; do failed=$((failed + $(echo "${RESULT[$target,$k,$round]}" | cut -d' ' -f4))); done
     done
-    echo "| ${NAME_OF[$target]} | $(stat "$target" h2,hi 1) | $(stat "$target" h2,hi 4) | $(stat "$target" h2,lo 2) | $(stat "$target" rb,hi 1) | $(median "$target" rb,lo 2) / $(median "$target" rb,lo 3) | $(median "$target" rb,hi 6) | $failed |"
+    echo "| ${NAME_OF[$target]} | $(stat "$target" h2,hi 1) | $(stat "$target" h2,hi 4) | $(stat "$target" h2,lo 2) | $(stat "$target" h2,lo 4) | $(stat "$target" rb,hi 1) | $(median "$target" rb,lo 2) / $(median "$target" rb,lo 3) | $(median "$target" rb,hi 6) | $failed |"
   done
   echo
   echo "1 MiB messages (rollout-bench --payload 1048576 -c 1 -m 2, echoed back, so 2 MiB"
