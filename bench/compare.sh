@@ -275,9 +275,9 @@ median() { stat "$@" | cut -d' ' -f1; }
   h_added=$(awk -v a="$(median haproxy rb,lo 2)" -v b="$d_p50" 'BEGIN{printf "%.0f", a-b}')
   n_added=$(awk -v a="$(median nginx rb,lo 2)" -v b="$d_p50" 'BEGIN{printf "%.0f", a-b}')
   echo "With \`data_plane: nghttp2\`:"
-  echo "- throughput at c8×m16 ≥ 1.25× nginx: ${r_n}×, $(verdict "$(awk -v r="$r_n" 'BEGIN{print r >= 1.25}')");"
-  echo "- throughput at c8×m16 ≥ 1.0× haproxy: ${r_h}×, $(verdict "$(awk -v r="$r_h" 'BEGIN{print r >= 1.0}')");"
-  echo "- added latency at c1×m1 ≤ 30 µs p50: ${added} µs, $(verdict "$(awk -v a="$added" 'BEGIN{print a <= 30}')")"
+  echo "- throughput at c8×m16 ≥ 1.25× nginx: ${r_n}×, $(verdict "$(awk -v r="$r_n" 'BEGIN{print (r >= 1.25)}')");"
+  echo "- throughput at c8×m16 ≥ 1.0× haproxy: ${r_h}×, $(verdict "$(awk -v r="$r_h" 'BEGIN{print (r >= 1.0)}')");"
+  echo "- added latency at c1×m1 ≤ 30 µs p50: ${added} µs, $(verdict "$(awk -v a="$added" 'BEGIN{print (a <= 30)}')")"
   echo "  (haproxy adds ${h_added} µs and nginx ${n_added} µs in the same run);"
   echo "- 1 MiB messages: see the table above and \`bench/PROFILE.md\` for the copies;"
   echo "- RSS over 10 minutes: \`bench/RESULTS-rss.md\` (\`bash bench/rss_soak.sh\`)."
