@@ -10,6 +10,7 @@
 #   BENCH_SECONDS=5 BENCH_ROUNDS=3 bash bench/compare.sh    # the defaults
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
 cd "$ROOT"
 PACKAGES+=(nginx-light haproxy nghttp2-client python3)
 SECONDS_PER_RUN="${BENCH_SECONDS:-5}"
@@ -33,37 +34,10 @@ cpu_ticks() {
   echo "$total"
 }
 
-V1=$(free_port); V2=$(free_port)
-taskset -c $SERVER_CPU "$BUILD_DIR/bench/rollout-bench-server" --port "$V1" --name v1 > "$WORK/v1.log" 2>&1 &
-PIDS+=($!)
-taskset -c $SERVER_CPU "$BUILD_DIR/bench/rollout-bench-server" --port "$V2" --name v2 > "$WORK/v2.log" 2>&1 &
-PIDS+=($!)
-wait_port "$V1"; wait_port "$V2"
-
-# rollout-proxy on each data plane: one worker, the 90/10 split, metrics on (as in
-# production).
-start_proxy() {  # start_proxy PLANE -> sets PROXY_PORT and PROXY_PID_OUT
-  local plane=$1 port; port=$(free_port)
-  cat > "$WORK/proxy-$plane.yaml" <<YAML
-listen: 127.0.0.1:$port
-workers: 1
-data_plane: $plane
-metrics: { listen: 127.0.0.1:0 }
-pools:
-  - { name: v1, endpoints: ["127.0.0.1:$V1"] }
-  - { name: v2, endpoints: ["127.0.0.1:$V2"] }
-routes:
-  - name: all
-    split: [ { pool: v1, weight: 90 }, { pool: v2, weight: 10 } ]
-YAML
-  taskset -c $SERVER_CPU "$BUILD_DIR/cmd/rollout-proxy" --config "$WORK/proxy-$plane.yaml" \
-    > "$WORK/proxy-$plane.log" 2>&1 &
-  PROXY_PID_OUT=$!; PIDS+=($PROXY_PID_OUT)
-  PROXY_PORT=$port
-  wait_port "$port"
-}
-start_proxy nghttp2; PROXY_H2=$PROXY_PORT; PROXY_H2_PID=$PROXY_PID_OUT
-start_proxy grpc; PROXY_GRPC=$PROXY_PORT; PROXY_GRPC_PID=$PROXY_PID_OUT
+start_echo_backends $SERVER_CPU
+# rollout-proxy on each data plane.
+start_bench_proxy nghttp2 $SERVER_CPU; PROXY_H2=$PROXY_PORT; PROXY_H2_PID=$PROXY_PID_OUT
+start_bench_proxy grpc $SERVER_CPU; PROXY_GRPC=$PROXY_PORT; PROXY_GRPC_PID=$PROXY_PID_OUT
 
 # nginx at its best for gRPC: upstream keepalive above the concurrency, and keepalive_requests
 # raised on both sides (its defaults of 1000 requests per connection make it reconnect).

@@ -8,6 +8,7 @@
 #   SOAK_SECONDS=600 SOAK_DATA_PLANE=nghttp2 bash bench/rss_soak.sh    # the defaults
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
 cd "$ROOT"
 PACKAGES+=(python3)
 DURATION="${SOAK_SECONDS:-600}"
@@ -20,27 +21,8 @@ fi
 BENCH="$BUILD_DIR/bench/rollout-bench"
 with_work_dir
 
-V1=$(free_port); V2=$(free_port); PROXY=$(free_port)
-"$BUILD_DIR/bench/rollout-bench-server" --port "$V1" --name v1 > "$WORK/v1.log" 2>&1 &
-PIDS+=($!)
-"$BUILD_DIR/bench/rollout-bench-server" --port "$V2" --name v2 > "$WORK/v2.log" 2>&1 &
-PIDS+=($!)
-wait_port "$V1"; wait_port "$V2"
-cat > "$WORK/proxy.yaml" <<YAML
-listen: 127.0.0.1:$PROXY
-workers: 1
-data_plane: $PLANE
-metrics: { listen: 127.0.0.1:0 }
-pools:
-  - { name: v1, endpoints: ["127.0.0.1:$V1"] }
-  - { name: v2, endpoints: ["127.0.0.1:$V2"] }
-routes:
-  - name: all
-    split: [ { pool: v1, weight: 90 }, { pool: v2, weight: 10 } ]
-YAML
-"$BUILD_DIR/cmd/rollout-proxy" --config "$WORK/proxy.yaml" > "$WORK/proxy.log" 2>&1 &
-PROXY_PID=$!; PIDS+=($PROXY_PID)
-wait_port "$PROXY"
+start_echo_backends
+start_bench_proxy "$PLANE"; PROXY=$PROXY_PORT; PROXY_PID=$PROXY_PID_OUT
 
 "$BENCH" --target "127.0.0.1:$PROXY" -c 8 -m 16 --duration "${DURATION}s" --warmup 0s --json \
   > "$WORK/small.json" &

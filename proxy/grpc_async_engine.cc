@@ -101,8 +101,6 @@ absl::flat_hash_map<std::string, bool> GrpcAsyncEngine::EndpointHealth() const {
   return health;
 }
 
-std::vector<metrics::Rejections> GrpcAsyncEngine::Rejected() const {
-  return shared_.Rejected();
-}
+std::vector<metrics::Rejections> GrpcAsyncEngine::Rejected() const { return shared_.Rejected(); }
 
 }  // namespace rollout::proxy

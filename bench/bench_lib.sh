@@ -1,0 +1,45 @@
+# Shared by bench/compare.sh and bench/rss_soak.sh: the echo backends and the proxy they
+# measure. Source after scripts/lib.sh and with_work_dir.
+
+# exec_on_cpu CPU COMMAND...: replaces the shell with COMMAND, pinned to CPU with taskset (or
+# unpinned when CPU is empty). Only in the background (`exec_on_cpu ... &`), where the
+# shell it replaces is the background subshell, so that $! is COMMAND's own pid.
+exec_on_cpu() {
+  local cpu=$1; shift
+  if [ -n "$cpu" ]; then exec taskset -c "$cpu" "$@"; else exec "$@"; fi
+}
+
+# start_echo_backends [CPU]: two rollout-bench-server echo backends, v1 and v2; sets V1, V2.
+start_echo_backends() {
+  local cpu=${1:-}
+  V1=$(free_port); V2=$(free_port)
+  exec_on_cpu "$cpu" "$BUILD_DIR/bench/rollout-bench-server" --port "$V1" --name v1 > "$WORK/v1.log" 2>&1 &
+  PIDS+=($!)
+  exec_on_cpu "$cpu" "$BUILD_DIR/bench/rollout-bench-server" --port "$V2" --name v2 > "$WORK/v2.log" 2>&1 &
+  PIDS+=($!)
+  wait_port "$V1"; wait_port "$V2"
+}
+
+# start_bench_proxy PLANE [CPU]: rollout-proxy on data_plane PLANE in front of V1 and V2, as
+# measured: one worker, the 90/10 split, metrics on (as in production). Sets PROXY_PORT and
+# PROXY_PID_OUT.
+start_bench_proxy() {
+  local plane=$1 cpu=${2:-} port; port=$(free_port)
+  cat > "$WORK/proxy-$plane.yaml" <<YAML
+listen: 127.0.0.1:$port
+workers: 1
+data_plane: $plane
+metrics: { listen: 127.0.0.1:0 }
+pools:
+  - { name: v1, endpoints: ["127.0.0.1:$V1"] }
+  - { name: v2, endpoints: ["127.0.0.1:$V2"] }
+routes:
+  - name: all
+    split: [ { pool: v1, weight: 90 }, { pool: v2, weight: 10 } ]
+YAML
+  exec_on_cpu "$cpu" "$BUILD_DIR/cmd/rollout-proxy" --config "$WORK/proxy-$plane.yaml" \
+    > "$WORK/proxy-$plane.log" 2>&1 &
+  PROXY_PID_OUT=$!; PIDS+=($PROXY_PID_OUT)
+  PROXY_PORT=$port
+  wait_port "$port"
+}
