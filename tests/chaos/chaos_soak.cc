@@ -47,6 +47,11 @@ namespace {
 constexpr char kToken[] = "chaos-admin-secret-0123456789";
 constexpr const char* kPools[] = {"v1", "v2"};
 
+// A client learns that its connection died only when its transport notices the reset,
+// which can lag the exit (more so under sanitizers): a call started on that connection in
+// the meantime fails with it. Such a call counts as in flight on the killed process.
+constexpr absl::Duration kNoticeLag = absl::Seconds(1);
+
 // A process killed: from the signal until its exit was seen.
 struct Kill {
   std::string what;
@@ -346,15 +351,21 @@ int Soak::Run(absl::Duration duration, bool json) {
   int attributed = 0, unexplained = 0, lost = 0;
   for (const Failure& f : failures_) {
     std::string killed;
+    absl::Duration nearest = absl::InfiniteDuration();  // from the nearest kill's exit
     for (const Kill& k : kills_) {
-      // In flight while the process died: started before its exit was seen, and ended
-      // after the signal.
-      if (f.start <= k.dead && k.signalled <= f.end) killed = k.what;
+      // In flight while the process died: started before its exit was seen (or within the
+      // time a client takes to notice), and ended after the signal.
+      if (f.start <= k.dead + kNoticeLag && k.signalled <= f.end) killed = k.what;
+      if (absl::AbsDuration(f.start - k.dead) < absl::AbsDuration(nearest))
+        nearest = f.start - k.dead;
     }
     const std::string message = std::regex_replace(f.message, std::regex("[0-9]+"), "N");
     if (f.code == grpc::StatusCode::DEADLINE_EXCEEDED) ++lost;
     if (killed.empty()) {
       ++unexplained;
+      std::fprintf(stderr, "not explained: %s %s, started %s from the nearest kill's exit\n",
+                   metrics::StatusCodeName(f.code), f.message.c_str(),
+                   absl::FormatDuration(nearest).c_str());
       reasons[absl::StrCat("not explained | ", metrics::StatusCodeName(f.code), " ",
                            message.substr(0, 100))]++;
     } else {
