@@ -172,8 +172,6 @@ void H2Call::RetryOrFail(absl::string_view why) {
       return RetryOrFail(next_why);
     }
   }
-  on_endpoint_ = true;  // RecordEnd counts the failure against this endpoint
-  ++target_.endpoint->outstanding;
   Fail(kUnavailable,
        absl::StrCat("rollout-proxy: pool \"", *target_.pool->name, "\" endpoint ",
                     target_.endpoint->address, " is unavailable",
@@ -405,6 +403,9 @@ void H2Call::RecordEnd(int code) {
   if (on_endpoint_) {
     --target_.endpoint->outstanding;
     on_endpoint_ = false;
+  }
+  // The endpoint of the last attempt, whether or not its stream ever opened.
+  if (attempted_) {
     target_.endpoint->state->RecordCall(code == kUnavailable, target_.pool->outlier,
                                         target_.pool->states);
   }
