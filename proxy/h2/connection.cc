@@ -24,28 +24,11 @@ constexpr int32_t kConnectionWindow = 8 << 20;
 // allows: a 1 MiB message crosses in a few frames instead of 64.
 constexpr uint32_t kMaxFrameSize = 256 * 1024;
 
-template <CallHook H2Call::*kHook>
-void Link(CallList* list, H2Call* call) {
-  (call->*kHook).prev = nullptr;
-  (call->*kHook).next = list->head;
-  if (list->head != nullptr) (list->head->*kHook).prev = call;
-  list->head = call;
-}
+}  // namespace
 
-template <CallHook H2Call::*kHook>
-void Unlink(CallList* list, H2Call* call) {
-  CallHook& hook = call->*kHook;
-  if (hook.prev == nullptr && list->head != call) return;  // not on the list
-  if (hook.prev != nullptr) {
-    (hook.prev->*kHook).next = hook.next;
-  } else {
-    list->head = hook.next;
-  }
-  if (hook.next != nullptr) (hook.next->*kHook).prev = hook.prev;
-  hook.prev = hook.next = nullptr;
-}
+H2Connection::H2Connection(H2Worker* worker, int fd) : worker_(worker), fd_(fd) {}
 
-nghttp2_option* NewOptions() {
+nghttp2_option* H2Connection::NewOptions() {
   nghttp2_option* option;
   nghttp2_option_new(&option);
   // The proxy returns window only once it has passed the bytes on (Pipe).
@@ -56,25 +39,21 @@ nghttp2_option* NewOptions() {
   return option;
 }
 
-void SubmitSettings(nghttp2_session* session, bool server) {
-  nghttp2_settings_entry settings[] = {
+void H2Connection::SubmitSettings(nghttp2_session* session, const nghttp2_settings_entry* extra,
+                                  size_t extra_count) {
+  nghttp2_settings_entry settings[8] = {
       {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, static_cast<uint32_t>(kStreamWindow)},
       {NGHTTP2_SETTINGS_MAX_FRAME_SIZE, kMaxFrameSize},
-      {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
   };
-  nghttp2_submit_settings(session, NGHTTP2_FLAG_NONE, settings, server ? 2 : 3);
+  size_t n = 2;
+  for (size_t i = 0; i < extra_count && n < 8; ++i) settings[n++] = extra[i];
+  nghttp2_submit_settings(session, NGHTTP2_FLAG_NONE, settings, n);
   nghttp2_session_set_local_window_size(session, NGHTTP2_FLAG_NONE, 0, kConnectionWindow);
 }
 
-H2Call* CallOf(nghttp2_session* session, int32_t stream_id) {
+H2Call* H2Connection::CallOf(nghttp2_session* session, int32_t stream_id) {
   return static_cast<H2Call*>(nghttp2_session_get_stream_user_data(session, stream_id));
 }
-
-}  // namespace
-
-// ---- H2Connection ----
-
-H2Connection::H2Connection(H2Worker* worker, int fd) : worker_(worker), fd_(fd) {}
 
 H2Connection::~H2Connection() {
   if (session_ != nullptr) nghttp2_session_del(session_);
@@ -183,250 +162,6 @@ void H2Connection::Close(absl::string_view why) {
   closed_ = true;
   OnLost(why);
   worker_->Reap(this);
-}
-
-// ---- DownstreamConnection ----
-
-DownstreamConnection::DownstreamConnection(H2Worker* worker, int fd) : H2Connection(worker, fd) {
-  nghttp2_session_callbacks* callbacks;
-  nghttp2_session_callbacks_new(&callbacks);
-  SetCommonCallbacks(callbacks);
-  nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks, &OnBeginHeaders);
-  nghttp2_session_callbacks_set_on_header_callback(callbacks, &OnHeader);
-  nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, &OnFrameRecv);
-  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, &OnDataChunk);
-  nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, &OnStreamClose);
-  nghttp2_option* option = NewOptions();
-  nghttp2_session_server_new2(&session_, callbacks, this, option);
-  nghttp2_option_del(option);
-  nghttp2_session_callbacks_del(callbacks);
-  SubmitSettings(session_, /*server=*/true);
-  MarkDirty();
-}
-
-DownstreamConnection::~DownstreamConnection() = default;
-
-void DownstreamConnection::Add(H2Call* call) { Link<&H2Call::down_hook>(&calls_, call); }
-void DownstreamConnection::Remove(H2Call* call) { Unlink<&H2Call::down_hook>(&calls_, call); }
-
-void DownstreamConnection::SendGoaway() {
-  if (goaway_sent_ || closed()) return;
-  goaway_sent_ = true;
-  nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE,
-                        nghttp2_session_get_last_proc_stream_id(session_), NGHTTP2_NO_ERROR,
-                        nullptr, 0);
-  MarkDirty();
-}
-
-Pipe* DownstreamConnection::OutgoingPipe(H2Call* call) { return call->response_pipe(); }
-
-void DownstreamConnection::OnLost(absl::string_view) {
-  while (calls_.head != nullptr) {
-    H2Call* call = calls_.head;
-    Unlink<&H2Call::down_hook>(&calls_, call);
-    call->OnDownstreamLost();
-  }
-}
-
-int DownstreamConnection::OnBeginHeaders(nghttp2_session* session, const nghttp2_frame* frame,
-                                         void* user_data) {
-  if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
-  auto* conn = static_cast<DownstreamConnection*>(user_data);
-  auto* call = new H2Call(conn->worker_, conn, frame->hd.stream_id);
-  conn->Add(call);
-  nghttp2_session_set_stream_user_data(session, frame->hd.stream_id, call);
-  return 0;
-}
-
-int DownstreamConnection::OnHeader(nghttp2_session* session, const nghttp2_frame* frame,
-                                   const uint8_t* name, size_t namelen, const uint8_t* value,
-                                   size_t valuelen, uint8_t, void*) {
-  if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
-  if (H2Call* call = CallOf(session, frame->hd.stream_id)) {
-    call->OnRequestHeader(absl::string_view(reinterpret_cast<const char*>(name), namelen),
-                          absl::string_view(reinterpret_cast<const char*>(value), valuelen));
-  }
-  return 0;
-}
-
-int DownstreamConnection::OnFrameRecv(nghttp2_session* session, const nghttp2_frame* frame, void*) {
-  if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) return 0;
-  H2Call* call = CallOf(session, frame->hd.stream_id);
-  if (call == nullptr) return 0;
-  const bool end_stream = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
-  if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
-    call->OnRequestHeadersDone(end_stream);
-  } else if (end_stream) {
-    call->OnRequestEnd();
-  }
-  return 0;
-}
-
-int DownstreamConnection::OnDataChunk(nghttp2_session* session, uint8_t, int32_t stream_id,
-                                      const uint8_t* data, size_t len, void*) {
-  if (H2Call* call = CallOf(session, stream_id)) {
-    call->OnRequestData(data, len);
-  } else {
-    nghttp2_session_consume(session, stream_id, len);
-  }
-  return 0;
-}
-
-int DownstreamConnection::OnStreamClose(nghttp2_session* session, int32_t stream_id,
-                                        uint32_t error_code, void* user_data) {
-  H2Call* call = CallOf(session, stream_id);
-  if (call == nullptr) return 0;
-  static_cast<DownstreamConnection*>(user_data)->Remove(call);
-  call->OnDownstreamClosed(error_code);
-  return 0;
-}
-
-// ---- UpstreamConnection ----
-
-UpstreamConnection::UpstreamConnection(H2Worker* worker, int fd, H2Upstream* owner)
-    : H2Connection(worker, fd), owner_(owner), connect_started_ns_(metrics::MonotonicNowNs()) {
-  nghttp2_session_callbacks* callbacks;
-  nghttp2_session_callbacks_new(&callbacks);
-  SetCommonCallbacks(callbacks);
-  nghttp2_session_callbacks_set_on_header_callback(callbacks, &OnHeader);
-  nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, &OnFrameRecv);
-  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, &OnDataChunk);
-  nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, &OnStreamClose);
-  nghttp2_option* option = NewOptions();
-  nghttp2_session_client_new2(&session_, callbacks, this, option);
-  nghttp2_option_del(option);
-  nghttp2_session_callbacks_del(callbacks);
-  SubmitSettings(session_, /*server=*/false);
-}
-
-UpstreamConnection::~UpstreamConnection() {
-  if (owner_ != nullptr && owner_->current_ == this) owner_->current_ = nullptr;
-}
-
-int32_t UpstreamConnection::Submit(H2Call* call, const nghttp2_nv* nva, size_t nvlen,
-                                   nghttp2_data_provider* body) {
-  const int32_t id = nghttp2_submit_request(session_, nullptr, nva, nvlen, body, call);
-  if (id > 0) {
-    Link<&H2Call::up_hook>(&calls_, call);
-    MarkDirty();
-  }
-  return id;
-}
-
-void UpstreamConnection::Remove(H2Call* call) { Unlink<&H2Call::up_hook>(&calls_, call); }
-
-Pipe* UpstreamConnection::OutgoingPipe(H2Call* call) { return call->request_pipe(); }
-
-void UpstreamConnection::OnConnectDone() {
-  int error = 0;
-  socklen_t len = sizeof(error);
-  if (getsockopt(fd_, SOL_SOCKET, SO_ERROR, &error, &len) != 0) error = errno;
-  if (error != 0) return Close(absl::StrCat("connect: ", strerror(error)));
-  connected_ = true;
-  worker_->SetEvents(fd_, this, EPOLLIN);
-  if (owner_ != nullptr) owner_->Connected(this);
-  MarkDirty();  // the preface and every request queued meanwhile
-}
-
-void UpstreamConnection::OnLost(absl::string_view why) {
-  if (owner_ != nullptr) owner_->Failed(this, why, /*connect_failed=*/!connected_);
-  while (calls_.head != nullptr) {
-    H2Call* call = calls_.head;
-    Unlink<&H2Call::up_hook>(&calls_, call);
-    call->OnUpstreamLost(/*never_sent=*/!connected_, why);
-  }
-}
-
-int UpstreamConnection::OnHeader(nghttp2_session* session, const nghttp2_frame* frame,
-                                 const uint8_t* name, size_t namelen, const uint8_t* value,
-                                 size_t valuelen, uint8_t, void*) {
-  if (frame->hd.type != NGHTTP2_HEADERS) return 0;
-  if (H2Call* call = CallOf(session, frame->hd.stream_id)) {
-    call->OnResponseHeader(absl::string_view(reinterpret_cast<const char*>(name), namelen),
-                           absl::string_view(reinterpret_cast<const char*>(value), valuelen),
-                           /*trailer=*/frame->headers.cat == NGHTTP2_HCAT_HEADERS);
-  }
-  return 0;
-}
-
-int UpstreamConnection::OnFrameRecv(nghttp2_session* session, const nghttp2_frame* frame,
-                                    void* user_data) {
-  auto* conn = static_cast<UpstreamConnection*>(user_data);
-  if (frame->hd.type == NGHTTP2_GOAWAY) {
-    // The backend is going away: new calls go to a new connection.
-    conn->goaway_received_ = true;
-    if (conn->owner_ != nullptr && conn->owner_->current_ == conn) conn->owner_->current_ = nullptr;
-    return 0;
-  }
-  if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) return 0;
-  H2Call* call = CallOf(session, frame->hd.stream_id);
-  if (call == nullptr) return 0;
-  const bool end_stream = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
-  if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_RESPONSE) {
-    call->OnResponseHeadersDone(end_stream);
-  } else if (end_stream) {
-    call->OnResponseEnd();
-  }
-  return 0;
-}
-
-int UpstreamConnection::OnDataChunk(nghttp2_session* session, uint8_t, int32_t stream_id,
-                                    const uint8_t* data, size_t len, void*) {
-  if (H2Call* call = CallOf(session, stream_id)) {
-    call->OnResponseData(data, len);
-  } else {
-    nghttp2_session_consume(session, stream_id, len);
-  }
-  return 0;
-}
-
-int UpstreamConnection::OnStreamClose(nghttp2_session* session, int32_t stream_id,
-                                      uint32_t error_code, void* user_data) {
-  H2Call* call = CallOf(session, stream_id);
-  if (call == nullptr) return 0;
-  static_cast<UpstreamConnection*>(user_data)->Remove(call);
-  call->OnUpstreamClosed(error_code);
-  return 0;
-}
-
-// ---- H2Upstream ----
-
-H2Upstream::H2Upstream(H2Worker* worker, std::string address)
-    : worker_(worker), address_(std::move(address)) {}
-
-H2Upstream::~H2Upstream() {
-  if (current_ != nullptr) current_->owner_ = nullptr;
-}
-
-UpstreamConnection* H2Upstream::Acquire(int64_t now_ns, std::string* why) {
-  if (current_ != nullptr && current_->usable()) return current_;
-  if (failing_.load(std::memory_order_relaxed) && now_ns < retry_at_ns_) {
-    *why =
-        absl::StrCat(last_error_, " (reconnecting in ", (retry_at_ns_ - now_ns) / 1000000, " ms)");
-    return nullptr;
-  }
-  UpstreamConnection* conn = worker_->Connect(this, address_, why);
-  if (conn == nullptr) {
-    Failed(nullptr, *why, /*connect_failed=*/true);
-    return nullptr;
-  }
-  current_ = conn;
-  return conn;
-}
-
-void H2Upstream::Connected(UpstreamConnection*) {
-  failing_.store(false, std::memory_order_relaxed);
-  backoff_ns_ = 0;
-}
-
-void H2Upstream::Failed(UpstreamConnection* conn, absl::string_view why, bool connect_failed) {
-  if (conn != nullptr && current_ == conn) current_ = nullptr;
-  if (!connect_failed) return;  // it was up: the next call reconnects at once
-  last_error_ = std::string(why);
-  backoff_ns_ = backoff_ns_ == 0 ? int64_t{1000000000}
-                                 : std::min<int64_t>(backoff_ns_ * 8 / 5, int64_t{30000000000});
-  retry_at_ns_ = metrics::MonotonicNowNs() + backoff_ns_;
-  failing_.store(true, std::memory_order_relaxed);
 }
 
 }  // namespace rollout::proxy::h2

@@ -27,22 +27,11 @@
 
 #include "absl/strings/string_view.h"
 #include "proxy/h2/pipe.h"
-#include "proxy/upstream_set.h"
 
 namespace rollout::proxy::h2 {
 
 class H2Call;
 class H2Worker;
-class H2Upstream;
-
-// Calls on one connection, as an intrusive list (no allocation per call).
-struct CallList {
-  H2Call* head = nullptr;
-};
-struct CallHook {
-  H2Call* prev = nullptr;
-  H2Call* next = nullptr;
-};
 
 class H2Connection {
  public:
@@ -84,6 +73,13 @@ class H2Connection {
   virtual void OnConnectDone() {}
   // Sets the callbacks shared by both kinds of connection.
   static void SetCommonCallbacks(nghttp2_session_callbacks* callbacks);
+  // Session options both kinds share; the caller deletes them.
+  static nghttp2_option* NewOptions();
+  // Our SETTINGS: the windows and frame size both kinds share, then `extra`.
+  static void SubmitSettings(nghttp2_session* session, const nghttp2_settings_entry* extra,
+                             size_t extra_count);
+  // The call that stream `stream_id` of `session` belongs to, or null.
+  static H2Call* CallOf(nghttp2_session* session, int32_t stream_id);
 
   void WatchWrite(bool on);
 
@@ -102,105 +98,6 @@ class H2Connection {
   size_t out_off_ = 0;
   bool watching_write_ = false;
   bool closed_ = false;
-};
-
-// The server side: a client's connection to the proxy.
-class DownstreamConnection final : public H2Connection {
- public:
-  DownstreamConnection(H2Worker* worker, int fd);
-  ~DownstreamConnection() override;
-
-  void Add(H2Call* call);
-  void Remove(H2Call* call);
-  bool has_calls() const { return calls_.head != nullptr; }
-  // Graceful GOAWAY: streams already opened run on, no new ones are accepted.
-  void SendGoaway();
-
- private:
-  void OnLost(absl::string_view why) override;
-  Pipe* OutgoingPipe(H2Call* call) override;
-  static int OnBeginHeaders(nghttp2_session*, const nghttp2_frame* frame, void* user_data);
-  static int OnHeader(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name,
-                      size_t namelen, const uint8_t* value, size_t valuelen, uint8_t flags,
-                      void* user_data);
-  static int OnFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void* user_data);
-  static int OnDataChunk(nghttp2_session*, uint8_t flags, int32_t stream_id, const uint8_t* data,
-                         size_t len, void* user_data);
-  static int OnStreamClose(nghttp2_session*, int32_t stream_id, uint32_t error_code,
-                           void* user_data);
-
-  CallList calls_;
-  bool goaway_sent_ = false;
-};
-
-// The client side: the worker's connection to one backend endpoint.
-class UpstreamConnection final : public H2Connection {
- public:
-  // Starts a non-blocking connect; the socket is already open.
-  UpstreamConnection(H2Worker* worker, int fd, H2Upstream* owner);
-  ~UpstreamConnection() override;
-
-  // Opens a stream for `call`: the request headers now, its body from `body`.
-  // Returns the stream id, or a negative nghttp2 error.
-  int32_t Submit(H2Call* call, const nghttp2_nv* nva, size_t nvlen, nghttp2_data_provider* body);
-  void Remove(H2Call* call);
-  // Accepts new streams: connected or connecting, and no GOAWAY received.
-  bool usable() const { return !closed() && !goaway_received_; }
-  bool connected() const override { return connected_; }
-  int64_t connect_started_ns() const { return connect_started_ns_; }
-  bool idle() const { return calls_.head == nullptr; }
-
- private:
-  void OnLost(absl::string_view why) override;
-  Pipe* OutgoingPipe(H2Call* call) override;
-  void OnConnectDone() override;
-  static int OnHeader(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name,
-                      size_t namelen, const uint8_t* value, size_t valuelen, uint8_t flags,
-                      void* user_data);
-  static int OnFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void* user_data);
-  static int OnDataChunk(nghttp2_session*, uint8_t flags, int32_t stream_id, const uint8_t* data,
-                         size_t len, void* user_data);
-  static int OnStreamClose(nghttp2_session*, int32_t stream_id, uint32_t error_code,
-                           void* user_data);
-
-  H2Upstream* owner_;  // null once the owner has moved on to a newer connection
-  CallList calls_;
-  bool connected_ = false;
-  bool goaway_received_ = false;
-  int64_t connect_started_ns_;
-
-  friend class H2Upstream;
-};
-
-// One endpoint's connection manager in one worker (the UpstreamSet::Link of the nghttp2
-// data plane): the current connection, and reconnect backoff after a failed connect
-// (1 s, x1.6, at most 30 s, as gRPC does).
-class H2Upstream final : public UpstreamSet::Link {
- public:
-  H2Upstream(H2Worker* worker, std::string address);
-  ~H2Upstream() override;
-
-  bool failing() const override { return failing_.load(std::memory_order_relaxed); }
-  const std::string& address() const { return address_; }
-
-  // A connection that takes new streams (connecting if need be), or null while backing off
-  // after a failed connect (then *why says what failed).
-  UpstreamConnection* Acquire(int64_t now_ns, std::string* why);
-
-  // From the connection.
-  void Connected(UpstreamConnection* conn);
-  void Failed(UpstreamConnection* conn, absl::string_view why, bool connect_failed);
-
- private:
-  H2Worker* const worker_;
-  const std::string address_;
-  UpstreamConnection* current_ = nullptr;
-  std::atomic<bool> failing_{false};
-  int64_t retry_at_ns_ = 0;
-  int64_t backoff_ns_ = 0;
-  std::string last_error_;
-
-  friend class UpstreamConnection;
 };
 
 }  // namespace rollout::proxy::h2

@@ -6,7 +6,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "metrics/call_series.h"
+#include "proxy/h2/downstream_connection.h"
 #include "proxy/h2/h2_worker.h"
+#include "proxy/h2/upstream_connection.h"
 #include "routing/model_name_reader.h"
 
 namespace rollout::proxy::h2 {

@@ -30,13 +30,17 @@
 #include "absl/strings/string_view.h"
 #include "proxy/call_router.h"
 #include "proxy/concurrency_limit.h"
-#include "proxy/h2/connection.h"
+#include "proxy/h2/call_list.h"
 #include "proxy/h2/grpc_wire.h"
 #include "proxy/h2/header_block.h"
 #include "proxy/h2/pipe.h"
 #include "routing/routing_table.h"
 
 namespace rollout::proxy::h2 {
+
+class DownstreamConnection;
+class H2Worker;
+class UpstreamConnection;
 
 class H2Call final {
  public:

@@ -25,7 +25,8 @@
 #include "metrics/call_metrics.h"
 #include "proxy/call_router.h"
 #include "proxy/engine_shared.h"
-#include "proxy/h2/connection.h"
+#include "proxy/h2/downstream_connection.h"
+#include "proxy/h2/upstream_connection.h"
 #include "routing/routing_table_store.h"
 
 namespace rollout::proxy::h2 {

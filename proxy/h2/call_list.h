@@ -1,0 +1,45 @@
+// CallList: the calls on one connection, as an intrusive doubly linked list through a
+// CallHook member of H2Call (one hook per side, so a call sits on its client connection's
+// list and on its backend connection's list at once), with no allocation per call.
+//
+// Thread-safety: one worker thread.
+#ifndef ROLLOUT_PROXY_H2_CALL_LIST_H_
+#define ROLLOUT_PROXY_H2_CALL_LIST_H_
+
+namespace rollout::proxy::h2 {
+
+class H2Call;
+
+struct CallList {
+  H2Call* head = nullptr;
+};
+struct CallHook {
+  H2Call* prev = nullptr;
+  H2Call* next = nullptr;
+};
+
+// Both need H2Call complete where they are used.
+template <CallHook H2Call::*kHook>
+void LinkCall(CallList* list, H2Call* call) {
+  (call->*kHook).prev = nullptr;
+  (call->*kHook).next = list->head;
+  if (list->head != nullptr) (list->head->*kHook).prev = call;
+  list->head = call;
+}
+
+template <CallHook H2Call::*kHook>
+void UnlinkCall(CallList* list, H2Call* call) {
+  CallHook& hook = call->*kHook;
+  if (hook.prev == nullptr && list->head != call) return;  // not on the list
+  if (hook.prev != nullptr) {
+    (hook.prev->*kHook).next = hook.next;
+  } else {
+    list->head = hook.next;
+  }
+  if (hook.next != nullptr) (hook.next->*kHook).prev = hook.prev;
+  hook.prev = hook.next = nullptr;
+}
+
+}  // namespace rollout::proxy::h2
+
+#endif  // ROLLOUT_PROXY_H2_CALL_LIST_H_

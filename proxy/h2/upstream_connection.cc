@@ -1,0 +1,164 @@
+#include "proxy/h2/upstream_connection.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "metrics/call_series.h"
+#include "proxy/h2/h2_call.h"
+#include "proxy/h2/h2_worker.h"
+
+namespace rollout::proxy::h2 {
+
+UpstreamConnection::UpstreamConnection(H2Worker* worker, int fd, H2Upstream* owner)
+    : H2Connection(worker, fd), owner_(owner), connect_started_ns_(metrics::MonotonicNowNs()) {
+  nghttp2_session_callbacks* callbacks;
+  nghttp2_session_callbacks_new(&callbacks);
+  SetCommonCallbacks(callbacks);
+  nghttp2_session_callbacks_set_on_header_callback(callbacks, &OnHeader);
+  nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, &OnFrameRecv);
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, &OnDataChunk);
+  nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, &OnStreamClose);
+  nghttp2_option* option = NewOptions();
+  nghttp2_session_client_new2(&session_, callbacks, this, option);
+  nghttp2_option_del(option);
+  nghttp2_session_callbacks_del(callbacks);
+  const nghttp2_settings_entry settings[] = {{NGHTTP2_SETTINGS_ENABLE_PUSH, 0}};
+  SubmitSettings(session_, settings, 1);
+}
+
+UpstreamConnection::~UpstreamConnection() {
+  if (owner_ != nullptr && owner_->current_ == this) owner_->current_ = nullptr;
+}
+
+int32_t UpstreamConnection::Submit(H2Call* call, const nghttp2_nv* nva, size_t nvlen,
+                                   nghttp2_data_provider* body) {
+  const int32_t id = nghttp2_submit_request(session_, nullptr, nva, nvlen, body, call);
+  if (id > 0) {
+    LinkCall<&H2Call::up_hook>(&calls_, call);
+    MarkDirty();
+  }
+  return id;
+}
+
+void UpstreamConnection::Remove(H2Call* call) { UnlinkCall<&H2Call::up_hook>(&calls_, call); }
+
+Pipe* UpstreamConnection::OutgoingPipe(H2Call* call) { return call->request_pipe(); }
+
+void UpstreamConnection::OnConnectDone() {
+  int error = 0;
+  socklen_t len = sizeof(error);
+  if (getsockopt(fd_, SOL_SOCKET, SO_ERROR, &error, &len) != 0) error = errno;
+  if (error != 0) return Close(absl::StrCat("connect: ", strerror(error)));
+  connected_ = true;
+  worker_->SetEvents(fd_, this, EPOLLIN);
+  if (owner_ != nullptr) owner_->Connected(this);
+  MarkDirty();  // the preface and every request queued meanwhile
+}
+
+void UpstreamConnection::OnLost(absl::string_view why) {
+  if (owner_ != nullptr) owner_->Failed(this, why, /*connect_failed=*/!connected_);
+  while (calls_.head != nullptr) {
+    H2Call* call = calls_.head;
+    UnlinkCall<&H2Call::up_hook>(&calls_, call);
+    call->OnUpstreamLost(/*never_sent=*/!connected_, why);
+  }
+}
+
+int UpstreamConnection::OnHeader(nghttp2_session* session, const nghttp2_frame* frame,
+                                 const uint8_t* name, size_t namelen, const uint8_t* value,
+                                 size_t valuelen, uint8_t, void*) {
+  if (frame->hd.type != NGHTTP2_HEADERS) return 0;
+  if (H2Call* call = CallOf(session, frame->hd.stream_id)) {
+    call->OnResponseHeader(absl::string_view(reinterpret_cast<const char*>(name), namelen),
+                           absl::string_view(reinterpret_cast<const char*>(value), valuelen),
+                           /*trailer=*/frame->headers.cat == NGHTTP2_HCAT_HEADERS);
+  }
+  return 0;
+}
+
+int UpstreamConnection::OnFrameRecv(nghttp2_session* session, const nghttp2_frame* frame,
+                                    void* user_data) {
+  auto* conn = static_cast<UpstreamConnection*>(user_data);
+  if (frame->hd.type == NGHTTP2_GOAWAY) {
+    // The backend is going away: new calls go to a new connection.
+    conn->goaway_received_ = true;
+    if (conn->owner_ != nullptr && conn->owner_->current_ == conn) conn->owner_->current_ = nullptr;
+    return 0;
+  }
+  if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) return 0;
+  H2Call* call = CallOf(session, frame->hd.stream_id);
+  if (call == nullptr) return 0;
+  const bool end_stream = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
+  if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_RESPONSE) {
+    call->OnResponseHeadersDone(end_stream);
+  } else if (end_stream) {
+    call->OnResponseEnd();
+  }
+  return 0;
+}
+
+int UpstreamConnection::OnDataChunk(nghttp2_session* session, uint8_t, int32_t stream_id,
+                                    const uint8_t* data, size_t len, void*) {
+  if (H2Call* call = CallOf(session, stream_id)) {
+    call->OnResponseData(data, len);
+  } else {
+    nghttp2_session_consume(session, stream_id, len);
+  }
+  return 0;
+}
+
+int UpstreamConnection::OnStreamClose(nghttp2_session* session, int32_t stream_id,
+                                      uint32_t error_code, void* user_data) {
+  H2Call* call = CallOf(session, stream_id);
+  if (call == nullptr) return 0;
+  static_cast<UpstreamConnection*>(user_data)->Remove(call);
+  call->OnUpstreamClosed(error_code);
+  return 0;
+}
+
+// ---- H2Upstream ----
+
+H2Upstream::H2Upstream(H2Worker* worker, std::string address)
+    : worker_(worker), address_(std::move(address)) {}
+
+H2Upstream::~H2Upstream() {
+  if (current_ != nullptr) current_->owner_ = nullptr;
+}
+
+UpstreamConnection* H2Upstream::Acquire(int64_t now_ns, std::string* why) {
+  if (current_ != nullptr && current_->usable()) return current_;
+  if (failing_.load(std::memory_order_relaxed) && now_ns < retry_at_ns_) {
+    *why =
+        absl::StrCat(last_error_, " (reconnecting in ", (retry_at_ns_ - now_ns) / 1000000, " ms)");
+    return nullptr;
+  }
+  UpstreamConnection* conn = worker_->Connect(this, address_, why);
+  if (conn == nullptr) {
+    Failed(nullptr, *why, /*connect_failed=*/true);
+    return nullptr;
+  }
+  current_ = conn;
+  return conn;
+}
+
+void H2Upstream::Connected(UpstreamConnection*) {
+  failing_.store(false, std::memory_order_relaxed);
+  backoff_ns_ = 0;
+}
+
+void H2Upstream::Failed(UpstreamConnection* conn, absl::string_view why, bool connect_failed) {
+  if (conn != nullptr && current_ == conn) current_ = nullptr;
+  if (!connect_failed) return;  // it was up: the next call reconnects at once
+  last_error_ = std::string(why);
+  backoff_ns_ = backoff_ns_ == 0 ? int64_t{1000000000}
+                                 : std::min<int64_t>(backoff_ns_ * 8 / 5, int64_t{30000000000});
+  retry_at_ns_ = metrics::MonotonicNowNs() + backoff_ns_;
+  failing_.store(true, std::memory_order_relaxed);
+}
+
+}  // namespace rollout::proxy::h2

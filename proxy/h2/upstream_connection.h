@@ -1,0 +1,96 @@
+// UpstreamConnection and H2Upstream: the client side of the nghttp2 data plane, the
+// worker's connection to one backend endpoint (see connection.h for the common part), and
+// the manager that keeps one such connection per endpoint with reconnect backoff.
+//
+// Thread-safety: one worker thread, but for H2Upstream::failing().
+#ifndef ROLLOUT_PROXY_H2_UPSTREAM_CONNECTION_H_
+#define ROLLOUT_PROXY_H2_UPSTREAM_CONNECTION_H_
+
+#include <nghttp2/nghttp2.h>
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "proxy/h2/call_list.h"
+#include "proxy/h2/connection.h"
+#include "proxy/upstream_set.h"
+
+namespace rollout::proxy::h2 {
+
+class H2Upstream;
+
+// The client side: the worker's connection to one backend endpoint.
+class UpstreamConnection final : public H2Connection {
+ public:
+  // Starts a non-blocking connect; the socket is already open.
+  UpstreamConnection(H2Worker* worker, int fd, H2Upstream* owner);
+  ~UpstreamConnection() override;
+
+  // Opens a stream for `call`: the request headers now, its body from `body`.
+  // Returns the stream id, or a negative nghttp2 error.
+  int32_t Submit(H2Call* call, const nghttp2_nv* nva, size_t nvlen, nghttp2_data_provider* body);
+  void Remove(H2Call* call);
+  // Accepts new streams: connected or connecting, and no GOAWAY received.
+  bool usable() const { return !closed() && !goaway_received_; }
+  bool connected() const override { return connected_; }
+  int64_t connect_started_ns() const { return connect_started_ns_; }
+  bool idle() const { return calls_.head == nullptr; }
+
+ private:
+  void OnLost(absl::string_view why) override;
+  Pipe* OutgoingPipe(H2Call* call) override;
+  void OnConnectDone() override;
+  static int OnHeader(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name,
+                      size_t namelen, const uint8_t* value, size_t valuelen, uint8_t flags,
+                      void* user_data);
+  static int OnFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void* user_data);
+  static int OnDataChunk(nghttp2_session*, uint8_t flags, int32_t stream_id, const uint8_t* data,
+                         size_t len, void* user_data);
+  static int OnStreamClose(nghttp2_session*, int32_t stream_id, uint32_t error_code,
+                           void* user_data);
+
+  H2Upstream* owner_;  // null once the owner has moved on to a newer connection
+  CallList calls_;
+  bool connected_ = false;
+  bool goaway_received_ = false;
+  int64_t connect_started_ns_;
+
+  friend class H2Upstream;
+};
+
+// One endpoint's connection manager in one worker (the UpstreamSet::Link of the nghttp2
+// data plane): the current connection, and reconnect backoff after a failed connect
+// (1 s, x1.6, at most 30 s, as gRPC does).
+class H2Upstream final : public UpstreamSet::Link {
+ public:
+  H2Upstream(H2Worker* worker, std::string address);
+  ~H2Upstream() override;
+
+  bool failing() const override { return failing_.load(std::memory_order_relaxed); }
+  const std::string& address() const { return address_; }
+
+  // A connection that takes new streams (connecting if need be), or null while backing off
+  // after a failed connect (then *why says what failed).
+  UpstreamConnection* Acquire(int64_t now_ns, std::string* why);
+
+  // From the connection.
+  void Connected(UpstreamConnection* conn);
+  void Failed(UpstreamConnection* conn, absl::string_view why, bool connect_failed);
+
+ private:
+  H2Worker* const worker_;
+  const std::string address_;
+  UpstreamConnection* current_ = nullptr;
+  std::atomic<bool> failing_{false};
+  int64_t retry_at_ns_ = 0;
+  int64_t backoff_ns_ = 0;
+  std::string last_error_;
+
+  friend class UpstreamConnection;
+};
+
+}  // namespace rollout::proxy::h2
+
+#endif  // ROLLOUT_PROXY_H2_UPSTREAM_CONNECTION_H_
