@@ -7,6 +7,7 @@
 // command line or bad config.
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -82,6 +83,13 @@ int Serve(const rollout::control::Config& config,
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // Each client connection holds a descriptor: take the hard limit, as Go's runtime and
+  // nginx's worker_rlimit_nofile do, so that connections.max_connections bounds them.
+  if (rlimit nofile{};
+      getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+    nofile.rlim_cur = nofile.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &nofile);
+  }
 
   // Replicas sharing state_dir: the one holding the leader lock writes; the others follow.
   std::unique_ptr<rollout::control::LeaderLock> leader_lock;
@@ -116,6 +124,7 @@ int Serve(const rollout::control::Config& config,
   options.max_message_bytes = config.max_message_bytes;
   options.max_concurrent_calls = config.max_concurrent_calls;
   options.tls = config.tls;
+  options.connections = config.connections;
   rollout::metrics::CallMetrics call_metrics(options.workers);
   options.call_metrics = &call_metrics;
 
@@ -190,7 +199,14 @@ int Serve(const rollout::control::Config& config,
     rollout::proxy::Engine* engine_ptr = engine->get();
     auto collector = std::make_shared<rollout::metrics::ProxyCollector>(
         &call_metrics, &store, [engine_ptr] { return engine_ptr->EndpointHealth(); }, kVersion,
-        [&engine_ref] { return rollout::control::RolloutFamilies(engine_ref); },
+        [&engine_ref, engine_ptr] {
+          std::vector<prometheus::MetricFamily> families =
+              rollout::control::RolloutFamilies(engine_ref);
+          for (auto& f : engine_ptr->listener_counters().Families()) {
+            families.push_back(std::move(f));
+          }
+          return families;
+        },
         [engine_ptr] { return engine_ptr->Rejected(); });
     auto created = rollout::metrics::MetricsExporter::Create(*config.metrics_listen, collector);
     if (!created.ok()) {

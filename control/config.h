@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 #include "control/prometheus_source.h"
 #include "control/rollout_spec.h"
+#include "routing/connection_limits.h"
 #include "routing/routing_table.h"
 #include "routing/tls_spec.h"
 
@@ -50,6 +51,7 @@ struct Config {
   // Calls in flight on the data listener; the excess gets RESOURCE_EXHAUSTED. 0: no limit.
   int64_t max_concurrent_calls = 0;
   std::optional<routing::ServerTlsSpec> tls;  // TLS (or mTLS) on the data listener
+  routing::ConnectionLimits connections;      // bounds on client connections
   std::optional<AdminConfig> admin;
   std::optional<std::string> metrics_listen;  // metrics.listen: Prometheus /metrics
   std::string state_dir;  // empty: nothing persists; relative to the config file

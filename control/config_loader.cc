@@ -549,12 +549,52 @@ absl::Status ReadAnalysis(const Reader& in, const YAML::Node& node, AnalysisConf
   return absl::OkStatus();
 }
 
+absl::StatusOr<routing::ConnectionLimits> ReadConnectionLimits(const Reader& in,
+                                                               const YAML::Node& node) {
+  if (absl::Status s = in.CheckKeys(node, "connections",
+                                    {"max_connections", "max_concurrent_streams",
+                                     "max_header_list_bytes", "idle_timeout", "handshake_timeout"});
+      !s.ok()) {
+    return s;
+  }
+  routing::ConnectionLimits out;
+  if (node["max_connections"]) {
+    ASSIGN_OR_RETURN(out.max_connections, in.Integer(node["max_connections"],
+                                                     "connections.max_connections", 1, 10000000));
+  }
+  if (node["max_concurrent_streams"]) {
+    ASSIGN_OR_RETURN(out.max_concurrent_streams,
+                     in.Integer(node["max_concurrent_streams"],
+                                "connections.max_concurrent_streams", 1, 1000000));
+  }
+  if (node["max_header_list_bytes"]) {
+    // At most 64 KiB: nghttp2 sends no larger header block to a backend.
+    ASSIGN_OR_RETURN(out.max_header_list_bytes,
+                     in.Integer(node["max_header_list_bytes"], "connections.max_header_list_bytes",
+                                1024, 65536));
+  }
+  if (node["idle_timeout"]) {  // 0s: never
+    ASSIGN_OR_RETURN(out.idle_timeout,
+                     in.Duration(node["idle_timeout"], "connections.idle_timeout"));
+  }
+  if (node["handshake_timeout"]) {
+    ASSIGN_OR_RETURN(out.handshake_timeout,
+                     in.Duration(node["handshake_timeout"], "connections.handshake_timeout"));
+    if (out.handshake_timeout < absl::Milliseconds(100)) {
+      return in.Error(node["handshake_timeout"], "connections.handshake_timeout",
+                      "must be at least 100ms");
+    }
+  }
+  return out;
+}
+
 absl::StatusOr<Config> ReadConfig(const Reader& in, const YAML::Node& root) {
-  if (absl::Status s = in.CheckKeys(
-          root, "",
-          {"listen", "workers", "drain_timeout", "drain_delay", "watch_config", "shared_state",
-           "max_message_bytes", "max_concurrent_calls", "tls", "metrics", "admin", "state_dir",
-           "pools", "routes", "analysis", "notifications", "rollouts", "data_plane"});
+  if (absl::Status s =
+          in.CheckKeys(root, "",
+                       {"listen", "workers", "drain_timeout", "drain_delay", "watch_config",
+                        "shared_state", "max_message_bytes", "max_concurrent_calls", "tls",
+                        "metrics", "admin", "state_dir", "pools", "routes", "analysis",
+                        "notifications", "rollouts", "data_plane", "connections"});
       !s.ok()) {
     return s;
   }
@@ -599,6 +639,14 @@ absl::StatusOr<Config> ReadConfig(const Reader& in, const YAML::Node& root) {
     }
   }
   if (root["tls"]) ASSIGN_OR_RETURN(config.tls, ReadServerTls(in, root["tls"], "tls"));
+  if (const YAML::Node connections = root["connections"]) {
+    if (config.data_plane != "nghttp2") {
+      return in.Error(connections, "connections",
+                      "is enforced by data_plane: nghttp2 only (the gRPC-library plane is being "
+                      "retired); set data_plane: nghttp2");
+    }
+    ASSIGN_OR_RETURN(config.connections, ReadConnectionLimits(in, connections));
+  }
   if (const YAML::Node metrics = root["metrics"]) {
     if (absl::Status s = in.CheckKeys(metrics, "metrics", {"listen"}); !s.ok()) return s;
     if (!metrics["listen"]) return in.Error(metrics, "metrics", "missing required key \"listen\"");

@@ -22,7 +22,9 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "metrics/call_metrics.h"
+#include "metrics/listener_counters.h"
 #include "metrics/rejections.h"
+#include "routing/connection_limits.h"
 #include "routing/tls_spec.h"
 
 namespace rollout::proxy {
@@ -36,6 +38,8 @@ struct EngineOptions {
   int64_t max_concurrent_calls = 0;
   // TLS (mTLS with a client CA) on the listener; none: plaintext.
   std::optional<routing::ServerTlsSpec> tls;
+  // Bounds on client connections (the frame-level engine enforces them).
+  routing::ConnectionLimits connections;
   // Where calls are recorded; must have a cell per worker and outlive the engine.
   metrics::CallMetrics* call_metrics = nullptr;
 };
@@ -56,6 +60,10 @@ class Engine {
   // Calls refused by a concurrency limit so far: the listener's (if limited) and each
   // limited pool's.
   virtual std::vector<metrics::Rejections> Rejected() const = 0;
+
+  // The listener's connections and the HTTP/2 abuse it refused (rollout_proxy_downstream_*
+  // and rollout_proxy_http2_violations_total).
+  virtual const metrics::ListenerCounters& listener_counters() const = 0;
 
   // The proxy answers grpc.health.v1.Health itself on the data port (service ""), for load
   // balancers and Kubernetes probes: SERVING until this is called with false (the drain).

@@ -1,5 +1,6 @@
-// EngineShared: the state every worker of one engine shares: endpoint health, and the
-// concurrency limits of the listener and of each pool. Owned by the engine; workers keep a
+// EngineShared: the state every worker of one engine shares: endpoint health, the
+// concurrency limits of the listener and of each pool, and the listener's connection
+// counters. Owned by the engine; workers keep a
 // pointer. Every member is thread-safe.
 #ifndef ROLLOUT_PROXY_ENGINE_SHARED_H_
 #define ROLLOUT_PROXY_ENGINE_SHARED_H_
@@ -7,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "metrics/listener_counters.h"
 #include "metrics/rejections.h"
 #include "proxy/concurrency_limit.h"
 #include "proxy/endpoint_state.h"
@@ -17,6 +19,7 @@ struct EngineShared {
   EndpointRegistry endpoints;
   ConcurrencyLimit listener_limit;  // calls in flight on the data listener
   PoolLimits pool_limits;
+  metrics::ListenerCounters listener;
 
   // Calls refused by a concurrency limit so far: the listener's (if limited) and each
   // limited pool's (Engine::Rejected).

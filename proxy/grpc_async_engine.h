@@ -37,6 +37,7 @@ class GrpcAsyncEngine final : public Engine {
   int port() const override { return port_; }
   absl::flat_hash_map<std::string, bool> EndpointHealth() const override;
   std::vector<metrics::Rejections> Rejected() const override;
+  const metrics::ListenerCounters& listener_counters() const override { return shared_.listener; }
   void SetServing(bool serving) override;
   void Shutdown(absl::Time deadline) override;
 

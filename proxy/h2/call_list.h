@@ -27,10 +27,11 @@ void LinkCall(CallList* list, H2Call* call) {
   list->head = call;
 }
 
+// False if `call` was not on the list.
 template <CallHook H2Call::*kHook>
-void UnlinkCall(CallList* list, H2Call* call) {
+bool UnlinkCall(CallList* list, H2Call* call) {
   CallHook& hook = call->*kHook;
-  if (hook.prev == nullptr && list->head != call) return;  // not on the list
+  if (hook.prev == nullptr && list->head != call) return false;
   if (hook.prev != nullptr) {
     (hook.prev->*kHook).next = hook.next;
   } else {
@@ -38,6 +39,7 @@ void UnlinkCall(CallList* list, H2Call* call) {
   }
   if (hook.next != nullptr) (hook.next->*kHook).prev = hook.prev;
   hook.prev = hook.next = nullptr;
+  return true;
 }
 
 }  // namespace rollout::proxy::h2

@@ -103,6 +103,7 @@ void H2Connection::ReadSome() {
   if (n > 0) {
     const ssize_t used = nghttp2_session_mem_recv(session_, buffer, static_cast<size_t>(n));
     if (used < 0) {
+      OnSessionError(static_cast<int>(used));
       Close(absl::StrCat("HTTP/2 error: ", nghttp2_strerror(static_cast<int>(used))));
       return;
     }

@@ -67,6 +67,9 @@ class H2Connection {
   virtual void OnLost(absl::string_view why) = 0;
   // The pipe whose bytes this connection sends for `call`.
   virtual Pipe* OutgoingPipe(H2Call* call) = 0;
+  // nghttp2 refused what the peer sent (a negative nghttp2_session_mem_recv result); the
+  // connection closes right after.
+  virtual void OnSessionError(int /*lib_error*/) {}
   // Upstream: false while the TCP connect is under way.
   virtual bool connected() const { return true; }
   // Upstream: the socket became writable while connecting.

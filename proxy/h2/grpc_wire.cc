@@ -24,6 +24,21 @@ std::string PercentEncode(absl::string_view message) {
   return out;
 }
 
+bool IsBase64HeaderValue(absl::string_view value) {
+  size_t n = value.size();
+  if (n % 4 == 0) {
+    for (int pad = 0; pad < 2 && n > 0 && value[n - 1] == '='; ++pad) --n;
+  }
+  if (n % 4 == 1) return false;  // no base64 text has this length
+  for (size_t i = 0; i < n; ++i) {
+    const char c = value[i];
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                    c == '+' || c == '/';
+    if (!ok) return false;
+  }
+  return true;
+}
+
 std::optional<int> ParseGrpcStatus(absl::string_view value) {
   int code;
   if (!absl::SimpleAtoi(value, &code) || code < 0 || code > 16) return std::nullopt;

@@ -26,6 +26,10 @@ inline uint32_t MessageLength(const uint8_t* p) {
 // 0x20..0x7e, and '%').
 std::string PercentEncode(absl::string_view message);
 
+// Whether a binary (-bin) metadata value is base64 as gRPC sends it: the standard alphabet,
+// with or without its padding.
+bool IsBase64HeaderValue(absl::string_view value);
+
 // The code in a grpc-status value, or nullopt if it is not a number 0..16.
 std::optional<int> ParseGrpcStatus(absl::string_view value);
 

@@ -56,6 +56,11 @@ class H2Call final {
   void OnRequestEnd();
   void OnDownstreamClosed(uint32_t error_code);
   void OnDownstreamLost();
+  // The client's request broke a limit of the listener: it gets `code` and `message`, and
+  // nothing reaches a backend.
+  void Refuse(int code, absl::string_view message) { Fail(code, message); }
+  // The client's call has its end (a status, or a reset).
+  bool answered() const { return response_done_; }
 
   // Upstream (backend) stream events.
   void OnResponseHeader(absl::string_view name, absl::string_view value, bool trailer);

@@ -42,6 +42,7 @@ class H2Engine final : public Engine {
   int port() const override { return port_; }
   absl::flat_hash_map<std::string, bool> EndpointHealth() const override;
   std::vector<metrics::Rejections> Rejected() const override { return shared_.Rejected(); }
+  const metrics::ListenerCounters& listener_counters() const override { return shared_.listener; }
   void SetServing(bool serving) override { serving_.store(serving, std::memory_order_relaxed); }
   void Shutdown(absl::Time deadline) override;
 

@@ -20,6 +20,9 @@ namespace {
 
 constexpr int64_t kConnectTimeoutNs = int64_t{5} * 1000 * 1000 * 1000;
 constexpr int kTickMs = 100;
+// After accept() fails for want of descriptors: a tick, so that closing connections can
+// free some, without a busy loop.
+constexpr int64_t kAcceptPauseNs = int64_t{kTickMs} * 1000 * 1000;
 
 void SetNoDelay(int fd) {
   int one = 1;
@@ -33,27 +36,46 @@ char kWakeTag;
 }  // namespace
 
 H2Worker::H2Worker(int index, int listen_fd, const routing::RoutingTableStore* store,
-                   int64_t max_message_bytes, metrics::CallMetrics* call_metrics,
-                   EngineShared* shared, const std::atomic<bool>* serving)
+                   int64_t max_message_bytes, const routing::ConnectionLimits& limits,
+                   metrics::CallMetrics* call_metrics, EngineShared* shared,
+                   const std::atomic<bool>* serving)
     : listen_fd_(listen_fd),
       max_message_bytes_(max_message_bytes),
+      limits_(limits),
       shared_(shared),
       serving_(serving),
       router_(index, store, call_metrics, max_message_bytes, shared,
               [this](const std::string& address) -> std::unique_ptr<UpstreamSet::Link> {
                 return std::make_unique<H2Upstream>(this, address);
               }),
-      read_buffer_(new uint8_t[kReadBufferBytes]) {
+      read_buffer_(new uint8_t[kReadBufferBytes]),
+      now_ns_(metrics::MonotonicNowNs()) {
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.ptr = &kWakeTag;
   epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
+  WatchListener(true);
+}
+
+void H2Worker::WatchListener(bool on) {
+  if (on == watching_listener_) return;
+  watching_listener_ = on;
+  if (!on) {
+    epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, listen_fd_, nullptr);
+    return;
+  }
   // EPOLLEXCLUSIVE: a new connection wakes one worker, not all of them.
+  epoll_event ev{};
   ev.events = EPOLLIN | EPOLLEXCLUSIVE;
   ev.data.ptr = &kListenTag;
   epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listen_fd_, &ev);
+}
+
+void H2Worker::PauseAccept(int64_t for_ns) {
+  WatchListener(false);
+  accept_paused_until_ns_ = now_ns_ + for_ns;
 }
 
 H2Worker::~H2Worker() {
@@ -135,11 +157,24 @@ UpstreamConnection* H2Worker::Connect(H2Upstream* owner, const std::string& addr
 }
 
 void H2Worker::Accept() {
+  metrics::ListenerCounters& counters = shared_->listener;
   for (int i = 0; i < 16; ++i) {
     const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) return;  // EAGAIN (another worker took it), or a transient error
+    if (fd < 0) {
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        // The connection stays in the backlog; spinning on it would burn a core.
+        counters.Count(metrics::ListenerCounters::Rejection::kAcceptError);
+        PauseAccept(kAcceptPauseNs);
+      }
+      return;  // EAGAIN (another worker took it), or a transient error
+    }
+    if (counters.open() >= limits_.max_connections) {
+      counters.Count(metrics::ListenerCounters::Rejection::kMaxConnections);
+      ::close(fd);
+      continue;
+    }
     SetNoDelay(fd);
-    auto* conn = new DownstreamConnection(this, fd);
+    auto* conn = new DownstreamConnection(this, fd, now_ns_);
     connections_.insert(conn);
     clients_.push_back(conn);
     epoll_event ev{};
@@ -163,7 +198,7 @@ void H2Worker::FlushDirty() {
 
 void H2Worker::StartDrain() {
   draining_ = true;
-  epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, listen_fd_, nullptr);
+  WatchListener(false);
   for (DownstreamConnection* client : clients_) client->SendGoaway();
 }
 
@@ -177,6 +212,10 @@ void H2Worker::Tick(int64_t now_ns) {
     }
   }
   for (H2Connection* conn : stuck) conn->Close("connect: timed out after 5 s");
+  // A connection may close itself here (and leave clients_), hence the copy.
+  const std::vector<DownstreamConnection*> clients = clients_;
+  for (DownstreamConnection* client : clients) client->CheckTimers(now_ns);
+  if (!draining_ && !watching_listener_ && now_ns >= accept_paused_until_ns_) WatchListener(true);
 }
 
 void H2Worker::Run() {
@@ -184,6 +223,7 @@ void H2Worker::Run() {
   int64_t next_tick = metrics::MonotonicNowNs() + int64_t{kTickMs} * 1000000;
   for (;;) {
     const int n = epoll_wait(epoll_fd_, events, 128, kTickMs);
+    now_ns_ = metrics::MonotonicNowNs();
     for (int i = 0; i < n; ++i) {
       void* tag = events[i].data.ptr;
       if (tag == &kListenTag) {

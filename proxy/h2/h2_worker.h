@@ -6,7 +6,12 @@
 //
 // Each loop turn: epoll_wait, read every ready socket into nghttp2, then flush every
 // connection that has something to send (one send() each), then delete closed
-// connections. Every 100 ms it also times out stuck connects.
+// connections. Every 100 ms it also times out stuck connects and checks each client
+// connection's clocks (handshake, header block, idle).
+//
+// Accepting: past `max_connections` over all workers a new connection is closed at once;
+// when accept() fails for want of file descriptors (or memory), the worker stops watching
+// the listening socket for a while instead of spinning on it. Both are counted.
 //
 // Shutdown (BeginShutdown, from any thread): stop accepting, GOAWAY every client
 // connection, let calls run until the deadline, then reset what is left and exit.
@@ -23,10 +28,12 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/time/time.h"
 #include "metrics/call_metrics.h"
+#include "metrics/listener_counters.h"
 #include "proxy/call_router.h"
 #include "proxy/engine_shared.h"
 #include "proxy/h2/downstream_connection.h"
 #include "proxy/h2/upstream_connection.h"
+#include "routing/connection_limits.h"
 #include "routing/routing_table_store.h"
 
 namespace rollout::proxy::h2 {
@@ -34,7 +41,8 @@ namespace rollout::proxy::h2 {
 class H2Worker final {
  public:
   H2Worker(int index, int listen_fd, const routing::RoutingTableStore* store,
-           int64_t max_message_bytes, metrics::CallMetrics* call_metrics, EngineShared* shared,
+           int64_t max_message_bytes, const routing::ConnectionLimits& limits,
+           metrics::CallMetrics* call_metrics, EngineShared* shared,
            const std::atomic<bool>* serving);
   ~H2Worker();
 
@@ -50,6 +58,10 @@ class H2Worker final {
   CallRouter& router() { return router_; }
   ConcurrencyLimit& listener_limit() { return shared_->listener_limit; }
   int64_t max_message_bytes() const { return max_message_bytes_; }
+  const routing::ConnectionLimits& limits() const { return limits_; }
+  metrics::ListenerCounters& listener_counters() { return shared_->listener; }
+  // metrics::MonotonicNowNs() as of this loop turn's start.
+  int64_t now_ns() const { return now_ns_; }
   bool serving() const { return serving_->load(std::memory_order_relaxed); }
   void MarkDirty(H2Connection* conn);
   // Stops watching a closed connection and deletes it at the end of the loop turn.
@@ -63,12 +75,16 @@ class H2Worker final {
  private:
   void Run();
   void Accept();
+  // Stops watching the listening socket until now + `for_ns` (accept() failed).
+  void PauseAccept(int64_t for_ns);
+  void WatchListener(bool on);
   void FlushDirty();
   void Tick(int64_t now_ns);
   void StartDrain();
 
   const int listen_fd_;
   const int64_t max_message_bytes_;
+  const routing::ConnectionLimits limits_;
   EngineShared* const shared_;
   const std::atomic<bool>* const serving_;
   CallRouter router_;
@@ -82,6 +98,9 @@ class H2Worker final {
   std::atomic<bool> shutdown_{false};
   std::atomic<int64_t> deadline_ns_{0};  // on metrics::MonotonicNowNs()
   bool draining_ = false;
+  bool watching_listener_ = false;
+  int64_t accept_paused_until_ns_ = 0;
+  int64_t now_ns_ = 0;
   std::thread thread_;
 };
 

@@ -24,6 +24,9 @@ UpstreamConnection::UpstreamConnection(H2Worker* worker, int fd, H2Upstream* own
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, &OnDataChunk);
   nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, &OnStreamClose);
   nghttp2_option* option = NewOptions();
+  // Whatever the listener accepts (connections.max_header_list_bytes, at most 64 KiB) can be
+  // sent on, so a client's headers never fail at a backend's door and count against it.
+  nghttp2_option_set_max_send_header_block_length(option, 128 * 1024);
   nghttp2_session_client_new2(&session_, callbacks, this, option);
   nghttp2_option_del(option);
   nghttp2_session_callbacks_del(callbacks);

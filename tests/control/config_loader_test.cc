@@ -114,6 +114,41 @@ TEST(ConfigLoaderTest, DataPlaneIsGrpcByDefaultOrNghttp2WithoutWhatItLacks) {
               HasSubstr("routes[0].mirror: is not supported on data_plane: nghttp2 (use grpc)"));
 }
 
+TEST(ConfigLoaderTest, ConnectionLimitsHaveDefaultsAndAreCheckedByName) {
+  absl::StatusOr<Config> config = ParseConfig(kValid, "proxy.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->connections, routing::ConnectionLimits());
+  EXPECT_EQ(config->connections.max_concurrent_streams, 100u);
+  EXPECT_EQ(config->connections.max_header_list_bytes, 16384u);
+  config = ParseConfig(Variant("workers: 2", R"(data_plane: nghttp2
+connections:
+  max_connections: 50
+  max_concurrent_streams: 20
+  max_header_list_bytes: 8192
+  idle_timeout: 0s
+  handshake_timeout: 2s)"),
+                       "proxy.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->connections.max_connections, 50);
+  EXPECT_EQ(config->connections.max_concurrent_streams, 20u);
+  EXPECT_EQ(config->connections.max_header_list_bytes, 8192u);
+  EXPECT_EQ(config->connections.idle_timeout, absl::ZeroDuration());
+  EXPECT_EQ(config->connections.handshake_timeout, absl::Seconds(2));
+
+  const std::string nghttp2 = "data_plane: nghttp2\nconnections: ";
+  EXPECT_THAT(ErrorOf(Variant("workers: 2", nghttp2 + "{ max_header_list_bytes: 100000 }")),
+              HasSubstr("connections.max_header_list_bytes: 100000 is out of range 1024..65536"));
+  EXPECT_THAT(ErrorOf(Variant("workers: 2", nghttp2 + "{ max_concurrent_streams: 0 }")),
+              HasSubstr("connections.max_concurrent_streams: 0 is out of range"));
+  EXPECT_THAT(ErrorOf(Variant("workers: 2", nghttp2 + "{ handshake_timeout: 1ms }")),
+              HasSubstr("connections.handshake_timeout: must be at least 100ms"));
+  EXPECT_THAT(ErrorOf(Variant("workers: 2", nghttp2 + "{ max_streams: 5 }")),
+              HasSubstr("connections.max_streams: unknown key"));
+  // The gRPC-library plane does not enforce them, so it refuses them.
+  EXPECT_THAT(ErrorOf(Variant("workers: 2", "connections: { max_connections: 5 }")),
+              HasSubstr("connections: is enforced by data_plane: nghttp2 only"));
+}
+
 TEST(ConfigLoaderTest, AdminAndStateDirPathsAreRelativeToTheConfigFile) {
   const std::string dir = ::testing::TempDir() + "/cfgdir";
   std::system(("mkdir -p " + dir).c_str());

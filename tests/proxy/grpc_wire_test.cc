@@ -63,5 +63,23 @@ TEST(GrpcWireTest, SizeGuardFindsEveryPrefixAcrossFrameBoundaries) {
   EXPECT_FALSE(guard.Feed(reinterpret_cast<const uint8_t*>(prefix.data()), prefix.size()));
 }
 
+TEST(GrpcWireTest, BinaryHeaderValuesMustBeBase64) {
+  EXPECT_TRUE(IsBase64HeaderValue(""));
+  EXPECT_TRUE(IsBase64HeaderValue("AAEC"));
+  EXPECT_TRUE(IsBase64HeaderValue("AAE="));
+  EXPECT_TRUE(IsBase64HeaderValue("AA=="));
+  EXPECT_TRUE(IsBase64HeaderValue("AAE"));  // gRPC sends it unpadded
+  EXPECT_TRUE(IsBase64HeaderValue("AA"));
+  EXPECT_TRUE(IsBase64HeaderValue("ab+/09Zz"));
+  EXPECT_FALSE(IsBase64HeaderValue("A"));
+  EXPECT_FALSE(IsBase64HeaderValue("AAAAA"));
+  EXPECT_FALSE(IsBase64HeaderValue("A==="));
+  EXPECT_FALSE(IsBase64HeaderValue("===="));
+  EXPECT_FALSE(IsBase64HeaderValue("AA=A"));
+  EXPECT_FALSE(IsBase64HeaderValue("!!!notbase64"));
+  EXPECT_FALSE(IsBase64HeaderValue("AA-_"));  // the URL-safe alphabet is not gRPC's
+  EXPECT_FALSE(IsBase64HeaderValue("AA E"));
+}
+
 }  // namespace
 }  // namespace rollout::proxy::h2
