@@ -16,6 +16,13 @@ namespace {
 
 constexpr absl::string_view kPoolHeader = "x-rollout-pool";
 constexpr absl::string_view kHealthCheck = "/grpc.health.v1.Health/Check";
+constexpr absl::string_view kHealthWatch = "/grpc.health.v1.Health/Watch";
+
+// HealthCheckResponse{status: SERVING (1) or NOT_SERVING (2)}, length-prefixed.
+void PushHealth(Pipe* pipe, bool serving) {
+  const uint8_t message[] = {0, 0, 0, 0, 2, 0x08, static_cast<uint8_t>(serving ? 1 : 2)};
+  pipe->Push(message, sizeof(message));
+}
 constexpr int kCancelled = 1, kUnknown = 2, kInvalidArgument = 3, kResourceExhausted = 8,
               kUnimplemented = 12, kInternal = 13, kUnavailable = 14;
 
@@ -48,7 +55,7 @@ void H2Call::OnRequestHeadersDone(bool end_stream) {
   if (end_stream) request_.End();
   const std::optional<absl::string_view> path = request_headers_.Get(":path");
   if (!path.has_value()) return Fail(kUnimplemented, "rollout-proxy: a request without :path");
-  if (*path == kHealthCheck) return AnswerHealth();
+  if (*path == kHealthCheck || *path == kHealthWatch) return AnswerHealth(*path == kHealthWatch);
   ConcurrencyLimit& limit = worker_->listener_limit();
   if (!listener_slot_.Acquire(&limit)) {
     return Fail(kResourceExhausted,
@@ -181,16 +188,31 @@ void H2Call::RetryOrFail(absl::string_view why) {
                     ": ", why));
 }
 
-void H2Call::AnswerHealth() {
+void H2Call::AnswerHealth(bool watch) {
   health_ = true;
-  // HealthCheckResponse{status: SERVING (1) or NOT_SERVING (2)}, length-prefixed.
-  const uint8_t message[] = {0, 0, 0, 0, 2, 0x08, static_cast<uint8_t>(worker_->serving() ? 1 : 2)};
-  response_.Push(message, sizeof(message));
-  response_.End();
-  trailers_.Add("grpc-status", "0");
+  PushHealth(&response_, worker_->serving());
+  if (watch) {
+    worker_->health_watches().insert(this);  // further answers as the status changes
+  } else {
+    response_.End();
+    trailers_.Add("grpc-status", "0");
+  }
   response_headers_.Add(":status", "200");
   response_headers_.Add("content-type", "application/grpc");
   SendResponseHeaders();
+}
+
+void H2Call::OnHealthChanged(bool serving) {
+  if (down_ == nullptr || response_done_) return;
+  PushHealth(&response_, serving);
+  down_->MarkDirty();
+}
+
+void H2Call::EndHealthWatch() {
+  if (down_ == nullptr || response_done_ || response_.ended()) return;
+  trailers_.Add("grpc-status", "0");
+  response_.End();
+  down_->MarkDirty();
 }
 
 void H2Call::OnRequestData(const uint8_t* data, size_t size) {
@@ -421,6 +443,7 @@ void H2Call::ResetUpstream() {
 
 void H2Call::MaybeDelete() {
   if (down_open_ || up_open_) return;
+  if (health_) worker_->health_watches().erase(this);
   if (down_ != nullptr) down_->Remove(this);
   delete this;
 }

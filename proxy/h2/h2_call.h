@@ -61,6 +61,9 @@ class H2Call final {
   void Refuse(int code, absl::string_view message) { Fail(code, message); }
   // The client's call has its end (a status, or a reset).
   bool answered() const { return response_done_; }
+  // A Health/Watch call: the status changed; or the drain began, and the stream ends (OK).
+  void OnHealthChanged(bool serving);
+  void EndHealthWatch();
 
   // Upstream (backend) stream events.
   void OnResponseHeader(absl::string_view name, absl::string_view value, bool trailer);
@@ -90,7 +93,8 @@ class H2Call final {
   void OnResponseDrained(uint32_t* data_flags);
   // Opens the backend stream on target_.endpoint; false if that endpoint cannot take it.
   bool StartAttempt(std::string* why);
-  void AnswerHealth();
+  // grpc.health.v1.Health/Check, or Watch: a stream of answers as the status changes.
+  void AnswerHealth(bool watch);
   // Sends response_headers_ (and x-rollout-pool once a pool was chosen); the body follows
   // from the response pipe.
   void SendResponseHeaders();

@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "metrics/call_series.h"
+#include "proxy/h2/h2_call.h"
 
 namespace rollout::proxy::h2 {
 namespace {
@@ -199,6 +200,7 @@ void H2Worker::FlushDirty() {
 void H2Worker::StartDrain() {
   draining_ = true;
   WatchListener(false);
+  for (H2Call* watch : health_watches_) watch->EndHealthWatch();
   for (DownstreamConnection* client : clients_) client->SendGoaway();
 }
 
@@ -216,6 +218,10 @@ void H2Worker::Tick(int64_t now_ns) {
   const std::vector<DownstreamConnection*> clients = clients_;
   for (DownstreamConnection* client : clients) client->CheckTimers(now_ns);
   if (!draining_ && !watching_listener_ && now_ns >= accept_paused_until_ns_) WatchListener(true);
+  if (const bool serving = this->serving(); serving != last_serving_) {
+    last_serving_ = serving;
+    for (H2Call* watch : health_watches_) watch->OnHealthChanged(serving);
+  }
 }
 
 void H2Worker::Run() {

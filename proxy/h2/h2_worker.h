@@ -14,7 +14,8 @@
 // the listening socket for a while instead of spinning on it. Both are counted.
 //
 // Shutdown (BeginShutdown, from any thread): stop accepting, GOAWAY every client
-// connection, let calls run until the deadline, then reset what is left and exit.
+// connection, end every Health/Watch stream, let calls run until the deadline, then reset
+// what is left and exit.
 #ifndef ROLLOUT_PROXY_H2_H2_WORKER_H_
 #define ROLLOUT_PROXY_H2_H2_WORKER_H_
 
@@ -63,6 +64,8 @@ class H2Worker final {
   // metrics::MonotonicNowNs() as of this loop turn's start.
   int64_t now_ns() const { return now_ns_; }
   bool serving() const { return serving_->load(std::memory_order_relaxed); }
+  // The Health/Watch calls on this worker: told when serving() changes, ended at the drain.
+  absl::flat_hash_set<H2Call*>& health_watches() { return health_watches_; }
   void MarkDirty(H2Connection* conn);
   // Stops watching a closed connection and deletes it at the end of the loop turn.
   void Reap(H2Connection* conn);
@@ -94,6 +97,8 @@ class H2Worker final {
   absl::flat_hash_set<H2Connection*> connections_;  // every live connection, owned
   std::vector<DownstreamConnection*> clients_;      // the client connections among them
   std::vector<H2Connection*> dirty_;
+  absl::flat_hash_set<H2Call*> health_watches_;
+  bool last_serving_ = true;  // what health_watches_ were last told
   std::vector<H2Connection*> graveyard_;
   std::atomic<bool> shutdown_{false};
   std::atomic<int64_t> deadline_ns_{0};  // on metrics::MonotonicNowNs()

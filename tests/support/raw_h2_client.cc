@@ -205,6 +205,7 @@ void RawH2Client::HandleFrame(uint8_t type, uint8_t flags, int32_t stream,
       if (payload.size() >= 4) streams_[stream].reset_code = u32(0);
       return;
     case NGHTTP2_DATA:
+      streams_[stream].data += payload;  // the server pads nothing
       if ((flags & NGHTTP2_FLAG_END_STREAM) != 0) streams_[stream].ended = true;
       return;
     case NGHTTP2_HEADERS:

@@ -67,6 +67,7 @@ class RawH2Client {
   // --- What came back ---
   struct Stream {
     std::map<std::string, std::string> fields;  // headers and trailers, by name
+    std::string data;                           // the DATA received, in order
     bool ended = false;                         // END_STREAM or RST_STREAM received
     bool reset = false;
     uint32_t reset_code = 0;
