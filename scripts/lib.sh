@@ -13,8 +13,8 @@ PACKAGES=(
 )
 
 # Only the test suite needs these: clang and its runtimes for the sanitizer and fuzzing
-# build.
-TEST_PACKAGES=(clang libclang-rt-14-dev)
+# build, and python3-h2 for a test backend that speaks raw HTTP/2.
+TEST_PACKAGES=(clang libclang-rt-14-dev python3-h2)
 
 # install_deps [EXTRA_PACKAGE...]: installs what is missing of PACKAGES and the extras.
 install_deps() {

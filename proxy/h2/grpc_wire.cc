@@ -3,6 +3,7 @@
 #include <nghttp2/nghttp2.h>
 
 #include <algorithm>
+#include <limits>
 
 #include "absl/strings/numbers.h"
 
@@ -37,6 +38,41 @@ bool IsBase64HeaderValue(absl::string_view value) {
     if (!ok) return false;
   }
   return true;
+}
+
+std::optional<int64_t> ParseGrpcTimeoutNs(absl::string_view value) {
+  if (value.size() < 2 || value.size() > 9) return std::nullopt;
+  int64_t n = 0;
+  for (char c : value.substr(0, value.size() - 1)) {
+    if (c < '0' || c > '9') return std::nullopt;
+    n = n * 10 + (c - '0');
+  }
+  int64_t unit_ns;
+  switch (value.back()) {
+    case 'H':
+      unit_ns = int64_t{3600} * 1000000000;
+      break;
+    case 'M':
+      unit_ns = int64_t{60} * 1000000000;
+      break;
+    case 'S':
+      unit_ns = 1000000000;
+      break;
+    case 'm':
+      unit_ns = 1000000;
+      break;
+    case 'u':
+      unit_ns = 1000;
+      break;
+    case 'n':
+      unit_ns = 1;
+      break;
+    default:
+      return std::nullopt;
+  }
+  // 99999999H is past what nanoseconds hold: as good as no deadline.
+  if (n > std::numeric_limits<int64_t>::max() / unit_ns) return std::numeric_limits<int64_t>::max();
+  return n * unit_ns;
 }
 
 std::optional<int> ParseGrpcStatus(absl::string_view value) {

@@ -30,6 +30,10 @@ std::string PercentEncode(absl::string_view message);
 // with or without its padding.
 bool IsBase64HeaderValue(absl::string_view value);
 
+// A grpc-timeout value ("100m": up to 8 digits, then H, M, S, m, u or n) in nanoseconds, or
+// nullopt if it is not one.
+std::optional<int64_t> ParseGrpcTimeoutNs(absl::string_view value);
+
 // The code in a grpc-status value, or nullopt if it is not a number 0..16.
 std::optional<int> ParseGrpcStatus(absl::string_view value);
 

@@ -1,6 +1,7 @@
 #include "proxy/h2/h2_call.h"
 
 #include <algorithm>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -23,8 +24,8 @@ void PushHealth(Pipe* pipe, bool serving) {
   const uint8_t message[] = {0, 0, 0, 0, 2, 0x08, static_cast<uint8_t>(serving ? 1 : 2)};
   pipe->Push(message, sizeof(message));
 }
-constexpr int kCancelled = 1, kUnknown = 2, kInvalidArgument = 3, kResourceExhausted = 8,
-              kUnimplemented = 12, kInternal = 13, kUnavailable = 14;
+constexpr int kCancelled = 1, kUnknown = 2, kInvalidArgument = 3, kDeadlineExceeded = 4,
+              kResourceExhausted = 8, kUnimplemented = 12, kInternal = 13, kUnavailable = 14;
 
 // Scratch space for building header lists; nghttp2 copies the array on submit.
 std::vector<nghttp2_nv>& ScratchNva() {
@@ -56,6 +57,14 @@ void H2Call::OnRequestHeadersDone(bool end_stream) {
   const std::optional<absl::string_view> path = request_headers_.Get(":path");
   if (!path.has_value()) return Fail(kUnimplemented, "rollout-proxy: a request without :path");
   if (*path == kHealthCheck || *path == kHealthWatch) return AnswerHealth(*path == kHealthWatch);
+  if (const std::optional<absl::string_view> timeout = request_headers_.Get("grpc-timeout")) {
+    if (const std::optional<int64_t> ns = ParseGrpcTimeoutNs(*timeout)) {
+      const int64_t now = worker_->now_ns();
+      deadline_ns_ =
+          *ns >= std::numeric_limits<int64_t>::max() - now ? 0 : now + std::max<int64_t>(*ns, 1);
+      if (deadline_ns_ != 0) worker_->deadlines().Add(this);
+    }
+  }
   ConcurrencyLimit& limit = worker_->listener_limit();
   if (!listener_slot_.Acquire(&limit)) {
     return Fail(kResourceExhausted,
@@ -441,8 +450,14 @@ void H2Call::ResetUpstream() {
   up_->MarkDirty();
 }
 
+void H2Call::OnDeadline() {
+  Fail(kDeadlineExceeded, absl::StrCat("rollout-proxy: deadline exceeded (grpc-timeout ",
+                                       request_headers_.Get("grpc-timeout").value_or("?"), ")"));
+}
+
 void H2Call::MaybeDelete() {
   if (down_open_ || up_open_) return;
+  if (deadline_ns_ != 0) worker_->deadlines().Remove(this);
   if (health_) worker_->health_watches().erase(this);
   if (down_ != nullptr) down_->Remove(this);
   delete this;

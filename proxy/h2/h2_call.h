@@ -7,6 +7,9 @@
 // trailers come back unchanged, plus `x-rollout-pool: <pool>`. Messages are never parsed
 // (but for model_name, and the length prefixes when max_message_bytes is set).
 //
+// Deadline: the proxy enforces the client's grpc-timeout itself, from the moment the request
+// headers are in, whether or not the backend does.
+//
 // Cancellation: a client RST_STREAM resets the backend stream (CANCEL); a backend reset or
 // a lost backend connection ends the client's call with a gRPC status naming the pool and
 // endpoint. A call whose backend connection never came up has sent nothing, so it is
@@ -77,8 +80,14 @@ class H2Call final {
   Pipe* request_pipe() { return &request_; }
   Pipe* response_pipe() { return &response_; }
 
+  // The deadline the client gave (grpc-timeout) has passed: DEADLINE_EXCEEDED to the
+  // client, RST_STREAM(CANCEL) to the backend.
+  void OnDeadline();
+  int64_t deadline_ns() const { return deadline_ns_; }
+
   CallHook down_hook;
   CallHook up_hook;
+  CallHook deadline_hook;  // on the worker's DeadlineList while it has a deadline
 
  private:
   // Routes the call, reading the model first if a route needs it.
@@ -144,6 +153,7 @@ class H2Call final {
   routing::CallAttributes attrs_;
   CallRouter::Target target_{};
   int64_t start_ns_ = 0;
+  int64_t deadline_ns_ = 0;  // 0: none
   int retries_ = 0;
   static constexpr int kMaxRetries = 2;
   int status_for_local_ = 0;  // the code of local_code_

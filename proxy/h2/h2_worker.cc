@@ -228,7 +228,12 @@ void H2Worker::Run() {
   epoll_event events[128];
   int64_t next_tick = metrics::MonotonicNowNs() + int64_t{kTickMs} * 1000000;
   for (;;) {
-    const int n = epoll_wait(epoll_fd_, events, 128, kTickMs);
+    int wait_ms = kTickMs;
+    if (deadlines_.next_ns() != DeadlineList::kNever) {
+      const int64_t left_ns = deadlines_.next_ns() - metrics::MonotonicNowNs();
+      wait_ms = static_cast<int>(std::clamp<int64_t>((left_ns + 999999) / 1000000, 0, kTickMs));
+    }
+    const int n = epoll_wait(epoll_fd_, events, 128, wait_ms);
     now_ns_ = metrics::MonotonicNowNs();
     for (int i = 0; i < n; ++i) {
       void* tag = events[i].data.ptr;
@@ -243,6 +248,9 @@ void H2Worker::Run() {
       }
     }
     if (!draining_ && shutdown_.load(std::memory_order_acquire)) StartDrain();
+    if (now_ns_ >= deadlines_.next_ns()) {
+      deadlines_.Expire(now_ns_, [](H2Call* call) { call->OnDeadline(); });
+    }
     FlushDirty();
     const int64_t now = metrics::MonotonicNowNs();
     if (now >= next_tick) {

@@ -32,6 +32,7 @@
 #include "metrics/listener_counters.h"
 #include "proxy/call_router.h"
 #include "proxy/engine_shared.h"
+#include "proxy/h2/deadline_list.h"
 #include "proxy/h2/downstream_connection.h"
 #include "proxy/h2/upstream_connection.h"
 #include "routing/connection_limits.h"
@@ -66,6 +67,7 @@ class H2Worker final {
   bool serving() const { return serving_->load(std::memory_order_relaxed); }
   // The Health/Watch calls on this worker: told when serving() changes, ended at the drain.
   absl::flat_hash_set<H2Call*>& health_watches() { return health_watches_; }
+  DeadlineList& deadlines() { return deadlines_; }
   void MarkDirty(H2Connection* conn);
   // Stops watching a closed connection and deletes it at the end of the loop turn.
   void Reap(H2Connection* conn);
@@ -98,6 +100,7 @@ class H2Worker final {
   std::vector<DownstreamConnection*> clients_;      // the client connections among them
   std::vector<H2Connection*> dirty_;
   absl::flat_hash_set<H2Call*> health_watches_;
+  DeadlineList deadlines_;
   bool last_serving_ = true;  // what health_watches_ were last told
   std::vector<H2Connection*> graveyard_;
   std::atomic<bool> shutdown_{false};

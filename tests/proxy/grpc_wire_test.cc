@@ -2,6 +2,7 @@
 
 #include <nghttp2/nghttp2.h>
 
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -79,6 +80,22 @@ TEST(GrpcWireTest, BinaryHeaderValuesMustBeBase64) {
   EXPECT_FALSE(IsBase64HeaderValue("!!!notbase64"));
   EXPECT_FALSE(IsBase64HeaderValue("AA-_"));  // the URL-safe alphabet is not gRPC's
   EXPECT_FALSE(IsBase64HeaderValue("AA E"));
+}
+
+TEST(GrpcWireTest, GrpcTimeoutIsUpToEightDigitsAndAUnit) {
+  EXPECT_EQ(ParseGrpcTimeoutNs("100m"), 100000000);
+  EXPECT_EQ(ParseGrpcTimeoutNs("1S"), 1000000000);
+  EXPECT_EQ(ParseGrpcTimeoutNs("2M"), int64_t{120} * 1000000000);
+  EXPECT_EQ(ParseGrpcTimeoutNs("99999999H"), std::numeric_limits<int64_t>::max());
+  EXPECT_EQ(ParseGrpcTimeoutNs("99999999M"), int64_t{99999999} * 60 * 1000000000);
+  EXPECT_EQ(ParseGrpcTimeoutNs("5u"), 5000);
+  EXPECT_EQ(ParseGrpcTimeoutNs("7n"), 7);
+  EXPECT_EQ(ParseGrpcTimeoutNs("0m"), 0);
+  EXPECT_EQ(ParseGrpcTimeoutNs("m"), std::nullopt);
+  EXPECT_EQ(ParseGrpcTimeoutNs("123456789S"), std::nullopt);  // nine digits
+  EXPECT_EQ(ParseGrpcTimeoutNs("10s"), std::nullopt);
+  EXPECT_EQ(ParseGrpcTimeoutNs("-1S"), std::nullopt);
+  EXPECT_EQ(ParseGrpcTimeoutNs("1 S"), std::nullopt);
 }
 
 }  // namespace
