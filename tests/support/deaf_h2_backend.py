@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """A gRPC backend that never answers and ignores deadlines, for tests of the proxy's own
 deadline enforcement. It prints "listening on 127.0.0.1:PORT", then one line per event:
-"request <stream> grpc-timeout=<value>" and "reset <stream> <error code>". Plain HTTP/2
+"request <stream> grpc-timeout=<value>", "data <stream> <hex bytes>" and
+"reset <stream> <error code>". Plain HTTP/2
 (h2c) on loopback; it exits after 60 s (tests kill it sooner)."""
 import selectors
 import socket
@@ -48,6 +49,7 @@ def main():
                 elif isinstance(event, h2.events.StreamReset):
                     print("reset %d %d" % (event.stream_id, event.error_code), flush=True)
                 elif isinstance(event, h2.events.DataReceived):
+                    print("data %d %s" % (event.stream_id, event.data.hex()), flush=True)
                     conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
             sock.sendall(conn.data_to_send())
 
