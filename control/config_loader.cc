@@ -634,9 +634,6 @@ absl::StatusOr<Config> ReadConfig(const Reader& in, const YAML::Node& root) {
           root["data_plane"], "data_plane",
           absl::StrCat("unknown data plane \"", config.data_plane, "\" (grpc, nghttp2)"));
     }
-    if (config.data_plane == "nghttp2" && root["tls"]) {
-      return in.Error(root["tls"], "tls", "is not supported on data_plane: nghttp2 (use grpc)");
-    }
   }
   if (root["tls"]) ASSIGN_OR_RETURN(config.tls, ReadServerTls(in, root["tls"], "tls"));
   if (const YAML::Node connections = root["connections"]) {

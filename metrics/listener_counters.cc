@@ -37,6 +37,11 @@ constexpr absl::string_view kTimeoutNames[] = {"idle", "handshake", "header"};
 constexpr absl::string_view kViolationNames[] = {
     "invalid_header",     "header_list_too_large", "too_many_streams",    "rapid_reset",   "flood",
     "continuation_flood", "empty_frames",          "stream_after_goaway", "protocol_error"};
+constexpr absl::string_view kTlsFailureNames[] = {
+    "no_client_certificate", "bad_certificate", "san_not_allowed", "no_h2_alpn", "not_tls",
+    "handshake_error"};
+static_assert(std::size(kTlsFailureNames) ==
+              static_cast<size_t>(ListenerCounters::TlsFailure::kCount));
 static_assert(std::size(kRejectionNames) ==
               static_cast<size_t>(ListenerCounters::Rejection::kCount));
 static_assert(std::size(kTimeoutNames) == static_cast<size_t>(ListenerCounters::Timeout::kCount));
@@ -48,6 +53,9 @@ absl::string_view ListenerCounters::Name(Rejection r) {
 }
 absl::string_view ListenerCounters::Name(Timeout t) {
   return kTimeoutNames[static_cast<size_t>(t)];
+}
+absl::string_view ListenerCounters::Name(TlsFailure f) {
+  return kTlsFailureNames[static_cast<size_t>(f)];
 }
 absl::string_view ListenerCounters::Name(Violation v) {
   return kViolationNames[static_cast<size_t>(v)];
@@ -80,6 +88,11 @@ std::vector<MetricFamily> ListenerCounters::Families() const {
       "HTTP/2 misbehaviour by clients that the proxy refused: the stream was reset or the "
       "connection closed, and nothing reached a backend.",
       "violation", [this](Violation v) { return count(v); }));
+  out.push_back(PerValue<TlsFailure>(
+      "rollout_proxy_tls_handshake_failures_total",
+      "TLS handshakes on the data listener that failed, by why (handshakes that never "
+      "finish are counted in rollout_proxy_downstream_timeouts_total{timeout=\"handshake\"}).",
+      "reason", [this](TlsFailure f) { return count(f); }));
   return out;
 }
 

@@ -7,6 +7,7 @@
 //                                                                   accept_error
 //   rollout_proxy_downstream_timeouts_total{timeout}                idle | handshake | header
 //   rollout_proxy_http2_violations_total{violation}                 see Violation below
+//   rollout_proxy_tls_handshake_failures_total{reason}              see TlsFailure below
 //
 // These events are per connection or per attack, never per call, so one set of shared
 // relaxed atomics serves every worker.
@@ -43,6 +44,16 @@ class ListenerCounters final {
     kProtocolError,       // anything else nghttp2 refused (bad preface, stream 0, ...)
     kCount
   };
+  // Why a TLS handshake on the listener failed.
+  enum class TlsFailure {
+    kNoClientCertificate,  // mTLS, and the client sent none
+    kBadCertificate,       // its chain does not lead to client_ca_file (or is invalid)
+    kSanNotAllowed,        // none of its SANs is in allowed_client_sans
+    kNoH2,                 // ALPN without "h2"
+    kNotTls,               // plaintext (HTTP/2 or HTTP/1) on the TLS port
+    kHandshakeError,       // anything else, the peer's alerts and disconnects included
+    kCount
+  };
 
   void ConnectionOpened() {
     accepted_.fetch_add(1, std::memory_order_relaxed);
@@ -53,13 +64,16 @@ class ListenerCounters final {
   void Count(Rejection r) { Bump(rejections_, r); }
   void Count(Timeout t) { Bump(timeouts_, t); }
   void Count(Violation v) { Bump(violations_, v); }
+  void Count(TlsFailure f) { Bump(tls_failures_, f); }
   uint64_t count(Rejection r) const { return Read(rejections_, r); }
   uint64_t count(Timeout t) const { return Read(timeouts_, t); }
   uint64_t count(Violation v) const { return Read(violations_, v); }
+  uint64_t count(TlsFailure f) const { return Read(tls_failures_, f); }
 
   static absl::string_view Name(Rejection r);
   static absl::string_view Name(Timeout t);
   static absl::string_view Name(Violation v);
+  static absl::string_view Name(TlsFailure f);
 
   // The families above, with every label value present (zero until it happens).
   std::vector<prometheus::MetricFamily> Families() const;
@@ -81,6 +95,7 @@ class ListenerCounters final {
   Cells<Rejection> rejections_{};
   Cells<Timeout> timeouts_{};
   Cells<Violation> violations_{};
+  Cells<TlsFailure> tls_failures_{};
 };
 
 }  // namespace rollout::metrics

@@ -1,6 +1,7 @@
 #include "proxy/h2/connection.h"
 
 #include <errno.h>
+#include <openssl/err.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -57,6 +58,7 @@ H2Call* H2Connection::CallOf(nghttp2_session* session, int32_t stream_id) {
 
 H2Connection::~H2Connection() {
   if (session_ != nullptr) nghttp2_session_del(session_);
+  if (ssl_ != nullptr) SSL_free(ssl_);
   ::close(fd_);
 }
 
@@ -87,32 +89,95 @@ int H2Connection::OnSendData(nghttp2_session*, nghttp2_frame* frame, const uint8
   return conn->OutgoingPipe(call)->Send(framehd, length);
 }
 
+void H2Connection::StartTls(SSL* ssl) {
+  ssl_ = ssl;
+  SSL_set_fd(ssl_, fd_);
+  handshaking_ = true;
+}
+
 void H2Connection::OnIo(uint32_t events) {
   if (closed_) return;
   if (!connected()) {
     if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) != 0) OnConnectDone();
     return;
   }
+  if (handshaking_) {
+    ContinueHandshake();
+    if (handshaking_ || closed_) return;
+    events |= EPOLLIN;  // what came with the handshake's last flight may be waiting
+  }
   if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) != 0) ReadSome();
   if (!closed_ && (events & EPOLLOUT) != 0) MarkDirty();
 }
 
+void H2Connection::ContinueHandshake() {
+  const int rc = SSL_do_handshake(ssl_);
+  if (rc == 1) {
+    handshaking_ = false;
+    WatchWrite(false);
+    MarkDirty();  // our SETTINGS, queued since the connection opened
+    return;
+  }
+  const int error = SSL_get_error(ssl_, rc);
+  if (error == SSL_ERROR_WANT_READ) return WatchWrite(false);
+  if (error == SSL_ERROR_WANT_WRITE) return WatchWrite(true);
+  OnTlsFailure(error);
+  Close("the TLS handshake failed");
+}
+
+ssize_t H2Connection::Receive(uint8_t* buffer, size_t size) {
+  if (ssl_ == nullptr) {
+    const ssize_t n = ::recv(fd_, buffer, size, 0);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return kWouldBlock;
+    return n < 0 ? kFailed : n;
+  }
+  const int n = SSL_read(ssl_, buffer, static_cast<int>(size));
+  if (n > 0) return n;
+  switch (SSL_get_error(ssl_, n)) {
+    case SSL_ERROR_WANT_READ:
+      return kWouldBlock;
+    case SSL_ERROR_WANT_WRITE:  // a key update wants out first
+      WatchWrite(true);
+      return kWouldBlock;
+    case SSL_ERROR_ZERO_RETURN:
+      return 0;
+    default:
+      ERR_clear_error();
+      errno = EPROTO;
+      return kFailed;
+  }
+}
+
+ssize_t H2Connection::Transmit(const char* data, size_t size) {
+  if (ssl_ == nullptr) {
+    const ssize_t n = ::send(fd_, data, size, MSG_NOSIGNAL);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return kWouldBlock;
+    return n < 0 ? kFailed : n;
+  }
+  const int n = SSL_write(ssl_, data, static_cast<int>(std::min<size_t>(size, 1 << 30)));
+  if (n > 0) return n;
+  const int error = SSL_get_error(ssl_, n);
+  if (error == SSL_ERROR_WANT_WRITE || error == SSL_ERROR_WANT_READ) return kWouldBlock;
+  ERR_clear_error();
+  errno = EPROTO;
+  return kFailed;
+}
+
 void H2Connection::ReadSome() {
   uint8_t* buffer = worker_->read_buffer();
-  const ssize_t n = ::recv(fd_, buffer, H2Worker::kReadBufferBytes, 0);
-  if (n > 0) {
+  // TLS may hold decrypted bytes that the socket no longer signals: drain them too.
+  do {
+    const ssize_t n = Receive(buffer, H2Worker::kReadBufferBytes);
+    if (n == kWouldBlock) return;
+    if (n == 0) return Close("the peer closed the connection");
+    if (n < 0) return Close(strerror(errno));
     const ssize_t used = nghttp2_session_mem_recv(session_, buffer, static_cast<size_t>(n));
     if (used < 0) {
       OnSessionError(static_cast<int>(used));
-      Close(absl::StrCat("HTTP/2 error: ", nghttp2_strerror(static_cast<int>(used))));
-      return;
+      return Close(absl::StrCat("HTTP/2 error: ", nghttp2_strerror(static_cast<int>(used))));
     }
     MarkDirty();  // acknowledgements, window updates, answers
-  } else if (n == 0) {
-    Close("the peer closed the connection");
-  } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-    Close(strerror(errno));
-  }
+  } while (ssl_ != nullptr && !closed_ && SSL_pending(ssl_) > 0);
 }
 
 void H2Connection::MarkDirty() {
@@ -122,7 +187,7 @@ void H2Connection::MarkDirty() {
 }
 
 void H2Connection::Flush() {
-  if (closed_ || !connected()) return;
+  if (closed_ || !connected() || handshaking_) return;
   if (out_off_ > 0 && out_off_ == out_.size()) {
     out_.clear();
     out_off_ = 0;
@@ -135,12 +200,9 @@ void H2Connection::Flush() {
     if (rv != 0) return Close(absl::StrCat("HTTP/2 error: ", nghttp2_strerror(rv)));
     const size_t pending = out_.size() - out_off_;
     if (pending == 0) break;
-    const ssize_t n = ::send(fd_, out_.data() + out_off_, pending, MSG_NOSIGNAL);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) return WatchWrite(true);
-      return Close(strerror(errno));
-    }
+    const ssize_t n = Transmit(out_.data() + out_off_, pending);
+    if (n == kWouldBlock) return WatchWrite(true);
+    if (n < 0) return Close(strerror(errno));
     out_off_ += static_cast<size_t>(n);
     if (out_off_ < out_.size()) return WatchWrite(true);  // the socket is full
     out_.clear();

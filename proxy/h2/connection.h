@@ -20,6 +20,8 @@
 #define ROLLOUT_PROXY_H2_CONNECTION_H_
 
 #include <nghttp2/nghttp2.h>
+#include <openssl/ssl.h>
+#include <sys/types.h>
 
 #include <atomic>
 #include <cstdint>
@@ -46,6 +48,9 @@ class H2Connection {
   int fd() const { return fd_; }
   bool closed() const { return closed_; }
 
+  // The connection speaks TLS over its socket, with `ssl` (owned from now on); the
+  // handshake runs first, and nothing HTTP/2 is read or written before it is done.
+  void StartTls(SSL* ssl);
   // epoll events on the socket.
   void OnIo(uint32_t events);
   // Something is queued in nghttp2: flush at the end of this loop turn.
@@ -70,6 +75,8 @@ class H2Connection {
   // nghttp2 refused what the peer sent (a negative nghttp2_session_mem_recv result); the
   // connection closes right after.
   virtual void OnSessionError(int /*lib_error*/) {}
+  // The TLS handshake failed with SSL_get_error() `ssl_error`; the connection closes next.
+  virtual void OnTlsFailure(int /*ssl_error*/) {}
   // Upstream: false while the TCP connect is under way.
   virtual bool connected() const { return true; }
   // Upstream: the socket became writable while connecting.
@@ -89,8 +96,16 @@ class H2Connection {
   H2Worker* const worker_;
   const int fd_;
   nghttp2_session* session_ = nullptr;
+  SSL* ssl_ = nullptr;  // null: plaintext
 
  private:
+  static constexpr ssize_t kWouldBlock = -1;
+  static constexpr ssize_t kFailed = -2;  // errno says why
+  void ContinueHandshake();
+  // recv() or SSL_read(): bytes, 0 at the peer's end, kWouldBlock or kFailed.
+  ssize_t Receive(uint8_t* buffer, size_t size);
+  // send() or SSL_write(): bytes written, kWouldBlock or kFailed.
+  ssize_t Transmit(const char* data, size_t size);
   void ReadSome();
   static ssize_t OnSend(nghttp2_session*, const uint8_t* data, size_t length, int flags,
                         void* user_data);
@@ -100,6 +115,7 @@ class H2Connection {
   std::string out_;
   size_t out_off_ = 0;
   bool watching_write_ = false;
+  bool handshaking_ = false;
   bool closed_ = false;
 };
 

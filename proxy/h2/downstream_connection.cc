@@ -7,6 +7,7 @@
 #include "proxy/h2/grpc_wire.h"
 #include "proxy/h2/h2_call.h"
 #include "proxy/h2/h2_worker.h"
+#include "proxy/h2/server_tls.h"
 
 namespace rollout::proxy::h2 {
 namespace {
@@ -19,9 +20,13 @@ absl::string_view View(const uint8_t* p, size_t n) {
 
 }  // namespace
 
-DownstreamConnection::DownstreamConnection(H2Worker* worker, int fd, int64_t now_ns)
+DownstreamConnection::DownstreamConnection(H2Worker* worker, int fd, int64_t now_ns, SSL* ssl)
     : H2Connection(worker, fd), guard_(worker->limits(), now_ns) {
   worker->listener_counters().ConnectionOpened();
+  if (ssl != nullptr) {
+    SSL_set_accept_state(ssl);
+    StartTls(ssl);
+  }
   nghttp2_session_callbacks* callbacks;
   nghttp2_session_callbacks_new(&callbacks);
   SetCommonCallbacks(callbacks);
@@ -116,6 +121,10 @@ void DownstreamConnection::OnSessionError(int lib_error) {
     default:
       return Count(Violation::kProtocolError);
   }
+}
+
+void DownstreamConnection::OnTlsFailure(int ssl_error) {
+  worker_->listener_counters().Count(ServerTls::FailureOf(ssl_, ssl_error));
 }
 
 Pipe* DownstreamConnection::OutgoingPipe(H2Call* call) { return call->response_pipe(); }

@@ -36,7 +36,8 @@ namespace rollout::proxy::h2 {
 
 class DownstreamConnection final : public H2Connection {
  public:
-  DownstreamConnection(H2Worker* worker, int fd, int64_t now_ns);
+  // `ssl`: the listener serves TLS; the connection owns it and runs the handshake first.
+  DownstreamConnection(H2Worker* worker, int fd, int64_t now_ns, SSL* ssl = nullptr);
   ~DownstreamConnection() override;
 
   void Add(H2Call* call);
@@ -52,6 +53,7 @@ class DownstreamConnection final : public H2Connection {
 
   void OnLost(absl::string_view why) override;
   void OnSessionError(int lib_error) override;
+  void OnTlsFailure(int ssl_error) override;
   Pipe* OutgoingPipe(H2Call* call) override;
   // Counts `v` and ends the session at once: GOAWAY(ENHANCE_YOUR_CALM), nothing more read.
   void Terminate(Violation v);

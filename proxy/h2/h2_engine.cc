@@ -58,10 +58,12 @@ absl::StatusOr<int> Listen(const std::string& address, int* port) {
 absl::StatusOr<std::unique_ptr<H2Engine>> H2Engine::Create(
     const EngineOptions& options, const routing::RoutingTableStore* store) {
   if (absl::Status valid = ValidateEngineOptions(options); !valid.ok()) return valid;
-  if (options.tls.has_value()) {
-    return absl::InvalidArgumentError("tls: not supported on data_plane: nghttp2 (use grpc)");
-  }
   std::unique_ptr<H2Engine> engine(new H2Engine());
+  if (options.tls.has_value()) {
+    absl::StatusOr<std::unique_ptr<ServerTls>> tls = ServerTls::Create(*options.tls);
+    if (!tls.ok()) return tls.status();
+    engine->tls_ = *std::move(tls);
+  }
   engine->shared_.listener_limit.set_max(options.max_concurrent_calls);
   absl::StatusOr<int> fd = Listen(options.listen, &engine->port_);
   if (!fd.ok()) return fd.status();
@@ -69,7 +71,7 @@ absl::StatusOr<std::unique_ptr<H2Engine>> H2Engine::Create(
   for (int i = 0; i < options.workers; ++i) {
     engine->workers_.push_back(std::make_unique<H2Worker>(
         i, engine->listen_fd_, store, options.max_message_bytes, options.connections,
-        options.call_metrics, &engine->shared_, &engine->serving_));
+        engine->tls_.get(), options.call_metrics, &engine->shared_, &engine->serving_));
   }
   for (auto& worker : engine->workers_) worker->Start();
   engine->health_checker_ = std::make_unique<HealthChecker>(store, &engine->shared_.endpoints);

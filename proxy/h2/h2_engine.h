@@ -11,8 +11,9 @@
 // Workers: one epoll loop and thread each (H2Worker), all accepting from one listening
 // socket (EPOLLEXCLUSIVE), which no other process can bind to as well.
 //
-// Not on this data plane (yet): TLS on the listener or to backends, and traffic mirroring
-// (a mirrored route's copies are counted as dropped). The config refuses the first.
+// TLS on the listener is OpenSSL's, in the workers' loops (ServerTls). Not on this data
+// plane (yet): TLS to backends, and traffic mirroring (a mirrored route's copies are
+// counted as dropped). The config refuses both.
 //
 // Thread-safety: as Engine.
 #ifndef ROLLOUT_PROXY_H2_H2_ENGINE_H_
@@ -27,6 +28,7 @@
 #include "proxy/engine.h"
 #include "proxy/engine_shared.h"
 #include "proxy/h2/h2_worker.h"
+#include "proxy/h2/server_tls.h"
 #include "proxy/health_checker.h"
 #include "routing/routing_table_store.h"
 
@@ -53,6 +55,7 @@ class H2Engine final : public Engine {
   std::atomic<bool> serving_{true};
   int listen_fd_ = -1;
   int port_ = 0;
+  std::unique_ptr<ServerTls> tls_;  // null: plaintext
   std::unique_ptr<HealthChecker> health_checker_;
   std::vector<std::unique_ptr<H2Worker>> workers_;
   bool shut_down_ = false;

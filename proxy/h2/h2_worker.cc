@@ -38,11 +38,12 @@ char kWakeTag;
 
 H2Worker::H2Worker(int index, int listen_fd, const routing::RoutingTableStore* store,
                    int64_t max_message_bytes, const routing::ConnectionLimits& limits,
-                   metrics::CallMetrics* call_metrics, EngineShared* shared,
+                   ServerTls* tls, metrics::CallMetrics* call_metrics, EngineShared* shared,
                    const std::atomic<bool>* serving)
     : listen_fd_(listen_fd),
       max_message_bytes_(max_message_bytes),
       limits_(limits),
+      tls_(tls),
       shared_(shared),
       serving_(serving),
       router_(index, store, call_metrics, max_message_bytes, shared,
@@ -175,7 +176,12 @@ void H2Worker::Accept() {
       continue;
     }
     SetNoDelay(fd);
-    auto* conn = new DownstreamConnection(this, fd, now_ns_);
+    SSL* ssl = tls_ != nullptr ? tls_->NewSsl(now_ns_) : nullptr;
+    if (tls_ != nullptr && ssl == nullptr) {  // out of memory
+      ::close(fd);
+      continue;
+    }
+    auto* conn = new DownstreamConnection(this, fd, now_ns_, ssl);
     connections_.insert(conn);
     clients_.push_back(conn);
     epoll_event ev{};

@@ -34,6 +34,7 @@
 #include "proxy/engine_shared.h"
 #include "proxy/h2/deadline_list.h"
 #include "proxy/h2/downstream_connection.h"
+#include "proxy/h2/server_tls.h"
 #include "proxy/h2/upstream_connection.h"
 #include "routing/connection_limits.h"
 #include "routing/routing_table_store.h"
@@ -43,7 +44,7 @@ namespace rollout::proxy::h2 {
 class H2Worker final {
  public:
   H2Worker(int index, int listen_fd, const routing::RoutingTableStore* store,
-           int64_t max_message_bytes, const routing::ConnectionLimits& limits,
+           int64_t max_message_bytes, const routing::ConnectionLimits& limits, ServerTls* tls,
            metrics::CallMetrics* call_metrics, EngineShared* shared,
            const std::atomic<bool>* serving);
   ~H2Worker();
@@ -90,6 +91,7 @@ class H2Worker final {
   const int listen_fd_;
   const int64_t max_message_bytes_;
   const routing::ConnectionLimits limits_;
+  ServerTls* const tls_;  // null: plaintext
   EngineShared* const shared_;
   const std::atomic<bool>* const serving_;
   CallRouter router_;

@@ -98,9 +98,6 @@ TEST(ConfigLoaderTest, DataPlaneIsGrpcByDefaultOrNghttp2WithoutWhatItLacks) {
               AllOf(HasSubstr("proxy.yaml:3: data_plane"),
                     HasSubstr("unknown data plane \"envoy\" (grpc, nghttp2)")));
   // What the nghttp2 data plane does not do yet is refused, naming the key.
-  EXPECT_THAT(ErrorOf(Variant("workers: 2",
-                              "data_plane: nghttp2\ntls: { cert_file: a.crt, key_file: a.key }")),
-              HasSubstr("tls: is not supported on data_plane: nghttp2 (use grpc)"));
   const std::string v2 = "endpoints: [\"127.0.0.1:9002\"]";
   std::string pool_tls = Variant("workers: 2", "data_plane: nghttp2");
   pool_tls.insert(pool_tls.find(v2) + v2.size(),

@@ -82,7 +82,6 @@ class TlsTest : public ::testing::Test {
 };
 
 TEST_F(TlsTest, TheListenerServesTlsAndRefusesPlaintext) {
-  ROLLOUT_SKIP_ON_DATA_PLANE("nghttp2", "TLS is on data_plane: grpc only");
   EchoBackend a("a");
   ProxyProcess proxy(
       Config(a, "tls: { cert_file: " + P("server.crt") + ", key_file: " + P("server.key") + " }"));
@@ -97,7 +96,6 @@ TEST_F(TlsTest, TheListenerServesTlsAndRefusesPlaintext) {
 }
 
 TEST_F(TlsTest, MutualTlsNeedsACertificateFromTheCaWithAnAllowedSan) {
-  ROLLOUT_SKIP_ON_DATA_PLANE("nghttp2", "TLS is on data_plane: grpc only");
   EchoBackend a("a");
   ProxyProcess proxy(Config(a, "tls: { cert_file: " + P("server.crt") + ", key_file: " +
                                    P("server.key") + ", client_ca_file: " + P("ca.crt") +
@@ -124,7 +122,7 @@ TEST_F(TlsTest, MutualTlsNeedsACertificateFromTheCaWithAnAllowedSan) {
 }
 
 TEST_F(TlsTest, APoolIsReachedOverTlsWithTheProxysClientCertificate) {
-  ROLLOUT_SKIP_ON_DATA_PLANE("nghttp2", "TLS is on data_plane: grpc only");
+  ROLLOUT_SKIP_ON_DATA_PLANE("nghttp2", "TLS to backends is on data_plane: grpc only");
   // The backend wants mTLS: a client certificate from the CA.
   routing::ServerTlsSpec backend_tls;
   backend_tls.cert_file = P("server.crt");
@@ -161,7 +159,6 @@ TEST_F(TlsTest, APoolIsReachedOverTlsWithTheProxysClientCertificate) {
 }
 
 TEST_F(TlsTest, ARotatedCertificateIsServedWithoutARestart) {
-  ROLLOUT_SKIP_ON_DATA_PLANE("nghttp2", "TLS is on data_plane: grpc only");
   // The proxy starts with a certificate from "ca"; the client trusts only "next-ca". Once
   // the files are replaced with a certificate from "next-ca", new connections succeed.
   ASSERT_TRUE(pki_.MakeAuthority("next-ca")) << pki_.error();
