@@ -1,7 +1,5 @@
 // A call whose first message is compressed (grpc-encoding gzip or deflate) still routes by
 // model on the frame-level plane, and the message reaches the backend as the client sent it.
-#include <zlib.h>
-
 #include <string>
 
 #include "absl/strings/escaping.h"
@@ -12,6 +10,7 @@
 #include "tests/support/echo_backend.h"
 #include "tests/support/proxy_process.h"
 #include "tests/support/raw_h2_client.h"
+#include "tests/support/zlib_compress.h"
 
 namespace rollout::testing {
 namespace {
@@ -20,21 +19,6 @@ using ::testing::HasSubstr;
 
 constexpr char kDeafBackend[] = ROLLOUT_SOURCE_DIR "/tests/support/deaf_h2_backend.py";
 constexpr char kInfer[] = "/inference.GRPCInferenceService/ModelInfer";
-
-std::string Compress(const std::string& plain, bool gzip) {
-  z_stream z{};
-  deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, gzip ? 16 + MAX_WBITS : MAX_WBITS, 8,
-               Z_DEFAULT_STRATEGY);
-  std::string out(deflateBound(&z, plain.size()), '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(plain.data()));
-  z.avail_in = static_cast<uInt>(plain.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  deflate(&z, Z_FINISH);
-  out.resize(out.size() - z.avail_out);
-  deflateEnd(&z);
-  return out;
-}
 
 // A ModelInferRequest naming `model` (field 1), with a payload that compresses well.
 std::string InferRequest(const std::string& model) {

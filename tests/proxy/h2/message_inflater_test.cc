@@ -2,30 +2,15 @@
 // it as has arrived.
 #include "proxy/h2/message_inflater.h"
 
-#include <zlib.h>
-
 #include <string>
 
 #include "gtest/gtest.h"
+#include "tests/support/zlib_compress.h"
 
 namespace rollout::proxy::h2 {
 namespace {
 
-// `plain` compressed as gRPC's "gzip" (RFC 1952) or "deflate" (zlib, RFC 1950).
-std::string Compress(const std::string& plain, bool gzip) {
-  z_stream z{};
-  deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, gzip ? 16 + MAX_WBITS : MAX_WBITS, 8,
-               Z_DEFAULT_STRATEGY);
-  std::string out(deflateBound(&z, plain.size()), '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(plain.data()));
-  z.avail_in = static_cast<uInt>(plain.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  deflate(&z, Z_FINISH);
-  out.resize(out.size() - z.avail_out);
-  deflateEnd(&z);
-  return out;
-}
+using ::rollout::testing::Compress;
 
 TEST(MessageInflaterTest, InflatesGzipAndDeflateWhole) {
   const std::string plain =
