@@ -8,10 +8,9 @@
 #include "absl/strings/str_cat.h"
 #include "metrics/call_series.h"
 #include "proxy/h2/downstream_connection.h"
+#include "proxy/h2/first_message_model.h"
 #include "proxy/h2/h2_worker.h"
-#include "proxy/h2/message_inflater.h"
 #include "proxy/h2/upstream_connection.h"
-#include "routing/model_name_reader.h"
 
 namespace rollout::proxy::h2 {
 namespace {
@@ -25,12 +24,8 @@ void PushHealth(Pipe* pipe, bool serving) {
   const uint8_t message[] = {0, 0, 0, 0, 2, 0x08, static_cast<uint8_t>(serving ? 1 : 2)};
   pipe->Push(message, sizeof(message));
 }
-constexpr int kCancelled = 1, kUnknown = 2, kInvalidArgument = 3, kDeadlineExceeded = 4,
-              kResourceExhausted = 8, kUnimplemented = 12, kInternal = 13, kUnavailable = 14;
-
-// A compressed first message is inflated from its start until model_name is read; this
-// much of it, compressed, is the most the proxy holds back for that.
-constexpr size_t kMaxCompressedModelPrefix = 64 * 1024;
+constexpr int kCancelled = 1, kUnknown = 2, kDeadlineExceeded = 4, kResourceExhausted = 8,
+              kUnimplemented = 12, kInternal = 13, kUnavailable = 14;
 
 // Scratch space for building header lists; nghttp2 copies the array on submit.
 std::vector<nghttp2_nv>& ScratchNva() {
@@ -106,73 +101,17 @@ void H2Call::Route() {
 }
 
 bool H2Call::TryReadModel() {
-  const size_t have = request_.queued();
-  if (have < kMessagePrefixBytes) {
-    if (!request_.ended()) return false;
-    if (have > 0) {
-      Fail(kInvalidArgument, "rollout-proxy: the request ends inside a message's length prefix");
-      return true;
-    }
-    attrs_.model = absl::string_view();  // the client sent no message at all
-    Route();
-    return true;
-  }
-  const uint32_t length = MessageLength(request_.data());
-  const bool compressed = (request_.data()[0] & 1) != 0;
-  const size_t need =
-      compressed ? length : std::min<size_t>(length, routing::kModelNamePrefixBytes);
-  const size_t got = std::min(need, have - kMessagePrefixBytes);
-  const absl::string_view bytes(
-      reinterpret_cast<const char*>(request_.data()) + kMessagePrefixBytes, got);
-  if (compressed) return TryReadCompressedModel(bytes, got == length);
-  if (got < need) {
-    if (!request_.ended()) return false;
-    Fail(kInvalidArgument,
-         absl::StrCat("rollout-proxy: the request ends inside its first message (", got, " of ",
-                      length, " bytes)"));
-    return true;
-  }
-  ReadModel(bytes, /*complete=*/got == length);
-  return true;
-}
-
-bool H2Call::TryReadCompressedModel(absl::string_view bytes, bool all_in) {
-  const absl::string_view encoding = request_headers_.Get("grpc-encoding").value_or("identity");
-  bool complete = false;
-  switch (InflatePrefix(encoding, bytes, all_in, routing::kModelNamePrefixBytes, &inflated_,
-                        &complete)) {
-    case InflateResult::kOk:
-      ReadModel(inflated_, complete);
-      return true;
-    case InflateResult::kNeedMore:
-      if (!request_.ended() && bytes.size() < kMaxCompressedModelPrefix) return false;
-      Fail(kInvalidArgument,
-           request_.ended()
-               ? "rollout-proxy: the request ends inside its first (compressed) message"
-               : absl::StrCat("rollout-proxy: the first ", kMaxCompressedModelPrefix,
-                              " compressed bytes of the first message do not reach past its "
-                              "model_name"));
-      return true;
-    case InflateResult::kUnsupported:
-      Fail(kUnimplemented, absl::StrCat("rollout-proxy: the route depends on the model, and a "
-                                        "message in grpc-encoding \"",
-                                        encoding, "\" cannot be read (gzip and deflate can)"));
-      return true;
-    case InflateResult::kCorrupt:
-      Fail(kInvalidArgument,
-           absl::StrCat("rollout-proxy: the first message is not valid ", encoding, " data"));
-      return true;
-  }
-  return true;
-}
-
-void H2Call::ReadModel(absl::string_view bytes, bool complete) {
-  absl::StatusOr<absl::string_view> model = routing::ReadModelName(bytes, complete);
+  absl::StatusOr<std::optional<absl::string_view>> model = ReadFirstMessageModel(
+      absl::string_view(reinterpret_cast<const char*>(request_.data()), request_.queued()),
+      request_.ended(), request_headers_.Get("grpc-encoding").value_or("identity"), &inflated_);
   if (!model.ok()) {
-    return Fail(kInvalidArgument, absl::StrCat("rollout-proxy: ", model.status().message()));
+    Fail(static_cast<int>(model.status().code()), model.status().message());
+    return true;
   }
-  attrs_.model = *model;
+  if (!model->has_value()) return false;
+  attrs_.model = **model;
   Route();
+  return true;
 }
 
 void H2Call::StartUpstream() {

@@ -94,12 +94,6 @@ class H2Call final {
   void Route();
   // The first message's model_name, once enough of it is in; false while waiting.
   bool TryReadModel();
-  // The same for a compressed first message whose compressed bytes so far are `bytes`
-  // (`all_in`: the whole of it): only its start is inflated, into inflated_.
-  bool TryReadCompressedModel(absl::string_view bytes, bool all_in);
-  // Reads model_name from the start of the (plain) first message, then routes; fails the
-  // call INVALID_ARGUMENT if it is not protobuf.
-  void ReadModel(absl::string_view bytes, bool complete);
   void StartUpstream();
   // The attempt on target_.endpoint never reached it: try another endpoint of the pool, or
   // fail the call UNAVAILABLE naming the pool, the endpoint and `why`.

@@ -448,8 +448,9 @@ routes: [ { name: all, split: [ { pool: a, weight: 1 } ] } ]
     std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
     std::vector<std::string> fields = absl::StrSplit(text.substr(text.rfind(')') + 2), ' ');
     int64_t utime = 0, stime = 0;
-    absl::SimpleAtoi(fields[11], &utime);
-    absl::SimpleAtoi(fields[12], &stime);
+    if (!absl::SimpleAtoi(fields[11], &utime) || !absl::SimpleAtoi(fields[12], &stime)) {
+      return int64_t{-1};
+    }
     return utime + stime;
   };
   const int64_t before = cpu_ticks();

@@ -73,7 +73,10 @@ routes: [ { name: all, split: [ { pool: a, weight: 1 } ] } ]
     const size_t at = page->find(key);
     int64_t n = -1;
     if (at != std::string::npos) {
-      absl::SimpleAtoi(page->substr(at + key.size(), page->find('\n', at) - at - key.size()), &n);
+      if (!absl::SimpleAtoi(page->substr(at + key.size(), page->find('\n', at) - at - key.size()),
+                            &n)) {
+        n = -1;
+      }
     }
     return n;
   }
