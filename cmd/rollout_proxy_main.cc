@@ -83,6 +83,9 @@ int Serve(const rollout::control::Config& config,
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // OpenSSL writes to its sockets with write(), not send(MSG_NOSIGNAL): a client that goes
+  // away during a TLS handshake would otherwise kill the proxy with SIGPIPE.
+  signal(SIGPIPE, SIG_IGN);
   // Each client connection holds a descriptor: take the hard limit, as Go's runtime and
   // nginx's worker_rlimit_nofile do, so that connections.max_connections bounds them.
   if (rlimit nofile{};
