@@ -437,6 +437,14 @@ routes: [ { name: all, split: [ { pool: a, weight: 1 } ] } ]
   ASSERT_TRUE(absl::SimpleAtoi(
       proxy.WaitForLine(R"(metrics listening on [0-9.]+:(\d+))", absl::ZeroDuration()),
       &metrics_port));
+  {
+    // One connection's whole life first, while descriptors are plenty: UBSan's vptr checks
+    // need a pipe the first time they see a type, and would report a false error later.
+    RawH2Client warm_up(port);
+    warm_up.Send(RawH2Client::Preface());
+    warm_up.Pump(absl::Milliseconds(100));
+  }
+  absl::SleepFor(absl::Milliseconds(200));
   std::vector<std::unique_ptr<RawH2Client>> clients;
   for (int i = 0; i < 100; ++i) {  // more than the proxy can hold: the rest wait in the backlog
     clients.push_back(std::make_unique<RawH2Client>(port));
