@@ -77,21 +77,19 @@ class AbuseGuard final {
     return ++empty_frames_ > kMaxEmptyFrames;
   }
 
-  // The connection's calls: `any` says whether one is still open.
-  void OnCallsChanged(bool any, int64_t now_ns) {
-    if (!any) idle_since_ns_ = now_ns;
-    busy_ = any;
-  }
+  // The connection's last call has left: it is idle from now.
+  void OnIdle(int64_t now_ns) { idle_since_ns_ = now_ns; }
 
   // The clock that has run out, if any (the handshake first, then a header block, then
-  // idleness). `idle_extra_ns` lengthens the idle timeout (to close a connection that did
-  // not leave after its idle GOAWAY).
-  Expired Check(int64_t now_ns, int64_t idle_extra_ns = 0) const {
+  // idleness while the connection has no call: `busy` says it has one). `idle_extra_ns`
+  // lengthens the idle timeout (to close a connection that did not leave after its idle
+  // GOAWAY).
+  Expired Check(int64_t now_ns, bool busy, int64_t idle_extra_ns = 0) const {
     if (!preface_done_ && now_ns - opened_ns_ > handshake_ns_) return Expired::kHandshake;
     if (block_started_ns_ != 0 && now_ns - block_started_ns_ > handshake_ns_) {
       return Expired::kHeader;
     }
-    if (!busy_ && idle_ns_ > 0 && now_ns - idle_since_ns_ > idle_ns_ + idle_extra_ns) {
+    if (!busy && idle_ns_ > 0 && now_ns - idle_since_ns_ > idle_ns_ + idle_extra_ns) {
       return Expired::kIdle;
     }
     return Expired::kNone;
@@ -110,7 +108,6 @@ class AbuseGuard final {
   uint64_t premature_resets_ = 0;
   int empty_frames_ = 0;
   bool preface_done_ = false;
-  bool busy_ = false;
 };
 
 }  // namespace rollout::proxy::h2

@@ -61,13 +61,12 @@ DownstreamConnection::~DownstreamConnection() { worker_->listener_counters().Con
 void DownstreamConnection::Add(H2Call* call) {
   LinkCall<&H2Call::down_hook>(&calls_, call);
   ++open_calls_;
-  guard_.OnCallsChanged(true, worker_->now_ns());
 }
 
 void DownstreamConnection::Remove(H2Call* call) {
   if (!UnlinkCall<&H2Call::down_hook>(&calls_, call)) return;
   --open_calls_;
-  if (calls_.head == nullptr) guard_.OnCallsChanged(false, worker_->now_ns());
+  if (calls_.head == nullptr) guard_.OnIdle(worker_->now_ns());
 }
 
 void DownstreamConnection::SendGoaway() {
@@ -82,7 +81,7 @@ void DownstreamConnection::CheckTimers(int64_t now_ns) {
   if (closed()) return;
   using Timeout = metrics::ListenerCounters::Timeout;
   const bool idle_goaway_sent = goaway_last_stream_ >= 0;
-  switch (guard_.Check(now_ns, idle_goaway_sent ? guard_.handshake_ns() : 0)) {
+  switch (guard_.Check(now_ns, has_calls(), idle_goaway_sent ? guard_.handshake_ns() : 0)) {
     case AbuseGuard::Expired::kNone:
       return;
     case AbuseGuard::Expired::kHandshake:

@@ -56,22 +56,21 @@ TEST(AbuseGuardTest, EmptyDataFramesInARowTripIt) {
 
 TEST(AbuseGuardTest, ClocksRunOutInOrder) {
   AbuseGuard guard(Limits(), 0);
-  EXPECT_EQ(guard.Check(5 * kSecond), AbuseGuard::Expired::kNone);
-  EXPECT_EQ(guard.Check(11 * kSecond), AbuseGuard::Expired::kHandshake);
+  EXPECT_EQ(guard.Check(5 * kSecond, false), AbuseGuard::Expired::kNone);
+  EXPECT_EQ(guard.Check(11 * kSecond, false), AbuseGuard::Expired::kHandshake);
   guard.OnPreface();
-  EXPECT_EQ(guard.Check(11 * kSecond), AbuseGuard::Expired::kNone);
+  EXPECT_EQ(guard.Check(11 * kSecond, false), AbuseGuard::Expired::kNone);
   guard.OnHeaderBlockBegin(20 * kSecond);
-  EXPECT_EQ(guard.Check(29 * kSecond), AbuseGuard::Expired::kNone);
-  EXPECT_EQ(guard.Check(31 * kSecond), AbuseGuard::Expired::kHeader);
+  EXPECT_EQ(guard.Check(29 * kSecond, false), AbuseGuard::Expired::kNone);
+  EXPECT_EQ(guard.Check(31 * kSecond, false), AbuseGuard::Expired::kHeader);
   guard.OnHeaderBlockEnd();
   // Idle since it opened, at 0; a call keeps it busy.
-  EXPECT_EQ(guard.Check(61 * kSecond), AbuseGuard::Expired::kIdle);
-  guard.OnCallsChanged(true, 61 * kSecond);
-  EXPECT_EQ(guard.Check(500 * kSecond), AbuseGuard::Expired::kNone);
-  guard.OnCallsChanged(false, 500 * kSecond);
-  EXPECT_EQ(guard.Check(559 * kSecond), AbuseGuard::Expired::kNone);
-  EXPECT_EQ(guard.Check(561 * kSecond), AbuseGuard::Expired::kIdle);
-  EXPECT_EQ(guard.Check(561 * kSecond, 10 * kSecond), AbuseGuard::Expired::kNone);
+  EXPECT_EQ(guard.Check(61 * kSecond, false), AbuseGuard::Expired::kIdle);
+  EXPECT_EQ(guard.Check(500 * kSecond, /*busy=*/true), AbuseGuard::Expired::kNone);
+  guard.OnIdle(500 * kSecond);
+  EXPECT_EQ(guard.Check(559 * kSecond, false), AbuseGuard::Expired::kNone);
+  EXPECT_EQ(guard.Check(561 * kSecond, false), AbuseGuard::Expired::kIdle);
+  EXPECT_EQ(guard.Check(561 * kSecond, false, 10 * kSecond), AbuseGuard::Expired::kNone);
 }
 
 TEST(AbuseGuardTest, AZeroIdleTimeoutNeverExpires) {
@@ -79,7 +78,7 @@ TEST(AbuseGuardTest, AZeroIdleTimeoutNeverExpires) {
   limits.idle_timeout = absl::ZeroDuration();
   AbuseGuard guard(limits, 0);
   guard.OnPreface();
-  EXPECT_EQ(guard.Check(1000000 * kSecond), AbuseGuard::Expired::kNone);
+  EXPECT_EQ(guard.Check(1000000 * kSecond, false), AbuseGuard::Expired::kNone);
 }
 
 }  // namespace
