@@ -677,10 +677,6 @@ absl::StatusOr<Config> ReadConfig(const Reader& in, const YAML::Node& root) {
   for (size_t i = 0; i < pools.size(); ++i) {
     routing::PoolSpec pool;
     ASSIGN_OR_RETURN(pool, ReadPool(in, pools[i], absl::StrCat("pools[", i, "]")));
-    if (config.data_plane == "nghttp2" && pool.tls.enabled) {
-      return in.Error(pools[i]["tls"], absl::StrCat("pools[", i, "].tls"),
-                      "is not supported on data_plane: nghttp2 (use grpc)");
-    }
     config.pools.push_back(std::move(pool));
   }
   const YAML::Node routes = root["routes"];

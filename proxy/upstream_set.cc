@@ -43,7 +43,7 @@ UpstreamSet::Endpoint* UpstreamSet::GetOrCreate(const std::string& address,
   auto endpoint = std::make_unique<Endpoint>();
   endpoint->address = address;
   if (link_factory_) {
-    endpoint->link = link_factory_(address);
+    endpoint->link = link_factory_(address, tls);
   } else {
     grpc::ChannelArguments args = channel_args_;
     std::shared_ptr<grpc::ChannelCredentials> credentials = ChannelCredentials(tls, &args);

@@ -44,9 +44,10 @@ class UpstreamSet final {
     // Callable from any thread.
     virtual bool failing() const = 0;
   };
-  // Makes the Link for an endpoint address. Set for the nghttp2 data plane; unset, every
-  // endpoint gets a gRPC channel and stub.
-  using LinkFactory = std::function<std::unique_ptr<Link>(const std::string& address)>;
+  // Makes the Link for an endpoint address, reached with its pool's TLS settings. Set for
+  // the nghttp2 data plane; unset, every endpoint gets a gRPC channel and stub.
+  using LinkFactory = std::function<std::unique_ptr<Link>(const std::string& address,
+                                                          const routing::UpstreamTlsSpec& tls)>;
 
   struct Endpoint {
     std::string address;

@@ -13,6 +13,7 @@
 #include "metrics/call_series.h"
 #include "proxy/h2/h2_call.h"
 #include "proxy/h2/h2_worker.h"
+#include "proxy/h2/ssl_context.h"
 
 namespace rollout::proxy::h2 {
 namespace {
@@ -24,6 +25,12 @@ constexpr int32_t kConnectionWindow = 8 << 20;
 // Peers may send DATA frames this large, and the proxy sends frames as large as each peer
 // allows: a 1 MiB message crosses in a few frames instead of 64.
 constexpr uint32_t kMaxFrameSize = 256 * 1024;
+
+// Why an SSL_read or SSL_write failed: OpenSSL's reason, or the socket's.
+std::string TlsIoError() {
+  if (ERR_peek_error() != 0) return OpenSslError();
+  return errno != 0 ? strerror(errno) : "the peer closed the connection abruptly";
+}
 
 }  // namespace
 
@@ -116,13 +123,15 @@ void H2Connection::ContinueHandshake() {
     handshaking_ = false;
     WatchWrite(false);
     MarkDirty();  // our SETTINGS, queued since the connection opened
+    OnHandshakeDone();
     return;
   }
   const int error = SSL_get_error(ssl_, rc);
   if (error == SSL_ERROR_WANT_READ) return WatchWrite(false);
   if (error == SSL_ERROR_WANT_WRITE) return WatchWrite(true);
-  OnTlsFailure(error);
-  Close("the TLS handshake failed");
+  const std::string detail = OnTlsFailure(error);
+  Close(detail.empty() ? std::string("the TLS handshake failed")
+                       : absl::StrCat("the TLS handshake failed: ", detail));
 }
 
 ssize_t H2Connection::Receive(uint8_t* buffer, size_t size) {
@@ -142,8 +151,7 @@ ssize_t H2Connection::Receive(uint8_t* buffer, size_t size) {
     case SSL_ERROR_ZERO_RETURN:
       return 0;
     default:
-      ERR_clear_error();
-      errno = EPROTO;
+      tls_error_ = TlsIoError();
       return kFailed;
   }
 }
@@ -158,8 +166,7 @@ ssize_t H2Connection::Transmit(const char* data, size_t size) {
   if (n > 0) return n;
   const int error = SSL_get_error(ssl_, n);
   if (error == SSL_ERROR_WANT_WRITE || error == SSL_ERROR_WANT_READ) return kWouldBlock;
-  ERR_clear_error();
-  errno = EPROTO;
+  tls_error_ = TlsIoError();
   return kFailed;
 }
 
@@ -170,7 +177,7 @@ void H2Connection::ReadSome() {
     const ssize_t n = Receive(buffer, H2Worker::kReadBufferBytes);
     if (n == kWouldBlock) return;
     if (n == 0) return Close("the peer closed the connection");
-    if (n < 0) return Close(strerror(errno));
+    if (n < 0) return Close(FailureText());
     const ssize_t used = nghttp2_session_mem_recv(session_, buffer, static_cast<size_t>(n));
     if (used < 0) {
       OnSessionError(static_cast<int>(used));
@@ -178,6 +185,10 @@ void H2Connection::ReadSome() {
     }
     MarkDirty();  // acknowledgements, window updates, answers
   } while (ssl_ != nullptr && !closed_ && SSL_pending(ssl_) > 0);
+}
+
+std::string H2Connection::FailureText() const {
+  return ssl_ != nullptr ? absl::StrCat("TLS: ", tls_error_) : std::string(strerror(errno));
 }
 
 void H2Connection::MarkDirty() {
@@ -202,7 +213,7 @@ void H2Connection::Flush() {
     if (pending == 0) break;
     const ssize_t n = Transmit(out_.data() + out_off_, pending);
     if (n == kWouldBlock) return WatchWrite(true);
-    if (n < 0) return Close(strerror(errno));
+    if (n < 0) return Close(FailureText());
     out_off_ += static_cast<size_t>(n);
     if (out_off_ < out_.size()) return WatchWrite(true);  // the socket is full
     out_.clear();

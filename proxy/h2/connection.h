@@ -75,8 +75,11 @@ class H2Connection {
   // nghttp2 refused what the peer sent (a negative nghttp2_session_mem_recv result); the
   // connection closes right after.
   virtual void OnSessionError(int /*lib_error*/) {}
-  // The TLS handshake failed with SSL_get_error() `ssl_error`; the connection closes next.
-  virtual void OnTlsFailure(int /*ssl_error*/) {}
+  // The TLS handshake failed with SSL_get_error() `ssl_error`; the connection closes next,
+  // with what this returns (if anything) in its reason.
+  virtual std::string OnTlsFailure(int /*ssl_error*/) { return ""; }
+  // The TLS handshake is done; HTTP/2 starts now.
+  virtual void OnHandshakeDone() {}
   // Upstream: false while the TCP connect is under way.
   virtual bool connected() const { return true; }
   // Upstream: the socket became writable while connecting.
@@ -92,6 +95,9 @@ class H2Connection {
   static H2Call* CallOf(nghttp2_session* session, int32_t stream_id);
 
   void WatchWrite(bool on);
+  // Drives the TLS handshake one step (after the socket's events, or to start it).
+  void ContinueHandshake();
+  bool handshaking() const { return handshaking_; }
 
   H2Worker* const worker_;
   const int fd_;
@@ -101,12 +107,13 @@ class H2Connection {
  private:
   static constexpr ssize_t kWouldBlock = -1;
   static constexpr ssize_t kFailed = -2;  // errno says why
-  void ContinueHandshake();
   // recv() or SSL_read(): bytes, 0 at the peer's end, kWouldBlock or kFailed.
   ssize_t Receive(uint8_t* buffer, size_t size);
   // send() or SSL_write(): bytes written, kWouldBlock or kFailed.
   ssize_t Transmit(const char* data, size_t size);
   void ReadSome();
+  // Why Receive() or Transmit() returned kFailed.
+  std::string FailureText() const;
   static ssize_t OnSend(nghttp2_session*, const uint8_t* data, size_t length, int flags,
                         void* user_data);
   static int OnSendData(nghttp2_session*, nghttp2_frame* frame, const uint8_t* framehd,
@@ -114,6 +121,7 @@ class H2Connection {
 
   std::string out_;
   size_t out_off_ = 0;
+  std::string tls_error_;  // why the last SSL_read or SSL_write failed
   bool watching_write_ = false;
   bool handshaking_ = false;
   bool closed_ = false;

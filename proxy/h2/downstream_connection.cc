@@ -122,8 +122,9 @@ void DownstreamConnection::OnSessionError(int lib_error) {
   }
 }
 
-void DownstreamConnection::OnTlsFailure(int ssl_error) {
+std::string DownstreamConnection::OnTlsFailure(int ssl_error) {
   worker_->listener_counters().Count(ServerTls::FailureOf(ssl_, ssl_error));
+  return "";
 }
 
 Pipe* DownstreamConnection::OutgoingPipe(H2Call* call) { return call->response_pipe(); }

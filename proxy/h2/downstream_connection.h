@@ -53,7 +53,7 @@ class DownstreamConnection final : public H2Connection {
 
   void OnLost(absl::string_view why) override;
   void OnSessionError(int lib_error) override;
-  void OnTlsFailure(int ssl_error) override;
+  std::string OnTlsFailure(int ssl_error) override;
   Pipe* OutgoingPipe(H2Call* call) override;
   // Counts `v` and ends the session at once: GOAWAY(ENHANCE_YOUR_CALM), nothing more read.
   void Terminate(Violation v);

@@ -69,9 +69,10 @@ absl::StatusOr<std::unique_ptr<H2Engine>> H2Engine::Create(
   if (!fd.ok()) return fd.status();
   engine->listen_fd_ = *fd;
   for (int i = 0; i < options.workers; ++i) {
-    engine->workers_.push_back(std::make_unique<H2Worker>(
-        i, engine->listen_fd_, store, options.max_message_bytes, options.connections,
-        engine->tls_.get(), options.call_metrics, &engine->shared_, &engine->serving_));
+    engine->workers_.push_back(
+        std::make_unique<H2Worker>(i, engine->listen_fd_, store, options.max_message_bytes,
+                                   options.connections, engine->tls_.get(), &engine->client_tls_,
+                                   options.call_metrics, &engine->shared_, &engine->serving_));
   }
   for (auto& worker : engine->workers_) worker->Start();
   engine->health_checker_ = std::make_unique<HealthChecker>(store, &engine->shared_.endpoints);

@@ -11,9 +11,10 @@
 // Workers: one epoll loop and thread each (H2Worker), all accepting from one listening
 // socket (EPOLLEXCLUSIVE), which no other process can bind to as well.
 //
-// TLS on the listener is OpenSSL's, in the workers' loops (ServerTls). Not on this data
-// plane (yet): TLS to backends, and traffic mirroring (a mirrored route's copies are
-// counted as dropped). The config refuses both.
+// TLS is OpenSSL's, in the workers' loops: on the listener (ServerTls) and to backends
+// (ClientTls, one per distinct pool setting, shared by the workers). Not on this data
+// plane (yet): traffic mirroring (a mirrored route's copies are counted as dropped). The
+// config refuses it.
 //
 // Thread-safety: as Engine.
 #ifndef ROLLOUT_PROXY_H2_H2_ENGINE_H_
@@ -56,6 +57,7 @@ class H2Engine final : public Engine {
   int listen_fd_ = -1;
   int port_ = 0;
   std::unique_ptr<ServerTls> tls_;  // null: plaintext
+  ClientTlsSet client_tls_;         // for the pools with TLS
   std::unique_ptr<HealthChecker> health_checker_;
   std::vector<std::unique_ptr<H2Worker>> workers_;
   bool shut_down_ = false;

@@ -38,8 +38,8 @@ char kWakeTag;
 
 H2Worker::H2Worker(int index, int listen_fd, const routing::RoutingTableStore* store,
                    int64_t max_message_bytes, const routing::ConnectionLimits& limits,
-                   ServerTls* tls, metrics::CallMetrics* call_metrics, EngineShared* shared,
-                   const std::atomic<bool>* serving)
+                   ServerTls* tls, ClientTlsSet* client_tls, metrics::CallMetrics* call_metrics,
+                   EngineShared* shared, const std::atomic<bool>* serving)
     : listen_fd_(listen_fd),
       max_message_bytes_(max_message_bytes),
       limits_(limits),
@@ -47,8 +47,17 @@ H2Worker::H2Worker(int index, int listen_fd, const routing::RoutingTableStore* s
       shared_(shared),
       serving_(serving),
       router_(index, store, call_metrics, max_message_bytes, shared,
-              [this](const std::string& address) -> std::unique_ptr<UpstreamSet::Link> {
-                return std::make_unique<H2Upstream>(this, address);
+              [this, client_tls](const std::string& address, const routing::UpstreamTlsSpec& tls)
+                  -> std::unique_ptr<UpstreamSet::Link> {
+                absl::StatusOr<std::shared_ptr<ClientTls>> client = nullptr;
+                if (tls.enabled) {
+                  client = client_tls->Get(tls);
+                  if (!client.ok()) {
+                    client = absl::Status(client.status().code(),
+                                          absl::StrCat("pool TLS: ", client.status().message()));
+                  }
+                }
+                return std::make_unique<H2Upstream>(this, address, std::move(client));
               }),
       read_buffer_(new uint8_t[kReadBufferBytes]),
       now_ns_(metrics::MonotonicNowNs()) {
@@ -134,10 +143,20 @@ UpstreamConnection* H2Worker::Connect(H2Upstream* owner, const std::string& addr
     *why = absl::StrCat("cannot resolve ", address, ": ", gai_strerror(rc));
     return nullptr;
   }
+  SSL* ssl = nullptr;
+  if (ClientTls* tls = owner->tls()) {
+    ssl = tls->NewSsl(now_ns_, host);
+    if (ssl == nullptr) {
+      *why = absl::StrCat("TLS: ", OpenSslError());
+      freeaddrinfo(found);
+      return nullptr;
+    }
+  }
   const int fd = ::socket(found->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     *why = absl::StrCat("socket: ", strerror(errno));
     freeaddrinfo(found);
+    if (ssl != nullptr) SSL_free(ssl);
     return nullptr;
   }
   SetNoDelay(fd);
@@ -147,10 +166,12 @@ UpstreamConnection* H2Worker::Connect(H2Upstream* owner, const std::string& addr
   if (rc != 0 && error != EINPROGRESS) {
     *why = absl::StrCat("connect: ", strerror(error));
     ::close(fd);
+    if (ssl != nullptr) SSL_free(ssl);
     return nullptr;
   }
   auto* conn = new UpstreamConnection(this, fd, owner);
   connections_.insert(conn);
+  if (ssl != nullptr) conn->StartTls(ssl);
   epoll_event ev{};
   ev.events = EPOLLOUT;  // the connect's completion
   ev.data.ptr = conn;
@@ -214,12 +235,15 @@ void H2Worker::Tick(int64_t now_ns) {
   std::vector<H2Connection*> stuck;
   for (H2Connection* conn : connections_) {
     auto* up = dynamic_cast<UpstreamConnection*>(conn);
-    if (up != nullptr && !up->connected() &&
-        now_ns - up->connect_started_ns() > kConnectTimeoutNs) {
+    if (up != nullptr && !up->ready() && now_ns - up->connect_started_ns() > kConnectTimeoutNs) {
       stuck.push_back(up);
     }
   }
-  for (H2Connection* conn : stuck) conn->Close("connect: timed out after 5 s");
+  for (H2Connection* conn : stuck) {
+    conn->Close(static_cast<UpstreamConnection*>(conn)->connected()
+                    ? "the TLS handshake timed out after 5 s"
+                    : "connect: timed out after 5 s");
+  }
   // A connection may close itself here (and leave clients_), hence the copy.
   const std::vector<DownstreamConnection*> clients = clients_;
   for (DownstreamConnection* client : clients) client->CheckTimers(now_ns);

@@ -32,6 +32,7 @@
 #include "metrics/listener_counters.h"
 #include "proxy/call_router.h"
 #include "proxy/engine_shared.h"
+#include "proxy/h2/client_tls.h"
 #include "proxy/h2/deadline_list.h"
 #include "proxy/h2/downstream_connection.h"
 #include "proxy/h2/server_tls.h"
@@ -45,7 +46,7 @@ class H2Worker final {
  public:
   H2Worker(int index, int listen_fd, const routing::RoutingTableStore* store,
            int64_t max_message_bytes, const routing::ConnectionLimits& limits, ServerTls* tls,
-           metrics::CallMetrics* call_metrics, EngineShared* shared,
+           ClientTlsSet* client_tls, metrics::CallMetrics* call_metrics, EngineShared* shared,
            const std::atomic<bool>* serving);
   ~H2Worker();
 

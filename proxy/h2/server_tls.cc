@@ -19,15 +19,6 @@ int ExIndex() {
   return index;
 }
 
-std::string OpenSslError() {
-  const unsigned long e = ERR_get_error();
-  ERR_clear_error();
-  if (e == 0) return "unknown error";
-  char text[256];
-  ERR_error_string_n(e, text, sizeof(text));
-  return text;
-}
-
 int SelectH2(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
              unsigned int inlen, void*) {
   for (unsigned int at = 0; at < inlen; at += 1 + in[at]) {
@@ -70,7 +61,9 @@ std::vector<std::string> SansOf(X509* cert) {
 
 absl::StatusOr<std::unique_ptr<ServerTls>> ServerTls::Create(const routing::ServerTlsSpec& spec) {
   std::unique_ptr<ServerTls> tls(new ServerTls(spec));
-  absl::StatusOr<std::shared_ptr<SSL_CTX>> ctx = tls->Build();
+  ServerTls* self = tls.get();
+  absl::StatusOr<std::unique_ptr<RefreshingSslContext>> ctx =
+      RefreshingSslContext::Create([self]() { return self->Build(); }, spec.refresh_interval);
   if (!ctx.ok()) return ctx.status();
   tls->ctx_ = *std::move(ctx);
   return tls;
@@ -79,22 +72,11 @@ absl::StatusOr<std::unique_ptr<ServerTls>> ServerTls::Create(const routing::Serv
 ServerTls::~ServerTls() = default;
 
 absl::StatusOr<std::shared_ptr<SSL_CTX>> ServerTls::Build() const {
-  std::shared_ptr<SSL_CTX> ctx(SSL_CTX_new(TLS_server_method()), SSL_CTX_free);
+  std::shared_ptr<SSL_CTX> ctx = NewContext(TLS_server_method());
   if (ctx == nullptr) return absl::InternalError("tls: " + OpenSslError());
   SSL_CTX* c = ctx.get();
-  SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
-  SSL_CTX_set_mode(c, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-                          SSL_MODE_RELEASE_BUFFERS);
-  SSL_CTX_set_options(c, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
-  if (SSL_CTX_use_certificate_chain_file(c, spec_.cert_file.c_str()) != 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("tls: cert_file \"", spec_.cert_file, "\": ", OpenSslError()));
-  }
-  if (SSL_CTX_use_PrivateKey_file(c, spec_.key_file.c_str(), SSL_FILETYPE_PEM) != 1 ||
-      SSL_CTX_check_private_key(c) != 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("tls: key_file \"", spec_.key_file, "\": ", OpenSslError()));
-  }
+  SSL_CTX_set_options(c, SSL_OP_CIPHER_SERVER_PREFERENCE);
+  if (absl::Status ok = UseCertificate(c, spec_.cert_file, spec_.key_file); !ok.ok()) return ok;
   SSL_CTX_set_alpn_select_cb(c, &SelectH2, nullptr);
   if (!spec_.client_ca_file.empty()) {
     if (SSL_CTX_load_verify_locations(c, spec_.client_ca_file.c_str(), nullptr) != 1) {
@@ -120,27 +102,6 @@ int ServerTls::VerifyPeer(int preverify_ok, X509_STORE_CTX* store) {
   }
   X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);
   return 0;
-}
-
-SSL* ServerTls::NewSsl(int64_t now_ns) {
-  if (now_ns >= next_refresh_ns_.load(std::memory_order_relaxed)) {
-    std::unique_lock<std::mutex> lock(mu_, std::try_to_lock);
-    if (lock.owns_lock() && now_ns >= next_refresh_ns_.load(std::memory_order_relaxed)) {
-      next_refresh_ns_.store(now_ns + absl::ToInt64Nanoseconds(spec_.refresh_interval),
-                             std::memory_order_relaxed);
-      if (absl::StatusOr<std::shared_ptr<SSL_CTX>> fresh = Build(); fresh.ok()) {
-        ctx_ = *std::move(fresh);
-      }
-    }
-  }
-  std::shared_ptr<SSL_CTX> ctx;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    ctx = ctx_;
-  }
-  SSL* ssl = SSL_new(ctx.get());  // holds its own reference to the context
-  ERR_clear_error();
-  return ssl;
 }
 
 metrics::ListenerCounters::TlsFailure ServerTls::FailureOf(SSL* ssl, int ssl_error) {

@@ -1,8 +1,7 @@
 // ServerTls: the data listener's TLS on the frame-level plane, with OpenSSL: one SSL_CTX
 // built from the config's files (routing::ServerTlsSpec), rebuilt from them every
-// refresh_interval so that a rotated certificate serves new connections without a restart.
-// A rebuild that fails (a half-written file, a key that does not match its certificate)
-// keeps the last good context.
+// refresh_interval (RefreshingSslContext) so that a rotated certificate serves new
+// connections without a restart.
 //
 // Each connection gets its own SSL from NewSsl(), then drives the handshake itself, non-
 // blocking, in its worker's epoll loop. The context offers TLS 1.2 and 1.3 only, selects
@@ -20,16 +19,12 @@
 
 #include <openssl/ssl.h>
 
-#include <atomic>
 #include <cstdint>
 #include <memory>
-#include <mutex>
-#include <string>
-#include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "metrics/listener_counters.h"
+#include "proxy/h2/ssl_context.h"
 #include "routing/tls_spec.h"
 
 namespace rollout::proxy::h2 {
@@ -40,7 +35,7 @@ class ServerTls final {
   ~ServerTls();
 
   // A new server-side SSL on the current context (rebuilt first if it is due).
-  SSL* NewSsl(int64_t now_ns);
+  SSL* NewSsl(int64_t now_ns) { return ctx_->NewSsl(now_ns); }
 
   // Why a handshake failed, from the SSL_get_error() result and OpenSSL's error queue.
   static metrics::ListenerCounters::TlsFailure FailureOf(SSL* ssl, int ssl_error);
@@ -52,9 +47,7 @@ class ServerTls final {
   static int VerifyPeer(int preverify_ok, X509_STORE_CTX* store);
 
   const routing::ServerTlsSpec spec_;
-  std::atomic<int64_t> next_refresh_ns_{0};
-  std::mutex mu_;
-  std::shared_ptr<SSL_CTX> ctx_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<RefreshingSslContext> ctx_;
 };
 
 }  // namespace rollout::proxy::h2

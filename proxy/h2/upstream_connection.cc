@@ -59,16 +59,34 @@ void UpstreamConnection::OnConnectDone() {
   if (error != 0) return Close(absl::StrCat("connect: ", strerror(error)));
   connected_ = true;
   worker_->SetEvents(fd_, this, EPOLLIN);
+  if (ssl_ != nullptr) return ContinueHandshake();  // HTTP/2 starts once it is done
   if (owner_ != nullptr) owner_->Connected(this);
   MarkDirty();  // the preface and every request queued meanwhile
 }
 
+std::string UpstreamConnection::OnTlsFailure(int ssl_error) {
+  return ClientTls::Describe(ssl_, ssl_error);
+}
+
+void UpstreamConnection::OnHandshakeDone() {
+  const unsigned char* protocol = nullptr;
+  unsigned int length = 0;
+  SSL_get0_alpn_selected(ssl_, &protocol, &length);
+  // A backend that does no ALPN may still speak HTTP/2; one that picked something else not.
+  if (length != 0 && absl::string_view(reinterpret_cast<const char*>(protocol), length) != "h2") {
+    return Close(absl::StrCat("the backend chose ALPN \"",
+                              absl::string_view(reinterpret_cast<const char*>(protocol), length),
+                              "\", not h2"));
+  }
+  if (owner_ != nullptr) owner_->Connected(this);
+}
+
 void UpstreamConnection::OnLost(absl::string_view why) {
-  if (owner_ != nullptr) owner_->Failed(this, why, /*connect_failed=*/!connected_);
+  if (owner_ != nullptr) owner_->Failed(this, why, /*connect_failed=*/!ready());
   while (calls_.head != nullptr) {
     H2Call* call = calls_.head;
     UnlinkCall<&H2Call::up_hook>(&calls_, call);
-    call->OnUpstreamLost(/*never_sent=*/!connected_, why);
+    call->OnUpstreamLost(/*never_sent=*/!ready(), why);
   }
 }
 
@@ -126,8 +144,9 @@ int UpstreamConnection::OnStreamClose(nghttp2_session* session, int32_t stream_i
 
 // ---- H2Upstream ----
 
-H2Upstream::H2Upstream(H2Worker* worker, std::string address)
-    : worker_(worker), address_(std::move(address)) {}
+H2Upstream::H2Upstream(H2Worker* worker, std::string address,
+                       absl::StatusOr<std::shared_ptr<ClientTls>> tls)
+    : worker_(worker), address_(std::move(address)), tls_(std::move(tls)) {}
 
 H2Upstream::~H2Upstream() {
   if (current_ != nullptr) current_->owner_ = nullptr;
@@ -135,6 +154,11 @@ H2Upstream::~H2Upstream() {
 
 UpstreamConnection* H2Upstream::Acquire(int64_t now_ns, std::string* why) {
   if (current_ != nullptr && current_->usable()) return current_;
+  if (!tls_.ok()) {
+    *why = std::string(tls_.status().message());
+    failing_.store(true, std::memory_order_relaxed);
+    return nullptr;
+  }
   if (failing_.load(std::memory_order_relaxed) && now_ns < retry_at_ns_) {
     *why =
         absl::StrCat(last_error_, " (reconnecting in ", (retry_at_ns_ - now_ns) / 1000000, " ms)");

@@ -14,6 +14,7 @@
 
 #include "absl/strings/string_view.h"
 #include "proxy/h2/call_list.h"
+#include "proxy/h2/client_tls.h"
 #include "proxy/h2/connection.h"
 #include "proxy/upstream_set.h"
 
@@ -35,6 +36,8 @@ class UpstreamConnection final : public H2Connection {
   // Accepts new streams: connected or connecting, and no GOAWAY received.
   bool usable() const { return !closed() && !goaway_received_; }
   bool connected() const override { return connected_; }
+  // Connected, and past the TLS handshake if there is one: HTTP/2 may flow.
+  bool ready() const { return connected_ && !handshaking(); }
   int64_t connect_started_ns() const { return connect_started_ns_; }
   bool idle() const { return calls_.head == nullptr; }
 
@@ -42,6 +45,8 @@ class UpstreamConnection final : public H2Connection {
   void OnLost(absl::string_view why) override;
   Pipe* OutgoingPipe(H2Call* call) override;
   void OnConnectDone() override;
+  std::string OnTlsFailure(int ssl_error) override;
+  void OnHandshakeDone() override;
   static int OnHeader(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name,
                       size_t namelen, const uint8_t* value, size_t valuelen, uint8_t flags,
                       void* user_data);
@@ -61,15 +66,18 @@ class UpstreamConnection final : public H2Connection {
 };
 
 // One endpoint's connection manager in one worker (the UpstreamSet::Link of the nghttp2
-// data plane): the current connection, and reconnect backoff after a failed connect
-// (1 s, x1.6, at most 30 s, as gRPC does).
+// data plane): the current connection, and reconnect backoff after a failed connect or
+// TLS handshake (1 s, x1.6, at most 30 s, as gRPC does).
 class H2Upstream final : public UpstreamSet::Link {
  public:
-  H2Upstream(H2Worker* worker, std::string address);
+  // `tls`: null for plaintext; an error if the pool's TLS files make no context (then every
+  // call to the endpoint fails with it).
+  H2Upstream(H2Worker* worker, std::string address, absl::StatusOr<std::shared_ptr<ClientTls>> tls);
   ~H2Upstream() override;
 
   bool failing() const override { return failing_.load(std::memory_order_relaxed); }
   const std::string& address() const { return address_; }
+  ClientTls* tls() const { return tls_.ok() ? tls_->get() : nullptr; }
 
   // A connection that takes new streams (connecting if need be), or null while backing off
   // after a failed connect (then *why says what failed).
@@ -82,6 +90,7 @@ class H2Upstream final : public UpstreamSet::Link {
  private:
   H2Worker* const worker_;
   const std::string address_;
+  const absl::StatusOr<std::shared_ptr<ClientTls>> tls_;
   UpstreamConnection* current_ = nullptr;
   std::atomic<bool> failing_{false};
   int64_t retry_at_ns_ = 0;

@@ -19,6 +19,7 @@ namespace rollout::testing {
 namespace {
 
 using ::testing::AllOf;
+using ::testing::ContainsRegex;
 using ::testing::HasSubstr;
 
 // A client channel that trusts `ca` and, when `client` is set, presents `client`.crt.
@@ -122,7 +123,6 @@ TEST_F(TlsTest, MutualTlsNeedsACertificateFromTheCaWithAnAllowedSan) {
 }
 
 TEST_F(TlsTest, APoolIsReachedOverTlsWithTheProxysClientCertificate) {
-  ROLLOUT_SKIP_ON_DATA_PLANE("nghttp2", "TLS to backends is on data_plane: grpc only");
   // The backend wants mTLS: a client certificate from the CA.
   routing::ServerTlsSpec backend_tls;
   backend_tls.cert_file = P("server.crt");
@@ -140,6 +140,14 @@ TEST_F(TlsTest, APoolIsReachedOverTlsWithTheProxysClientCertificate) {
   EXPECT_TRUE(ok.ok()) << ok.error_message();
   EXPECT_EQ(backend, "a");
 
+  // Without server_name the endpoint's host is checked: here 127.0.0.1, an IP SAN.
+  ProxyProcess by_ip(Config(a, "",
+                            "    tls: { ca_file: " + P("ca.crt") + ", cert_file: " +
+                                P("client.crt") + ", key_file: " + P("client.key") + " }"));
+  ASSERT_TRUE(by_ip.ok()) << by_ip.Log();
+  ok = Call(by_ip.NewChannel());
+  EXPECT_TRUE(ok.ok()) << ok.error_message();
+
   // Without its client certificate the proxy cannot reach that backend, and says so.
   ProxyProcess no_cert(
       Config(a, "", "    tls: { ca_file: " + P("ca.crt") + ", server_name: localhost }"));
@@ -154,8 +162,21 @@ TEST_F(TlsTest, APoolIsReachedOverTlsWithTheProxysClientCertificate) {
              "    tls: { ca_file: " + P("rogue-ca.crt") + ", cert_file: " + P("client.crt") +
                  ", key_file: " + P("client.key") + ", server_name: localhost }"));
   ASSERT_TRUE(wrong_ca.ok()) << wrong_ca.Log();
-  EXPECT_EQ(Call(wrong_ca.NewChannel()).error_code(), grpc::StatusCode::UNAVAILABLE);
-  EXPECT_EQ(a.total_calls(), 1);
+  grpc::Status untrusted = Call(wrong_ca.NewChannel());
+  EXPECT_EQ(untrusted.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(untrusted.error_message(),
+              AllOf(HasSubstr("pool \"a\""), HasSubstr("certificate verify failed")));
+
+  // So is a certificate for another name than server_name.
+  ProxyProcess wrong_name(
+      Config(a, "",
+             "    tls: { ca_file: " + P("ca.crt") + ", cert_file: " + P("client.crt") +
+                 ", key_file: " + P("client.key") + ", server_name: models.internal }"));
+  ASSERT_TRUE(wrong_name.ok()) << wrong_name.Log();
+  grpc::Status mismatch = Call(wrong_name.NewChannel());
+  EXPECT_EQ(mismatch.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(mismatch.error_message(), ContainsRegex("[Hh]ostname"));
+  EXPECT_EQ(a.total_calls(), 2);
 }
 
 TEST_F(TlsTest, ARotatedCertificateIsServedWithoutARestart) {
