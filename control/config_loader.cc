@@ -685,10 +685,6 @@ absl::StatusOr<Config> ReadConfig(const Reader& in, const YAML::Node& root) {
   for (size_t i = 0; i < routes.size(); ++i) {
     routing::RouteSpec route;
     ASSIGN_OR_RETURN(route, ReadRoute(in, routes[i], absl::StrCat("routes[", i, "]")));
-    if (config.data_plane == "nghttp2" && !route.mirror_pool.empty()) {
-      return in.Error(routes[i]["mirror"], absl::StrCat("routes[", i, "].mirror"),
-                      "is not supported on data_plane: nghttp2 (use grpc)");
-    }
     config.routes.push_back(std::move(route));
   }
   // Semantic checks (names, references, weights) live with the table, so that admin calls

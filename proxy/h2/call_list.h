@@ -1,6 +1,11 @@
-// CallList: the calls on one connection, as an intrusive doubly linked list through a
-// CallHook member of H2Call (one hook per side, so a call sits on its client connection's
-// list and on its backend connection's list at once), with no allocation per call.
+// CallList: the calls (or streams) on one connection, as an intrusive doubly linked list
+// through a CallHook member (one hook per list, so an H2Call sits on its client
+// connection's list, its backend connection's list and the deadline list at once), with no
+// allocation per call.
+//
+//   CallList<H2Call> calls;
+//   LinkCall<&H2Call::down_hook>(&calls, call);
+//   UnlinkCall<&H2Call::down_hook>(&calls, call);
 //
 // Thread-safety: one worker thread.
 #ifndef ROLLOUT_PROXY_H2_CALL_LIST_H_
@@ -8,19 +13,28 @@
 
 namespace rollout::proxy::h2 {
 
-class H2Call;
-
+template <typename T>
 struct CallList {
-  H2Call* head = nullptr;
+  T* head = nullptr;
 };
+template <typename T>
 struct CallHook {
-  H2Call* prev = nullptr;
-  H2Call* next = nullptr;
+  T* prev = nullptr;
+  T* next = nullptr;
 };
 
-// Both need H2Call complete where they are used.
-template <CallHook H2Call::*kHook>
-void LinkCall(CallList* list, H2Call* call) {
+namespace internal {
+template <typename M>
+struct HookOwner;
+template <typename T>
+struct HookOwner<CallHook<T> T::*> {
+  using type = T;
+};
+}  // namespace internal
+
+// Both need the element type complete where they are used.
+template <auto kHook, typename T = typename internal::HookOwner<decltype(kHook)>::type>
+void LinkCall(CallList<T>* list, T* call) {
   (call->*kHook).prev = nullptr;
   (call->*kHook).next = list->head;
   if (list->head != nullptr) (list->head->*kHook).prev = call;
@@ -28,9 +42,9 @@ void LinkCall(CallList* list, H2Call* call) {
 }
 
 // False if `call` was not on the list.
-template <CallHook H2Call::*kHook>
-bool UnlinkCall(CallList* list, H2Call* call) {
-  CallHook& hook = call->*kHook;
+template <auto kHook, typename T = typename internal::HookOwner<decltype(kHook)>::type>
+bool UnlinkCall(CallList<T>* list, T* call) {
+  CallHook<T>& hook = call->*kHook;
   if (hook.prev == nullptr && list->head != call) return false;
   if (hook.prev != nullptr) {
     (hook.prev->*kHook).next = hook.next;

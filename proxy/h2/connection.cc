@@ -59,10 +59,6 @@ void H2Connection::SubmitSettings(nghttp2_session* session, const nghttp2_settin
   nghttp2_session_set_local_window_size(session, NGHTTP2_FLAG_NONE, 0, kConnectionWindow);
 }
 
-H2Call* H2Connection::CallOf(nghttp2_session* session, int32_t stream_id) {
-  return static_cast<H2Call*>(nghttp2_session_get_stream_user_data(session, stream_id));
-}
-
 H2Connection::~H2Connection() {
   if (session_ != nullptr) nghttp2_session_del(session_);
   if (ssl_ != nullptr) SSL_free(ssl_);
@@ -91,9 +87,8 @@ ssize_t H2Connection::OnSend(nghttp2_session*, const uint8_t* data, size_t lengt
 int H2Connection::OnSendData(nghttp2_session*, nghttp2_frame* frame, const uint8_t* framehd,
                              size_t length, nghttp2_data_source* source, void* user_data) {
   auto* conn = static_cast<H2Connection*>(user_data);
-  auto* call = static_cast<H2Call*>(source->ptr);
   (void)frame;  // no padding is ever asked for
-  return conn->OutgoingPipe(call)->Send(framehd, length);
+  return conn->OutgoingPipe(source->ptr)->Send(framehd, length);
 }
 
 void H2Connection::StartTls(SSL* ssl) {

@@ -70,8 +70,9 @@ class H2Connection {
  protected:
   // Every call on the connection is told that it is gone. Called once, from Close().
   virtual void OnLost(absl::string_view why) = 0;
-  // The pipe whose bytes this connection sends for `call`.
-  virtual Pipe* OutgoingPipe(H2Call* call) = 0;
+  // The pipe whose bytes this connection sends for the stream whose data provider has
+  // `source` (nghttp2_data_source.ptr).
+  virtual Pipe* OutgoingPipe(void* source) = 0;
   // nghttp2 refused what the peer sent (a negative nghttp2_session_mem_recv result); the
   // connection closes right after.
   virtual void OnSessionError(int /*lib_error*/) {}
@@ -91,8 +92,12 @@ class H2Connection {
   // Our SETTINGS: the windows and frame size both kinds share, then `extra`.
   static void SubmitSettings(nghttp2_session* session, const nghttp2_settings_entry* extra,
                              size_t extra_count);
-  // The call that stream `stream_id` of `session` belongs to, or null.
-  static H2Call* CallOf(nghttp2_session* session, int32_t stream_id);
+  // The stream user data of stream `stream_id` of `session`: its H2Call (client side) or
+  // UpstreamStream (backend side), or null.
+  template <typename T>
+  static T* StreamOf(nghttp2_session* session, int32_t stream_id) {
+    return static_cast<T*>(nghttp2_session_get_stream_user_data(session, stream_id));
+  }
 
   void WatchWrite(bool on);
   // Drives the TLS handshake one step (after the socket's events, or to start it).

@@ -52,7 +52,7 @@ class DeadlineList final {
   }
 
  private:
-  CallList calls_;
+  CallList<H2Call> calls_;
   int64_t next_ns_ = kNever;
 };
 

@@ -127,7 +127,9 @@ std::string DownstreamConnection::OnTlsFailure(int ssl_error) {
   return "";
 }
 
-Pipe* DownstreamConnection::OutgoingPipe(H2Call* call) { return call->response_pipe(); }
+Pipe* DownstreamConnection::OutgoingPipe(void* source) {
+  return static_cast<H2Call*>(source)->response_pipe();
+}
 
 void DownstreamConnection::OnLost(absl::string_view) {
   while (calls_.head != nullptr) {
@@ -176,7 +178,7 @@ int DownstreamConnection::OnHeader(nghttp2_session* session, const nghttp2_frame
                               NGHTTP2_PROTOCOL_ERROR);
     return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // the rest of the block is ignored
   }
-  if (H2Call* call = CallOf(session, frame->hd.stream_id)) {
+  if (H2Call* call = StreamOf<H2Call>(session, frame->hd.stream_id)) {
     if (frame->headers.cat == NGHTTP2_HCAT_REQUEST) call->OnRequestHeader(n, View(value, valuelen));
   }
   return 0;
@@ -192,7 +194,7 @@ int DownstreamConnection::OnFrameRecv(nghttp2_session* session, const nghttp2_fr
       if ((frame->hd.flags & NGHTTP2_FLAG_ACK) == 0) conn->guard_.OnPreface();
       return 0;
     case NGHTTP2_RST_STREAM:
-      call = CallOf(session, frame->hd.stream_id);
+      call = StreamOf<H2Call>(session, frame->hd.stream_id);
       if (call != nullptr && !call->answered() && conn->guard_.OnPrematureReset()) {
         conn->Terminate(Violation::kRapidReset);
       }
@@ -203,14 +205,14 @@ int DownstreamConnection::OnFrameRecv(nghttp2_session* session, const nghttp2_fr
         conn->Terminate(Violation::kEmptyFrames);
         return 0;
       }
-      call = CallOf(session, frame->hd.stream_id);
+      call = StreamOf<H2Call>(session, frame->hd.stream_id);
       if (call != nullptr && end_stream) call->OnRequestEnd();
       return 0;
     case NGHTTP2_HEADERS: {
       const bool too_large = conn->guard_.block_too_large();
       const size_t bytes = conn->guard_.block_bytes();
       conn->guard_.OnHeaderBlockEnd();
-      call = CallOf(session, frame->hd.stream_id);
+      call = StreamOf<H2Call>(session, frame->hd.stream_id);
       if (call == nullptr) return 0;
       if (too_large) {
         call->Refuse(
@@ -256,7 +258,7 @@ int DownstreamConnection::OnInvalidFrameRecv(nghttp2_session*, const nghttp2_fra
 
 int DownstreamConnection::OnDataChunk(nghttp2_session* session, uint8_t, int32_t stream_id,
                                       const uint8_t* data, size_t len, void*) {
-  if (H2Call* call = CallOf(session, stream_id)) {
+  if (H2Call* call = StreamOf<H2Call>(session, stream_id)) {
     call->OnRequestData(data, len);
   } else {
     nghttp2_session_consume(session, stream_id, len);
@@ -266,7 +268,7 @@ int DownstreamConnection::OnDataChunk(nghttp2_session* session, uint8_t, int32_t
 
 int DownstreamConnection::OnStreamClose(nghttp2_session* session, int32_t stream_id,
                                         uint32_t error_code, void* user_data) {
-  H2Call* call = CallOf(session, stream_id);
+  H2Call* call = StreamOf<H2Call>(session, stream_id);
   if (call == nullptr) return 0;
   static_cast<DownstreamConnection*>(user_data)->Remove(call);
   call->OnDownstreamClosed(error_code);

@@ -54,7 +54,7 @@ class DownstreamConnection final : public H2Connection {
   void OnLost(absl::string_view why) override;
   void OnSessionError(int lib_error) override;
   std::string OnTlsFailure(int ssl_error) override;
-  Pipe* OutgoingPipe(H2Call* call) override;
+  Pipe* OutgoingPipe(void* source) override;
   // Counts `v` and ends the session at once: GOAWAY(ENHANCE_YOUR_CALM), nothing more read.
   void Terminate(Violation v);
   void Count(Violation v);
@@ -71,7 +71,7 @@ class DownstreamConnection final : public H2Connection {
                            void* user_data);
 
   AbuseGuard guard_;
-  CallList calls_;
+  CallList<H2Call> calls_;
   uint32_t open_calls_ = 0;          // on calls_
   int32_t goaway_last_stream_ = -1;  // >= 0 once a GOAWAY of ours is queued
   bool terminated_ = false;

@@ -9,6 +9,7 @@
 #include "metrics/call_series.h"
 #include "proxy/h2/downstream_connection.h"
 #include "proxy/h2/first_message_model.h"
+#include "proxy/h2/h2_mirror.h"
 #include "proxy/h2/h2_worker.h"
 #include "proxy/h2/upstream_connection.h"
 
@@ -80,7 +81,7 @@ void H2Call::Route() {
   start_ns_ = metrics::MonotonicNowNs();
   bool needs_model = false;
   absl::Status routed =
-      worker_->router().Route(attrs_, start_ns_, {0, /*closed=*/true}, &target_, &needs_model);
+      worker_->router().Route(attrs_, start_ns_, worker_->mirror_budget(), &target_, &needs_model);
   if (routed.ok() && needs_model) {  // the route depends on the model: read it first
     waiting_model_ = true;
     TryReadModel();
@@ -123,8 +124,16 @@ void H2Call::StartUpstream() {
                      target_.pool->limit->max(), " concurrent calls (max_concurrent_calls)"));
   }
   attempted_ = true;
+  if (target_.mirror_endpoint != nullptr) StartMirror();
   std::string why;
   if (!StartAttempt(&why)) RetryOrFail(why);
+}
+
+void H2Call::StartMirror() {
+  mirror_ = H2Mirror::Start(worker_, target_, request_headers_, deadline_ns_);
+  if (mirror_ == nullptr) return;
+  mirror_->OnClientData(request_.data(), request_.queued());  // what came before routing
+  if (request_.ended()) mirror_->OnClientEnd();
 }
 
 bool H2Call::StartAttempt(std::string* why) {
@@ -134,7 +143,7 @@ bool H2Call::StartAttempt(std::string* why) {
   std::vector<nghttp2_nv>& nva = ScratchNva();
   request_headers_.AppendTo(&nva);
   nghttp2_data_provider body;
-  body.source.ptr = this;
+  body.source.ptr = static_cast<UpstreamStream*>(this);
   body.read_callback = &H2Call::ReadRequest;
   const int32_t id = conn->Submit(this, nva.data(), nva.size(), &body);
   if (id < 0) {
@@ -217,11 +226,13 @@ void H2Call::OnRequestData(const uint8_t* data, size_t size) {
                              request_guard_.max(), ")"));
   }
   request_.Push(data, size);
+  if (mirror_ != nullptr) mirror_->OnClientData(data, size);
   if (waiting_model_) TryReadModel();
 }
 
 void H2Call::OnRequestEnd() {
   request_.End();
+  if (mirror_ != nullptr) mirror_->OnClientEnd();
   if (waiting_model_) TryReadModel();
 }
 
@@ -299,6 +310,7 @@ void H2Call::OnResponseData(const uint8_t* data, size_t size) {
                                                  response_guard_.max(), ")"));
   }
   response_.Push(data, size);
+  if (mirror_ != nullptr) mirror_->OnPrimaryData(data, size);
 }
 
 void H2Call::OnResponseEnd() {
@@ -409,6 +421,10 @@ void H2Call::Fail(int code, absl::string_view message) {
 void H2Call::RecordEnd(int code) {
   if (recorded_) return;
   recorded_ = true;
+  if (mirror_ != nullptr) {
+    mirror_->PrimaryFinished(code);
+    mirror_ = nullptr;
+  }
   if (target_.stats != nullptr) {
     const int64_t now = metrics::MonotonicNowNs();
     target_.stats->OnEnd(code, static_cast<uint64_t>(now - start_ns_), now);
@@ -445,7 +461,7 @@ void H2Call::MaybeDelete() {
 
 ssize_t H2Call::ReadRequest(nghttp2_session*, int32_t, uint8_t*, size_t length,
                             uint32_t* data_flags, nghttp2_data_source* source, void*) {
-  return static_cast<H2Call*>(source->ptr)->request_.Read(length, data_flags);
+  return static_cast<UpstreamStream*>(source->ptr)->request_pipe()->Read(length, data_flags);
 }
 
 ssize_t H2Call::ReadResponse(nghttp2_session*, int32_t, uint8_t*, size_t length,

@@ -37,15 +37,17 @@
 #include "proxy/h2/grpc_wire.h"
 #include "proxy/h2/header_block.h"
 #include "proxy/h2/pipe.h"
+#include "proxy/h2/upstream_stream.h"
 #include "routing/routing_table.h"
 
 namespace rollout::proxy::h2 {
 
 class DownstreamConnection;
+class H2Mirror;
 class H2Worker;
 class UpstreamConnection;
 
-class H2Call final {
+class H2Call final : public UpstreamStream {
  public:
   H2Call(H2Worker* worker, DownstreamConnection* down, int32_t stream_id);
   ~H2Call();
@@ -68,16 +70,15 @@ class H2Call final {
   void OnHealthChanged(bool serving);
   void EndHealthWatch();
 
-  // Upstream (backend) stream events.
-  void OnResponseHeader(absl::string_view name, absl::string_view value, bool trailer);
-  void OnResponseHeadersDone(bool end_stream);
-  void OnResponseData(const uint8_t* data, size_t size);
-  void OnResponseEnd();
-  void OnUpstreamClosed(uint32_t error_code);
-  // The backend connection is gone; `never_sent`: it never came up, nothing was written.
-  void OnUpstreamLost(bool never_sent, absl::string_view why);
+  // Upstream (backend) stream events (see UpstreamStream).
+  void OnResponseHeader(absl::string_view name, absl::string_view value, bool trailer) override;
+  void OnResponseHeadersDone(bool end_stream) override;
+  void OnResponseData(const uint8_t* data, size_t size) override;
+  void OnResponseEnd() override;
+  void OnUpstreamClosed(uint32_t error_code) override;
+  void OnUpstreamLost(bool never_sent, absl::string_view why) override;
 
-  Pipe* request_pipe() { return &request_; }
+  Pipe* request_pipe() override { return &request_; }
   Pipe* response_pipe() { return &response_; }
 
   // The deadline the client gave (grpc-timeout) has passed: DEADLINE_EXCEEDED to the
@@ -85,9 +86,8 @@ class H2Call final {
   void OnDeadline();
   int64_t deadline_ns() const { return deadline_ns_; }
 
-  CallHook down_hook;
-  CallHook up_hook;
-  CallHook deadline_hook;  // on the worker's DeadlineList while it has a deadline
+  CallHook<H2Call> down_hook;
+  CallHook<H2Call> deadline_hook;  // on the worker's DeadlineList while it has a deadline
 
  private:
   // Routes the call, reading the model first if a route needs it.
@@ -95,6 +95,8 @@ class H2Call final {
   // The first message's model_name, once enough of it is in; false while waiting.
   bool TryReadModel();
   void StartUpstream();
+  // Opens the shadow copy for a mirrored route (target_.mirror_endpoint).
+  void StartMirror();
   // The attempt on target_.endpoint never reached it: try another endpoint of the pool, or
   // fail the call UNAVAILABLE naming the pool, the endpoint and `why`.
   void RetryOrFail(absl::string_view why);
@@ -160,6 +162,7 @@ class H2Call final {
   int status_for_local_ = 0;  // the code of local_code_
   ConcurrencySlot listener_slot_;
   ConcurrencySlot pool_slot_;
+  H2Mirror* mirror_ = nullptr;  // the shadow copy, until the call's end
 
   bool down_open_ = true;
   bool up_open_ = false;

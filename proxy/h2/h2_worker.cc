@@ -113,6 +113,15 @@ void H2Worker::Join() {
 
 void H2Worker::MarkDirty(H2Connection* conn) { dirty_.push_back(conn); }
 
+void H2Worker::MirrorStarted(H2Mirror* mirror) {
+  LinkCall<&H2Mirror::worker_hook>(&mirrors_, mirror);
+  ++mirrors_inflight_;
+}
+
+void H2Worker::MirrorEnded(H2Mirror* mirror) {
+  if (UnlinkCall<&H2Mirror::worker_hook>(&mirrors_, mirror)) --mirrors_inflight_;
+}
+
 void H2Worker::Reap(H2Connection* conn) {
   epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, conn->fd(), nullptr);
   connections_.erase(conn);
@@ -243,6 +252,9 @@ void H2Worker::Tick(int64_t now_ns) {
     conn->Close(static_cast<UpstreamConnection*>(conn)->connected()
                     ? "the TLS handshake timed out after 5 s"
                     : "connect: timed out after 5 s");
+  }
+  for (H2Mirror* m = mirrors_.head; m != nullptr; m = m->worker_hook.next) {
+    if (now_ns >= m->deadline_ns()) m->Expire();  // resets the stream; it ends later
   }
   // A connection may close itself here (and leave clients_), hence the copy.
   const std::vector<DownstreamConnection*> clients = clients_;

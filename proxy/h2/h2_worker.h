@@ -35,6 +35,7 @@
 #include "proxy/h2/client_tls.h"
 #include "proxy/h2/deadline_list.h"
 #include "proxy/h2/downstream_connection.h"
+#include "proxy/h2/h2_mirror.h"
 #include "proxy/h2/server_tls.h"
 #include "proxy/h2/upstream_connection.h"
 #include "routing/connection_limits.h"
@@ -70,6 +71,13 @@ class H2Worker final {
   // The Health/Watch calls on this worker: told when serving() changes, ended at the drain.
   absl::flat_hash_set<H2Call*>& health_watches() { return health_watches_; }
   DeadlineList& deadlines() { return deadlines_; }
+  // Shadow calls (H2Mirror) on this worker: how many run, and the bytes they hold, at most
+  // kMaxMirrorBytes. None start once the drain has begun.
+  static constexpr size_t kMaxMirrorBytes = 64 << 20;
+  CallRouter::MirrorBudget mirror_budget() const { return {mirrors_inflight_, draining_}; }
+  void MirrorStarted(H2Mirror* mirror);
+  void MirrorEnded(H2Mirror* mirror);
+  size_t& mirror_bytes() { return mirror_bytes_; }
   void MarkDirty(H2Connection* conn);
   // Stops watching a closed connection and deletes it at the end of the loop turn.
   void Reap(H2Connection* conn);
@@ -104,6 +112,9 @@ class H2Worker final {
   std::vector<H2Connection*> dirty_;
   absl::flat_hash_set<H2Call*> health_watches_;
   DeadlineList deadlines_;
+  CallList<H2Mirror> mirrors_;
+  int mirrors_inflight_ = 0;
+  size_t mirror_bytes_ = 0;
   bool last_serving_ = true;  // what health_watches_ were last told
   std::vector<H2Connection*> graveyard_;
   std::atomic<bool> shutdown_{false};

@@ -9,7 +9,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "metrics/call_series.h"
-#include "proxy/h2/h2_call.h"
 #include "proxy/h2/h2_worker.h"
 
 namespace rollout::proxy::h2 {
@@ -38,19 +37,23 @@ UpstreamConnection::~UpstreamConnection() {
   if (owner_ != nullptr && owner_->current_ == this) owner_->current_ = nullptr;
 }
 
-int32_t UpstreamConnection::Submit(H2Call* call, const nghttp2_nv* nva, size_t nvlen,
+int32_t UpstreamConnection::Submit(UpstreamStream* call, const nghttp2_nv* nva, size_t nvlen,
                                    nghttp2_data_provider* body) {
   const int32_t id = nghttp2_submit_request(session_, nullptr, nva, nvlen, body, call);
   if (id > 0) {
-    LinkCall<&H2Call::up_hook>(&calls_, call);
+    LinkCall<&UpstreamStream::up_hook>(&calls_, call);
     MarkDirty();
   }
   return id;
 }
 
-void UpstreamConnection::Remove(H2Call* call) { UnlinkCall<&H2Call::up_hook>(&calls_, call); }
+void UpstreamConnection::Remove(UpstreamStream* call) {
+  UnlinkCall<&UpstreamStream::up_hook>(&calls_, call);
+}
 
-Pipe* UpstreamConnection::OutgoingPipe(H2Call* call) { return call->request_pipe(); }
+Pipe* UpstreamConnection::OutgoingPipe(void* source) {
+  return static_cast<UpstreamStream*>(source)->request_pipe();
+}
 
 void UpstreamConnection::OnConnectDone() {
   int error = 0;
@@ -84,8 +87,8 @@ void UpstreamConnection::OnHandshakeDone() {
 void UpstreamConnection::OnLost(absl::string_view why) {
   if (owner_ != nullptr) owner_->Failed(this, why, /*connect_failed=*/!ready());
   while (calls_.head != nullptr) {
-    H2Call* call = calls_.head;
-    UnlinkCall<&H2Call::up_hook>(&calls_, call);
+    UpstreamStream* call = calls_.head;
+    UnlinkCall<&UpstreamStream::up_hook>(&calls_, call);
     call->OnUpstreamLost(/*never_sent=*/!ready(), why);
   }
 }
@@ -94,7 +97,7 @@ int UpstreamConnection::OnHeader(nghttp2_session* session, const nghttp2_frame* 
                                  const uint8_t* name, size_t namelen, const uint8_t* value,
                                  size_t valuelen, uint8_t, void*) {
   if (frame->hd.type != NGHTTP2_HEADERS) return 0;
-  if (H2Call* call = CallOf(session, frame->hd.stream_id)) {
+  if (UpstreamStream* call = StreamOf<UpstreamStream>(session, frame->hd.stream_id)) {
     call->OnResponseHeader(absl::string_view(reinterpret_cast<const char*>(name), namelen),
                            absl::string_view(reinterpret_cast<const char*>(value), valuelen),
                            /*trailer=*/frame->headers.cat == NGHTTP2_HCAT_HEADERS);
@@ -112,7 +115,7 @@ int UpstreamConnection::OnFrameRecv(nghttp2_session* session, const nghttp2_fram
     return 0;
   }
   if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) return 0;
-  H2Call* call = CallOf(session, frame->hd.stream_id);
+  UpstreamStream* call = StreamOf<UpstreamStream>(session, frame->hd.stream_id);
   if (call == nullptr) return 0;
   const bool end_stream = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
   if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_RESPONSE) {
@@ -125,7 +128,7 @@ int UpstreamConnection::OnFrameRecv(nghttp2_session* session, const nghttp2_fram
 
 int UpstreamConnection::OnDataChunk(nghttp2_session* session, uint8_t, int32_t stream_id,
                                     const uint8_t* data, size_t len, void*) {
-  if (H2Call* call = CallOf(session, stream_id)) {
+  if (UpstreamStream* call = StreamOf<UpstreamStream>(session, stream_id)) {
     call->OnResponseData(data, len);
   } else {
     nghttp2_session_consume(session, stream_id, len);
@@ -135,7 +138,7 @@ int UpstreamConnection::OnDataChunk(nghttp2_session* session, uint8_t, int32_t s
 
 int UpstreamConnection::OnStreamClose(nghttp2_session* session, int32_t stream_id,
                                       uint32_t error_code, void* user_data) {
-  H2Call* call = CallOf(session, stream_id);
+  UpstreamStream* call = StreamOf<UpstreamStream>(session, stream_id);
   if (call == nullptr) return 0;
   static_cast<UpstreamConnection*>(user_data)->Remove(call);
   call->OnUpstreamClosed(error_code);

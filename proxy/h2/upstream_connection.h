@@ -16,6 +16,7 @@
 #include "proxy/h2/call_list.h"
 #include "proxy/h2/client_tls.h"
 #include "proxy/h2/connection.h"
+#include "proxy/h2/upstream_stream.h"
 #include "proxy/upstream_set.h"
 
 namespace rollout::proxy::h2 {
@@ -29,10 +30,11 @@ class UpstreamConnection final : public H2Connection {
   UpstreamConnection(H2Worker* worker, int fd, H2Upstream* owner);
   ~UpstreamConnection() override;
 
-  // Opens a stream for `call`: the request headers now, its body from `body`.
-  // Returns the stream id, or a negative nghttp2 error.
-  int32_t Submit(H2Call* call, const nghttp2_nv* nva, size_t nvlen, nghttp2_data_provider* body);
-  void Remove(H2Call* call);
+  // Opens a stream for `call`: the request headers now, its body from `body` (whose
+  // source.ptr must be `call`). Returns the stream id, or a negative nghttp2 error.
+  int32_t Submit(UpstreamStream* call, const nghttp2_nv* nva, size_t nvlen,
+                 nghttp2_data_provider* body);
+  void Remove(UpstreamStream* call);
   // Accepts new streams: connected or connecting, and no GOAWAY received.
   bool usable() const { return !closed() && !goaway_received_; }
   bool connected() const override { return connected_; }
@@ -43,7 +45,7 @@ class UpstreamConnection final : public H2Connection {
 
  private:
   void OnLost(absl::string_view why) override;
-  Pipe* OutgoingPipe(H2Call* call) override;
+  Pipe* OutgoingPipe(void* source) override;
   void OnConnectDone() override;
   std::string OnTlsFailure(int ssl_error) override;
   void OnHandshakeDone() override;
@@ -57,7 +59,7 @@ class UpstreamConnection final : public H2Connection {
                            void* user_data);
 
   H2Upstream* owner_;  // null once the owner has moved on to a newer connection
-  CallList calls_;
+  CallList<UpstreamStream> calls_;
   bool connected_ = false;
   bool goaway_received_ = false;
   int64_t connect_started_ns_;

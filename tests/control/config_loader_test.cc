@@ -87,7 +87,7 @@ TEST(ConfigLoaderTest, ConcurrencyLimitsForTheListenerAndEachPool) {
               AllOf(HasSubstr("pools[1].max_concurrent_calls"), HasSubstr("must be an integer")));
 }
 
-TEST(ConfigLoaderTest, DataPlaneIsGrpcByDefaultOrNghttp2WithoutWhatItLacks) {
+TEST(ConfigLoaderTest, DataPlaneIsGrpcByDefaultOrNghttp2) {
   absl::StatusOr<Config> config = ParseConfig(kValid, "proxy.yaml");
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->data_plane, "grpc");
@@ -97,18 +97,15 @@ TEST(ConfigLoaderTest, DataPlaneIsGrpcByDefaultOrNghttp2WithoutWhatItLacks) {
   EXPECT_THAT(ErrorOf(Variant("workers: 2", "data_plane: envoy")),
               AllOf(HasSubstr("proxy.yaml:3: data_plane"),
                     HasSubstr("unknown data plane \"envoy\" (grpc, nghttp2)")));
-  // What the nghttp2 data plane does not do yet is refused, naming the key.
+  // Pool TLS and mirroring are accepted on the nghttp2 plane too.
   const std::string v2 = "endpoints: [\"127.0.0.1:9002\"]";
-  std::string pool_tls = Variant("workers: 2", "data_plane: nghttp2");
-  pool_tls.insert(pool_tls.find(v2) + v2.size(),
-                  ", tls: { ca_file: /etc/ssl/certs/ca-certificates.crt }");
-  EXPECT_THAT(ErrorOf(pool_tls),
-              HasSubstr("pools[1].tls: is not supported on data_plane: nghttp2 (use grpc)"));
-  std::string mirror = Variant("workers: 2", "data_plane: nghttp2");
-  mirror.insert(mirror.find("    split: [ { pool: v1, weight: 99.5 }"),
-                "    mirror: { pool: v2, percent: 5 }\n");
-  EXPECT_THAT(ErrorOf(mirror),
-              HasSubstr("routes[0].mirror: is not supported on data_plane: nghttp2 (use grpc)"));
+  std::string both = Variant("workers: 2", "data_plane: nghttp2");
+  both.insert(both.find(v2) + v2.size(), ", tls: { ca_file: /etc/ssl/certs/ca-certificates.crt }");
+  both.insert(both.find("    split: [ { pool: v1, weight: 99.5 }"),
+              "    mirror: { pool: v2, percent: 5 }\n");
+  config = ParseConfig(both, "proxy.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(config->table->pools()[1].tls.enabled);
 }
 
 TEST(ConfigLoaderTest, ConnectionLimitsHaveDefaultsAndAreCheckedByName) {

@@ -23,9 +23,6 @@ inference::ModelInferRequest Request(float x) {
 
 class MirrorTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    ROLLOUT_SKIP_ON_DATA_PLANE("nghttp2", "mirroring is on data_plane: grpc only");
-  }
   void StartProxy(const std::string& mirror_address, const std::string& mirror_options) {
     proxy_ = std::make_unique<ProxyProcess>(absl::StrReplaceAll(R"(
 listen: 127.0.0.1:0

@@ -63,6 +63,15 @@ ChildProcess::~ChildProcess() {
   unlink(log_path_.c_str());
 }
 
+int64_t ChildProcess::RssKib() const {
+  std::ifstream status("/proc/" + std::to_string(pid_) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoll(line.substr(6));
+  }
+  return -1;
+}
+
 std::string ChildProcess::Log() const {
   std::ifstream in(log_path_);
   std::stringstream text;

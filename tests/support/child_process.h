@@ -41,6 +41,8 @@ class ChildProcess {
 
   std::string Log() const;  // everything the child printed so far
   pid_t pid() const { return pid_; }
+  // The child's resident memory (VmRSS) in KiB, or -1 if it cannot be read.
+  int64_t RssKib() const;
 
  private:
   pid_t pid_ = -1;

@@ -4,9 +4,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <vector>
+
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 
 namespace rollout::testing {
 
@@ -63,6 +69,34 @@ int UnusedPort() {
   getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   close(fd);
   return ntohs(addr.sin_port);
+}
+
+int64_t MetricSum(int port, const std::string& selector) {
+  const size_t brace = selector.find('{');
+  const std::string name = selector.substr(0, brace);
+  std::vector<std::string> labels;
+  if (brace != std::string::npos) {
+    labels = absl::StrSplit(selector.substr(brace + 1, selector.size() - brace - 2), ',');
+  }
+  absl::StatusOr<std::string> page = HttpGet(port, "/metrics");
+  if (!page.ok()) return -1;
+  double sum = 0;
+  for (absl::string_view line : absl::StrSplit(*page, '\n')) {
+    if (!absl::StartsWith(line, name + "{") && !absl::StartsWith(line, name + " ")) continue;
+    bool all = true;
+    for (const std::string& l : labels) all = all && absl::StrContains(line, l);
+    double value = 0;
+    if (all && absl::SimpleAtod(line.substr(line.rfind(' ') + 1), &value)) sum += value;
+  }
+  return static_cast<int64_t>(sum);
+}
+
+bool WaitForMetric(int port, const std::string& selector, int64_t want, absl::Duration timeout) {
+  const absl::Time end = absl::Now() + timeout;
+  while (MetricSum(port, selector) != want && absl::Now() < end) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return MetricSum(port, selector) == want;
 }
 
 }  // namespace rollout::testing

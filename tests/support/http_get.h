@@ -3,9 +3,11 @@
 #ifndef ROLLOUT_TESTS_SUPPORT_HTTP_GET_H_
 #define ROLLOUT_TESTS_SUPPORT_HTTP_GET_H_
 
+#include <cstdint>
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 
 namespace rollout::testing {
 
@@ -17,6 +19,13 @@ std::string UrlEncode(const std::string& text);
 
 // A loopback port that nothing listened on a moment ago (bound, then closed).
 int UnusedPort();
+
+// The sum of the samples on the /metrics page at `port` whose name and labels include every
+// part of `selector` (`name{k="v",...}`, labels in any order); -1 if the page cannot be had.
+int64_t MetricSum(int port, const std::string& selector);
+// Polls MetricSum() until it equals `want`, for up to `timeout`.
+bool WaitForMetric(int port, const std::string& selector, int64_t want,
+                   absl::Duration timeout = absl::Seconds(5));
 
 }  // namespace rollout::testing
 

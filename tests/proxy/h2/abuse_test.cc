@@ -70,46 +70,15 @@ routes:
     ASSERT_TRUE(proxy_->ok()) << proxy_->Log();
   }
 
-  // The sum of the samples whose name and labels include every part of `selector`
-  // (`name{k="v",...}`, labels in any order).
   int64_t Metric(const std::string& selector) {
-    const size_t brace = selector.find('{');
-    const std::string name = selector.substr(0, brace);
-    std::vector<std::string> labels;
-    if (brace != std::string::npos) {
-      labels = absl::StrSplit(selector.substr(brace + 1, selector.size() - brace - 2), ',');
-    }
-    absl::StatusOr<std::string> page = HttpGet(proxy_->metrics_port(), "/metrics");
-    if (!page.ok()) return -1;
-    double sum = 0;
-    for (absl::string_view line : absl::StrSplit(*page, '\n')) {
-      if (!absl::StartsWith(line, name + "{") && !absl::StartsWith(line, name + " ")) continue;
-      bool all = true;
-      for (const std::string& l : labels) all = all && absl::StrContains(line, l);
-      double value = 0;
-      if (all && absl::SimpleAtod(line.substr(line.rfind(' ') + 1), &value)) sum += value;
-    }
-    return static_cast<int64_t>(sum);
+    return MetricSum(proxy_->metrics_port(), selector);
   }
   bool WaitForMetric(const std::string& selector, int64_t want) {
-    const absl::Time end = absl::Now() + absl::Seconds(5);
-    while (Metric(selector) != want && absl::Now() < end) absl::SleepFor(absl::Milliseconds(50));
-    return Metric(selector) == want;
+    return testing::WaitForMetric(proxy_->metrics_port(), selector, want);
   }
 
   // The proxy's resident memory.
-  int64_t RssKib() {
-    std::ifstream status(absl::StrCat("/proc/", proxy_->process().pid(), "/status"));
-    std::string line;
-    while (std::getline(status, line)) {
-      int64_t kib = 0;
-      if (absl::StartsWith(line, "VmRSS:") &&
-          absl::SimpleAtoi(absl::StripAsciiWhitespace(line.substr(6, line.size() - 9)), &kib)) {
-        return kib;
-      }
-    }
-    return -1;
-  }
+  int64_t RssKib() { return proxy_->process().RssKib(); }
 
   // Another client's call through the proxy still works.
   void ExpectStillServing() {
