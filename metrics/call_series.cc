@@ -160,6 +160,9 @@ CallSeries::Totals CallSeries::Sum() const {
     }
     t.mirror_sum_seconds +=
         static_cast<double>(cell->mirror_sum_ns_.load(std::memory_order_relaxed)) / kNsPerSecond;
+    for (size_t i = 0; i < t.mirror_top1.size(); ++i) {
+      t.mirror_top1[i] += cell->mirror_top1_[i].load(std::memory_order_relaxed);
+    }
   }
   t.sum_seconds = static_cast<double>(sum_ns) / kNsPerSecond;
   return t;

@@ -58,6 +58,8 @@ inline constexpr std::array<double, 15> kLatencyBucketsSeconds = {
 enum class MirrorResult : uint8_t { kMatch = 0, kMismatch, kError, kDropped };
 inline constexpr int kNumMirrorResults = 4;
 inline constexpr const char* kMirrorResultNames[] = {"match", "mismatch", "error", "dropped"};
+// Whether a mirror's top class (argmax of a classifier output row) was the primary's.
+inline constexpr const char* kTop1Names[] = {"agree", "disagree"};
 
 struct WindowSnapshot {
   absl::Duration window;
@@ -103,6 +105,11 @@ class CallSeries final {
     // difference of its outputs from the primary's, `latency_ns` the shadow call's own time
     // (0 when it never went out).
     void OnMirror(MirrorResult result, double difference, int64_t now_ns, uint64_t latency_ns = 0);
+    // Classifier rows of a compared mirror call whose argmax agreed, and did not.
+    void OnMirrorTop1(uint64_t agree, uint64_t disagree) {
+      Add(mirror_top1_[0], agree);
+      Add(mirror_top1_[1], disagree);
+    }
 
    private:
     friend class CallSeries;
@@ -121,6 +128,7 @@ class CallSeries final {
     std::atomic<double> mirror_max_difference_{0};
     std::array<std::atomic<uint64_t>, kLatencyBucketsSeconds.size() + 1> mirror_buckets_{};
     std::atomic<uint64_t> mirror_sum_ns_{0};
+    std::array<std::atomic<uint64_t>, 2> mirror_top1_{};  // agree, disagree
     // The second being recorded, and its counts (moved to the ring when it ends).
     std::atomic<int64_t> second_{-1};
     std::array<std::atomic<uint64_t>, kNumCodeClasses> second_classes_{};
@@ -141,6 +149,7 @@ class CallSeries final {
     double mirror_max_difference = 0;
     std::array<uint64_t, kLatencyBucketsSeconds.size() + 1> mirror_buckets{};  // shadow times
     double mirror_sum_seconds = 0;
+    std::array<uint64_t, 2> mirror_top1{};  // classifier rows: agree, disagree
   };
 
   CallSeries(std::string route, std::string pool, int workers);

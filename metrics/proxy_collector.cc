@@ -64,6 +64,11 @@ std::vector<MetricFamily> ProxyCollector::Collect() const {
                                "Time a shadow call took at the mirror pool, by route and pool.",
                                MetricType::Histogram,
                                {}};
+  MetricFamily top1{"rollout_proxy_mirror_top1_total",
+                    "Classifier predictions (rows of a KServe FP32/FP64 output) of mirrored calls, "
+                    "by whether the mirror's top class (argmax) was the primary's.",
+                    MetricType::Counter,
+                    {}};
   MetricFamily retries{"rollout_proxy_upstream_retries_total",
                        "Calls started again on another endpoint of their pool because they never "
                        "reached the first one.",
@@ -91,6 +96,12 @@ std::vector<MetricFamily> ProxyCollector::Collect() const {
       mirror_duration.metric.push_back(
           Histogram({{"route", series->route()}, {"pool", series->pool()}}, t.mirror_buckets,
                     t.mirror_sum_seconds));
+      for (size_t i = 0; i < t.mirror_top1.size(); ++i) {
+        ClientMetric m = WithLabels(
+            {{"route", series->route()}, {"pool", series->pool()}, {"agreement", kTop1Names[i]}});
+        m.counter.value = static_cast<double>(t.mirror_top1[i]);
+        top1.metric.push_back(std::move(m));
+      }
     }
     // Workers hold a cell for every (route, pool) pair; export only pairs that saw a call.
     if (calls == 0 && t.inflight == 0) continue;
@@ -156,11 +167,19 @@ std::vector<MetricFamily> ProxyCollector::Collect() const {
                      MetricType::Gauge,
                      {GaugeOf({{"version", version_}}, 1)}};
 
-  std::vector<MetricFamily> out = {
-      std::move(requests),        std::move(duration),   std::move(inflight),
-      std::move(retries),         std::move(mirror),     std::move(mirror_difference),
-      std::move(mirror_duration), std::move(weight),     std::move(healthy),
-      std::move(rejected),        std::move(generation), std::move(build)};
+  std::vector<MetricFamily> out = {std::move(requests),
+                                   std::move(duration),
+                                   std::move(inflight),
+                                   std::move(retries),
+                                   std::move(mirror),
+                                   std::move(mirror_difference),
+                                   std::move(mirror_duration),
+                                   std::move(top1),
+                                   std::move(weight),
+                                   std::move(healthy),
+                                   std::move(rejected),
+                                   std::move(generation),
+                                   std::move(build)};
   if (extra_) {
     for (MetricFamily& f : extra_()) out.push_back(std::move(f));
   }

@@ -8,6 +8,8 @@
 //   rollout_proxy_mirror_results_total{route,pool,result}       counter (mirror pools only)
 //   rollout_proxy_mirror_max_difference{route,pool}             gauge
 //   rollout_proxy_mirror_duration_seconds{route,pool}           histogram, shadow call time
+//   rollout_proxy_mirror_top1_total{route,pool,agreement}       counter, classifier rows whose
+//                                                               argmax agreed (agree, disagree)
 //   rollout_proxy_route_weight{route,pool}                      gauge, share 0..1
 //   rollout_proxy_endpoint_healthy{pool,endpoint}               gauge, 1 or 0
 //   rollout_proxy_rejected_requests_total{limit,pool}           counter, over a concurrency

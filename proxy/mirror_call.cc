@@ -143,6 +143,7 @@ void MirrorCall::MaybeConclude() {
   const MirrorVerdict v = CompareAnswers(method_, primary_answers_, shadow_answers_, tolerance_);
   stats_->OnMirror(v.match ? metrics::MirrorResult::kMatch : metrics::MirrorResult::kMismatch,
                    v.max_difference, now, took);
+  if (v.top1_agree + v.top1_disagree > 0) stats_->OnMirrorTop1(v.top1_agree, v.top1_disagree);
 }
 
 }  // namespace rollout::proxy

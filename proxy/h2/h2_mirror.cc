@@ -164,6 +164,7 @@ void H2Mirror::MaybeConclude() {
       CompareAnswers(method_, primary_.messages(), shadow_.messages(), tolerance_);
   stats_->OnMirror(v.match ? metrics::MirrorResult::kMatch : metrics::MirrorResult::kMismatch,
                    v.max_difference, now, took);
+  if (v.top1_agree + v.top1_disagree > 0) stats_->OnMirrorTop1(v.top1_agree, v.top1_disagree);
 }
 
 void H2Mirror::MaybeDelete() {

@@ -29,6 +29,23 @@ std::string Answer(const std::vector<float>& probabilities, const std::string& v
 
 constexpr char kInfer[] = "/inference.GRPCInferenceService/ModelInfer";
 
+TEST(MirrorComparatorTest, ClassifierRowsCountTopOneAgreement) {
+  // Two rows of three classes: the first keeps its top class, the second changes it.
+  const std::string primary = Answer({0.1f, 0.7f, 0.2f, 0.5f, 0.3f, 0.2f}, "v1", 2);
+  const std::string shadow = Answer({0.2f, 0.6f, 0.2f, 0.3f, 0.4f, 0.3f}, "v2", 2);
+  MirrorVerdict v = CompareAnswers(kInfer, {primary}, {shadow}, 0.5);
+  EXPECT_TRUE(v.match) << "within tolerance, yet one prediction changed";
+  EXPECT_EQ(v.top1_agree, 1u);
+  EXPECT_EQ(v.top1_disagree, 1u);
+  // Byte-equal answers agree on every row.
+  v = CompareAnswers(kInfer, {primary, primary}, {primary, primary}, 0);
+  EXPECT_EQ(v.top1_agree, 4u);
+  EXPECT_EQ(v.top1_disagree, 0u);
+  // A single score per row is no classifier: nothing is counted.
+  v = CompareAnswers(kInfer, {Answer({0.5f, 0.25f}, "v1", 2)}, {Answer({0.4f, 0.3f}, "v2", 2)}, 1);
+  EXPECT_EQ(v.top1_agree + v.top1_disagree, 0u);
+}
+
 TEST(MirrorComparatorTest, ByteEqualAnswersMatch) {
   auto v = CompareAnswers("/any.Service/Call", {"abc", "def"}, {"abc", "def"}, 0);
   EXPECT_TRUE(v.match);

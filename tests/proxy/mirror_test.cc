@@ -73,6 +73,15 @@ routes:
     return value;
   }
 
+  // Whether rollout_proxy_mirror_top1_total for `agreement` (both when empty) reaches `want`.
+  bool Top1(const std::string& agreement, int64_t want) {
+    const std::string only = agreement.empty() ? "" : R"(,agreement=")" + agreement + "\"";
+    return WaitForMetric(
+        proxy_->metrics_port(),
+        absl::StrCat(R"(rollout_proxy_mirror_top1_total{route="infer",pool="shadow")", only, "}"),
+        want);
+  }
+
   DemoServerProcess stable_{{"--version", "stable"}};
   std::unique_ptr<ProxyProcess> proxy_;
   std::unique_ptr<inference::GRPCInferenceService::Stub> stub_;
@@ -85,6 +94,9 @@ TEST_F(MirrorTest, SameModelMatchesAndTheClientSeesOnlyThePrimary) {
   Send(50);
   EXPECT_EQ(MirrorResults("match", 50), 50);
   EXPECT_EQ(MirrorResults("mismatch", 0), 0);
+  // One prediction per call, the same class each time.
+  EXPECT_TRUE(Top1("agree", 50));
+  EXPECT_TRUE(Top1("disagree", 0));
 }
 
 TEST_F(MirrorTest, DifferentModelIsAMismatchWithItsNumericDifference) {
@@ -100,6 +112,8 @@ TEST_F(MirrorTest, DifferentModelIsAMismatchWithItsNumericDifference) {
           R"re(rollout_proxy_mirror_max_difference\{route="infer",pool="shadow"\} ([0-9.e+-]+))re")));
   EXPECT_GT(std::stod(m[1]), 0.0001);
   EXPECT_LE(std::stod(m[1]), 1.0);  // probabilities differ by at most 1
+  // Every prediction was compared by its top class, whichever way it went.
+  EXPECT_TRUE(Top1("", 40));
 }
 
 TEST_F(MirrorTest, TheShadowsOwnLatencyIsMeasured) {
