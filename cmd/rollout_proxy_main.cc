@@ -128,6 +128,7 @@ int Serve(const rollout::control::Config& config,
   options.max_concurrent_calls = config.max_concurrent_calls;
   options.tls = config.tls;
   options.connections = config.connections;
+  options.resolver = config.resolver;
   rollout::metrics::CallMetrics call_metrics(options.workers);
   options.call_metrics = &call_metrics;
 

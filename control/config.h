@@ -15,6 +15,7 @@
 #include "control/prometheus_source.h"
 #include "control/rollout_spec.h"
 #include "routing/connection_limits.h"
+#include "routing/resolver_spec.h"
 #include "routing/routing_table.h"
 #include "routing/tls_spec.h"
 
@@ -52,6 +53,7 @@ struct Config {
   int64_t max_concurrent_calls = 0;
   std::optional<routing::ServerTlsSpec> tls;  // TLS (or mTLS) on the data listener
   routing::ConnectionLimits connections;      // bounds on client connections
+  routing::ResolverSpec resolver;             // how endpoint host names are resolved
   std::optional<AdminConfig> admin;
   std::optional<std::string> metrics_listen;  // metrics.listen: Prometheus /metrics
   std::string state_dir;  // empty: nothing persists; relative to the config file

@@ -588,13 +588,63 @@ absl::StatusOr<routing::ConnectionLimits> ReadConnectionLimits(const Reader& in,
   return out;
 }
 
+absl::StatusOr<routing::ResolverSpec> ReadResolver(const Reader& in, const YAML::Node& node) {
+  if (absl::Status s = in.CheckKeys(node, "resolver", {"servers", "refresh_interval"}); !s.ok()) {
+    return s;
+  }
+  routing::ResolverSpec out;
+  if (const YAML::Node servers = node["servers"]) {
+    if (!servers.IsSequence()) {
+      return in.Error(servers, "resolver.servers", "must be a list of ip or ip:port");
+    }
+    for (size_t i = 0; i < servers.size(); ++i) {
+      const std::string path = absl::StrCat("resolver.servers[", i, "]");
+      std::string server;
+      ASSIGN_OR_RETURN(server, in.String(servers[i], path));
+      // An address ("10.0.0.2", "fd00::2"), or one with a port ("10.0.0.2:5353", "[fd00::2]:53").
+      const routing::HostPort hp = routing::SplitHostPort(server);
+      int port = 0;
+      const bool with_port = routing::IsIpAddress(hp.host) && absl::SimpleAtoi(hp.port, &port) &&
+                             port > 0 && port < 65536;
+      if (!routing::IsIpAddress(server) && !with_port) {
+        return in.Error(servers[i], path,
+                        absl::StrCat("\"", server, "\" must be an IP address, or IP:port"));
+      }
+      out.servers.push_back(std::move(server));
+    }
+  }
+  if (node["refresh_interval"]) {
+    ASSIGN_OR_RETURN(out.refresh_interval,
+                     in.Duration(node["refresh_interval"], "resolver.refresh_interval"));
+    if (out.refresh_interval < absl::Seconds(1)) {
+      return in.Error(node["refresh_interval"], "resolver.refresh_interval", "must be at least 1s");
+    }
+  }
+  return out;
+}
+
 absl::StatusOr<Config> ReadConfig(const Reader& in, const YAML::Node& root) {
-  if (absl::Status s =
-          in.CheckKeys(root, "",
-                       {"listen", "workers", "drain_timeout", "drain_delay", "watch_config",
-                        "shared_state", "max_message_bytes", "max_concurrent_calls", "tls",
-                        "metrics", "admin", "state_dir", "pools", "routes", "analysis",
-                        "notifications", "rollouts", "data_plane", "connections"});
+  if (absl::Status s = in.CheckKeys(root, "",
+                                    {"listen",
+                                     "workers",
+                                     "drain_timeout",
+                                     "drain_delay",
+                                     "watch_config",
+                                     "shared_state",
+                                     "max_message_bytes",
+                                     "max_concurrent_calls",
+                                     "tls",
+                                     "metrics",
+                                     "admin",
+                                     "state_dir",
+                                     "pools",
+                                     "routes",
+                                     "analysis",
+                                     "notifications",
+                                     "rollouts",
+                                     "data_plane",
+                                     "connections",
+                                     "resolver"});
       !s.ok()) {
     return s;
   }
@@ -643,6 +693,14 @@ absl::StatusOr<Config> ReadConfig(const Reader& in, const YAML::Node& root) {
                       "retired); set data_plane: nghttp2");
     }
     ASSIGN_OR_RETURN(config.connections, ReadConnectionLimits(in, connections));
+  }
+  if (const YAML::Node resolver = root["resolver"]) {
+    if (config.data_plane != "nghttp2") {
+      return in.Error(resolver, "resolver",
+                      "is used by data_plane: nghttp2 only (the gRPC library resolves names "
+                      "itself); set data_plane: nghttp2");
+    }
+    ASSIGN_OR_RETURN(config.resolver, ReadResolver(in, resolver));
   }
   if (const YAML::Node metrics = root["metrics"]) {
     if (absl::Status s = in.CheckKeys(metrics, "metrics", {"listen"}); !s.ok()) return s;

@@ -397,6 +397,7 @@ absl::StatusOr<Controller::ReloadResult> Controller::Reload(const std::string& a
   restart_note(file->max_concurrent_calls != config_.max_concurrent_calls, "max_concurrent_calls");
   restart_note(file->tls != config_.tls, "tls");
   restart_note(file->connections != config_.connections, "connections");
+  restart_note(file->resolver != config_.resolver, "resolver");
   restart_note(file->drain_timeout != config_.drain_timeout, "drain_timeout");
   restart_note(file->drain_delay != config_.drain_delay, "drain_delay");
   restart_note(file->watch_config != config_.watch_config, "watch_config");

@@ -30,7 +30,7 @@ void CallRouter::Sync(const routing::RoutingTable& table) {
 
 const routing::RoutingTable& CallRouter::CurrentTable() {
   const routing::RoutingTable& table = table_cache_.Get();
-  if (table_cache_.version() != synced_version_) {
+  if (table_cache_.version() != synced_version_ || upstreams_.NamesChanged()) {
     Sync(table);
     synced_version_ = table_cache_.version();
   }

@@ -25,6 +25,7 @@
 #include "metrics/listener_counters.h"
 #include "metrics/rejections.h"
 #include "routing/connection_limits.h"
+#include "routing/resolver_spec.h"
 #include "routing/tls_spec.h"
 
 namespace rollout::proxy {
@@ -40,6 +41,8 @@ struct EngineOptions {
   std::optional<routing::ServerTlsSpec> tls;
   // Bounds on client connections (the frame-level engine enforces them).
   routing::ConnectionLimits connections;
+  // How endpoint host names are resolved (the frame-level engine's NameResolver).
+  routing::ResolverSpec resolver;
   // Where calls are recorded; must have a cell per worker and outlive the engine.
   metrics::CallMetrics* call_metrics = nullptr;
 };

@@ -12,6 +12,7 @@
 #include "metrics/rejections.h"
 #include "proxy/concurrency_limit.h"
 #include "proxy/endpoint_state.h"
+#include "proxy/name_resolver.h"
 
 namespace rollout::proxy {
 
@@ -20,6 +21,9 @@ struct EngineShared {
   ConcurrencyLimit listener_limit;  // calls in flight on the data listener
   PoolLimits pool_limits;
   metrics::ListenerCounters listener;
+  // What endpoint host names stand for; null: endpoints are used as configured (the gRPC
+  // library resolves them itself).
+  const NameResolver* names = nullptr;
 
   // Calls refused by a concurrency limit so far: the listener's (if limited) and each
   // limited pool's (Engine::Rejected).

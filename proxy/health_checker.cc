@@ -57,14 +57,19 @@ void HealthChecker::Run() {
       if (stop_) return;
     }
     const auto table = tables_->Current();
+    const std::shared_ptr<const NameResolver::Snapshot> resolved =
+        names_ != nullptr ? names_->Current() : nullptr;
     const absl::Time now = absl::Now();
     std::set<std::string> checked;
     for (const auto& pool : table->pools()) {
       if (!pool.health_check.enabled) continue;
-      for (const std::string& address : pool.endpoints) {
+      std::string unresolved;
+      for (const NameResolver::PoolAddress& a :
+           NameResolver::ExpandPool(resolved.get(), pool.endpoints, pool.tls, &unresolved)) {
+        const std::string& address = a.address;
         checked.insert(pool.name + "/" + address);
         Target& t = targets_[pool.name + "/" + address];
-        const routing::UpstreamTlsSpec& tls = pool.tls;
+        const routing::UpstreamTlsSpec& tls = a.tls;
         if (t.channel == nullptr || t.tls != tls) {
           t.tls = tls;
           grpc::ChannelArguments args;

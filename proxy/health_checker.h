@@ -22,14 +22,17 @@
 
 #include "absl/time/time.h"
 #include "proxy/endpoint_state.h"
+#include "proxy/name_resolver.h"
 #include "routing/routing_table_store.h"
 
 namespace rollout::proxy {
 
 class HealthChecker final {
  public:
-  HealthChecker(const routing::RoutingTableStore* tables, EndpointRegistry* registry)
-      : tables_(tables), registry_(registry) {}
+  // With `names`, a host name's every address is checked (as UpstreamSet uses them).
+  HealthChecker(const routing::RoutingTableStore* tables, EndpointRegistry* registry,
+                const NameResolver* names = nullptr)
+      : tables_(tables), registry_(registry), names_(names) {}
   ~HealthChecker() { Stop(); }
 
   void Start();
@@ -50,6 +53,7 @@ class HealthChecker final {
 
   const routing::RoutingTableStore* tables_;
   EndpointRegistry* registry_;
+  const NameResolver* names_;
   std::map<std::string, Target> targets_;  // by pool/address; only the checker thread
   std::mutex mu_;
   std::condition_variable wake_;

@@ -58,20 +58,32 @@ UpstreamSet::Endpoint* UpstreamSet::GetOrCreate(const std::string& address,
 }
 
 void UpstreamSet::Sync(const routing::RoutingTable& table) {
-  for (auto& pool : pools_) retired_.push_back(std::move(pool));
+  std::shared_ptr<const NameResolver::Snapshot> resolved;
+  if (shared_->names != nullptr) {
+    names_version_ = shared_->names->version();  // before the snapshot: a newer one resyncs
+    resolved = shared_->names->Current();
+  }
   pools_.clear();
   for (const routing::RoutingTable::Pool& spec : table.pools()) {
-    auto pool = std::make_unique<Pool>();
-    pool->name = &*names_.insert(spec.name).first;
+    std::unique_ptr<Pool>& slot = pools_by_name_[spec.name];
+    if (slot == nullptr) {
+      slot = std::make_unique<Pool>();
+      slot->name = &*names_.insert(spec.name).first;
+    }
+    Pool* pool = slot.get();
     pool->outlier = spec.outlier;
     pool->limit = shared_->pool_limits.Get(spec.name);
     pool->limit->set_max(spec.max_concurrent_calls);
-    for (const std::string& address : spec.endpoints) {
-      Endpoint* e = GetOrCreate(address, spec.tls);
+    pool->endpoints.clear();
+    pool->states.clear();
+    pool->unresolved.clear();
+    for (const NameResolver::PoolAddress& a :
+         NameResolver::ExpandPool(resolved.get(), spec.endpoints, spec.tls, &pool->unresolved)) {
+      Endpoint* e = GetOrCreate(a.address, a.tls);
       pool->endpoints.push_back(e);
       pool->states.push_back(e->state);
     }
-    pools_.push_back(std::move(pool));
+    pools_.push_back(pool);
   }
 }
 
@@ -108,7 +120,8 @@ std::string UpstreamSet::DescribeUnusable(const Pool& pool, int64_t now_ns) {
   }
   return absl::StrCat("rollout-proxy: pool \"", *pool.name, "\" has no usable endpoint (",
                       pool.endpoints.size(), " endpoint(s): ", unhealthy,
-                      " failing health checks, ", ejected, " ejected after failures)");
+                      " failing health checks, ", ejected, " ejected after failures",
+                      pool.unresolved.empty() ? "" : "; ", pool.unresolved, ")");
 }
 
 void UpstreamSet::ReportHealth(absl::flat_hash_map<std::string, bool>* health,

@@ -64,16 +64,22 @@ class UpstreamSet final {
     std::vector<EndpointState*> states;  // same order, for the ejection budget
     routing::OutlierSpec outlier;
     ConcurrencyLimit* limit;  // shared by every worker, by pool name
+    std::string unresolved;   // endpoint names without an address yet, and why
   };
 
   UpstreamSet(int worker_index, int64_t max_message_bytes, EngineShared* shared,
               LinkFactory link_factory = nullptr);
 
-  // Maps `table`'s pools (by index) to endpoints, creating channels for new addresses.
+  // Maps `table`'s pools (by index) to endpoints, creating channels for new addresses. A
+  // host name stands for every address it resolved to (EngineShared::names).
   void Sync(const routing::RoutingTable& table);
+  // Whether names resolved differently since the last Sync(): sync again.
+  bool NamesChanged() const {
+    return shared_->names != nullptr && shared_->names->version() != names_version_;
+  }
 
   // The pool record for pool index `pool` of the synced table; valid for the worker's life.
-  Pool* pool(size_t pool) { return pools_[pool].get(); }
+  Pool* pool(size_t pool) { return pools_[pool]; }
 
   // An endpoint of `pool` by P2C least request, or nullptr if none is usable.
   Endpoint* Pick(Pool* pool, int64_t now_ns, uint64_t random, const Endpoint* exclude = nullptr);
@@ -98,9 +104,12 @@ class UpstreamSet final {
   // By address, plus the TLS settings for a TLS pool.
   absl::flat_hash_map<std::string, std::unique_ptr<Endpoint>> endpoints_
       ABSL_GUARDED_BY(endpoints_mu_);
-  absl::node_hash_set<std::string> names_;
-  std::vector<std::unique_ptr<Pool>> pools_;
-  std::vector<std::unique_ptr<Pool>> retired_;  // pools of older tables, still referenced
+  absl::node_hash_set<std::string> names_;  // pool names
+  uint64_t names_version_ = 0;
+  // One record per pool name for the worker's life, updated in place by Sync(), so that a
+  // call's Pool* stays valid (and sees the current endpoints) however often names change.
+  absl::flat_hash_map<std::string, std::unique_ptr<Pool>> pools_by_name_;
+  std::vector<Pool*> pools_;  // by the synced table's pool index
 };
 
 }  // namespace rollout::proxy

@@ -1,5 +1,8 @@
 #include "routing/host_port.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -36,6 +39,28 @@ absl::Status ValidateHostPort(absl::string_view address, PortZero port_zero) {
   if (port < 0 || port > 65535) return bad("port out of range 0..65535");
   if (port == 0 && port_zero == PortZero::kReject) return bad("port 0 is not a reachable port");
   return absl::OkStatus();
+}
+
+HostPort SplitHostPort(absl::string_view address) {
+  const size_t colon = address.rfind(':');
+  HostPort out;
+  out.host = std::string(address.substr(0, colon));
+  if (colon != absl::string_view::npos) out.port = std::string(address.substr(colon + 1));
+  if (out.host.size() >= 2 && out.host.front() == '[' && out.host.back() == ']') {
+    out.host = out.host.substr(1, out.host.size() - 2);
+  }
+  return out;
+}
+
+bool IsIpAddress(const std::string& host) {
+  unsigned char buffer[sizeof(in6_addr)];
+  return inet_pton(AF_INET, host.c_str(), buffer) == 1 ||
+         inet_pton(AF_INET6, host.c_str(), buffer) == 1;
+}
+
+std::string JoinHostPort(const std::string& ip, absl::string_view port) {
+  return ip.find(':') != std::string::npos ? absl::StrCat("[", ip, "]:", port)
+                                           : absl::StrCat(ip, ":", port);
 }
 
 }  // namespace rollout::routing

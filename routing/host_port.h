@@ -6,6 +6,8 @@
 #ifndef ROLLOUT_ROUTING_HOST_PORT_H_
 #define ROLLOUT_ROUTING_HOST_PORT_H_
 
+#include <string>
+
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 
@@ -17,6 +19,19 @@ enum class PortZero { kAllow, kReject };
 // and port is 1..65535 (or 0 with PortZero::kAllow). The message says what is wrong but not
 // where; callers prefix the field path.
 absl::Status ValidateHostPort(absl::string_view address, PortZero port_zero);
+
+// "host:port" cut at its last colon, an IPv6 host without its brackets; no port: "".
+struct HostPort {
+  std::string host;
+  std::string port;
+};
+HostPort SplitHostPort(absl::string_view address);
+
+// Whether `host` (no brackets) is an IPv4 or IPv6 address rather than a name.
+bool IsIpAddress(const std::string& host);
+
+// "ip:port", with an IPv6 address in brackets.
+std::string JoinHostPort(const std::string& ip, absl::string_view port);
 
 }  // namespace rollout::routing
 

@@ -1,22 +1,12 @@
 #include "proxy/h2/client_tls.h"
 
-#include <arpa/inet.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
 #include "absl/strings/str_cat.h"
+#include "routing/host_port.h"
 
 namespace rollout::proxy::h2 {
-namespace {
-
-bool IsIpAddress(const std::string& host) {
-  unsigned char buffer[sizeof(in6_addr)];
-  return inet_pton(AF_INET, host.c_str(), buffer) == 1 ||
-         inet_pton(AF_INET6, host.c_str(), buffer) == 1;
-}
-
-}  // namespace
-
 absl::StatusOr<std::unique_ptr<ClientTls>> ClientTls::Create(const routing::UpstreamTlsSpec& spec) {
   std::unique_ptr<ClientTls> tls(new ClientTls(spec));
   const ClientTls* self = tls.get();
@@ -52,7 +42,7 @@ SSL* ClientTls::NewSsl(int64_t now_ns, const std::string& host) {
   if (ssl == nullptr) return nullptr;
   SSL_set_connect_state(ssl);
   const std::string& name = spec_.server_name.empty() ? host : spec_.server_name;
-  if (IsIpAddress(name)) {
+  if (routing::IsIpAddress(name)) {
     X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name.c_str());
   } else {
     SSL_set_tlsext_host_name(ssl, name.c_str());

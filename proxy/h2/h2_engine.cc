@@ -65,6 +65,10 @@ absl::StatusOr<std::unique_ptr<H2Engine>> H2Engine::Create(
     engine->tls_ = *std::move(tls);
   }
   engine->shared_.listener_limit.set_max(options.max_concurrent_calls);
+  // Names are resolved before the first call, and off the workers from then on.
+  engine->names_ = std::make_unique<NameResolver>(store, options.resolver);
+  if (absl::Status s = engine->names_->Start(absl::Seconds(5)); !s.ok()) return s;
+  engine->shared_.names = engine->names_.get();
   absl::StatusOr<int> fd = Listen(options.listen, &engine->port_);
   if (!fd.ok()) return fd.status();
   engine->listen_fd_ = *fd;
@@ -75,7 +79,8 @@ absl::StatusOr<std::unique_ptr<H2Engine>> H2Engine::Create(
                                    options.call_metrics, &engine->shared_, &engine->serving_));
   }
   for (auto& worker : engine->workers_) worker->Start();
-  engine->health_checker_ = std::make_unique<HealthChecker>(store, &engine->shared_.endpoints);
+  engine->health_checker_ =
+      std::make_unique<HealthChecker>(store, &engine->shared_.endpoints, engine->names_.get());
   engine->health_checker_->Start();
   return engine;
 }
@@ -92,12 +97,23 @@ void H2Engine::Shutdown(absl::Time deadline) {
   if (health_checker_ != nullptr) health_checker_->Stop();
   for (auto& worker : workers_) worker->BeginShutdown(deadline);
   for (auto& worker : workers_) worker->Join();
+  if (names_ != nullptr) names_->Stop();
 }
 
 absl::flat_hash_map<std::string, bool> H2Engine::EndpointHealth() const {
   absl::flat_hash_map<std::string, bool> health;
   const int64_t now = metrics::MonotonicNowNs();
   for (const auto& worker : workers_) worker->upstreams().ReportHealth(&health, now);
+  // A host name is as healthy as the best of its addresses.
+  const std::shared_ptr<const NameResolver::Snapshot> resolved = names_->Current();
+  for (const auto& [name, result] : *resolved) {
+    bool any = false;
+    for (const std::string& address : result.addresses) {
+      auto it = health.find(address);
+      any = any || (it != health.end() && it->second);
+    }
+    health[name] = any;
+  }
   return health;
 }
 

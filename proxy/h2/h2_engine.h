@@ -31,6 +31,7 @@
 #include "proxy/h2/h2_worker.h"
 #include "proxy/h2/server_tls.h"
 #include "proxy/health_checker.h"
+#include "proxy/name_resolver.h"
 #include "routing/routing_table_store.h"
 
 namespace rollout::proxy::h2 {
@@ -43,6 +44,7 @@ class H2Engine final : public Engine {
   ~H2Engine() override;
 
   int port() const override { return port_; }
+  // By address, and by configured host name (healthy if any of its addresses is).
   absl::flat_hash_map<std::string, bool> EndpointHealth() const override;
   std::vector<metrics::Rejections> Rejected() const override { return shared_.Rejected(); }
   const metrics::ListenerCounters& listener_counters() const override { return shared_.listener; }
@@ -58,6 +60,7 @@ class H2Engine final : public Engine {
   int port_ = 0;
   std::unique_ptr<ServerTls> tls_;  // null: plaintext
   ClientTlsSet client_tls_;         // for the pools with TLS
+  std::unique_ptr<NameResolver> names_;
   std::unique_ptr<HealthChecker> health_checker_;
   std::vector<std::unique_ptr<H2Worker>> workers_;
   bool shut_down_ = false;

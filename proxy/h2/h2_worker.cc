@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "metrics/call_series.h"
 #include "proxy/h2/h2_call.h"
+#include "routing/host_port.h"
 
 namespace rollout::proxy::h2 {
 namespace {
@@ -138,18 +139,15 @@ void H2Worker::SetEvents(int fd, H2Connection* conn, uint32_t events) {
 
 UpstreamConnection* H2Worker::Connect(H2Upstream* owner, const std::string& address,
                                       std::string* why) {
-  const size_t colon = address.rfind(':');
-  std::string host = address.substr(0, colon);
-  const std::string port = colon == std::string::npos ? "" : address.substr(colon + 1);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
+  const routing::HostPort hp = routing::SplitHostPort(address);
+  const std::string& host = hp.host;
   addrinfo hints{};
   hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_NUMERICSERV;
+  // Addresses only (NameResolver resolved the names): this never blocks on DNS.
+  hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
   addrinfo* found = nullptr;
-  if (const int rc = getaddrinfo(host.c_str(), port.c_str(), &hints, &found); rc != 0) {
-    *why = absl::StrCat("cannot resolve ", address, ": ", gai_strerror(rc));
+  if (const int rc = getaddrinfo(host.c_str(), hp.port.c_str(), &hints, &found); rc != 0) {
+    *why = absl::StrCat("bad endpoint address ", address, ": ", gai_strerror(rc));
     return nullptr;
   }
   SSL* ssl = nullptr;

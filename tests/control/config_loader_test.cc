@@ -143,6 +143,33 @@ connections:
               HasSubstr("connections: is enforced by data_plane: nghttp2 only"));
 }
 
+TEST(ConfigLoaderTest, TheResolverTakesIpServersAndARefreshOfAtLeastASecond) {
+  absl::StatusOr<Config> config = ParseConfig(kValid, "proxy.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(config->resolver.servers.empty());  // the system's
+  EXPECT_EQ(config->resolver.refresh_interval, absl::Seconds(30));
+  const std::string nghttp2 = "data_plane: nghttp2\nresolver: ";
+  config =
+      ParseConfig(Variant("workers: 2", nghttp2 + "{ servers: [\"10.0.0.2\", \"10.0.0.3:5353\", "
+                                                  "\"fd00::2\", \"[fd00::3]:53\"], "
+                                                  "refresh_interval: 5s }"),
+                  "proxy.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->resolver.servers,
+            (std::vector<std::string>{"10.0.0.2", "10.0.0.3:5353", "fd00::2", "[fd00::3]:53"}));
+  EXPECT_EQ(config->resolver.refresh_interval, absl::Seconds(5));
+  EXPECT_THAT(ErrorOf(Variant("workers: 2", nghttp2 + "{ servers: [dns.example] }")),
+              HasSubstr("resolver.servers[0]: \"dns.example\" must be an IP address, or IP:port"));
+  EXPECT_THAT(ErrorOf(Variant("workers: 2", nghttp2 + "{ servers: [\"10.0.0.2:0\"] }")),
+              HasSubstr("resolver.servers[0]"));
+  EXPECT_THAT(ErrorOf(Variant("workers: 2", nghttp2 + "{ refresh_interval: 100ms }")),
+              HasSubstr("resolver.refresh_interval: must be at least 1s"));
+  EXPECT_THAT(ErrorOf(Variant("workers: 2", nghttp2 + "{ ttl: 5s }")),
+              HasSubstr("resolver.ttl: unknown key"));
+  EXPECT_THAT(ErrorOf(Variant("workers: 2", "resolver: { refresh_interval: 5s }")),
+              HasSubstr("resolver: is used by data_plane: nghttp2 only"));
+}
+
 TEST(ConfigLoaderTest, AdminAndStateDirPathsAreRelativeToTheConfigFile) {
   const std::string dir = ::testing::TempDir() + "/cfgdir";
   std::system(("mkdir -p " + dir).c_str());

@@ -5,14 +5,15 @@
 
 namespace rollout::testing {
 
-EchoBackend::EchoBackend(std::string name, std::shared_ptr<grpc::ServerCredentials> credentials)
-    : name_(std::move(name)) {
+EchoBackend::EchoBackend(std::string name, std::shared_ptr<grpc::ServerCredentials> credentials,
+                         std::string host, int port)
+    : name_(std::move(name)), host_(std::move(host)) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(-1);
   builder.SetMaxSendMessageSize(-1);
-  builder.AddListeningPort("127.0.0.1:0",
+  builder.AddListeningPort(host_ + ":" + std::to_string(port),
                            credentials != nullptr ? credentials : grpc::InsecureServerCredentials(),
                            &port_);
   builder.RegisterService(this);
@@ -21,10 +22,12 @@ EchoBackend::EchoBackend(std::string name, std::shared_ptr<grpc::ServerCredentia
 }
 
 void EchoBackend::SetServing(bool serving) {
+  if (server_ == nullptr) return;
   server_->GetHealthCheckService()->SetServingStatus(serving);
 }
 
 EchoBackend::~EchoBackend() {
+  if (server_ == nullptr) return;
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
 }
 

@@ -26,13 +26,17 @@ namespace rollout::testing {
 
 class EchoBackend final : public Echo::Service {
  public:
+  // Listens on `host`:`port` (a loopback address; port 0: any free one).
   explicit EchoBackend(std::string name,
-                       std::shared_ptr<grpc::ServerCredentials> credentials = nullptr);
+                       std::shared_ptr<grpc::ServerCredentials> credentials = nullptr,
+                       std::string host = "127.0.0.1", int port = 0);
   ~EchoBackend() override;
 
   const std::string& name() const { return name_; }
   int port() const { return port_; }
-  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  std::string address() const { return host_ + ":" + std::to_string(port_); }
+  // Whether the server could bind its address.
+  bool ok() const { return server_ != nullptr && port_ > 0; }
 
   // The metadata of the most recent call, as the backend saw it (keys may repeat).
   std::multimap<std::string, std::string> last_metadata();
@@ -68,6 +72,7 @@ class EchoBackend final : public Echo::Service {
   void Fill(grpc::ServerContext* ctx, const EchoRequest& request, EchoResponse* response);
 
   const std::string name_;
+  const std::string host_;
   int port_ = 0;
   std::unique_ptr<grpc::Server> server_;
   std::mutex mu_;
