@@ -20,7 +20,7 @@ start_echo_backends() {
   wait_port "$V1"; wait_port "$V2"
 }
 
-# start_bench_proxy PLANE [CPU]: rollout-proxy on data_plane PLANE in front of V1 and V2, as
+# start_bench_proxy NAME [CPU]: rollout-proxy (its files named NAME) in front of V1 and V2, as
 # measured: one worker, the 90/10 split, metrics on (as in production). Sets PROXY_PORT and
 # PROXY_PID_OUT.
 start_bench_proxy() {
@@ -28,7 +28,6 @@ start_bench_proxy() {
   cat > "$WORK/proxy-$plane.yaml" <<YAML
 listen: 127.0.0.1:$port
 workers: 1
-data_plane: $plane
 metrics: { listen: 127.0.0.1:0 }
 pools:
   - { name: v1, endpoints: ["127.0.0.1:$V1"] }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Side by side, on this machine, in one run: the same echo backends reached directly, through
-# rollout-proxy (on each data plane: nghttp2 and grpc), through nginx (grpc_pass,
+# rollout-proxy, through nginx (grpc_pass,
 # split_clients 90/10) and through haproxy (h2, weights 90/10). Every peer gets one worker,
 # and the servers (backends and proxy) share CPU 1 while the load generator runs alone on
 # CPU 0 (taskset). Two load generators: h2load (nghttp2) and rollout-bench. Several
@@ -35,9 +35,7 @@ cpu_ticks() {
 }
 
 start_echo_backends $SERVER_CPU
-# rollout-proxy on each data plane.
-start_bench_proxy nghttp2 $SERVER_CPU; PROXY_H2=$PROXY_PORT; PROXY_H2_PID=$PROXY_PID_OUT
-start_bench_proxy grpc $SERVER_CPU; PROXY_GRPC=$PROXY_PORT; PROXY_GRPC_PID=$PROXY_PID_OUT
+start_bench_proxy rollout $SERVER_CPU; PROXY_H2=$PROXY_PORT; PROXY_H2_PID=$PROXY_PID_OUT
 
 # nginx at its best for gRPC: upstream keepalive above the concurrency, and keepalive_requests
 # raised on both sides (its defaults of 1000 requests per connection make it reconnect).
@@ -95,17 +93,15 @@ wait_port "$HAPROXY"
 # h2load's request body: one gRPC frame (uncompressed, 100-byte message).
 python3 -c 'import sys; sys.stdout.buffer.write(b"\x00\x00\x00\x00\x64" + b"x" * 100)' > "$WORK/body.bin"
 
-TARGETS=(direct rollout-nghttp2 rollout-grpc nginx haproxy)
-declare -A PORT_OF=([direct]=$V1 [rollout-nghttp2]=$PROXY_H2 [rollout-grpc]=$PROXY_GRPC
+TARGETS=(direct rollout-nghttp2 nginx haproxy)
+declare -A PORT_OF=([direct]=$V1 [rollout-nghttp2]=$PROXY_H2
                     [nginx]=$NGINX [haproxy]=$HAPROXY)
-declare -A NAME_OF=([direct]=direct [rollout-nghttp2]="rollout-proxy, data_plane: nghttp2"
-                    [rollout-grpc]="rollout-proxy, data_plane: grpc" [nginx]=nginx
+declare -A NAME_OF=([direct]=direct [rollout-nghttp2]="rollout-proxy" [nginx]=nginx
                     [haproxy]=haproxy)
 pids_of() {
   case "$1" in
     direct) echo "${PIDS[0]}" ;;
     rollout-nghttp2) echo "$PROXY_H2_PID" ;;
-    rollout-grpc) echo "$PROXY_GRPC_PID" ;;
     nginx) echo "${NGINX_PIDS[@]}" ;;
     haproxy) echo "$HAPROXY_PID" ;;
   esac
@@ -177,7 +173,7 @@ for round in $(seq 1 "$ROUNDS"); do
   done
 done
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
-RSS_H2_END=$(rss_kib "$PROXY_H2_PID"); RSS_GRPC_END=$(rss_kib "$PROXY_GRPC_PID")
+RSS_H2_END=$(rss_kib "$PROXY_H2_PID")
 
 # stat TARGET KEY FIELD -> "median [min..max]" over the rounds
 stat() {
@@ -227,11 +223,11 @@ median() { stat "$@" | cut -d' ' -f1; }
     echo "| ${NAME_OF[$target]} | $(stat "$target" rb,mib 1) | $rps | $(awk -v v="$p50" 'BEGIN{printf "%.1f", v/1000}') | $(awk -v v="$cpu" 'BEGIN{printf "%.0f", v/2}') |"
   done
   echo
-  echo "Proxy RSS at the end of the run: nghttp2 plane $((RSS_H2_END / 1024)) MiB, grpc plane $((RSS_GRPC_END / 1024)) MiB."
+  echo "Proxy RSS at the end of the run: $((RSS_H2_END / 1024)) MiB."
   echo
   n=$(median nginx h2,hi 1); h=$(median haproxy h2,hi 1); d_lo=$(median direct h2,lo 2)
   d_p50=$(median direct rb,lo 2)
-  for target in rollout-nghttp2 rollout-grpc; do
+  for target in rollout-nghttp2; do
     p=$(median "$target" h2,hi 1); p_lo=$(median "$target" h2,lo 2); p_p50=$(median "$target" rb,lo 2)
     echo "${NAME_OF[$target]}: / nginx = $(awk -v a="$p" -v b="$n" 'BEGIN{printf "%.2f", a/b}'),"
     echo "/ haproxy = $(awk -v a="$p" -v b="$h" 'BEGIN{printf "%.2f", a/b}') (h2load c8×m16 medians);"
@@ -248,7 +244,7 @@ median() { stat "$@" | cut -d' ' -f1; }
   added=$(awk -v a="$p_p50" -v b="$d_p50" 'BEGIN{printf "%.0f", a-b}')
   h_added=$(awk -v a="$(median haproxy rb,lo 2)" -v b="$d_p50" 'BEGIN{printf "%.0f", a-b}')
   n_added=$(awk -v a="$(median nginx rb,lo 2)" -v b="$d_p50" 'BEGIN{printf "%.0f", a-b}')
-  echo "With \`data_plane: nghttp2\`:"
+  echo "rollout-proxy:"
   echo "- throughput at c8×m16 ≥ 1.25× nginx: ${r_n}×, $(verdict "$(awk -v r="$r_n" 'BEGIN{print (r >= 1.25)}')");"
   echo "- throughput at c8×m16 ≥ 1.0× haproxy: ${r_h}×, $(verdict "$(awk -v r="$r_h" 'BEGIN{print (r >= 1.0)}')");"
   echo "- added latency at c1×m1 ≤ 30 µs p50: ${added} µs, $(verdict "$(awk -v a="$added" 'BEGIN{print (a <= 30)}')")"
@@ -258,8 +254,7 @@ median() { stat "$@" | cut -d' ' -f1; }
   echo
   echo "Decision: the gRPC library's per-call machinery was the floor of \`data_plane: grpc\`"
   echo "(\`bench/PROFILE.md\`), so the frame-level plane on libnghttp2 was built behind the same"
-  echo "Engine interface and routing code. It is the faster plane by the figures above;"
-  echo "\`data_plane: grpc\` stays the default while the nghttp2 plane lacks TLS and mirroring."
+  echo "Engine interface and routing code; it became the only data plane (issue 15)."
   echo
   echo "## Commands"
   echo '```sh'

@@ -5,14 +5,14 @@
 # 10 s. Writes bench/RESULTS-rss.md.
 #
 # Run as root on Debian 12:  bash bench/rss_soak.sh
-#   SOAK_SECONDS=600 SOAK_DATA_PLANE=nghttp2 bash bench/rss_soak.sh    # the defaults
+#   SOAK_SECONDS=600 bash bench/rss_soak.sh    # the default
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
 cd "$ROOT"
 PACKAGES+=(python3)
 DURATION="${SOAK_SECONDS:-600}"
-PLANE="${SOAK_DATA_PLANE:-nghttp2}"
+PLANE=rollout
 OUT="${SOAK_OUT:-$ROOT/bench/RESULTS-rss.md}"
 if [ -z "${SKIP_SETUP:-}" ]; then
   install_deps
@@ -49,7 +49,7 @@ first = sorted(rss[:third])[third // 2]; last = sorted(rss[-third:])[third // 2]
 with open(out, "w") as f:
     f.write("# Proxy memory over a long run\n\n")
     f.write(f"Written by `bench/rss_soak.sh` on {datetime.date.today()} at commit {commit}: "
-            f"data_plane {plane}, one worker, {duration} s of load.\n\n")
+            f"One worker, {duration} s of load.\n\n")
     f.write(f"- 100-byte unary calls, c8×m16: {s['calls']} calls, {s['rps']:.0f} rps, codes {s['codes']}\n")
     f.write(f"- 64 KiB unary calls, c1×m4: {l['calls']} calls, {l['rps']:.0f} rps, codes {l['codes']}\n")
     f.write(f"- VmRSS: min {min(rss)/1024:.1f} MiB, max {max(rss)/1024:.1f} MiB; median of the first third "
@@ -59,6 +59,6 @@ with open(out, "w") as f:
     for t, r in samples:
         if t % 60 == 0 or t == samples[-1][0]:
             f.write(f"| {t} | {r/1024:.1f} |\n")
-    f.write("\n```sh\nbash bench/rss_soak.sh    # SOAK_SECONDS=600 SOAK_DATA_PLANE=nghttp2\n```\n")
+    f.write("\n```sh\nbash bench/rss_soak.sh    # SOAK_SECONDS=600\n```\n")
 print(open(out).read())
 PY

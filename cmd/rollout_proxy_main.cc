@@ -35,7 +35,6 @@
 #include "metrics/call_metrics.h"
 #include "metrics/metrics_exporter.h"
 #include "metrics/proxy_collector.h"
-#include "proxy/grpc_async_engine.h"
 #include "proxy/h2/h2_engine.h"
 #include "proxy/tls_credentials.h"
 #include "routing/routing_table_store.h"
@@ -189,11 +188,7 @@ int Serve(const rollout::control::Config& config,
     }
   } join_ticker{stopping, ticker};
   absl::StatusOr<std::unique_ptr<rollout::proxy::Engine>> engine =
-      config.data_plane == "nghttp2"
-          ? absl::StatusOr<std::unique_ptr<rollout::proxy::Engine>>(
-                rollout::proxy::h2::H2Engine::Create(options, &store))
-          : absl::StatusOr<std::unique_ptr<rollout::proxy::Engine>>(
-                rollout::proxy::GrpcAsyncEngine::Create(options, &store));
+      rollout::proxy::h2::H2Engine::Create(options, &store);
   if (!engine.ok()) {
     std::cerr << "rollout-proxy: error: " << engine.status().message() << "\n";
     return 1;
@@ -252,9 +247,9 @@ int Serve(const rollout::control::Config& config,
   }
   const std::string host = config.listen.substr(0, config.listen.rfind(':'));
   std::printf(
-      "rollout-proxy %s: data plane listening on %s:%d (%s, workers=%d, routes=%zu, pools=%zu)\n",
-      kVersion, host.c_str(), (*engine)->port(), config.data_plane.c_str(), options.workers,
-      config.table->routes().size(), config.table->pools().size());
+      "rollout-proxy %s: data plane listening on %s:%d (workers=%d, routes=%zu, pools=%zu)\n",
+      kVersion, host.c_str(), (*engine)->port(), options.workers, config.table->routes().size(),
+      config.table->pools().size());
   std::fflush(stdout);
 
   // watch_config: a ConfigMap update replaces the mounted file (a symlink swap), so compare

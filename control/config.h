@@ -37,9 +37,6 @@ struct Config {
   std::string source;  // the file it came from, for messages
   std::string listen;  // data plane host:port (port 0 picks a free port)
   int workers = 0;     // 0: one per core
-  // How calls are forwarded: "grpc" (gRPC C++'s async generic API; every feature) or
-  // "nghttp2" (frame-level HTTP/2; faster, without TLS and mirroring for now).
-  std::string data_plane = "grpc";
   absl::Duration drain_timeout = absl::Seconds(10);
   // SIGTERM: how long health reports NOT_SERVING, with calls still accepted, before the
   // listener closes; gives load balancers (and Kubernetes endpoints) time to stop sending.

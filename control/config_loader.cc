@@ -677,29 +677,16 @@ absl::StatusOr<Config> ReadConfig(const Reader& in, const YAML::Node& root) {
     ASSIGN_OR_RETURN(config.max_concurrent_calls, in.Integer(root["max_concurrent_calls"],
                                                              "max_concurrent_calls", 1, INT32_MAX));
   }
-  if (root["data_plane"]) {
-    ASSIGN_OR_RETURN(config.data_plane, in.String(root["data_plane"], "data_plane"));
-    if (config.data_plane != "grpc" && config.data_plane != "nghttp2") {
-      return in.Error(
-          root["data_plane"], "data_plane",
-          absl::StrCat("unknown data plane \"", config.data_plane, "\" (grpc, nghttp2)"));
-    }
+  if (root["data_plane"]) {  // known, so that the error says more than "unknown key"
+    return in.Error(root["data_plane"], "data_plane",
+                    "is no longer a setting: the proxy has one data plane (frame-level HTTP/2 "
+                    "with every feature); remove the key");
   }
   if (root["tls"]) ASSIGN_OR_RETURN(config.tls, ReadServerTls(in, root["tls"], "tls"));
   if (const YAML::Node connections = root["connections"]) {
-    if (config.data_plane != "nghttp2") {
-      return in.Error(connections, "connections",
-                      "is enforced by data_plane: nghttp2 only (the gRPC-library plane is being "
-                      "retired); set data_plane: nghttp2");
-    }
     ASSIGN_OR_RETURN(config.connections, ReadConnectionLimits(in, connections));
   }
   if (const YAML::Node resolver = root["resolver"]) {
-    if (config.data_plane != "nghttp2") {
-      return in.Error(resolver, "resolver",
-                      "is used by data_plane: nghttp2 only (the gRPC library resolves names "
-                      "itself); set data_plane: nghttp2");
-    }
     ASSIGN_OR_RETURN(config.resolver, ReadResolver(in, resolver));
   }
   if (const YAML::Node metrics = root["metrics"]) {

@@ -390,7 +390,6 @@ absl::StatusOr<Controller::ReloadResult> Controller::Reload(const std::string& a
   };
   restart_note(file->listen != config_.listen, "listen");
   restart_note(file->workers != config_.workers, "workers");
-  restart_note(file->data_plane != config_.data_plane, "data_plane");
   restart_note(file->metrics_listen != config_.metrics_listen, "metrics");
   restart_note(file->state_dir != config_.state_dir, "state_dir");
   restart_note(file->max_message_bytes != config_.max_message_bytes, "max_message_bytes");

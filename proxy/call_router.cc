@@ -6,11 +6,11 @@
 namespace rollout::proxy {
 
 CallRouter::CallRouter(int worker_index, const routing::RoutingTableStore* store,
-                       metrics::CallMetrics* call_metrics, int64_t max_message_bytes,
-                       EngineShared* shared, UpstreamSet::LinkFactory link_factory)
+                       metrics::CallMetrics* call_metrics, EngineShared* shared,
+                       UpstreamSet::LinkFactory link_factory)
     : index_(worker_index),
       table_cache_(store),
-      upstreams_(worker_index, max_message_bytes, shared, std::move(link_factory)),
+      upstreams_(shared, std::move(link_factory)),
       call_metrics_(call_metrics),
       synced_version_(table_cache_.version()),
       rng_state_(std::random_device{}() ^ (uint64_t{static_cast<uint32_t>(worker_index)} << 32)) {

@@ -41,8 +41,8 @@ class CallRouter final {
   };
 
   CallRouter(int worker_index, const routing::RoutingTableStore* store,
-             metrics::CallMetrics* call_metrics, int64_t max_message_bytes, EngineShared* shared,
-             UpstreamSet::LinkFactory link_factory = nullptr);
+             metrics::CallMetrics* call_metrics, EngineShared* shared,
+             UpstreamSet::LinkFactory link_factory);
 
   // Routes a call; UNIMPLEMENTED when no route matches, INVALID_ARGUMENT for a bad override,
   // UNAVAILABLE (naming the pool) when the chosen pool has no usable endpoint. Sets

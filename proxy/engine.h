@@ -2,10 +2,10 @@
 //
 // Routing, pools and metrics do not depend on how calls are forwarded: an engine takes a
 // RoutingTableStore, serves the data listener, and for each call asks the current
-// RoutingTable where it goes. The first engine (GrpcAsyncEngine) is built on gRPC C++'s
-// async generic API; a frame-level HTTP/2 engine can be added behind the same interface.
+// RoutingTable where it goes. The one engine is frame-level HTTP/2 (h2::H2Engine); the
+// interface keeps the control plane (cmd, metrics, admin) from depending on it.
 //
-//   absl::StatusOr<std::unique_ptr<Engine>> engine = GrpcAsyncEngine::Create(options, &store);
+//   absl::StatusOr<std::unique_ptr<Engine>> engine = h2::H2Engine::Create(options, &store);
 //   ... (*engine)->port() ...
 //   (*engine)->Shutdown(absl::Now() + absl::Seconds(10));
 //
@@ -32,7 +32,7 @@ namespace rollout::proxy {
 
 struct EngineOptions {
   std::string listen;              // host:port; port 0 picks a free port
-  int workers = 1;                 // one completion queue and one thread each
+  int workers = 1;                 // one epoll loop and thread each
   int64_t max_message_bytes = -1;  // -1: unlimited, both directions
   // Calls in flight on the listener, over all workers; the excess gets RESOURCE_EXHAUSTED
   // at once. 0: no limit. Pools have their own limits, in the routing table.

@@ -1,38 +1,18 @@
 #include "proxy/upstream_set.h"
 
-#include <grpc/grpc.h>
-#include <grpcpp/create_channel.h>
-#include <grpcpp/security/credentials.h>
-
 #include <array>
 
 #include "absl/strings/str_cat.h"
-#include "proxy/tls_credentials.h"
 
 namespace rollout::proxy {
 
-UpstreamSet::UpstreamSet(int worker_index, int64_t max_message_bytes, EngineShared* shared,
-                         LinkFactory link_factory)
-    : link_factory_(std::move(link_factory)), shared_(shared) {
-  // The proxy owns retry policy; the library must not replay calls on its own.
-  channel_args_.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
-  // A private subchannel pool gives this worker its own connections.
-  channel_args_.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  channel_args_.SetInt("rollout.worker", worker_index);
-  // Backends are addressed directly; an http_proxy in the environment must not apply.
-  channel_args_.SetInt(GRPC_ARG_ENABLE_HTTP_PROXY, 0);
-  // Fixed HTTP/2 windows (see GrpcAsyncEngine::Create): what a slow client has not read
-  // yet waits at the backend, not in the proxy.
-  channel_args_.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
-  const int limit = max_message_bytes < 0 ? -1 : static_cast<int>(max_message_bytes);
-  channel_args_.SetMaxReceiveMessageSize(limit);
-  channel_args_.SetMaxSendMessageSize(limit);
-}
+UpstreamSet::UpstreamSet(EngineShared* shared, LinkFactory link_factory)
+    : link_factory_(std::move(link_factory)), shared_(shared) {}
 
 UpstreamSet::Endpoint* UpstreamSet::GetOrCreate(const std::string& address,
                                                 const routing::UpstreamTlsSpec& tls) {
   // One connection per address and TLS setting: two pools that reach the same address
-  // differently (or a reload that changes a pool's TLS) get their own channels.
+  // differently (or a reload that changes a pool's TLS) get their own connections.
   const std::string key = tls.enabled
                               ? absl::StrCat(address, "|tls|", tls.ca_file, "|", tls.cert_file, "|",
                                              tls.key_file, "|", tls.server_name)
@@ -42,15 +22,7 @@ UpstreamSet::Endpoint* UpstreamSet::GetOrCreate(const std::string& address,
   if (it != endpoints_.end()) return it->second.get();
   auto endpoint = std::make_unique<Endpoint>();
   endpoint->address = address;
-  if (link_factory_) {
-    endpoint->link = link_factory_(address, tls);
-  } else {
-    grpc::ChannelArguments args = channel_args_;
-    std::shared_ptr<grpc::ChannelCredentials> credentials = ChannelCredentials(tls, &args);
-    endpoint->channel = grpc::CreateCustomChannel(address, credentials, args);
-    endpoint->channel->GetState(/*try_to_connect=*/true);  // connect before the first call
-    endpoint->stub = std::make_unique<grpc::GenericStub>(endpoint->channel);
-  }
+  endpoint->link = link_factory_(address, tls);
   endpoint->state = shared_->endpoints.Get(address);
   Endpoint* raw = endpoint.get();
   endpoints_.emplace(key, std::move(endpoint));
@@ -107,10 +79,7 @@ UpstreamSet::Endpoint* UpstreamSet::Pick(Pool* pool, int64_t now_ns, uint64_t ra
   return load(a) <= load(b) ? a : b;
 }
 
-bool UpstreamSet::Failing(const Endpoint& e) {
-  if (e.link != nullptr) return e.link->failing();
-  return e.channel->GetState(false) == GRPC_CHANNEL_TRANSIENT_FAILURE;
-}
+bool UpstreamSet::Failing(const Endpoint& e) { return e.link->failing(); }
 
 std::string UpstreamSet::DescribeUnusable(const Pool& pool, int64_t now_ns) {
   int unhealthy = 0, ejected = 0;
@@ -128,12 +97,7 @@ void UpstreamSet::ReportHealth(absl::flat_hash_map<std::string, bool>* health,
                                int64_t now_ns) const {
   std::lock_guard<std::mutex> lock(endpoints_mu_);
   for (const auto& [key, endpoint] : endpoints_) {
-    const bool connected =
-        endpoint->link != nullptr
-            ? !endpoint->link->failing()
-            : endpoint->channel->GetState(false) != GRPC_CHANNEL_TRANSIENT_FAILURE &&
-                  endpoint->channel->GetState(false) != GRPC_CHANNEL_SHUTDOWN;
-    (*health)[endpoint->address] |= endpoint->state->Usable(now_ns) && connected;
+    (*health)[endpoint->address] |= endpoint->state->Usable(now_ns) && !endpoint->link->failing();
   }
 }
 

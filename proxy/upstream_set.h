@@ -1,12 +1,12 @@
 // UpstreamSet: one worker's connections to every backend endpoint, grouped by pool, and the
 // choice of an endpoint within a pool.
 //
-// Each worker owns its channels (a local subchannel pool, so no connection is shared with
-// another worker) and a GenericStub per endpoint. Within a pool it picks by least request
+// Each worker owns its connections (a Link per endpoint, made by the engine's LinkFactory,
+// so no connection is shared with another worker). Within a pool it picks by least request
 // with the power of two choices: two random usable endpoints, the one with fewer calls in
-// flight from this worker wins (a connection in TRANSIENT_FAILURE counts as very busy).
-// Usable means healthy by the active checks and not ejected (EndpointState). A pool with
-// no usable endpoint gives nullptr: the caller fails the call, and never spills it into
+// flight from this worker wins (a connection that is failing counts as very busy). Usable
+// means healthy by the active checks and not ejected (EndpointState). A pool with no
+// usable endpoint gives nullptr: the caller fails the call, and never spills it into
 // another pool.
 //
 // Endpoints and pool records live as long as the worker, so a call may keep raw pointers to
@@ -15,10 +15,6 @@
 // Thread-safety: owned and used by one worker thread, except ReportHealth().
 #ifndef ROLLOUT_PROXY_UPSTREAM_SET_H_
 #define ROLLOUT_PROXY_UPSTREAM_SET_H_
-
-#include <grpcpp/channel.h>
-#include <grpcpp/generic/generic_stub.h>
-#include <grpcpp/support/channel_arguments.h>
 
 #include <functional>
 #include <memory>
@@ -36,7 +32,7 @@ namespace rollout::proxy {
 
 class UpstreamSet final {
  public:
-  // A data plane's own connection to one endpoint, when it does not use a gRPC channel.
+  // The data plane's connection to one endpoint.
   class Link {
    public:
     virtual ~Link() = default;
@@ -44,16 +40,12 @@ class UpstreamSet final {
     // Callable from any thread.
     virtual bool failing() const = 0;
   };
-  // Makes the Link for an endpoint address, reached with its pool's TLS settings. Set for
-  // the nghttp2 data plane; unset, every endpoint gets a gRPC channel and stub.
+  // Makes the Link for an endpoint address, reached with its pool's TLS settings.
   using LinkFactory = std::function<std::unique_ptr<Link>(const std::string& address,
                                                           const routing::UpstreamTlsSpec& tls)>;
 
   struct Endpoint {
     std::string address;
-    // The gRPC data plane's connection; or, with a LinkFactory, `link` instead.
-    std::shared_ptr<grpc::Channel> channel;
-    std::unique_ptr<grpc::GenericStub> stub;
     std::unique_ptr<Link> link;
     EndpointState* state;  // shared with the other workers
     int outstanding = 0;   // this worker's calls in flight to it
@@ -67,8 +59,7 @@ class UpstreamSet final {
     std::string unresolved;   // endpoint names without an address yet, and why
   };
 
-  UpstreamSet(int worker_index, int64_t max_message_bytes, EngineShared* shared,
-              LinkFactory link_factory = nullptr);
+  UpstreamSet(EngineShared* shared, LinkFactory link_factory);
 
   // Maps `table`'s pools (by index) to endpoints, creating channels for new addresses. A
   // host name stands for every address it resolved to (EngineShared::names).
@@ -96,7 +87,6 @@ class UpstreamSet final {
   // True while `e`'s connection cannot carry calls.
   static bool Failing(const Endpoint& e);
 
-  grpc::ChannelArguments channel_args_;
   LinkFactory link_factory_;
   EngineShared* shared_;
   // Written by the worker (rarely, when a table adds endpoints), read by metric scrapes.

@@ -6,7 +6,6 @@
 #
 #   bash scripts/chaos.sh                         # 120 s, an action every 2 s
 #   CHAOS_DURATION=600s CHAOS_SEED=7 bash scripts/chaos.sh
-#   CHAOS_DATA_PLANE=nghttp2 bash scripts/chaos.sh   # the proxy's data_plane (default grpc)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
@@ -17,18 +16,16 @@ if [ -z "${SKIP_SETUP:-}" ]; then
 fi
 DURATION="${CHAOS_DURATION:-120s}"
 SEED="${CHAOS_SEED:-1}"
-PLANE="${CHAOS_DATA_PLANE:-grpc}"
-# Each data plane's report has its own place in docs/RELIABILITY.md.
-MARK=soak; [ "$PLANE" = grpc ] || MARK="soak-$PLANE"
-echo "== rollout-chaos --duration $DURATION --every 2s --clients 4 --seed $SEED --data-plane $PLANE"
+MARK=soak  # where the report goes in docs/RELIABILITY.md
+echo "== rollout-chaos --duration $DURATION --every 2s --clients 4 --seed $SEED"
 status=0
 report="$("$BUILD_DIR/tests/rollout-chaos" --duration "$DURATION" --every 2s --clients 4 \
-  --seed "$SEED" --data-plane "$PLANE")" || status=$?
+  --seed "$SEED")" || status=$?
 echo "$report"
 if [ "${CHAOS_WRITE:-0}" = 1 ]; then
   {
     sed -n "1,/<!-- $MARK:begin -->/p" docs/RELIABILITY.md
-    echo "Run of $(date -u +%Y-%m-%d), \`CHAOS_DURATION=$DURATION CHAOS_SEED=$SEED CHAOS_DATA_PLANE=$PLANE bash scripts/chaos.sh\`,"
+    echo "Run of $(date -u +%Y-%m-%d), \`CHAOS_DURATION=$DURATION CHAOS_SEED=$SEED bash scripts/chaos.sh\`,"
     echo "on $(nproc) cores ($(uname -m)):"
     echo
     echo "$report"

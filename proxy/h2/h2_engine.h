@@ -1,20 +1,20 @@
-// H2Engine: the frame-level data plane, on libnghttp2 (`data_plane: nghttp2`).
+// H2Engine: the data plane, frame-level HTTP/2 on libnghttp2.
 //
-// The gRPC library's call machinery costs most of a proxied call's CPU on the gRPC data
-// plane (bench/PROFILE.md). This engine forwards HTTP/2 frames instead: it never builds
-// gRPC calls, completion-queue events or byte buffers; headers, DATA and trailers go from
-// one nghttp2 session to the other, with flow control kept end to end (Pipe). Routing,
-// weights, stickiness, overrides, model routing, concurrency limits, retries of calls that
-// never reached a backend, outlier ejection, active health checks and per-version metrics
-// are the same code as on the gRPC data plane (CallRouter, UpstreamSet, EngineShared).
+// The gRPC library's call machinery cost most of a proxied call's CPU (bench/PROFILE.md),
+// so this engine forwards HTTP/2 frames instead: it never builds gRPC calls, completion-
+// queue events or byte buffers; headers, DATA and trailers go from one nghttp2 session to
+// the other, with flow control kept end to end (Pipe). Routing, weights, stickiness,
+// overrides, model routing, concurrency limits, retries of calls that never reached a
+// backend, outlier ejection, active health checks and per-version metrics are plane-
+// neutral code (CallRouter, UpstreamSet, EngineShared); names are resolved off the workers
+// (NameResolver).
 //
 // Workers: one epoll loop and thread each (H2Worker), all accepting from one listening
 // socket (EPOLLEXCLUSIVE), which no other process can bind to as well.
 //
 // TLS is OpenSSL's, in the workers' loops: on the listener (ServerTls) and to backends
-// (ClientTls, one per distinct pool setting, shared by the workers). Not on this data
-// plane (yet): traffic mirroring (a mirrored route's copies are counted as dropped). The
-// config refuses it.
+// (ClientTls, one per distinct pool setting, shared by the workers). Mirrored calls get a
+// shadow stream (H2Mirror).
 //
 // Thread-safety: as Engine.
 #ifndef ROLLOUT_PROXY_H2_H2_ENGINE_H_

@@ -47,7 +47,7 @@ H2Worker::H2Worker(int index, int listen_fd, const routing::RoutingTableStore* s
       tls_(tls),
       shared_(shared),
       serving_(serving),
-      router_(index, store, call_metrics, max_message_bytes, shared,
+      router_(index, store, call_metrics, shared,
               [this, client_tls](const std::string& address, const routing::UpstreamTlsSpec& tls)
                   -> std::unique_ptr<UpstreamSet::Link> {
                 absl::StatusOr<std::shared_ptr<ClientTls>> client = nullptr;

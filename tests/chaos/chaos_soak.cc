@@ -147,7 +147,7 @@ routes:
                                           {"@B1@", std::to_string(backend_ports_[1])},
                                           {"@B2@", std::to_string(backend_ports_[2])},
                                           {"@B3@", std::to_string(backend_ports_[3])}});
-  const std::string tmp = dir_.WriteFile("proxy.yaml.tmp", WithTestDataPlane(text));
+  const std::string tmp = dir_.WriteFile("proxy.yaml.tmp", text);
   std::rename(tmp.c_str(), config_path_.c_str());
 }
 
@@ -380,8 +380,7 @@ int Soak::Run(absl::Duration duration, bool json) {
   const bool pass = misrouted_.empty() && unexplained == 0 && lost == 0 && state_problems_.empty();
 
   if (json) {
-    nlohmann::json j = {{"data_plane", TestDataPlane()},
-                        {"sent", sent_.load()},
+    nlohmann::json j = {{"sent", sent_.load()},
                         {"ok", ok_.load()},
                         {"failed", failures_.size()},
                         {"failed_in_flight_on_killed_process", attributed},
@@ -397,7 +396,7 @@ int Soak::Run(absl::Duration duration, bool json) {
     std::printf("%s\n", j.dump(2).c_str());
     return pass ? 0 : 1;
   }
-  std::printf("data_plane: %s\n\n| calls | count |\n|---|---|\n", TestDataPlane().c_str());
+  std::printf("| calls | count |\n|---|---|\n");
   std::printf("| sent | %llu |\n| answered OK | %llu |\n",
               static_cast<unsigned long long>(sent_.load()),
               static_cast<unsigned long long>(ok_.load()));
@@ -438,12 +437,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--seed", seed, "picks the victims")->capture_default_str();
   app.add_flag("--json", json, "print the report as JSON");
-  std::string data_plane = rollout::testing::TestDataPlane();
-  app.add_option("--data-plane", data_plane, "the proxy's data_plane")
-      ->check(CLI::IsMember({"grpc", "nghttp2"}))
-      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
-  setenv("ROLLOUT_TEST_DATA_PLANE", data_plane.c_str(), 1);
   absl::Duration duration, every;
   if (!absl::ParseDuration(duration_text, &duration) || !absl::ParseDuration(every_text, &every) ||
       duration <= absl::ZeroDuration() || every <= absl::ZeroDuration()) {

@@ -239,8 +239,7 @@ TEST_F(RolloutctlTest, KillNineThenRestartKeepsWeightsAndAuditLog) {
 TEST_F(RolloutctlTest, ReloadBySighupAndByCommandFollowsTheFileRules) {
   std::string out;
   // An invalid file: rejected whole, reason in the reply and in the log.
-  std::ofstream(proxy_->config_path())
-      << WithTestDataPlane(absl::StrReplaceAll(Config(), {{"pool: v2", "pool: v7"}}));
+  std::ofstream(proxy_->config_path()) << absl::StrReplaceAll(Config(), {{"pool: v2", "pool: v7"}});
   EXPECT_EQ(Ctl(alice_, {"reload", "--reason", "typo"}, &out), 1);
   EXPECT_THAT(
       out, AllOf(HasSubstr("reload rejected, nothing changed"), HasSubstr("unknown pool \"v7\"")));
@@ -248,7 +247,7 @@ TEST_F(RolloutctlTest, ReloadBySighupAndByCommandFollowsTheFileRules) {
   EXPECT_EQ(CallsToV2(100) > 0, true) << "the running table must be unchanged";
 
   // A valid change by SIGHUP.
-  std::ofstream(proxy_->config_path()) << WithTestDataPlane(Config("90"));
+  std::ofstream(proxy_->config_path()) << Config("90");
   proxy_->process().Signal(SIGHUP);
   EXPECT_FALSE(proxy_->process().WaitForLine("SIGHUP: reloaded", absl::Seconds(5)).empty())
       << proxy_->Log();
@@ -264,7 +263,7 @@ TEST_F(RolloutctlTest, ReloadAddsAPoolThatWorkersConnectToAndServe) {
   const std::string with_v3 = absl::StrReplaceAll(
       Config(), {{"  - { name: v2, endpoints:", "  - { name: v3, endpoints: [\"" + v3.address() +
                                                     "\"] }\n  - { name: v2, endpoints:"}});
-  std::ofstream(proxy_->config_path()) << WithTestDataPlane(with_v3);
+  std::ofstream(proxy_->config_path()) << with_v3;
   std::string out;
   ASSERT_EQ(Ctl(alice_, {"reload", "--reason", "add v3"}, &out), 0) << out;
   ASSERT_EQ(Ctl(alice_, {"set-weight", "echo", "v3=1", "--reason", "all to v3"}, &out), 0) << out;
@@ -302,7 +301,7 @@ TEST_F(RolloutctlTest, InvalidReloadsAndWeightChangesUnderLoadFailNoCall) {
   };
   const std::string good = Config();
   const std::string bad = absl::StrReplaceAll(good, {{"weight: 90", "weight: -90"}});
-  std::ofstream(proxy_->config_path()) << WithTestDataPlane(bad);
+  std::ofstream(proxy_->config_path()) << bad;
   int rejected_reloads = 0, accepted_changes = 0;
   for (int i = 0; i < 100; ++i) {
     admin::v1::ReloadConfigRequest request;
@@ -310,7 +309,7 @@ TEST_F(RolloutctlTest, InvalidReloadsAndWeightChangesUnderLoadFailNoCall) {
     rejected_reloads +=
         !call(&admin::v1::AdminService::Stub::ReloadConfig, request, &response).ok();
   }
-  std::ofstream(proxy_->config_path()) << WithTestDataPlane(good);
+  std::ofstream(proxy_->config_path()) << good;
   for (int i = 0; i < 100; ++i) {
     admin::v1::SetWeightsRequest request;
     request.set_route("echo");

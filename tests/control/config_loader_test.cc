@@ -87,23 +87,19 @@ TEST(ConfigLoaderTest, ConcurrencyLimitsForTheListenerAndEachPool) {
               AllOf(HasSubstr("pools[1].max_concurrent_calls"), HasSubstr("must be an integer")));
 }
 
-TEST(ConfigLoaderTest, DataPlaneIsGrpcByDefaultOrNghttp2) {
-  absl::StatusOr<Config> config = ParseConfig(kValid, "proxy.yaml");
-  ASSERT_TRUE(config.ok()) << config.status();
-  EXPECT_EQ(config->data_plane, "grpc");
-  config = ParseConfig(Variant("workers: 2", "data_plane: nghttp2"), "proxy.yaml");
-  ASSERT_TRUE(config.ok()) << config.status();
-  EXPECT_EQ(config->data_plane, "nghttp2");
-  EXPECT_THAT(ErrorOf(Variant("workers: 2", "data_plane: envoy")),
+TEST(ConfigLoaderTest, DataPlaneIsRefusedSinceThereIsOnlyOne) {
+  EXPECT_THAT(ErrorOf(Variant("workers: 2", "data_plane: nghttp2")),
               AllOf(HasSubstr("proxy.yaml:3: data_plane"),
-                    HasSubstr("unknown data plane \"envoy\" (grpc, nghttp2)")));
-  // Pool TLS and mirroring are accepted on the nghttp2 plane too.
+                    HasSubstr("the proxy has one data plane"), HasSubstr("remove the key")));
+  EXPECT_THAT(ErrorOf(Variant("workers: 2", "data_plane: grpc")),
+              HasSubstr("the proxy has one data plane"));
+  // Pool TLS and mirroring are taken.
   const std::string v2 = "endpoints: [\"127.0.0.1:9002\"]";
-  std::string both = Variant("workers: 2", "data_plane: nghttp2");
+  std::string both = kValid;
   both.insert(both.find(v2) + v2.size(), ", tls: { ca_file: /etc/ssl/certs/ca-certificates.crt }");
   both.insert(both.find("    split: [ { pool: v1, weight: 99.5 }"),
               "    mirror: { pool: v2, percent: 5 }\n");
-  config = ParseConfig(both, "proxy.yaml");
+  absl::StatusOr<Config> config = ParseConfig(both, "proxy.yaml");
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_TRUE(config->table->pools()[1].tls.enabled);
 }
@@ -114,8 +110,7 @@ TEST(ConfigLoaderTest, ConnectionLimitsHaveDefaultsAndAreCheckedByName) {
   EXPECT_EQ(config->connections, routing::ConnectionLimits());
   EXPECT_EQ(config->connections.max_concurrent_streams, 100u);
   EXPECT_EQ(config->connections.max_header_list_bytes, 16384u);
-  config = ParseConfig(Variant("workers: 2", R"(data_plane: nghttp2
-connections:
+  config = ParseConfig(Variant("workers: 2", R"(connections:
   max_connections: 50
   max_concurrent_streams: 20
   max_header_list_bytes: 8192
@@ -129,18 +124,15 @@ connections:
   EXPECT_EQ(config->connections.idle_timeout, absl::ZeroDuration());
   EXPECT_EQ(config->connections.handshake_timeout, absl::Seconds(2));
 
-  const std::string nghttp2 = "data_plane: nghttp2\nconnections: ";
-  EXPECT_THAT(ErrorOf(Variant("workers: 2", nghttp2 + "{ max_header_list_bytes: 100000 }")),
+  const std::string section = "connections: ";
+  EXPECT_THAT(ErrorOf(Variant("workers: 2", section + "{ max_header_list_bytes: 100000 }")),
               HasSubstr("connections.max_header_list_bytes: 100000 is out of range 1024..65536"));
-  EXPECT_THAT(ErrorOf(Variant("workers: 2", nghttp2 + "{ max_concurrent_streams: 0 }")),
+  EXPECT_THAT(ErrorOf(Variant("workers: 2", section + "{ max_concurrent_streams: 0 }")),
               HasSubstr("connections.max_concurrent_streams: 0 is out of range"));
-  EXPECT_THAT(ErrorOf(Variant("workers: 2", nghttp2 + "{ handshake_timeout: 1ms }")),
+  EXPECT_THAT(ErrorOf(Variant("workers: 2", section + "{ handshake_timeout: 1ms }")),
               HasSubstr("connections.handshake_timeout: must be at least 100ms"));
-  EXPECT_THAT(ErrorOf(Variant("workers: 2", nghttp2 + "{ max_streams: 5 }")),
+  EXPECT_THAT(ErrorOf(Variant("workers: 2", section + "{ max_streams: 5 }")),
               HasSubstr("connections.max_streams: unknown key"));
-  // The gRPC-library plane does not enforce them, so it refuses them.
-  EXPECT_THAT(ErrorOf(Variant("workers: 2", "connections: { max_connections: 5 }")),
-              HasSubstr("connections: is enforced by data_plane: nghttp2 only"));
 }
 
 TEST(ConfigLoaderTest, TheResolverTakesIpServersAndARefreshOfAtLeastASecond) {
@@ -148,9 +140,9 @@ TEST(ConfigLoaderTest, TheResolverTakesIpServersAndARefreshOfAtLeastASecond) {
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_TRUE(config->resolver.servers.empty());  // the system's
   EXPECT_EQ(config->resolver.refresh_interval, absl::Seconds(30));
-  const std::string nghttp2 = "data_plane: nghttp2\nresolver: ";
+  const std::string section = "resolver: ";
   config =
-      ParseConfig(Variant("workers: 2", nghttp2 + "{ servers: [\"10.0.0.2\", \"10.0.0.3:5353\", "
+      ParseConfig(Variant("workers: 2", section + "{ servers: [\"10.0.0.2\", \"10.0.0.3:5353\", "
                                                   "\"fd00::2\", \"[fd00::3]:53\"], "
                                                   "refresh_interval: 5s }"),
                   "proxy.yaml");
@@ -158,16 +150,14 @@ TEST(ConfigLoaderTest, TheResolverTakesIpServersAndARefreshOfAtLeastASecond) {
   EXPECT_EQ(config->resolver.servers,
             (std::vector<std::string>{"10.0.0.2", "10.0.0.3:5353", "fd00::2", "[fd00::3]:53"}));
   EXPECT_EQ(config->resolver.refresh_interval, absl::Seconds(5));
-  EXPECT_THAT(ErrorOf(Variant("workers: 2", nghttp2 + "{ servers: [dns.example] }")),
+  EXPECT_THAT(ErrorOf(Variant("workers: 2", section + "{ servers: [dns.example] }")),
               HasSubstr("resolver.servers[0]: \"dns.example\" must be an IP address, or IP:port"));
-  EXPECT_THAT(ErrorOf(Variant("workers: 2", nghttp2 + "{ servers: [\"10.0.0.2:0\"] }")),
+  EXPECT_THAT(ErrorOf(Variant("workers: 2", section + "{ servers: [\"10.0.0.2:0\"] }")),
               HasSubstr("resolver.servers[0]"));
-  EXPECT_THAT(ErrorOf(Variant("workers: 2", nghttp2 + "{ refresh_interval: 100ms }")),
+  EXPECT_THAT(ErrorOf(Variant("workers: 2", section + "{ refresh_interval: 100ms }")),
               HasSubstr("resolver.refresh_interval: must be at least 1s"));
-  EXPECT_THAT(ErrorOf(Variant("workers: 2", nghttp2 + "{ ttl: 5s }")),
+  EXPECT_THAT(ErrorOf(Variant("workers: 2", section + "{ ttl: 5s }")),
               HasSubstr("resolver.ttl: unknown key"));
-  EXPECT_THAT(ErrorOf(Variant("workers: 2", "resolver: { refresh_interval: 5s }")),
-              HasSubstr("resolver: is used by data_plane: nghttp2 only"));
 }
 
 TEST(ConfigLoaderTest, AdminAndStateDirPathsAreRelativeToTheConfigFile) {

@@ -146,10 +146,7 @@ routes:
       << metrics;
 
   // A reload raises the limit for new calls.
-  {
-    std::ofstream(proxy.config_path())
-        << WithTestDataPlane(absl::StrReplaceAll(config, {{"@MAX@", "3"}}));
-  }
+  { std::ofstream(proxy.config_path()) << absl::StrReplaceAll(config, {{"@MAX@", "3"}}); }
   proxy.process().Signal(SIGHUP);
   ASSERT_FALSE(proxy.process().WaitForLine("reloaded", absl::Seconds(5)).empty()) << proxy.Log();
   SlowCalls slow(channel, 3, 1000, "a");

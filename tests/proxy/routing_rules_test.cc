@@ -235,8 +235,7 @@ routes:
     ASSERT_TRUE(stream->Read(&response));
     EXPECT_EQ(response.backend(), "a");
   }
-  std::ofstream(proxy.config_path())
-      << WithTestDataPlane(absl::StrReplaceAll(config, {{"@WA@", "0"}, {"@WB@", "1"}}));
+  std::ofstream(proxy.config_path()) << absl::StrReplaceAll(config, {{"@WA@", "0"}, {"@WB@", "1"}});
   proxy.process().Signal(SIGHUP);
   ASSERT_FALSE(proxy.process().WaitForLine("SIGHUP: reloaded", absl::Seconds(5)).empty())
       << proxy.Log();

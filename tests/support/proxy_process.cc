@@ -8,24 +8,8 @@
 
 namespace rollout::testing {
 
-std::string TestDataPlane() {
-  const char* plane = std::getenv("ROLLOUT_TEST_DATA_PLANE");
-  return plane != nullptr && *plane != '\0' ? plane : "grpc";
-}
-
-std::string WithTestDataPlane(const std::string& config_yaml) {
-  // Appended, so that line numbers in config errors stay as the test wrote them; and only
-  // when not the default, so the grpc run sees exactly the test's config.
-  if (TestDataPlane() == "grpc" || absl::StrContains(config_yaml, "data_plane:")) {
-    return config_yaml;
-  }
-  std::string out = config_yaml;
-  if (!out.empty() && out.back() != '\n') out.push_back('\n');
-  return absl::StrCat(out, "data_plane: ", TestDataPlane(), "\n");
-}
-
 ProxyProcess::ProxyProcess(const std::string& config_yaml)
-    : config_path_(dir_.WriteFile("proxy.yaml", WithTestDataPlane(config_yaml))) {
+    : config_path_(dir_.WriteFile("proxy.yaml", config_yaml)) {
   process_ =
       std::make_unique<ChildProcess>(std::vector<std::string>{kProxyBin, "--config", config_path_});
   const std::string port =

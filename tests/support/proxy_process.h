@@ -25,18 +25,6 @@ inline constexpr char kDemoServerBin[] = DEMO_MODEL_SERVER_BIN;
 inline constexpr char kDemoClientBin[] = DEMO_CLIENT_BIN;
 inline constexpr char kRolloutctlBin[] = ROLLOUTCTL_BIN;
 
-// The data plane the suite runs on: ROLLOUT_TEST_DATA_PLANE (grpc or nghttp2), or "grpc".
-// ctest runs the proxy and cmd tests once per data plane.
-std::string TestDataPlane();
-// `config_yaml` with data_plane set to TestDataPlane(), unless it sets one itself. Use it for
-// every config a test writes for a proxy.
-std::string WithTestDataPlane(const std::string& config_yaml);
-// For a test of a feature that one data plane does not have: skips it there.
-#define ROLLOUT_SKIP_ON_DATA_PLANE(plane, why)                         \
-  if (::rollout::testing::TestDataPlane() == (plane)) {                \
-    GTEST_SKIP() << "not on data_plane: " << (plane) << ": " << (why); \
-  }
-
 class ProxyProcess {
  public:
   explicit ProxyProcess(const std::string& config_yaml);

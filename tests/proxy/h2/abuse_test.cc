@@ -56,7 +56,6 @@ class AbuseTest : public ::testing::Test {
         absl::StrReplaceAll(R"(
 listen: 127.0.0.1:0
 workers: 1
-data_plane: nghttp2
 metrics: { listen: 127.0.0.1:0 }
 pools:
   - { name: a, endpoints: ["@A@"] @POOL@ }
@@ -392,7 +391,6 @@ TEST(AcceptBackoffTest, OutOfDescriptorsTheListenerBacksOffInsteadOfSpinning) {
       dir.WriteFile("proxy.yaml", absl::StrReplaceAll(R"(
 listen: 127.0.0.1:0
 workers: 1
-data_plane: nghttp2
 metrics: { listen: 127.0.0.1:0 }
 pools: [ { name: a, endpoints: ["@A@"] } ]
 routes: [ { name: all, split: [ { pool: a, weight: 1 } ] } ]

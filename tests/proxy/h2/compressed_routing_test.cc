@@ -44,7 +44,6 @@ class CompressedRoutingTest : public ::testing::Test {
         absl::StrReplaceAll(R"(
 listen: 127.0.0.1:0
 workers: 1
-data_plane: nghttp2
 pools:
   - { name: resnet, endpoints: ["127.0.0.1:@DEAF@"] }
   - { name: other, endpoints: ["@ECHO@"] }

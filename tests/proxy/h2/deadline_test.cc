@@ -30,7 +30,6 @@ TEST(DeadlineTest, TheProxyEndsACallAtItsDeadlineEvenIfTheBackendIgnoresIt) {
   ProxyProcess proxy(absl::StrReplaceAll(R"(
 listen: 127.0.0.1:0
 workers: 1
-data_plane: nghttp2
 pools: [ { name: a, endpoints: ["127.0.0.1:@PORT@"] } ]
 routes: [ { name: all, split: [ { pool: a, weight: 1 } ] } ]
 )",

@@ -25,7 +25,6 @@ TEST(HealthWatchTest, WatchSeesNotServingWhenTheDrainStartsAndEndsWithTheListene
   ProxyProcess proxy(absl::StrReplaceAll(R"(
 listen: 127.0.0.1:0
 workers: 2
-data_plane: nghttp2
 drain_delay: 1s
 pools: [ { name: a, endpoints: ["@A@"] } ]
 routes: [ { name: all, split: [ { pool: a, weight: 1 } ] } ]

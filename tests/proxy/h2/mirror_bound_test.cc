@@ -43,7 +43,6 @@ std::string Config(const std::string& stable, const std::string& shadow) {
   return absl::StrReplaceAll(R"(
 listen: 127.0.0.1:0
 workers: 1
-data_plane: nghttp2
 metrics: { listen: 127.0.0.1:0 }
 pools:
   - { name: stable, endpoints: ["@STABLE@"] }

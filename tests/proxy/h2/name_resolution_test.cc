@@ -41,7 +41,6 @@ class NameResolutionTest : public ::testing::Test {
         absl::StrReplaceAll(R"(
 listen: 127.0.0.1:0
 workers: 1
-data_plane: nghttp2
 metrics: { listen: 127.0.0.1:0 }
 resolver: { servers: ["127.0.0.1:@DNS@"], refresh_interval: 1s }
 pools:

@@ -40,7 +40,6 @@ class TlsListenerTest : public ::testing::Test {
     proxy_ = std::make_unique<ProxyProcess>(absl::StrReplaceAll(R"(
 listen: 127.0.0.1:0
 workers: 1
-data_plane: nghttp2
 metrics: { listen: 127.0.0.1:0 }
 tls: { cert_file: @CRT@, key_file: @KEY@ @EXTRA@ }
 connections: { handshake_timeout: 500ms }
