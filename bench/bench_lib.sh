@@ -23,12 +23,14 @@ start_echo_backends() {
 # start_bench_proxy NAME [CPU]: rollout-proxy (its files named NAME) in front of V1 and V2, as
 # measured: one worker, the 90/10 split, metrics on (as in production). Sets PROXY_PORT and
 # PROXY_PID_OUT.
+# BENCH_PROXY_EXTRA: more top-level config lines (such as a tls: section).
 start_bench_proxy() {
   local plane=$1 cpu=${2:-} port; port=$(free_port)
   cat > "$WORK/proxy-$plane.yaml" <<YAML
 listen: 127.0.0.1:$port
 workers: 1
 metrics: { listen: 127.0.0.1:0 }
+${BENCH_PROXY_EXTRA:-}
 pools:
   - { name: v1, endpoints: ["127.0.0.1:$V1"] }
   - { name: v2, endpoints: ["127.0.0.1:$V2"] }

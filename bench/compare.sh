@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Side by side, on this machine, in one run: the same echo backends reached directly, through
-# rollout-proxy, through nginx (grpc_pass,
-# split_clients 90/10) and through haproxy (h2, weights 90/10). Every peer gets one worker,
+# rollout-proxy, through nginx (grpc_pass, split_clients 90/10), haproxy (h2, weights 90/10),
+# nghttpx (nghttp2's own proxy, h2 both ways, weights 90/10) and Caddy 2 (h2c both ways,
+# round robin over 9 × v1 and 1 × v2); then TLS on the listener for rollout-proxy, haproxy
+# and nghttpx. Every peer gets one worker,
 # and the servers (backends and proxy) share CPU 1 while the load generator runs alone on
 # CPU 0 (taskset). Two load generators: h2load (nghttp2) and rollout-bench. Several
 # rounds each; the table shows the median and the spread (min..max). Writes bench/RESULTS.md.
@@ -12,7 +14,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
 cd "$ROOT"
-PACKAGES+=(nginx-light haproxy nghttp2-client python3)
+PACKAGES+=(nginx-light haproxy nghttp2-client nghttp2-proxy caddy openssl python3)
 SECONDS_PER_RUN="${BENCH_SECONDS:-5}"
 ROUNDS="${BENCH_ROUNDS:-3}"
 OUT="${BENCH_OUT:-$ROOT/bench/RESULTS.md}"
@@ -36,6 +38,15 @@ cpu_ticks() {
 
 start_echo_backends $SERVER_CPU
 start_bench_proxy rollout $SERVER_CPU; PROXY_H2=$PROXY_PORT; PROXY_H2_PID=$PROXY_PID_OUT
+
+# One self-signed certificate for every TLS listener.
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
+  -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
+  -keyout "$WORK/tls.key" -out "$WORK/tls.crt" 2> /dev/null
+cat "$WORK/tls.crt" "$WORK/tls.key" > "$WORK/tls.pem"
+BENCH_PROXY_EXTRA="tls: { cert_file: $WORK/tls.crt, key_file: $WORK/tls.key }" \
+  start_bench_proxy rollout-tls $SERVER_CPU
+PROXY_TLS=$PROXY_PORT; PROXY_TLS_PID=$PROXY_PID_OUT
 
 # nginx at its best for gRPC: upstream keepalive above the concurrency, and keepalive_requests
 # raised on both sides (its defaults of 1000 requests per connection make it reconnect).
@@ -90,20 +101,84 @@ taskset -c $SERVER_CPU haproxy -db -f "$WORK/haproxy.cfg" > "$WORK/haproxy.log" 
 HAPROXY_PID=$!; PIDS+=($HAPROXY_PID)
 wait_port "$HAPROXY"
 
+# haproxy with TLS on its listener (ALPN h2), otherwise the same.
+HAPROXY_TLS=$(free_port)
+sed -e "s|bind 127.0.0.1:$HAPROXY proto h2|bind 127.0.0.1:$HAPROXY_TLS ssl crt $WORK/tls.pem alpn h2|" \
+  "$WORK/haproxy.cfg" > "$WORK/haproxy-tls.cfg"
+taskset -c $SERVER_CPU haproxy -db -f "$WORK/haproxy-tls.cfg" > "$WORK/haproxy-tls.log" 2>&1 &
+HAPROXY_TLS_PID=$!; PIDS+=($HAPROXY_TLS_PID)
+wait_port "$HAPROXY_TLS"
+
+# nghttpx at its best for gRPC: one worker, HTTP/2 to the backends, weights 90/10, no Via
+# header, and stream windows as large as rollout-proxy's (1 MiB; 8 MiB per connection).
+start_nghttpx() {  # NAME PORT FRONTEND_PARAMS [EXTRA ARGS] -> sets NGHTTPX_PID_OUT
+  local name=$1 port=$2 frontend=$3; shift 3
+  taskset -c $SERVER_CPU nghttpx --workers=1 --no-via --no-ocsp \
+    --frontend="127.0.0.1,$port$frontend" \
+    --backend="127.0.0.1,$V1;;proto=h2;weight=90" --backend="127.0.0.1,$V2;;proto=h2;weight=10" \
+    --frontend-http2-window-size=1048576 --frontend-http2-connection-window-size=8388608 \
+    --backend-http2-window-size=1048576 --backend-http2-connection-window-size=8388608 \
+    --errorlog-file="$WORK/$name.log" --pid-file="$WORK/$name.pid" "$@" > /dev/null 2>&1 &
+  NGHTTPX_PID_OUT=$!; PIDS+=($NGHTTPX_PID_OUT)
+  wait_port "$port"
+}
+NGHTTPX=$(free_port)
+start_nghttpx nghttpx "$NGHTTPX" ";no-tls"; NGHTTPX_PID=$NGHTTPX_PID_OUT
+NGHTTPX_TLS=$(free_port)
+start_nghttpx nghttpx-tls "$NGHTTPX_TLS" "" "$WORK/tls.key" "$WORK/tls.crt"
+NGHTTPX_TLS_PID=$NGHTTPX_PID_OUT
+
+# Caddy 2 (Debian's 2.6, which has no weighted load balancing): h2c from clients and to the
+# backends, round robin over v1 listed nine times and v2 once, one OS thread (GOMAXPROCS=1).
+CADDY=$(free_port)
+UPSTREAMS="$(for i in 1 2 3 4 5 6 7 8 9; do printf 'h2c://127.0.0.1:%s ' "$V1"; done)h2c://127.0.0.1:$V2"
+cat > "$WORK/Caddyfile" <<CONF
+{
+	admin off
+	auto_https off
+	servers {
+		protocols h1 h2 h2c
+	}
+}
+http://127.0.0.1:$CADDY {
+	bind 127.0.0.1
+	reverse_proxy $UPSTREAMS {
+		lb_policy round_robin
+		transport http {
+			versions h2c 2
+		}
+	}
+}
+CONF
+GOMAXPROCS=1 taskset -c $SERVER_CPU caddy run --config "$WORK/Caddyfile" --adapter caddyfile \
+  > "$WORK/caddy.log" 2>&1 &
+CADDY_PID=$!; PIDS+=($CADDY_PID)
+wait_port "$CADDY"
+
 # h2load's request body: one gRPC frame (uncompressed, 100-byte message).
 python3 -c 'import sys; sys.stdout.buffer.write(b"\x00\x00\x00\x00\x64" + b"x" * 100)' > "$WORK/body.bin"
 
-TARGETS=(direct rollout-nghttp2 nginx haproxy)
+TARGETS=(direct rollout-nghttp2 nginx haproxy nghttpx caddy)
+TLS_TARGETS=(rollout-tls haproxy-tls nghttpx-tls)
 declare -A PORT_OF=([direct]=$V1 [rollout-nghttp2]=$PROXY_H2
-                    [nginx]=$NGINX [haproxy]=$HAPROXY)
+                    [nginx]=$NGINX [haproxy]=$HAPROXY [nghttpx]=$NGHTTPX [caddy]=$CADDY
+                    [rollout-tls]=$PROXY_TLS [haproxy-tls]=$HAPROXY_TLS
+                    [nghttpx-tls]=$NGHTTPX_TLS)
 declare -A NAME_OF=([direct]=direct [rollout-nghttp2]="rollout-proxy" [nginx]=nginx
-                    [haproxy]=haproxy)
+                    [haproxy]=haproxy [nghttpx]=nghttpx [caddy]=Caddy
+                    [rollout-tls]="rollout-proxy, TLS" [haproxy-tls]="haproxy, TLS"
+                    [nghttpx-tls]="nghttpx, TLS")
 pids_of() {
   case "$1" in
     direct) echo "${PIDS[0]}" ;;
     rollout-nghttp2) echo "$PROXY_H2_PID" ;;
     nginx) echo "${NGINX_PIDS[@]}" ;;
     haproxy) echo "$HAPROXY_PID" ;;
+    nghttpx) echo "$NGHTTPX_PID" $(pgrep -P "$NGHTTPX_PID") ;;
+    caddy) echo "$CADDY_PID" ;;
+    rollout-tls) echo "$PROXY_TLS_PID" ;;
+    haproxy-tls) echo "$HAPROXY_TLS_PID" ;;
+    nghttpx-tls) echo "$NGHTTPX_TLS_PID" $(pgrep -P "$NGHTTPX_TLS_PID") ;;
   esac
 }
 
@@ -115,7 +190,7 @@ run_h2load() {
   local out
   out=$(taskset -c $LOAD_CPU h2load -c "$c" -m "$m" -D "$SECONDS_PER_RUN" --warm-up-time=1 \
         -d "$WORK/body.bin" -H 'content-type: application/grpc' -H 'te: trailers' \
-        "http://127.0.0.1:$port/rollout.testing.Echo/Unary" 2>&1)
+        "$(case $target in *-tls) echo https ;; *) echo http ;; esac)://127.0.0.1:$port/rollout.testing.Echo/Unary" 2>&1)
   local after; after=$(cpu_ticks $pids)
   local rps mean count failed
   rps=$(echo "$out" | grep -oE 'finished in [0-9.]+s, [0-9.]+ req/s' | grep -oE '[0-9.]+ req/s' | cut -d' ' -f1)
@@ -171,6 +246,12 @@ for round in $(seq 1 "$ROUNDS"); do
     echo "   rollout-bench c8xm16: ${RESULT[$target,rb,hi,$round]}  c1xm1: ${RESULT[$target,rb,lo,$round]}"
     echo "   rollout-bench 1 MiB c1xm2: ${RESULT[$target,rb,mib,$round]}"
   done
+  for target in "${TLS_TARGETS[@]}"; do
+    echo "== round $round/$ROUNDS: $target"
+    RESULT[$target,h2,hi,$round]=$(run_h2load "$target" 8 16)
+    RESULT[$target,h2,lo,$round]=$(run_h2load "$target" 1 1)
+    echo "   h2load c8xm16: ${RESULT[$target,h2,hi,$round]}  c1xm1: ${RESULT[$target,h2,lo,$round]}"
+  done
 done
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 RSS_H2_END=$(rss_kib "$PROXY_H2_PID")
@@ -193,7 +274,7 @@ median() { stat "$@" | cut -d' ' -f1; }
   echo
   echo "Written by \`bench/compare.sh\` on $(date -u +%Y-%m-%d) at commit $(git rev-parse --short HEAD)."
   echo "Machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr)."
-  echo "Peers: $(nginx -v 2>&1 | cut -d: -f2 | xargs), $(haproxy -v | head -1 | cut -d' ' -f1-3), $(h2load --version | head -1)."
+  echo "Peers: $(nginx -v 2>&1 | cut -d: -f2 | xargs), $(haproxy -v | head -1 | cut -d' ' -f1-3), $(nghttpx --version | head -1), Caddy $(caddy version | cut -d' ' -f1), $(h2load --version | head -1)."
   echo
   echo "Setup: two rollout-bench-server echo backends (v1, v2). Every proxy has one worker and"
   echo "splits 90/10; backends and proxy share CPU $SERVER_CPU, the load generator runs alone on"
@@ -225,6 +306,26 @@ median() { stat "$@" | cut -d' ' -f1; }
   echo
   echo "Proxy RSS at the end of the run: $((RSS_H2_END / 1024)) MiB."
   echo
+  echo "TLS on the listener (h2load over TLS, ALPN h2, to the same plaintext backends):"
+  echo
+  echo "| target | h2load c8×m16 rps | CPU/call µs | h2load c1×m1 mean µs | CPU/call at c1×m1 µs |"
+  echo "|---|---|---|---|---|"
+  for target in "${TLS_TARGETS[@]}"; do
+    echo "| ${NAME_OF[$target]} | $(stat "$target" h2,hi 1) | $(stat "$target" h2,hi 4) | $(stat "$target" h2,lo 2) | $(stat "$target" h2,lo 4) |"
+  done
+  echo
+  ratio() { awk -v a="$(median "$1" "$2" "$3")" -v b="$(median "$4" "$2" "$3")" 'BEGIN{printf "%.2f", (b > 0 ? a/b : 0)}'; }
+  echo "Ratios of medians, rollout-proxy over each peer: throughput at h2load c8×m16, and CPU per call."
+  echo
+  echo "| peer | throughput × | CPU per call × |"
+  echo "|---|---|---|"
+  for peer in nginx haproxy nghttpx caddy; do
+    echo "| ${NAME_OF[$peer]} | $(ratio rollout-nghttp2 h2,hi 1 "$peer") | $(ratio rollout-nghttp2 h2,hi 4 "$peer") |"
+  done
+  for peer in haproxy-tls nghttpx-tls; do
+    echo "| ${NAME_OF[$peer]} (rollout-proxy with TLS) | $(ratio rollout-tls h2,hi 1 "$peer") | $(ratio rollout-tls h2,hi 4 "$peer") |"
+  done
+  echo
   n=$(median nginx h2,hi 1); h=$(median haproxy h2,hi 1); d_lo=$(median direct h2,lo 2)
   d_p50=$(median direct rb,lo 2)
   for target in rollout-nghttp2; do
@@ -235,6 +336,13 @@ median() { stat "$@" | cut -d' ' -f1; }
     echo "$(awk -v a="$p_p50" -v b="$d_p50" 'BEGIN{printf "%.1f", a-b}') µs p50 (rollout-bench)."
     echo
   done
+  echo "## Issue 15's targets, on this run"
+  echo
+  r_h15=$(ratio rollout-nghttp2 h2,hi 1 haproxy); c_h15=$(ratio rollout-nghttp2 h2,hi 4 haproxy)
+  verdict15() { awk -v ok="$1" 'BEGIN { print (ok ? "**met**" : "**not met**") }'; }
+  echo "- throughput at c8×m16 ≥ 1.2× haproxy: ${r_h15}×, $(verdict15 "$(awk -v r="$r_h15" 'BEGIN{print (r >= 1.2)}')");"
+  echo "- CPU per call ≤ 0.6× haproxy's: ${c_h15}×, $(verdict15 "$(awk -v r="$c_h15" 'BEGIN{print (r > 0 && r <= 0.6)}')")."
+  echo
   echo "## Issue 7's targets, on this run"
   echo
   p=$(median rollout-nghttp2 h2,hi 1); p_p50=$(median rollout-nghttp2 rb,lo 2)
@@ -263,12 +371,18 @@ median() { stat "$@" | cut -d' ' -f1; }
   echo "taskset -c $LOAD_CPU h2load -c 8 -m 16 -D $SECONDS_PER_RUN --warm-up-time=1 -d body.bin \\"
   echo "  -H 'content-type: application/grpc' -H 'te: trailers' http://127.0.0.1:PORT/rollout.testing.Echo/Unary"
   echo "taskset -c $LOAD_CPU rollout-bench --target 127.0.0.1:PORT -c 8 -m 16 --duration ${SECONDS_PER_RUN}s --warmup 1s --json"
+  echo "taskset -c $LOAD_CPU h2load ... https://127.0.0.1:PORT/rollout.testing.Echo/Unary   # the TLS rows"
   echo '```'
-  echo "The nginx and haproxy configs are written by the script (see it for every setting):"
+  echo "The peers' configs are written by the script (see it for every setting):"
   echo "nginx has upstream \`keepalive 256\` and \`keepalive_requests\` raised on both sides,"
   echo "since its defaults reconnect every 1000 requests, and \`client_max_body_size 0\` for the"
   echo "1 MiB run (its default refuses those with 413); haproxy uses \`proto h2\` on both sides"
-  echo "and its default buffers. The 1 MiB run: \`rollout-bench --payload 1048576 -c 1 -m 2\`."
+  echo "and its default buffers. nghttpx runs \`--workers=1 --no-via\`, \`proto=h2\` with weights 90/10"
+  echo "to the backends and 1 MiB stream windows both sides (8 MiB per connection), as rollout-proxy."
+  echo "Caddy (Debian's 2.6.2, without weighted balancing) proxies h2c to h2c with round robin over"
+  echo "v1 listed nine times and v2 once, \`GOMAXPROCS=1\`, no access log. The TLS rows use one"
+  echo "self-signed RSA-2048 certificate; haproxy \`ssl crt ... alpn h2\`, nghttpx's default TLS."
+  echo "The 1 MiB run: \`rollout-bench --payload 1048576 -c 1 -m 2\`."
 } > "$OUT"
 echo "== wrote $OUT"
 cat "$OUT"
