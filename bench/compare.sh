@@ -113,7 +113,7 @@ wait_port "$HAPROXY_TLS"
 # header, and stream windows as large as rollout-proxy's (1 MiB; 8 MiB per connection).
 start_nghttpx() {  # NAME PORT FRONTEND_PARAMS [EXTRA ARGS] -> sets NGHTTPX_PID_OUT
   local name=$1 port=$2 frontend=$3; shift 3
-  taskset -c $SERVER_CPU nghttpx --workers=1 --no-via --no-ocsp \
+  taskset -c $SERVER_CPU nghttpx --conf=/dev/null --workers=1 --no-via --no-ocsp \
     --frontend="127.0.0.1,$port$frontend" \
     --backend="127.0.0.1,$V1;;proto=h2;weight=90" --backend="127.0.0.1,$V2;;proto=h2;weight=10" \
     --frontend-http2-window-size=1048576 --frontend-http2-connection-window-size=8388608 \
