@@ -336,6 +336,15 @@ median() { stat "$@" | cut -d' ' -f1; }
     echo "$(awk -v a="$p_p50" -v b="$d_p50" 'BEGIN{printf "%.1f", a-b}') µs p50 (rollout-bench)."
     echo
   done
+  echo "## Before and after issue 15"
+  echo
+  echo "Before (the run of 2026-11-27, commit 866faf4, another 2-core VM, so compare ratios, not"
+  echo "rps): the default \`data_plane: grpc\` carried 2,989 rps at c8×m16, 0.30× haproxy's 10,054,"
+  echo "at 219 µs of CPU per call (6.1× haproxy's 36 µs); \`data_plane: nghttp2\` carried 12,929"
+  echo "(1.29× haproxy) at 20 µs (0.57×). After: the frame-level engine is the only plane, with"
+  echo "TLS both ways, mirroring, deadlines, health Watch, the abuse limits and off-worker DNS in"
+  echo "it, and the ratios against haproxy are those of this run's table."
+  echo
   echo "## Issue 15's targets, on this run"
   echo
   r_h15=$(ratio rollout-nghttp2 h2,hi 1 haproxy); c_h15=$(ratio rollout-nghttp2 h2,hi 4 haproxy)
