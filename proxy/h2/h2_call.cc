@@ -42,7 +42,8 @@ H2Call::H2Call(H2Worker* worker, DownstreamConnection* down, int32_t stream_id)
       down_(down),
       down_stream_(stream_id),
       request_guard_(worker->max_message_bytes()),
-      response_guard_(worker->max_message_bytes()) {
+      response_guard_(worker->max_message_bytes()),
+      flow_(&worker->router(), &worker->listener_limit()) {
   request_.SetSource(down, stream_id);
   response_.SetSink(down, stream_id);
 }
@@ -66,39 +67,22 @@ void H2Call::OnRequestHeadersDone(bool end_stream) {
       if (deadline_ns_ != 0) worker_->deadlines().Add(this);
     }
   }
-  ConcurrencyLimit& limit = worker_->listener_limit();
-  if (!listener_slot_.Acquire(&limit)) {
-    return Fail(kResourceExhausted,
-                absl::StrCat("rollout-proxy: the listener is at its limit of ", limit.max(),
-                             " concurrent calls (max_concurrent_calls)"));
-  }
   attrs_.method = *path;
   attrs_.metadata = &metadata_view_;
-  Route();
+  Route(/*first=*/true);
 }
 
-void H2Call::Route() {
-  start_ns_ = metrics::MonotonicNowNs();
-  bool needs_model = false;
-  absl::Status routed =
-      worker_->router().Route(attrs_, start_ns_, worker_->mirror_budget(), &target_, &needs_model);
-  if (routed.ok() && needs_model) {  // the route depends on the model: read it first
-    waiting_model_ = true;
+void H2Call::Route(bool first) {
+  const int64_t now = metrics::MonotonicNowNs();
+  const CallFlow::Verdict v = first ? flow_.Start(attrs_, worker_->mirror_budget(), now)
+                                    : flow_.Route(attrs_, worker_->mirror_budget(), now);
+  if (v.kind == CallFlow::Verdict::kNeedModel) {  // the route depends on the model: read it
     TryReadModel();
     return;
   }
-  waiting_model_ = false;
-  if (!routed.ok()) {
-    // A pool with no usable endpoint counts against the pool; other refusals happen before
-    // a pool is chosen and are not recorded.
-    if (target_.endpoint == nullptr && target_.stats != nullptr) {
-      target_.stats->OnStart();
-    } else {
-      target_.stats = nullptr;
-    }
-    return Fail(static_cast<int>(routed.code()), routed.message());
-  }
-  StartUpstream();
+  if (v.kind == CallFlow::Verdict::kFail) return Fail(v.code, v.message);
+  if (flow_.target().mirror_endpoint != nullptr) StartMirror();
+  SendOrRetry();
 }
 
 bool H2Call::TryReadModel() {
@@ -111,33 +95,24 @@ bool H2Call::TryReadModel() {
   }
   if (!model->has_value()) return false;
   attrs_.model = **model;
-  Route();
+  Route(/*first=*/false);
   return true;
 }
 
-void H2Call::StartUpstream() {
-  target_.stats->OnStart();
-  if (!pool_slot_.Acquire(target_.pool->limit)) {
-    return Fail(
-        kResourceExhausted,
-        absl::StrCat("rollout-proxy: pool \"", *target_.pool->name, "\" is at its limit of ",
-                     target_.pool->limit->max(), " concurrent calls (max_concurrent_calls)"));
-  }
-  attempted_ = true;
-  if (target_.mirror_endpoint != nullptr) StartMirror();
+void H2Call::SendOrRetry() {
   std::string why;
   if (!StartAttempt(&why)) RetryOrFail(why);
 }
 
 void H2Call::StartMirror() {
-  mirror_ = H2Mirror::Start(worker_, target_, request_headers_, deadline_ns_);
+  mirror_ = H2Mirror::Start(worker_, flow_.target(), request_headers_, deadline_ns_);
   if (mirror_ == nullptr) return;
   mirror_->OnClientData(request_.data(), request_.queued());  // what came before routing
   if (request_.ended()) mirror_->OnClientEnd();
 }
 
 bool H2Call::StartAttempt(std::string* why) {
-  auto* link = static_cast<H2Upstream*>(target_.endpoint->link.get());
+  auto* link = static_cast<H2Upstream*>(flow_.target().endpoint->link.get());
   UpstreamConnection* conn = link->Acquire(metrics::MonotonicNowNs(), why);
   if (conn == nullptr) return false;
   std::vector<nghttp2_nv>& nva = ScratchNva();
@@ -153,37 +128,17 @@ bool H2Call::StartAttempt(std::string* why) {
   up_ = conn;
   up_stream_ = id;
   up_open_ = true;
-  ++target_.endpoint->outstanding;
-  on_endpoint_ = true;
+  flow_.Sent();
   request_.SetSink(conn, id);
   response_.SetSource(conn, id);
   return true;
 }
 
 void H2Call::RetryOrFail(absl::string_view why) {
-  const int64_t now = metrics::MonotonicNowNs();
-  if (on_endpoint_) {
-    --target_.endpoint->outstanding;
-    on_endpoint_ = false;
-  }
-  if (down_open_ && !response_done_ && retries_ < kMaxRetries) {
-    if (UpstreamSet::Endpoint* next =
-            worker_->router().PickAnother(target_.pool, target_.endpoint, now)) {
-      target_.endpoint->state->RecordCall(/*failed=*/true, target_.pool->outlier,
-                                          target_.pool->states);
-      ++retries_;
-      target_.stats->OnRetry();
-      target_.endpoint = next;
-      std::string next_why;
-      if (StartAttempt(&next_why)) return;
-      return RetryOrFail(next_why);
-    }
-  }
-  Fail(kUnavailable,
-       absl::StrCat("rollout-proxy: pool \"", *target_.pool->name, "\" endpoint ",
-                    target_.endpoint->address, " is unavailable",
-                    retries_ > 0 ? absl::StrCat(" (the last of ", retries_ + 1, " tried)") : "",
-                    ": ", why));
+  const CallFlow::Verdict v =
+      flow_.AttemptFailed(why, down_open_ && !response_done_, metrics::MonotonicNowNs());
+  if (v.kind == CallFlow::Verdict::kFail) return Fail(v.code, v.message);
+  SendOrRetry();
 }
 
 void H2Call::AnswerHealth(bool watch) {
@@ -227,13 +182,13 @@ void H2Call::OnRequestData(const uint8_t* data, size_t size) {
   }
   request_.Push(data, size);
   if (mirror_ != nullptr) mirror_->OnClientData(data, size);
-  if (waiting_model_) TryReadModel();
+  if (flow_.phase() == CallFlow::Phase::kNeedsModel) TryReadModel();
 }
 
 void H2Call::OnRequestEnd() {
   request_.End();
   if (mirror_ != nullptr) mirror_->OnClientEnd();
-  if (waiting_model_) TryReadModel();
+  if (flow_.phase() == CallFlow::Phase::kNeedsModel) TryReadModel();
 }
 
 void H2Call::OnDownstreamClosed(uint32_t /*error_code*/) {
@@ -287,7 +242,7 @@ void H2Call::OnResponseHeadersDone(bool end_stream) {
 void H2Call::SendResponseHeaders() {
   std::vector<nghttp2_nv>& nva = ScratchNva();
   response_headers_.AppendTo(&nva);
-  if (attempted_) nva.push_back(MakeNv(kPoolHeader, *target_.pool->name));
+  if (flow_.attempted()) nva.push_back(MakeNv(kPoolHeader, *flow_.target().pool->name));
   nghttp2_data_provider body;
   body.source.ptr = this;
   body.read_callback = &H2Call::ReadResponse;
@@ -357,8 +312,8 @@ void H2Call::OnUpstreamClosed(uint32_t error_code) {
   request_.Discard();
   if (!response_.ended()) {  // reset by the backend before its trailers
     Fail(StatusForResetCode(error_code),
-         absl::StrCat("rollout-proxy: pool \"", *target_.pool->name, "\" endpoint ",
-                      target_.endpoint->address, " reset the stream (",
+         absl::StrCat("rollout-proxy: pool \"", *flow_.target().pool->name, "\" endpoint ",
+                      flow_.target().endpoint->address, " reset the stream (",
                       nghttp2_http2_strerror(error_code), ")"));
   }
   MaybeDelete();
@@ -376,8 +331,9 @@ void H2Call::OnUpstreamLost(bool never_sent, absl::string_view why) {
   }
   request_.Discard();
   if (!response_.ended()) {
-    Fail(kUnavailable, absl::StrCat("rollout-proxy: pool \"", *target_.pool->name, "\" endpoint ",
-                                    target_.endpoint->address, " is unavailable: ", why));
+    Fail(kUnavailable,
+         absl::StrCat("rollout-proxy: pool \"", *flow_.target().pool->name, "\" endpoint ",
+                      flow_.target().endpoint->address, " is unavailable: ", why));
   }
   MaybeDelete();
 }
@@ -393,7 +349,7 @@ void H2Call::Fail(int code, absl::string_view message) {
   }
   local_code_ = std::to_string(code);
   local_message_ = PercentEncode(message);
-  if (!response_started_ && !attempted_) {  // trailers-only
+  if (!response_started_ && !flow_.attempted()) {  // trailers-only
     std::vector<nghttp2_nv>& nva = ScratchNva();
     nva.push_back(MakeNv(":status", "200"));
     nva.push_back(MakeNv("content-type", "application/grpc"));
@@ -419,25 +375,11 @@ void H2Call::Fail(int code, absl::string_view message) {
 }
 
 void H2Call::RecordEnd(int code) {
-  if (recorded_) return;
-  recorded_ = true;
   if (mirror_ != nullptr) {
     mirror_->PrimaryFinished(code);
     mirror_ = nullptr;
   }
-  if (target_.stats != nullptr) {
-    const int64_t now = metrics::MonotonicNowNs();
-    target_.stats->OnEnd(code, static_cast<uint64_t>(now - start_ns_), now);
-  }
-  if (on_endpoint_) {
-    --target_.endpoint->outstanding;
-    on_endpoint_ = false;
-  }
-  // The endpoint of the last attempt, whether or not its stream ever opened.
-  if (attempted_) {
-    target_.endpoint->state->RecordCall(code == kUnavailable, target_.pool->outlier,
-                                        target_.pool->states);
-  }
+  flow_.End(code, metrics::MonotonicNowNs());
 }
 
 void H2Call::ResetUpstream() {

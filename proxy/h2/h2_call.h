@@ -1,23 +1,25 @@
-// H2Call: one client stream of the nghttp2 data plane, forwarded to one backend stream.
+// H2Call: one client stream, forwarded to one backend stream: the wire side of a call.
 //
-// The request headers are routed as on the gRPC data plane (CallRouter: method, metadata,
-// override header, sticky key, weights, and the first message's model_name when a route
-// needs it), then sent on to the chosen endpoint unchanged: every header, grpc-timeout
-// included, so the backend sees the caller's deadline. The backend's headers, DATA and
-// trailers come back unchanged, plus `x-rollout-pool: <pool>`. Messages are never parsed
-// (but for model_name, and the length prefixes when max_message_bytes is set).
+// The policy is the call's CallFlow (proxy/call_flow.h): the listener slot, the route
+// (method, metadata, override header, sticky key, weights, and the first message's
+// model_name when a route needs it), the pool slot, the endpoint, retries and the end
+// record. H2Call does what it decides on the wire: the request headers go to the chosen
+// endpoint unchanged (every header, grpc-timeout included, so the backend sees the caller's
+// deadline), and the backend's headers, DATA and trailers come back unchanged, plus
+// `x-rollout-pool: <pool>`. Messages are never parsed (but for model_name, and the length
+// prefixes when max_message_bytes is set).
 //
 // Deadline: the proxy enforces the client's grpc-timeout itself, from the moment the request
 // headers are in, whether or not the backend does.
 //
 // Cancellation: a client RST_STREAM resets the backend stream (CANCEL); a backend reset or
 // a lost backend connection ends the client's call with a gRPC status naming the pool and
-// endpoint. A call whose backend connection never came up has sent nothing, so it is
-// retried on another endpoint of the pool, at most twice.
+// endpoint. A call whose backend connection never came up has sent nothing, so the flow
+// may retry it on another endpoint of the pool.
 //
 // Errors the proxy itself gives (no route, a concurrency limit, a bad model_name, no usable
 // endpoint) are trailers-only responses with grpc-status and grpc-message, as a gRPC server
-// would send them. Health: grpc.health.v1.Health/Check is answered by the proxy itself.
+// would send them. Health: grpc.health.v1.Health/Check and Watch are answered by the proxy.
 //
 // Lifetime: created by the downstream connection on a request's HEADERS; deletes itself
 // once both its streams are closed (or their connections gone). Thread-safety: one worker.
@@ -31,6 +33,7 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
+#include "proxy/call_flow.h"
 #include "proxy/call_router.h"
 #include "proxy/concurrency_limit.h"
 #include "proxy/h2/call_list.h"
@@ -90,19 +93,21 @@ class H2Call final : public UpstreamStream {
   CallHook<H2Call> deadline_hook;  // on the worker's DeadlineList while it has a deadline
 
  private:
-  // Routes the call, reading the model first if a route needs it.
-  void Route();
+  // Asks the call's flow where it goes (`first`: with its listener slot), and does that:
+  // read the model, refuse the call, or open the backend stream (and the shadow's).
+  void Route(bool first);
   // The first message's model_name, once enough of it is in; false while waiting.
   bool TryReadModel();
-  void StartUpstream();
-  // Opens the shadow copy for a mirrored route (target_.mirror_endpoint).
+  // Opens the shadow copy for a mirrored route (the target's mirror_endpoint).
   void StartMirror();
-  // The attempt on target_.endpoint never reached it: try another endpoint of the pool, or
-  // fail the call UNAVAILABLE naming the pool, the endpoint and `why`.
+  // Opens the backend stream on the flow's endpoint, or retries as the flow decides.
+  void SendOrRetry();
+  // The attempt on the flow's endpoint never reached it: another endpoint of the pool, or
+  // the call fails as the flow decides (UNAVAILABLE naming the pool, endpoint and `why`).
   void RetryOrFail(absl::string_view why);
   // The response pipe has run dry after the backend's end: send the trailers.
   void OnResponseDrained(uint32_t* data_flags);
-  // Opens the backend stream on target_.endpoint; false if that endpoint cannot take it.
+  // Opens the backend stream on the flow's endpoint; false if that endpoint cannot take it.
   bool StartAttempt(std::string* why);
   // grpc.health.v1.Health/Check, or Watch: a stream of answers as the status changes.
   void AnswerHealth(bool watch);
@@ -153,27 +158,18 @@ class H2Call final : public UpstreamStream {
 
   MetadataView metadata_view_{&request_headers_};
   routing::CallAttributes attrs_;
-  std::string inflated_;  // the start of a compressed first message, for attrs_.model
-  CallRouter::Target target_{};
-  int64_t start_ns_ = 0;
-  int64_t deadline_ns_ = 0;  // 0: none
-  int retries_ = 0;
-  static constexpr int kMaxRetries = 2;
-  int status_for_local_ = 0;  // the code of local_code_
-  ConcurrencySlot listener_slot_;
-  ConcurrencySlot pool_slot_;
+  std::string inflated_;        // the start of a compressed first message, for attrs_.model
+  int64_t deadline_ns_ = 0;     // 0: none
+  int status_for_local_ = 0;    // the code of local_code_
+  CallFlow flow_;               // the proxy's policy for the call: route, slots, retries
   H2Mirror* mirror_ = nullptr;  // the shadow copy, until the call's end
 
   bool down_open_ = true;
   bool up_open_ = false;
-  bool waiting_model_ = false;
   bool response_started_ = false;  // headers (or trailers-only) submitted to the client
   bool response_done_ = false;     // the client's call has its end (status or reset)
-  bool recorded_ = false;
-  bool on_endpoint_ = false;  // counted in target_.endpoint->outstanding
-  bool finishing_ = false;    // local_code_ goes out once the response data runs out
-  bool health_ = false;       // answered by the proxy; the request body is dropped
-  bool attempted_ = false;    // an upstream attempt was started
+  bool finishing_ = false;         // local_code_ goes out once the response data runs out
+  bool health_ = false;            // answered by the proxy; the request body is dropped
 };
 
 }  // namespace rollout::proxy::h2
