@@ -35,7 +35,6 @@
 #include "absl/strings/string_view.h"
 #include "proxy/call_flow.h"
 #include "proxy/call_router.h"
-#include "proxy/concurrency_limit.h"
 #include "proxy/h2/call_list.h"
 #include "proxy/h2/grpc_wire.h"
 #include "proxy/h2/header_block.h"
