@@ -2,12 +2,15 @@
 
 #include <utility>
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 
 namespace rollout::proxy {
 namespace {
 
-constexpr int kResourceExhausted = 8, kUnavailable = 14;
+// gRPC's status codes, which absl::StatusCode numbers the same way.
+constexpr int kResourceExhausted = static_cast<int>(absl::StatusCode::kResourceExhausted);
+constexpr int kUnavailable = static_cast<int>(absl::StatusCode::kUnavailable);
 
 }  // namespace
 

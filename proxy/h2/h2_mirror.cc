@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "proxy/h2/h2_worker.h"
 #include "proxy/h2/upstream_connection.h"
@@ -11,7 +12,7 @@
 namespace rollout::proxy::h2 {
 namespace {
 
-constexpr int kCancelled = 1;
+constexpr int kCancelled = static_cast<int>(absl::StatusCode::kCancelled);
 
 }  // namespace
 

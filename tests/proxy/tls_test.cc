@@ -148,32 +148,30 @@ TEST_F(TlsTest, APoolIsReachedOverTlsWithTheProxysClientCertificate) {
   ok = Call(by_ip.NewChannel());
   EXPECT_TRUE(ok.ok()) << ok.error_message();
 
+  // One call through a proxy whose pool has `pool_tls`.
+  auto call_with = [&](const std::string& pool_tls) {
+    ProxyProcess proxy(Config(a, "", "    tls: { " + pool_tls + " }"));
+    EXPECT_TRUE(proxy.ok()) << proxy.Log();
+    return proxy.ok() ? Call(proxy.NewChannel()) : grpc::Status(grpc::StatusCode::INTERNAL, "");
+  };
+  const std::string client_cert =
+      ", cert_file: " + P("client.crt") + ", key_file: " + P("client.key");
+
   // Without its client certificate the proxy cannot reach that backend, and says so.
-  ProxyProcess no_cert(
-      Config(a, "", "    tls: { ca_file: " + P("ca.crt") + ", server_name: localhost }"));
-  ASSERT_TRUE(no_cert.ok()) << no_cert.Log();
-  grpc::Status refused = Call(no_cert.NewChannel());
+  grpc::Status refused = call_with("ca_file: " + P("ca.crt") + ", server_name: localhost");
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_THAT(refused.error_message(), HasSubstr("pool \"a\""));
 
   // A backend certificate that the pool's CA did not sign is refused too.
-  ProxyProcess wrong_ca(
-      Config(a, "",
-             "    tls: { ca_file: " + P("rogue-ca.crt") + ", cert_file: " + P("client.crt") +
-                 ", key_file: " + P("client.key") + ", server_name: localhost }"));
-  ASSERT_TRUE(wrong_ca.ok()) << wrong_ca.Log();
-  grpc::Status untrusted = Call(wrong_ca.NewChannel());
+  grpc::Status untrusted =
+      call_with("ca_file: " + P("rogue-ca.crt") + client_cert + ", server_name: localhost");
   EXPECT_EQ(untrusted.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_THAT(untrusted.error_message(),
               AllOf(HasSubstr("pool \"a\""), HasSubstr("certificate verify failed")));
 
   // So is a certificate for another name than server_name.
-  ProxyProcess wrong_name(
-      Config(a, "",
-             "    tls: { ca_file: " + P("ca.crt") + ", cert_file: " + P("client.crt") +
-                 ", key_file: " + P("client.key") + ", server_name: models.internal }"));
-  ASSERT_TRUE(wrong_name.ok()) << wrong_name.Log();
-  grpc::Status mismatch = Call(wrong_name.NewChannel());
+  grpc::Status mismatch =
+      call_with("ca_file: " + P("ca.crt") + client_cert + ", server_name: models.internal");
   EXPECT_EQ(mismatch.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_THAT(mismatch.error_message(), ContainsRegex("[Hh]ostname"));
   EXPECT_EQ(a.total_calls(), 2);
