@@ -125,8 +125,11 @@ TEST_F(MirrorTest, TheShadowsOwnLatencyIsMeasured) {
   const std::string text = HttpGet(proxy_->metrics_port(), "/metrics").value_or("");
   const std::string prefix =
       R"(rollout_proxy_mirror_duration_seconds_bucket{route="infer",pool="shadow",le=)";
+  // Every shadow call took the backend's 30 ms or more (the primary's calls took under
+  // 25 ms), and all ended well before a second. The upper bucket is loose: under ASan on
+  // two busy cores, 15 of 20 shadow calls once took 50..100 ms.
   EXPECT_THAT(text, ::testing::HasSubstr(prefix + "\"0.025\"} 0")) << text;
-  EXPECT_THAT(text, ::testing::HasSubstr(prefix + "\"0.05\"} 20"));
+  EXPECT_THAT(text, ::testing::HasSubstr(prefix + "\"0.25\"} 20"));
   EXPECT_THAT(
       text, ::testing::HasSubstr(
                 R"(rollout_proxy_mirror_duration_seconds_count{route="infer",pool="shadow"} 20)"));
