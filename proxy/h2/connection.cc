@@ -1,6 +1,8 @@
 #include "proxy/h2/connection.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -11,8 +13,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "metrics/call_series.h"
-#include "proxy/h2/h2_call.h"
-#include "proxy/h2/h2_worker.h"
 #include "proxy/h2/ssl_context.h"
 
 namespace rollout::proxy::h2 {
@@ -34,7 +34,12 @@ std::string TlsIoError() {
 
 }  // namespace
 
-H2Connection::H2Connection(H2Worker* worker, int fd) : worker_(worker), fd_(fd) {}
+H2Connection::H2Connection(EventLoop* loop, int fd) : loop_(loop), fd_(fd) {}
+
+void H2Connection::SetNoDelay(int fd) {
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
 
 nghttp2_option* H2Connection::NewOptions() {
   nghttp2_option* option;
@@ -88,7 +93,7 @@ int H2Connection::OnSendData(nghttp2_session*, nghttp2_frame* frame, const uint8
                              size_t length, nghttp2_data_source* source, void* user_data) {
   auto* conn = static_cast<H2Connection*>(user_data);
   (void)frame;  // no padding is ever asked for
-  return conn->OutgoingPipe(source->ptr)->Send(framehd, length);
+  return conn->SendData(source->ptr, framehd, length);
 }
 
 void H2Connection::StartTls(SSL* ssl) {
@@ -166,10 +171,10 @@ ssize_t H2Connection::Transmit(const char* data, size_t size) {
 }
 
 void H2Connection::ReadSome() {
-  uint8_t* buffer = worker_->read_buffer();
+  uint8_t* buffer = loop_->read_buffer();
   // TLS may hold decrypted bytes that the socket no longer signals: drain them too.
   do {
-    const ssize_t n = Receive(buffer, H2Worker::kReadBufferBytes);
+    const ssize_t n = Receive(buffer, EventLoop::kReadBufferBytes);
     if (n == kWouldBlock) return;
     if (n == 0) return Close("the peer closed the connection");
     if (n < 0) return Close(FailureText());
@@ -189,7 +194,7 @@ std::string H2Connection::FailureText() const {
 void H2Connection::MarkDirty() {
   if (dirty_ || closed_) return;
   dirty_ = true;
-  worker_->MarkDirty(this);
+  loop_->MarkDirty(this);
 }
 
 void H2Connection::Flush() {
@@ -223,14 +228,14 @@ void H2Connection::Flush() {
 void H2Connection::WatchWrite(bool on) {
   if (on == watching_write_) return;
   watching_write_ = on;
-  worker_->SetEvents(fd_, this, on ? (EPOLLIN | EPOLLOUT) : EPOLLIN);
+  loop_->SetEvents(this, on ? (EPOLLIN | EPOLLOUT) : EPOLLIN);
 }
 
 void H2Connection::Close(absl::string_view why) {
   if (closed_) return;
   closed_ = true;
   OnLost(why);
-  worker_->Reap(this);
+  loop_->Reap(this);
 }
 
 }  // namespace rollout::proxy::h2

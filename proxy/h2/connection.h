@@ -28,18 +28,15 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
-#include "proxy/h2/pipe.h"
+#include "proxy/h2/event_loop.h"
 
 namespace rollout::proxy::h2 {
-
-class H2Call;
-class H2Worker;
 
 class H2Connection {
  public:
   static constexpr size_t kHighWater = 256 * 1024;
 
-  H2Connection(H2Worker* worker, int fd);
+  H2Connection(EventLoop* loop, int fd);
   virtual ~H2Connection();
   H2Connection(const H2Connection&) = delete;
   H2Connection& operator=(const H2Connection&) = delete;
@@ -65,14 +62,17 @@ class H2Connection {
     out_.append(reinterpret_cast<const char*>(data), size);
   }
 
-  bool dirty_ = false;  // in the worker's flush list
+  bool dirty_ = false;  // in the loop's flush list
+
+  // TCP_NODELAY: frames go out as they are written (the loop batches them already).
+  static void SetNoDelay(int fd);
 
  protected:
   // Every call on the connection is told that it is gone. Called once, from Close().
   virtual void OnLost(absl::string_view why) = 0;
-  // The pipe whose bytes this connection sends for the stream whose data provider has
-  // `source` (nghttp2_data_source.ptr).
-  virtual Pipe* OutgoingPipe(void* source) = 0;
+  // nghttp2_send_data_callback for the stream whose data provider has `source`
+  // (nghttp2_data_source.ptr): its Pipe writes the frame into this connection's output.
+  virtual int SendData(void* source, const uint8_t* framehd, size_t length) = 0;
   // nghttp2 refused what the peer sent (a negative nghttp2_session_mem_recv result); the
   // connection closes right after.
   virtual void OnSessionError(int /*lib_error*/) {}
@@ -104,7 +104,7 @@ class H2Connection {
   void ContinueHandshake();
   bool handshaking() const { return handshaking_; }
 
-  H2Worker* const worker_;
+  EventLoop* const loop_;
   const int fd_;
   nghttp2_session* session_ = nullptr;
   SSL* ssl_ = nullptr;  // null: plaintext

@@ -6,7 +6,6 @@
 #include "absl/strings/str_cat.h"
 #include "proxy/h2/grpc_wire.h"
 #include "proxy/h2/h2_call.h"
-#include "proxy/h2/h2_worker.h"
 #include "proxy/h2/server_tls.h"
 
 namespace rollout::proxy::h2 {
@@ -20,9 +19,9 @@ absl::string_view View(const uint8_t* p, size_t n) {
 
 }  // namespace
 
-DownstreamConnection::DownstreamConnection(H2Worker* worker, int fd, int64_t now_ns, SSL* ssl)
-    : H2Connection(worker, fd), guard_(worker->limits(), now_ns) {
-  worker->listener_counters().ConnectionOpened();
+DownstreamConnection::DownstreamConnection(CallContext* context, int fd, int64_t now_ns, SSL* ssl)
+    : H2Connection(context, fd), context_(context), guard_(context->limits(), now_ns) {
+  context->listener_counters().ConnectionOpened();
   if (ssl != nullptr) {
     SSL_set_accept_state(ssl);
     StartTls(ssl);
@@ -45,7 +44,7 @@ DownstreamConnection::DownstreamConnection(H2Worker* worker, int fd, int64_t now
   nghttp2_session_server_new2(&session_, callbacks, this, option);
   nghttp2_option_del(option);
   nghttp2_session_callbacks_del(callbacks);
-  const routing::ConnectionLimits& limits = worker->limits();
+  const routing::ConnectionLimits& limits = context->limits();
   const nghttp2_settings_entry settings[] = {
       {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, limits.max_concurrent_streams},
       {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, limits.max_header_list_bytes},
@@ -56,17 +55,12 @@ DownstreamConnection::DownstreamConnection(H2Worker* worker, int fd, int64_t now
   MarkDirty();
 }
 
-DownstreamConnection::~DownstreamConnection() { worker_->listener_counters().ConnectionClosed(); }
+DownstreamConnection::~DownstreamConnection() { context_->listener_counters().ConnectionClosed(); }
 
-void DownstreamConnection::Add(H2Call* call) {
-  LinkCall<&H2Call::down_hook>(&calls_, call);
-  ++open_calls_;
-}
-
-void DownstreamConnection::Remove(H2Call* call) {
+void DownstreamConnection::CallEnded(H2Call* call) {
   if (!UnlinkCall<&H2Call::down_hook>(&calls_, call)) return;
   --open_calls_;
-  if (calls_.head == nullptr) guard_.OnIdle(worker_->now_ns());
+  if (calls_.head == nullptr) guard_.OnIdle(context_->now_ns());
 }
 
 void DownstreamConnection::SendGoaway() {
@@ -85,22 +79,22 @@ void DownstreamConnection::CheckTimers(int64_t now_ns) {
     case AbuseGuard::Expired::kNone:
       return;
     case AbuseGuard::Expired::kHandshake:
-      worker_->listener_counters().Count(Timeout::kHandshake);
+      context_->listener_counters().Count(Timeout::kHandshake);
       return Close("no HTTP/2 connection preface within handshake_timeout");
     case AbuseGuard::Expired::kHeader:
       // Nothing else may be sent on the connection until the block ends: it is stuck.
-      worker_->listener_counters().Count(Timeout::kHeader);
+      context_->listener_counters().Count(Timeout::kHeader);
       return Close("a header block was left unfinished for handshake_timeout");
     case AbuseGuard::Expired::kIdle:
       if (!idle_goaway_sent) {
-        worker_->listener_counters().Count(Timeout::kIdle);
+        context_->listener_counters().Count(Timeout::kIdle);
         return SendGoaway();
       }
       return Close("idle, and still open after the GOAWAY");
   }
 }
 
-void DownstreamConnection::Count(Violation v) { worker_->listener_counters().Count(v); }
+void DownstreamConnection::Count(Violation v) { context_->listener_counters().Count(v); }
 
 void DownstreamConnection::Terminate(Violation v) {
   if (terminated_) return;
@@ -123,12 +117,12 @@ void DownstreamConnection::OnSessionError(int lib_error) {
 }
 
 std::string DownstreamConnection::OnTlsFailure(int ssl_error) {
-  worker_->listener_counters().Count(ServerTls::FailureOf(ssl_, ssl_error));
+  context_->listener_counters().Count(ServerTls::FailureOf(ssl_, ssl_error));
   return "";
 }
 
-Pipe* DownstreamConnection::OutgoingPipe(void* source) {
-  return static_cast<H2Call*>(source)->response_pipe();
+int DownstreamConnection::SendData(void* source, const uint8_t* framehd, size_t length) {
+  return static_cast<H2Call*>(source)->response_pipe()->Send(framehd, length);
 }
 
 void DownstreamConnection::OnLost(absl::string_view) {
@@ -144,7 +138,7 @@ int DownstreamConnection::OnBeginHeaders(nghttp2_session* session, const nghttp2
                                          void* user_data) {
   if (frame->hd.type != NGHTTP2_HEADERS) return 0;
   auto* conn = static_cast<DownstreamConnection*>(user_data);
-  conn->guard_.OnHeaderBlockBegin(conn->worker_->now_ns());
+  conn->guard_.OnHeaderBlockBegin(conn->context_->now_ns());
   if (frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;  // trailers
   if (conn->goaway_last_stream_ >= 0 && frame->hd.stream_id > conn->goaway_last_stream_) {
     // nghttp2 ignores such streams once the GOAWAY is on the wire; until then, refuse them.
@@ -154,8 +148,9 @@ int DownstreamConnection::OnBeginHeaders(nghttp2_session* session, const nghttp2
     return 0;
   }
   conn->guard_.OnStreamOpened();
-  auto* call = new H2Call(conn->worker_, conn, frame->hd.stream_id);
-  conn->Add(call);
+  auto* call = new H2Call(conn->context_, conn, frame->hd.stream_id);
+  LinkCall<&H2Call::down_hook>(&conn->calls_, call);
+  ++conn->open_calls_;
   nghttp2_session_set_stream_user_data(session, frame->hd.stream_id, call);
   return 0;
 }
@@ -218,7 +213,7 @@ int DownstreamConnection::OnFrameRecv(nghttp2_session* session, const nghttp2_fr
         call->Refuse(
             kResourceExhausted,
             absl::StrCat("rollout-proxy: the request's header list is over ",
-                         conn->worker_->limits().max_header_list_bytes,
+                         conn->context_->limits().max_header_list_bytes,
                          " bytes (connections.max_header_list_bytes; got at least ", bytes, ")"));
       } else if (frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
         call->OnRequestHeadersDone(end_stream);
@@ -236,7 +231,7 @@ int DownstreamConnection::OnInvalidFrameRecv(nghttp2_session*, const nghttp2_fra
                                              int lib_error, void* user_data) {
   auto* conn = static_cast<DownstreamConnection*>(user_data);
   if (lib_error == NGHTTP2_ERR_PROTO && frame->hd.type == NGHTTP2_HEADERS &&
-      conn->open_calls_ >= conn->worker_->limits().max_concurrent_streams) {
+      conn->open_calls_ >= conn->context_->limits().max_concurrent_streams) {
     // Over the limit once the client has acknowledged it: nghttp2 ends the connection.
     conn->Count(Violation::kTooManyStreams);
     return 0;
@@ -270,7 +265,7 @@ int DownstreamConnection::OnStreamClose(nghttp2_session* session, int32_t stream
                                         uint32_t error_code, void* user_data) {
   H2Call* call = StreamOf<H2Call>(session, stream_id);
   if (call == nullptr) return 0;
-  static_cast<DownstreamConnection*>(user_data)->Remove(call);
+  static_cast<DownstreamConnection*>(user_data)->CallEnded(call);
   call->OnDownstreamClosed(error_code);
   return 0;
 }

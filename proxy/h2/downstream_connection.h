@@ -29,19 +29,22 @@
 #include "absl/strings/string_view.h"
 #include "metrics/listener_counters.h"
 #include "proxy/h2/abuse_guard.h"
+#include "proxy/h2/call_carrier.h"
+#include "proxy/h2/call_context.h"
 #include "proxy/h2/call_list.h"
 #include "proxy/h2/connection.h"
 
 namespace rollout::proxy::h2 {
 
-class DownstreamConnection final : public H2Connection {
+class DownstreamConnection final : public H2Connection, public CallCarrier {
  public:
   // `ssl`: the listener serves TLS; the connection owns it and runs the handshake first.
-  DownstreamConnection(H2Worker* worker, int fd, int64_t now_ns, SSL* ssl = nullptr);
+  DownstreamConnection(CallContext* context, int fd, int64_t now_ns, SSL* ssl = nullptr);
   ~DownstreamConnection() override;
 
-  void Add(H2Call* call);
-  void Remove(H2Call* call);
+  // CallCarrier.
+  H2Connection* connection() override { return this; }
+  void CallEnded(H2Call* call) override;
   bool has_calls() const { return calls_.head != nullptr; }
   // Graceful GOAWAY: streams already opened run on, no new ones are accepted.
   void SendGoaway();
@@ -54,7 +57,7 @@ class DownstreamConnection final : public H2Connection {
   void OnLost(absl::string_view why) override;
   void OnSessionError(int lib_error) override;
   std::string OnTlsFailure(int ssl_error) override;
-  Pipe* OutgoingPipe(void* source) override;
+  int SendData(void* source, const uint8_t* framehd, size_t length) override;
   // Counts `v` and ends the session at once: GOAWAY(ENHANCE_YOUR_CALM), nothing more read.
   void Terminate(Violation v);
   void Count(Violation v);
@@ -70,6 +73,7 @@ class DownstreamConnection final : public H2Connection {
   static int OnStreamClose(nghttp2_session*, int32_t stream_id, uint32_t error_code,
                            void* user_data);
 
+  CallContext* const context_;
   AbuseGuard guard_;
   CallList<H2Call> calls_;
   uint32_t open_calls_ = 0;          // on calls_

@@ -7,10 +7,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "metrics/call_series.h"
-#include "proxy/h2/downstream_connection.h"
+#include "proxy/h2/connection.h"
 #include "proxy/h2/first_message_model.h"
 #include "proxy/h2/h2_mirror.h"
-#include "proxy/h2/h2_worker.h"
 #include "proxy/h2/upstream_connection.h"
 
 namespace rollout::proxy::h2 {
@@ -37,15 +36,16 @@ std::vector<nghttp2_nv>& ScratchNva() {
 
 }  // namespace
 
-H2Call::H2Call(H2Worker* worker, DownstreamConnection* down, int32_t stream_id)
-    : worker_(worker),
-      down_(down),
+H2Call::H2Call(CallContext* context, CallCarrier* carrier, int32_t stream_id)
+    : context_(context),
+      carrier_(carrier),
+      down_(carrier->connection()),
       down_stream_(stream_id),
-      request_guard_(worker->max_message_bytes()),
-      response_guard_(worker->max_message_bytes()),
-      flow_(&worker->router(), &worker->listener_limit()) {
-  request_.SetSource(down, stream_id);
-  response_.SetSink(down, stream_id);
+      request_guard_(context->max_message_bytes()),
+      response_guard_(context->max_message_bytes()),
+      flow_(&context->router(), &context->listener_limit()) {
+  request_.SetSource(down_, stream_id);
+  response_.SetSink(down_, stream_id);
 }
 
 H2Call::~H2Call() = default;
@@ -61,10 +61,10 @@ void H2Call::OnRequestHeadersDone(bool end_stream) {
   if (*path == kHealthCheck || *path == kHealthWatch) return AnswerHealth(*path == kHealthWatch);
   if (const std::optional<absl::string_view> timeout = request_headers_.Get("grpc-timeout")) {
     if (const std::optional<int64_t> ns = ParseGrpcTimeoutNs(*timeout)) {
-      const int64_t now = worker_->now_ns();
+      const int64_t now = context_->now_ns();
       deadline_ns_ =
           *ns >= std::numeric_limits<int64_t>::max() - now ? 0 : now + std::max<int64_t>(*ns, 1);
-      if (deadline_ns_ != 0) worker_->deadlines().Add(this);
+      if (deadline_ns_ != 0) context_->deadlines().Add(this);
     }
   }
   attrs_.method = *path;
@@ -74,8 +74,8 @@ void H2Call::OnRequestHeadersDone(bool end_stream) {
 
 void H2Call::Route(bool first) {
   const int64_t now = metrics::MonotonicNowNs();
-  const CallFlow::Verdict v = first ? flow_.Start(attrs_, worker_->mirror_budget(), now)
-                                    : flow_.Route(attrs_, worker_->mirror_budget(), now);
+  const CallFlow::Verdict v = first ? flow_.Start(attrs_, context_->mirror_budget(), now)
+                                    : flow_.Route(attrs_, context_->mirror_budget(), now);
   if (v.kind == CallFlow::Verdict::kNeedModel) {  // the route depends on the model: read it
     TryReadModel();
     return;
@@ -105,7 +105,7 @@ void H2Call::SendOrRetry() {
 }
 
 void H2Call::StartMirror() {
-  mirror_ = H2Mirror::Start(worker_, flow_.target(), request_headers_, deadline_ns_);
+  mirror_ = H2Mirror::Start(context_, flow_.target(), request_headers_, deadline_ns_);
   if (mirror_ == nullptr) return;
   mirror_->OnClientData(request_.data(), request_.queued());  // what came before routing
   if (request_.ended()) mirror_->OnClientEnd();
@@ -143,9 +143,9 @@ void H2Call::RetryOrFail(absl::string_view why) {
 
 void H2Call::AnswerHealth(bool watch) {
   health_ = true;
-  PushHealth(&response_, worker_->serving());
+  PushHealth(&response_, context_->serving());
   if (watch) {
-    worker_->health_watches().insert(this);  // further answers as the status changes
+    context_->health_watches().insert(this);  // further answers as the status changes
   } else {
     response_.End();
     trailers_.Add("grpc-status", "0");
@@ -395,9 +395,9 @@ void H2Call::OnDeadline() {
 
 void H2Call::MaybeDelete() {
   if (down_open_ || up_open_) return;
-  if (deadline_ns_ != 0) worker_->deadlines().Remove(this);
-  if (health_) worker_->health_watches().erase(this);
-  if (down_ != nullptr) down_->Remove(this);
+  if (deadline_ns_ != 0) context_->deadlines().Remove(this);
+  if (health_) context_->health_watches().erase(this);
+  if (down_ != nullptr) carrier_->CallEnded(this);
   delete this;
 }
 

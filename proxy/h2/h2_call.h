@@ -35,6 +35,8 @@
 #include "absl/strings/string_view.h"
 #include "proxy/call_flow.h"
 #include "proxy/call_router.h"
+#include "proxy/h2/call_carrier.h"
+#include "proxy/h2/call_context.h"
 #include "proxy/h2/call_list.h"
 #include "proxy/h2/grpc_wire.h"
 #include "proxy/h2/header_block.h"
@@ -44,14 +46,12 @@
 
 namespace rollout::proxy::h2 {
 
-class DownstreamConnection;
 class H2Mirror;
-class H2Worker;
 class UpstreamConnection;
 
 class H2Call final : public UpstreamStream {
  public:
-  H2Call(H2Worker* worker, DownstreamConnection* down, int32_t stream_id);
+  H2Call(CallContext* context, CallCarrier* carrier, int32_t stream_id);
   ~H2Call();
   H2Call(const H2Call&) = delete;
   H2Call& operator=(const H2Call&) = delete;
@@ -139,8 +139,9 @@ class H2Call final : public UpstreamStream {
     const HeaderBlock* headers_;
   };
 
-  H2Worker* const worker_;
-  DownstreamConnection* down_;  // null once that connection is gone
+  CallContext* const context_;
+  CallCarrier* const carrier_;
+  H2Connection* down_;  // carrier_'s connection; null once it is gone
   const int32_t down_stream_;
   UpstreamConnection* up_ = nullptr;  // the current attempt's connection
   int32_t up_stream_ = 0;

@@ -5,7 +5,6 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
-#include "proxy/h2/h2_worker.h"
 #include "proxy/h2/upstream_connection.h"
 #include "proxy/mirror_comparator.h"
 
@@ -16,8 +15,8 @@ constexpr int kCancelled = static_cast<int>(absl::StatusCode::kCancelled);
 
 }  // namespace
 
-H2Mirror::H2Mirror(H2Worker* worker, const CallRouter::Target& target, int64_t deadline_ns)
-    : worker_(worker),
+H2Mirror::H2Mirror(CallContext* context, const CallRouter::Target& target, int64_t deadline_ns)
+    : context_(context),
       endpoint_(target.mirror_endpoint),
       stats_(target.mirror_stats),
       tolerance_(target.mirror_tolerance),
@@ -28,16 +27,16 @@ H2Mirror::H2Mirror(H2Worker* worker, const CallRouter::Target& target, int64_t d
 
 H2Mirror::~H2Mirror() = default;
 
-H2Mirror* H2Mirror::Start(H2Worker* worker, const CallRouter::Target& target,
+H2Mirror* H2Mirror::Start(CallContext* context, const CallRouter::Target& target,
                           const HeaderBlock& request_headers, int64_t deadline_ns) {
   auto* link = static_cast<H2Upstream*>(target.mirror_endpoint->link.get());
   std::string why;
-  UpstreamConnection* conn = link->Acquire(worker->now_ns(), &why);
+  UpstreamConnection* conn = link->Acquire(context->now_ns(), &why);
   if (conn == nullptr) {
-    target.mirror_stats->OnMirror(metrics::MirrorResult::kError, 0, worker->now_ns());
+    target.mirror_stats->OnMirror(metrics::MirrorResult::kError, 0, context->now_ns());
     return nullptr;
   }
-  auto* m = new H2Mirror(worker, target, deadline_ns);
+  auto* m = new H2Mirror(context, target, deadline_ns);
   m->method_ = std::string(request_headers.Get(":path").value_or(""));
   std::vector<nghttp2_nv> nva;
   nva.reserve(request_headers.size() + 1);
@@ -48,7 +47,7 @@ H2Mirror* H2Mirror::Start(H2Worker* worker, const CallRouter::Target& target,
   body.read_callback = &H2Mirror::ReadRequest;
   const int32_t id = conn->Submit(m, nva.data(), nva.size(), &body);
   if (id < 0) {
-    target.mirror_stats->OnMirror(metrics::MirrorResult::kError, 0, worker->now_ns());
+    target.mirror_stats->OnMirror(metrics::MirrorResult::kError, 0, context->now_ns());
     delete m;
     return nullptr;
   }
@@ -57,7 +56,7 @@ H2Mirror* H2Mirror::Start(H2Worker* worker, const CallRouter::Target& target,
   m->open_ = true;
   m->request_.SetSink(conn, id);
   ++m->endpoint_->outstanding;
-  worker->MirrorStarted(m);
+  context->MirrorStarted(m);
   return m;
 }
 
@@ -128,11 +127,11 @@ void H2Mirror::StreamOver(bool failed) {
 
 void H2Mirror::Account(bool may_drop) {
   const size_t held = request_.queued() + primary_.held_bytes() + shadow_.held_bytes();
-  worker_->mirror_bytes() += held;
-  worker_->mirror_bytes() -= accounted_;
+  context_->mirror_bytes() += held;
+  context_->mirror_bytes() -= accounted_;
   accounted_ = held;
   if (may_drop && !dropped_ &&
-      (held > kMaxBytes || worker_->mirror_bytes() > H2Worker::kMaxMirrorBytes)) {
+      (held > kMaxBytes || context_->mirror_bytes() > CallContext::kMaxMirrorBytes)) {
     Drop();
   }
 }
@@ -173,7 +172,7 @@ void H2Mirror::MaybeDelete() {
   primary_.Clear();
   shadow_.Clear();
   Account();
-  worker_->MirrorEnded(this);
+  context_->MirrorEnded(this);
   delete this;
 }
 

@@ -13,7 +13,7 @@
 // The shadow can never slow or fail the primary: it holds no flow-control window of the
 // client's (its copy of the request is its own), its answers' window is returned at once,
 // and what it holds (request bytes not yet sent, answers kept for the comparison) is
-// bounded per mirror (kMaxBytes) and per worker (H2Worker::kMaxMirrorBytes). Past either
+// bounded per mirror (kMaxBytes) and per worker (CallContext::kMaxMirrorBytes). Past either
 // bound it is reset and counted dropped. It ends by the primary's deadline and at most
 // kMaxDuration after it started.
 //
@@ -29,6 +29,7 @@
 
 #include "metrics/call_series.h"
 #include "proxy/call_router.h"
+#include "proxy/h2/call_context.h"
 #include "proxy/h2/call_list.h"
 #include "proxy/h2/header_block.h"
 #include "proxy/h2/message_splitter.h"
@@ -37,7 +38,6 @@
 
 namespace rollout::proxy::h2 {
 
-class H2Worker;
 class UpstreamConnection;
 
 class H2Mirror final : public UpstreamStream {
@@ -48,7 +48,7 @@ class H2Mirror final : public UpstreamStream {
 
   // Opens the shadow stream on target.mirror_endpoint, or counts an error and returns null
   // if that endpoint cannot take it. `deadline_ns` is the primary's (0: none).
-  static H2Mirror* Start(H2Worker* worker, const CallRouter::Target& target,
+  static H2Mirror* Start(CallContext* context, const CallRouter::Target& target,
                          const HeaderBlock& request_headers, int64_t deadline_ns);
 
   // From the primary call.
@@ -74,7 +74,7 @@ class H2Mirror final : public UpstreamStream {
   CallHook<H2Mirror> worker_hook;  // on the worker's list of mirrors
 
  private:
-  H2Mirror(H2Worker* worker, const CallRouter::Target& target, int64_t deadline_ns);
+  H2Mirror(CallContext* context, const CallRouter::Target& target, int64_t deadline_ns);
   ~H2Mirror() override;
   // Re-counts what this mirror holds; past a bound, drops it if `may_drop`.
   void Account(bool may_drop = true);
@@ -87,7 +87,7 @@ class H2Mirror final : public UpstreamStream {
   static ssize_t ReadRequest(nghttp2_session*, int32_t, uint8_t*, size_t length,
                              uint32_t* data_flags, nghttp2_data_source* source, void*);
 
-  H2Worker* const worker_;
+  CallContext* const context_;
   UpstreamSet::Endpoint* const endpoint_;
   metrics::CallSeries::Cell* const stats_;
   const double tolerance_;

@@ -1,9 +1,6 @@
 #include "proxy/h2/h2_worker.h"
 
 #include <errno.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -15,7 +12,6 @@
 #include "absl/strings/str_cat.h"
 #include "metrics/call_series.h"
 #include "proxy/h2/h2_call.h"
-#include "routing/host_port.h"
 
 namespace rollout::proxy::h2 {
 namespace {
@@ -25,11 +21,6 @@ constexpr int kTickMs = 100;
 // After accept() fails for want of descriptors: a tick, so that closing connections can
 // free some, without a busy loop.
 constexpr int64_t kAcceptPauseNs = int64_t{kTickMs} * 1000 * 1000;
-
-void SetNoDelay(int fd) {
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-}
 
 // epoll_event.data.ptr for the two sockets that are not connections.
 char kListenTag;
@@ -112,8 +103,6 @@ void H2Worker::Join() {
   if (thread_.joinable()) thread_.join();
 }
 
-void H2Worker::MarkDirty(H2Connection* conn) { dirty_.push_back(conn); }
-
 void H2Worker::MirrorStarted(H2Mirror* mirror) {
   LinkCall<&H2Mirror::worker_hook>(&mirrors_, mirror);
   ++mirrors_inflight_;
@@ -130,60 +119,19 @@ void H2Worker::Reap(H2Connection* conn) {
   graveyard_.push_back(conn);
 }
 
-void H2Worker::SetEvents(int fd, H2Connection* conn, uint32_t events) {
+void H2Worker::Watch(H2Connection* conn, uint32_t events) {
+  connections_.insert(conn);
   epoll_event ev{};
   ev.events = events;
   ev.data.ptr = conn;
-  epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev);
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, conn->fd(), &ev);
 }
 
-UpstreamConnection* H2Worker::Connect(H2Upstream* owner, const std::string& address,
-                                      std::string* why) {
-  const routing::HostPort hp = routing::SplitHostPort(address);
-  const std::string& host = hp.host;
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  // Addresses only (NameResolver resolved the names): this never blocks on DNS.
-  hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
-  addrinfo* found = nullptr;
-  if (const int rc = getaddrinfo(host.c_str(), hp.port.c_str(), &hints, &found); rc != 0) {
-    *why = absl::StrCat("bad endpoint address ", address, ": ", gai_strerror(rc));
-    return nullptr;
-  }
-  SSL* ssl = nullptr;
-  if (ClientTls* tls = owner->tls()) {
-    ssl = tls->NewSsl(now_ns_, host);
-    if (ssl == nullptr) {
-      *why = absl::StrCat("TLS: ", OpenSslError());
-      freeaddrinfo(found);
-      return nullptr;
-    }
-  }
-  const int fd = ::socket(found->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    *why = absl::StrCat("socket: ", strerror(errno));
-    freeaddrinfo(found);
-    if (ssl != nullptr) SSL_free(ssl);
-    return nullptr;
-  }
-  SetNoDelay(fd);
-  const int rc = ::connect(fd, found->ai_addr, found->ai_addrlen);
-  const int error = errno;
-  freeaddrinfo(found);
-  if (rc != 0 && error != EINPROGRESS) {
-    *why = absl::StrCat("connect: ", strerror(error));
-    ::close(fd);
-    if (ssl != nullptr) SSL_free(ssl);
-    return nullptr;
-  }
-  auto* conn = new UpstreamConnection(this, fd, owner);
-  connections_.insert(conn);
-  if (ssl != nullptr) conn->StartTls(ssl);
+void H2Worker::SetEvents(H2Connection* conn, uint32_t events) {
   epoll_event ev{};
-  ev.events = EPOLLOUT;  // the connect's completion
+  ev.events = events;
   ev.data.ptr = conn;
-  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
-  return conn;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, conn->fd(), &ev);
 }
 
 void H2Worker::Accept() {
@@ -203,19 +151,15 @@ void H2Worker::Accept() {
       ::close(fd);
       continue;
     }
-    SetNoDelay(fd);
+    H2Connection::SetNoDelay(fd);
     SSL* ssl = tls_ != nullptr ? tls_->NewSsl(now_ns_) : nullptr;
     if (tls_ != nullptr && ssl == nullptr) {  // out of memory
       ::close(fd);
       continue;
     }
     auto* conn = new DownstreamConnection(this, fd, now_ns_, ssl);
-    connections_.insert(conn);
     clients_.push_back(conn);
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.ptr = conn;
-    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
+    Watch(conn, EPOLLIN);
   }
 }
 
@@ -269,7 +213,7 @@ void H2Worker::Run() {
   int64_t next_tick = metrics::MonotonicNowNs() + int64_t{kTickMs} * 1000000;
   for (;;) {
     int wait_ms = kTickMs;
-    if (deadlines_.next_ns() != DeadlineList::kNever) {
+    if (deadlines_.next_ns() != DeadlineList<H2Call>::kNever) {
       const int64_t left_ns = deadlines_.next_ns() - metrics::MonotonicNowNs();
       wait_ms = static_cast<int>(std::clamp<int64_t>((left_ns + 999999) / 1000000, 0, kTickMs));
     }

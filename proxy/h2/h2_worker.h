@@ -1,7 +1,8 @@
 // H2Worker: one thread with one epoll loop, which accepts client connections from the
 // shared listening socket (EPOLLEXCLUSIVE, so one worker wakes per connection), runs their
-// calls, and keeps its own connections to every backend endpoint. A call, its client
-// stream and its backend stream all live on one worker, so nothing on the per-call path
+// calls, and keeps its own connections to every backend endpoint. It is the connections'
+// EventLoop and the calls' CallContext: they see it only through those interfaces. A call, its
+// client stream and its backend stream all live on one worker, so nothing on the per-call path
 // takes a lock or touches another worker's memory.
 //
 // Each loop turn: epoll_wait, read every ready socket into nghttp2, then flush every
@@ -32,6 +33,7 @@
 #include "metrics/listener_counters.h"
 #include "proxy/call_router.h"
 #include "proxy/engine_shared.h"
+#include "proxy/h2/call_context.h"
 #include "proxy/h2/client_tls.h"
 #include "proxy/h2/deadline_list.h"
 #include "proxy/h2/downstream_connection.h"
@@ -43,7 +45,7 @@
 
 namespace rollout::proxy::h2 {
 
-class H2Worker final {
+class H2Worker final : public CallContext {
  public:
   H2Worker(int index, int listen_fd, const routing::RoutingTableStore* store,
            int64_t max_message_bytes, const routing::ConnectionLimits& limits, ServerTls* tls,
@@ -59,33 +61,27 @@ class H2Worker final {
   // Any thread.
   const UpstreamSet& upstreams() const { return router_.upstreams(); }
 
-  // For connections and calls (worker thread only).
-  CallRouter& router() { return router_; }
-  ConcurrencyLimit& listener_limit() { return shared_->listener_limit; }
-  int64_t max_message_bytes() const { return max_message_bytes_; }
-  const routing::ConnectionLimits& limits() const { return limits_; }
-  metrics::ListenerCounters& listener_counters() { return shared_->listener; }
-  // metrics::MonotonicNowNs() as of this loop turn's start.
-  int64_t now_ns() const { return now_ns_; }
-  bool serving() const { return serving_->load(std::memory_order_relaxed); }
-  // The Health/Watch calls on this worker: told when serving() changes, ended at the drain.
-  absl::flat_hash_set<H2Call*>& health_watches() { return health_watches_; }
-  DeadlineList& deadlines() { return deadlines_; }
-  // Shadow calls (H2Mirror) on this worker: how many run, and the bytes they hold, at most
-  // kMaxMirrorBytes. None start once the drain has begun.
-  static constexpr size_t kMaxMirrorBytes = 64 << 20;
-  CallRouter::MirrorBudget mirror_budget() const { return {mirrors_inflight_, draining_}; }
-  void MirrorStarted(H2Mirror* mirror);
-  void MirrorEnded(H2Mirror* mirror);
-  size_t& mirror_bytes() { return mirror_bytes_; }
-  void MarkDirty(H2Connection* conn);
-  // Stops watching a closed connection and deletes it at the end of the loop turn.
-  void Reap(H2Connection* conn);
-  void SetEvents(int fd, H2Connection* conn, uint32_t events);
-  // Opens a non-blocking connection to `address` (host:port); null with *why on failure.
-  UpstreamConnection* Connect(H2Upstream* owner, const std::string& address, std::string* why);
-  uint8_t* read_buffer() { return read_buffer_.get(); }
-  static constexpr size_t kReadBufferBytes = 64 * 1024;
+  // EventLoop (worker thread only).
+  void Watch(H2Connection* conn, uint32_t events) override;
+  void SetEvents(H2Connection* conn, uint32_t events) override;
+  void MarkDirty(H2Connection* conn) override { dirty_.push_back(conn); }
+  void Reap(H2Connection* conn) override;
+  uint8_t* read_buffer() override { return read_buffer_.get(); }
+  int64_t now_ns() const override { return now_ns_; }
+
+  // CallContext (worker thread only).
+  CallRouter& router() override { return router_; }
+  ConcurrencyLimit& listener_limit() override { return shared_->listener_limit; }
+  int64_t max_message_bytes() const override { return max_message_bytes_; }
+  const routing::ConnectionLimits& limits() const override { return limits_; }
+  metrics::ListenerCounters& listener_counters() override { return shared_->listener; }
+  bool serving() const override { return serving_->load(std::memory_order_relaxed); }
+  absl::flat_hash_set<H2Call*>& health_watches() override { return health_watches_; }
+  DeadlineList<H2Call>& deadlines() override { return deadlines_; }
+  CallRouter::MirrorBudget mirror_budget() const override { return {mirrors_inflight_, draining_}; }
+  void MirrorStarted(H2Mirror* mirror) override;
+  void MirrorEnded(H2Mirror* mirror) override;
+  size_t& mirror_bytes() override { return mirror_bytes_; }
 
  private:
   void Run();
@@ -111,7 +107,7 @@ class H2Worker final {
   std::vector<DownstreamConnection*> clients_;      // the client connections among them
   std::vector<H2Connection*> dirty_;
   absl::flat_hash_set<H2Call*> health_watches_;
-  DeadlineList deadlines_;
+  DeadlineList<H2Call> deadlines_;
   CallList<H2Mirror> mirrors_;
   int mirrors_inflight_ = 0;
   size_t mirror_bytes_ = 0;

@@ -1,20 +1,22 @@
 #include "proxy/h2/upstream_connection.h"
 
 #include <errno.h>
+#include <netdb.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
 #include "metrics/call_series.h"
-#include "proxy/h2/h2_worker.h"
+#include "routing/host_port.h"
 
 namespace rollout::proxy::h2 {
 
-UpstreamConnection::UpstreamConnection(H2Worker* worker, int fd, H2Upstream* owner)
-    : H2Connection(worker, fd), owner_(owner), connect_started_ns_(metrics::MonotonicNowNs()) {
+UpstreamConnection::UpstreamConnection(EventLoop* loop, int fd, H2Upstream* owner)
+    : H2Connection(loop, fd), owner_(owner), connect_started_ns_(metrics::MonotonicNowNs()) {
   nghttp2_session_callbacks* callbacks;
   nghttp2_session_callbacks_new(&callbacks);
   SetCommonCallbacks(callbacks);
@@ -51,8 +53,8 @@ void UpstreamConnection::Remove(UpstreamStream* call) {
   UnlinkCall<&UpstreamStream::up_hook>(&calls_, call);
 }
 
-Pipe* UpstreamConnection::OutgoingPipe(void* source) {
-  return static_cast<UpstreamStream*>(source)->request_pipe();
+int UpstreamConnection::SendData(void* source, const uint8_t* framehd, size_t length) {
+  return static_cast<UpstreamStream*>(source)->request_pipe()->Send(framehd, length);
 }
 
 void UpstreamConnection::OnConnectDone() {
@@ -61,7 +63,7 @@ void UpstreamConnection::OnConnectDone() {
   if (getsockopt(fd_, SOL_SOCKET, SO_ERROR, &error, &len) != 0) error = errno;
   if (error != 0) return Close(absl::StrCat("connect: ", strerror(error)));
   connected_ = true;
-  worker_->SetEvents(fd_, this, EPOLLIN);
+  loop_->SetEvents(this, EPOLLIN);
   if (ssl_ != nullptr) return ContinueHandshake();  // HTTP/2 starts once it is done
   if (owner_ != nullptr) owner_->Connected(this);
   MarkDirty();  // the preface and every request queued meanwhile
@@ -147,9 +149,9 @@ int UpstreamConnection::OnStreamClose(nghttp2_session* session, int32_t stream_i
 
 // ---- H2Upstream ----
 
-H2Upstream::H2Upstream(H2Worker* worker, std::string address,
+H2Upstream::H2Upstream(EventLoop* loop, std::string address,
                        absl::StatusOr<std::shared_ptr<ClientTls>> tls)
-    : worker_(worker), address_(std::move(address)), tls_(std::move(tls)) {}
+    : loop_(loop), address_(std::move(address)), tls_(std::move(tls)) {}
 
 H2Upstream::~H2Upstream() {
   if (current_ != nullptr) current_->owner_ = nullptr;
@@ -167,12 +169,55 @@ UpstreamConnection* H2Upstream::Acquire(int64_t now_ns, std::string* why) {
         absl::StrCat(last_error_, " (reconnecting in ", (retry_at_ns_ - now_ns) / 1000000, " ms)");
     return nullptr;
   }
-  UpstreamConnection* conn = worker_->Connect(this, address_, why);
+  UpstreamConnection* conn = Connect(why);
   if (conn == nullptr) {
     Failed(nullptr, *why, /*connect_failed=*/true);
     return nullptr;
   }
   current_ = conn;
+  return conn;
+}
+
+UpstreamConnection* H2Upstream::Connect(std::string* why) {
+  const routing::HostPort hp = routing::SplitHostPort(address_);
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  // Addresses only (NameResolver resolved the names): this never blocks on DNS.
+  hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  if (const int rc = getaddrinfo(hp.host.c_str(), hp.port.c_str(), &hints, &found); rc != 0) {
+    *why = absl::StrCat("bad endpoint address ", address_, ": ", gai_strerror(rc));
+    return nullptr;
+  }
+  SSL* ssl = nullptr;
+  if (ClientTls* client_tls = tls()) {
+    ssl = client_tls->NewSsl(loop_->now_ns(), hp.host);
+    if (ssl == nullptr) {
+      *why = absl::StrCat("TLS: ", OpenSslError());
+      freeaddrinfo(found);
+      return nullptr;
+    }
+  }
+  const int fd = ::socket(found->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    *why = absl::StrCat("socket: ", strerror(errno));
+    freeaddrinfo(found);
+    if (ssl != nullptr) SSL_free(ssl);
+    return nullptr;
+  }
+  H2Connection::SetNoDelay(fd);
+  const int rc = ::connect(fd, found->ai_addr, found->ai_addrlen);
+  const int error = errno;
+  freeaddrinfo(found);
+  if (rc != 0 && error != EINPROGRESS) {
+    *why = absl::StrCat("connect: ", strerror(error));
+    ::close(fd);
+    if (ssl != nullptr) SSL_free(ssl);
+    return nullptr;
+  }
+  auto* conn = new UpstreamConnection(loop_, fd, this);
+  if (ssl != nullptr) conn->StartTls(ssl);
+  loop_->Watch(conn, EPOLLOUT);  // the connect's completion
   return conn;
 }
 

@@ -27,7 +27,7 @@ class H2Upstream;
 class UpstreamConnection final : public H2Connection {
  public:
   // Starts a non-blocking connect; the socket is already open.
-  UpstreamConnection(H2Worker* worker, int fd, H2Upstream* owner);
+  UpstreamConnection(EventLoop* loop, int fd, H2Upstream* owner);
   ~UpstreamConnection() override;
 
   // Opens a stream for `call`: the request headers now, its body from `body` (whose
@@ -45,7 +45,7 @@ class UpstreamConnection final : public H2Connection {
 
  private:
   void OnLost(absl::string_view why) override;
-  Pipe* OutgoingPipe(void* source) override;
+  int SendData(void* source, const uint8_t* framehd, size_t length) override;
   void OnConnectDone() override;
   std::string OnTlsFailure(int ssl_error) override;
   void OnHandshakeDone() override;
@@ -74,7 +74,7 @@ class H2Upstream final : public UpstreamSet::Link {
  public:
   // `tls`: null for plaintext; an error if the pool's TLS files make no context (then every
   // call to the endpoint fails with it).
-  H2Upstream(H2Worker* worker, std::string address, absl::StatusOr<std::shared_ptr<ClientTls>> tls);
+  H2Upstream(EventLoop* loop, std::string address, absl::StatusOr<std::shared_ptr<ClientTls>> tls);
   ~H2Upstream() override;
 
   bool failing() const override { return failing_.load(std::memory_order_relaxed); }
@@ -90,7 +90,11 @@ class H2Upstream final : public UpstreamSet::Link {
   void Failed(UpstreamConnection* conn, absl::string_view why, bool connect_failed);
 
  private:
-  H2Worker* const worker_;
+  // Opens a non-blocking connection to address_ (an IP address and port: NameResolver
+  // resolved the names) and hands it to the loop; null with *why on failure.
+  UpstreamConnection* Connect(std::string* why);
+
+  EventLoop* const loop_;
   const std::string address_;
   const absl::StatusOr<std::shared_ptr<ClientTls>> tls_;
   UpstreamConnection* current_ = nullptr;
