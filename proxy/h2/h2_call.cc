@@ -136,7 +136,7 @@ bool H2Call::StartAttempt(std::string* why) {
 
 void H2Call::RetryOrFail(absl::string_view why) {
   const CallFlow::Verdict v =
-      flow_.AttemptFailed(why, down_open_ && !response_done_, metrics::MonotonicNowNs());
+      flow_.AttemptFailed(why, down_open_ && reply_ != Reply::kEnded, metrics::MonotonicNowNs());
   if (v.kind == CallFlow::Verdict::kFail) return Fail(v.code, v.message);
   SendOrRetry();
 }
@@ -156,20 +156,20 @@ void H2Call::AnswerHealth(bool watch) {
 }
 
 void H2Call::OnHealthChanged(bool serving) {
-  if (down_ == nullptr || response_done_) return;
+  if (down_ == nullptr || reply_ == Reply::kEnded) return;
   PushHealth(&response_, serving);
   down_->MarkDirty();
 }
 
 void H2Call::EndHealthWatch() {
-  if (down_ == nullptr || response_done_ || response_.ended()) return;
+  if (down_ == nullptr || reply_ == Reply::kEnded || response_.ended()) return;
   trailers_.Add("grpc-status", "0");
   response_.End();
   down_->MarkDirty();
 }
 
 void H2Call::OnRequestData(const uint8_t* data, size_t size) {
-  if (response_done_ || finishing_ || health_) {  // nobody will read it: give the window back
+  if (closing() || health_) {  // nobody will read it: give the window back
     nghttp2_session_consume(down_->session(), down_stream_, size);
     down_->MarkDirty();
     return;
@@ -194,8 +194,8 @@ void H2Call::OnRequestEnd() {
 void H2Call::OnDownstreamClosed(uint32_t /*error_code*/) {
   down_open_ = false;
   // Closed before the client had our end: it cancelled (RST_STREAM) or went away.
-  if (!response_done_) {
-    response_done_ = true;
+  if (reply_ != Reply::kEnded) {
+    reply_ = Reply::kEnded;
     RecordEnd(kCancelled);
   }
   response_.DetachSink();
@@ -208,8 +208,8 @@ void H2Call::OnDownstreamClosed(uint32_t /*error_code*/) {
 void H2Call::OnDownstreamLost() {
   down_ = nullptr;
   down_open_ = false;
-  if (!response_done_) {
-    response_done_ = true;
+  if (reply_ != Reply::kEnded) {
+    reply_ = Reply::kEnded;
     RecordEnd(kCancelled);
   }
   request_.DetachSource();
@@ -225,7 +225,7 @@ void H2Call::OnResponseHeader(absl::string_view name, absl::string_view value, b
 }
 
 void H2Call::OnResponseHeadersDone(bool end_stream) {
-  if (response_done_ || finishing_) return;
+  if (closing()) return;
   if (end_stream) {
     // Trailers-only: passed on as headers and then trailers, so that the client finds
     // x-rollout-pool in the initial metadata, as on the gRPC data plane.
@@ -247,12 +247,12 @@ void H2Call::SendResponseHeaders() {
   body.source.ptr = this;
   body.read_callback = &H2Call::ReadResponse;
   nghttp2_submit_response(down_->session(), down_stream_, nva.data(), nva.size(), &body);
-  response_started_ = true;
+  if (reply_ == Reply::kWaiting) reply_ = Reply::kStreaming;
   down_->MarkDirty();
 }
 
 void H2Call::OnResponseData(const uint8_t* data, size_t size) {
-  if (response_done_ || finishing_) {
+  if (closing()) {
     nghttp2_session_consume(up_->session(), up_stream_, size);
     up_->MarkDirty();
     return;
@@ -269,7 +269,7 @@ void H2Call::OnResponseData(const uint8_t* data, size_t size) {
 }
 
 void H2Call::OnResponseEnd() {
-  if (response_done_ || finishing_) return;
+  if (closing()) return;
   response_.End();  // the trailers follow the data once it has all gone out
 }
 
@@ -277,7 +277,7 @@ void H2Call::OnResponseDrained(uint32_t* data_flags) {
   *data_flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
   std::vector<nghttp2_nv>& nva = ScratchNva();
   int code;
-  if (finishing_) {
+  if (reply_ == Reply::kFinishing) {
     code = status_for_local_;
   } else if (!trailers_.empty()) {
     trailers_.AppendTo(&nva);
@@ -293,7 +293,7 @@ void H2Call::OnResponseDrained(uint32_t* data_flags) {
     nva.push_back(MakeNv("grpc-message", local_message_));
   }
   nghttp2_submit_trailer(down_->session(), down_stream_, nva.data(), nva.size());
-  response_done_ = true;
+  reply_ = Reply::kEnded;
   RecordEnd(code);
 }
 
@@ -303,8 +303,8 @@ void H2Call::OnUpstreamClosed(uint32_t error_code) {
   // What is still queued of the response goes out later; its window is returned now, as
   // the stream's record is gone from that connection's list of this call.
   response_.ReleaseAndDetachSource();
-  if (response_done_ || finishing_) return MaybeDelete();
-  if (!response_started_ && error_code == NGHTTP2_REFUSED_STREAM && request_.taken() == 0) {
+  if (closing()) return MaybeDelete();
+  if (reply_ == Reply::kWaiting && error_code == NGHTTP2_REFUSED_STREAM && request_.taken() == 0) {
     // Refused before the backend processed anything (its GOAWAY): safe to try again.
     RetryOrFail("the backend refused the stream (it is shutting down)");
     return MaybeDelete();
@@ -324,8 +324,8 @@ void H2Call::OnUpstreamLost(bool never_sent, absl::string_view why) {
   up_ = nullptr;
   request_.DetachSink();
   response_.DetachSource();
-  if (response_done_ || finishing_) return MaybeDelete();
-  if (never_sent && !response_started_ && request_.taken() == 0) {
+  if (closing()) return MaybeDelete();
+  if (never_sent && reply_ == Reply::kWaiting && request_.taken() == 0) {
     RetryOrFail(why);
     return MaybeDelete();
   }
@@ -341,33 +341,33 @@ void H2Call::OnUpstreamLost(bool never_sent, absl::string_view why) {
 void H2Call::Fail(int code, absl::string_view message) {
   ResetUpstream();
   request_.Discard();
-  if (response_done_ || finishing_) return;
+  if (closing()) return;
   if (down_ == nullptr || !down_open_) {
-    response_done_ = true;
+    reply_ = Reply::kEnded;
     RecordEnd(code);
     return;
   }
   local_code_ = std::to_string(code);
   local_message_ = PercentEncode(message);
-  if (!response_started_ && !flow_.attempted()) {  // trailers-only
+  if (reply_ == Reply::kWaiting && !flow_.attempted()) {  // trailers-only
     std::vector<nghttp2_nv>& nva = ScratchNva();
     nva.push_back(MakeNv(":status", "200"));
     nva.push_back(MakeNv("content-type", "application/grpc"));
     nva.push_back(MakeNv("grpc-status", local_code_));
     nva.push_back(MakeNv("grpc-message", local_message_));
     nghttp2_submit_response(down_->session(), down_stream_, nva.data(), nva.size(), nullptr);
-    response_started_ = response_done_ = true;
+    reply_ = Reply::kEnded;
     down_->MarkDirty();
     RecordEnd(code);
     return;
   }
-  if (!response_started_) {  // a pool was chosen: its name goes in the headers
+  if (reply_ == Reply::kWaiting) {  // a pool was chosen: its name goes in the headers
     response_headers_.Add(":status", "200");
     response_headers_.Add("content-type", "application/grpc");
     SendResponseHeaders();
   }
   // The headers are out: drop the rest of the response, and end with this status.
-  finishing_ = true;
+  reply_ = Reply::kFinishing;
   status_for_local_ = code;
   response_.Discard();
   response_.End();

@@ -21,6 +21,9 @@
 // endpoint) are trailers-only responses with grpc-status and grpc-message, as a gRPC server
 // would send them. Health: grpc.health.v1.Health/Check and Watch are answered by the proxy.
 //
+// State: the policy's phase is the flow's (CallFlow::Phase); the wire's is how far the
+// answer to the client has got (Reply), and whether each of the two streams is open.
+//
 // Lifetime: created by the downstream connection on a request's HEADERS; deletes itself
 // once both its streams are closed (or their connections gone). Thread-safety: one worker.
 #ifndef ROLLOUT_PROXY_H2_H2_CALL_H_
@@ -67,7 +70,7 @@ class H2Call final : public UpstreamStream {
   // nothing reaches a backend.
   void Refuse(int code, absl::string_view message) { Fail(code, message); }
   // The client's call has its end (a status, or a reset).
-  bool answered() const { return response_done_; }
+  bool answered() const { return reply_ == Reply::kEnded; }
   // A Health/Watch call: the status changed; or the drain began, and the stream ends (OK).
   void OnHealthChanged(bool serving);
   void EndHealthWatch();
@@ -92,6 +95,18 @@ class H2Call final : public UpstreamStream {
   CallHook<H2Call> deadline_hook;  // on the worker's DeadlineList while it has a deadline
 
  private:
+  // How far the answer to the client has got. It only moves forward; kEnded may follow
+  // any phase (a client reset, a lost connection).
+  enum class Reply {
+    kWaiting,    // nothing sent to the client yet
+    kStreaming,  // headers sent; the backend's data and trailers follow
+    kFinishing,  // headers sent; the proxy's own status (local_code_) goes out next, in
+                 // place of the rest of the backend's answer
+    kEnded,      // the client's call has its end: trailers (or trailers-only), or a reset
+  };
+  // Nothing more of the backend's answer goes to the client.
+  bool closing() const { return reply_ >= Reply::kFinishing; }
+
   // Asks the call's flow where it goes (`first`: with its listener slot), and does that:
   // read the model, refuse the call, or open the backend stream (and the shadow's).
   void Route(bool first);
@@ -116,8 +131,6 @@ class H2Call final : public UpstreamStream {
   // Ends the client's call with a status of the proxy's own (trailers-only, or trailers
   // after what was already sent).
   void Fail(int code, absl::string_view message);
-  // The backend stream ended without trailers: tell the client why.
-  void FailUpstream(int code, absl::string_view what);
   // Records the call's end in metrics and endpoint state, once.
   void RecordEnd(int code);
   void ResetUpstream();
@@ -164,12 +177,12 @@ class H2Call final : public UpstreamStream {
   CallFlow flow_;               // the proxy's policy for the call: route, slots, retries
   H2Mirror* mirror_ = nullptr;  // the shadow copy, until the call's end
 
+  Reply reply_ = Reply::kWaiting;
+  // Whether each of the call's two streams is still open; the call deletes itself once
+  // neither is.
   bool down_open_ = true;
   bool up_open_ = false;
-  bool response_started_ = false;  // headers (or trailers-only) submitted to the client
-  bool response_done_ = false;     // the client's call has its end (status or reset)
-  bool finishing_ = false;         // local_code_ goes out once the response data runs out
-  bool health_ = false;            // answered by the proxy; the request body is dropped
+  bool health_ = false;  // answered by the proxy; the request body is dropped
 };
 
 }  // namespace rollout::proxy::h2
