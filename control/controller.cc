@@ -8,7 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
-#include "control/config_loader.h"
+#include "config/config_loader.h"
 
 namespace rollout::control {
 namespace {

@@ -31,10 +31,10 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "control/audit_log.h"
-#include "control/config.h"
-#include "control/state_store.h"
+#include "config/config.h"
 #include "routing/routing_table_store.h"
+#include "state/audit_log.h"
+#include "state/state_store.h"
 
 namespace rollout::control {
 

@@ -11,12 +11,12 @@
 #include <cstdlib>
 #include <memory>
 
-#include "control/admin_service.h"
-#include "control/config_loader.h"
+#include "admin/admin_service.h"
+#include "config/config_loader.h"
 #include "control/controller.h"
-#include "control/metric_source.h"
-#include "control/rollout_engine.h"
 #include "metrics/call_metrics.h"
+#include "rollout/metric_source.h"
+#include "rollout/rollout_engine.h"
 
 namespace {
 

@@ -77,12 +77,6 @@ struct WindowSnapshot {
   // The window's latencies, in CallSeries::WindowBuckets (nanoseconds); for tests of
   // whole distributions (A/B verdicts).
   std::vector<uint64_t> latency_bins;
-
-  // Errors that count against a version, over the calls it answered (cancels excluded).
-  double ServerErrorRate() const {
-    const uint64_t answered = requests - cancelled;
-    return answered == 0 ? 0.0 : static_cast<double>(server_errors) / answered;
-  }
 };
 
 class CallSeries final {

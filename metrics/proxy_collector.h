@@ -1,6 +1,6 @@
 // ProxyCollector: turns the proxy's state into Prometheus metric families at scrape time.
 //
-// Families (the names, labels and units of shared/design.md):
+// Families (names, labels and units: the contract in the README's "Prometheus metrics" row):
 //   rollout_proxy_requests_total{route,pool,grpc_code}         counter
 //   rollout_proxy_request_duration_seconds{route,pool}          histogram, 0.5 ms .. 30 s
 //   rollout_proxy_inflight_requests{route,pool}                 gauge

@@ -128,7 +128,12 @@ class RoutingTable final {
     std::vector<size_t> override_pools;  // empty: any pool
     WeightedSplit split;
     // The same weights laid out in the order of the pools list, which weight changes never
-    // reorder: a sticky bucket moves only between pools whose shares changed.
+    // reorder. When one pool grows and the others shrink or stay, no bucket leaves the
+    // growing pool; with two pools (stable and candidate) buckets move only from the
+    // shrinking one to the growing one. With three or more, an unchanged pool can still
+    // lose buckets when pools on both sides of it change (1:1:1 to 2:1:0 moves users of
+    // the middle pool): no split computed from the weights alone avoids that, as it would
+    // need the previous layout.
     WeightedSplit sticky_split;
     int mirror_pool = -1;  // -1: no mirror
     uint32_t mirror_ppm = 0;

@@ -5,7 +5,7 @@
 #include <thread>
 
 #include "absl/strings/str_replace.h"
-#include "control/config_loader.h"
+#include "config/config_loader.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/child_process.h"

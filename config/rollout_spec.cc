@@ -1,0 +1,205 @@
+#include "config/rollout_spec.h"
+
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace rollout::control {
+namespace {
+
+absl::Status Invalid(absl::string_view field, absl::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
+}
+
+absl::Status CheckRate(const char* field, const std::optional<double>& v) {
+  if (v.has_value() && (!std::isfinite(*v) || *v < 0 || *v > 1)) {
+    return Invalid(field, absl::StrCat(*v, " must be a fraction between 0 and 1"));
+  }
+  return absl::OkStatus();
+}
+
+void PutOptional(nlohmann::json& j, const char* key, const std::optional<double>& v) {
+  if (v.has_value()) j[key] = *v;
+}
+
+std::optional<double> GetOptional(const nlohmann::json& j, const char* key) {
+  if (!j.contains(key) || !j[key].is_number()) return std::nullopt;
+  return j[key].get<double>();
+}
+
+}  // namespace
+
+const char* StrategyName(Strategy s) {
+  switch (s) {
+    case Strategy::kCanary:
+      return "canary";
+    case Strategy::kBlueGreen:
+      return "blue_green";
+    case Strategy::kAbTest:
+      return "ab_test";
+    case Strategy::kShadow:
+      return "shadow";
+  }
+  return "canary";
+}
+
+absl::StatusOr<Strategy> ParseStrategy(const std::string& name) {
+  for (Strategy s :
+       {Strategy::kCanary, Strategy::kBlueGreen, Strategy::kAbTest, Strategy::kShadow}) {
+    if (name == StrategyName(s)) return s;
+  }
+  return Invalid("strategy", absl::StrCat("unknown strategy \"", name,
+                                          "\" (canary, blue_green, ab_test, shadow)"));
+}
+
+nlohmann::json RolloutSpec::ToJson() const {
+  nlohmann::json j;
+  j["route"] = route;
+  j["strategy"] = StrategyName(strategy);
+  j["stable"] = stable;
+  j["candidate"] = candidate;
+  j["steps"] = steps;
+  j["interval_seconds"] = absl::ToDoubleSeconds(analysis.interval);
+  j["min_requests"] = analysis.min_requests;
+  PutOptional(j, "max_error_rate", analysis.max_error_rate);
+  PutOptional(j, "max_error_rate_increase", analysis.max_error_rate_increase);
+  PutOptional(j, "max_p99_seconds", analysis.max_p99_seconds);
+  PutOptional(j, "max_p99_ratio", analysis.max_p99_ratio);
+  PutOptional(j, "max_mismatch_rate", analysis.max_mismatch_rate);
+  j["failure_limit"] = analysis.failure_limit;
+  j["mirror_percent"] = mirror_percent;
+  j["rollback_window_seconds"] = absl::ToDoubleSeconds(rollback_window);
+  j["duration_seconds"] = absl::ToDoubleSeconds(duration);
+  j["sample_size"] = sample_size;
+  j["alpha"] = alpha;
+  j["auto_promote"] = auto_promote;
+  j["notes"] = notes;
+  return j;
+}
+
+absl::StatusOr<RolloutSpec> RolloutSpec::FromJson(const nlohmann::json& j) {
+  if (!j.is_object()) return absl::DataLossError("rollout spec: not an object");
+  RolloutSpec s;
+  try {
+    s.route = j.at("route").get<std::string>();
+    auto strategy = ParseStrategy(j.at("strategy").get<std::string>());
+    if (!strategy.ok()) return strategy.status();
+    s.strategy = *strategy;
+    s.stable = j.at("stable").get<std::string>();
+    s.candidate = j.at("candidate").get<std::string>();
+    s.steps = j.at("steps").get<std::vector<double>>();
+    s.analysis.interval = absl::Seconds(j.at("interval_seconds").get<double>());
+    s.analysis.min_requests = j.at("min_requests").get<uint64_t>();
+    s.analysis.max_error_rate = GetOptional(j, "max_error_rate");
+    s.analysis.max_error_rate_increase = GetOptional(j, "max_error_rate_increase");
+    s.analysis.max_p99_seconds = GetOptional(j, "max_p99_seconds");
+    s.analysis.max_p99_ratio = GetOptional(j, "max_p99_ratio");
+    s.analysis.max_mismatch_rate = GetOptional(j, "max_mismatch_rate");
+    s.analysis.failure_limit = j.at("failure_limit").get<int>();
+    s.mirror_percent = j.value("mirror_percent", 0.0);
+    s.rollback_window = absl::Seconds(j.value("rollback_window_seconds", 300.0));
+    s.duration = absl::Seconds(j.value("duration_seconds", 0.0));
+    s.sample_size = j.value("sample_size", uint64_t{0});
+    s.alpha = j.value("alpha", 0.05);
+    s.auto_promote = j.value("auto_promote", false);
+    s.notes = j.value("notes", "");
+  } catch (const nlohmann::json::exception& e) {
+    return absl::DataLossError(absl::StrCat("rollout spec: ", e.what()));
+  }
+  return s;
+}
+
+absl::Status ValidateRolloutSpec(const routing::RoutingTable& table, RolloutSpec* spec) {
+  const routing::RoutingTable::Route* route = nullptr;
+  std::vector<std::string> route_names;
+  for (const auto& r : table.routes()) {
+    route_names.push_back(r.name);
+    if (r.name == spec->route) route = &r;
+  }
+  if (route == nullptr) {
+    return Invalid("route", absl::StrCat("unknown route \"", spec->route,
+                                         "\" (routes: ", absl::StrJoin(route_names, ", "), ")"));
+  }
+  std::vector<std::string> pools;
+  for (const auto& p : table.pools()) pools.push_back(p.name);
+  auto known = [&](const std::string& name) {
+    return std::find(pools.begin(), pools.end(), name) != pools.end();
+  };
+  for (auto [field, name] : {std::pair<const char*, const std::string*>{"stable", &spec->stable},
+                             {"candidate", &spec->candidate}}) {
+    if (name->empty()) return Invalid(field, "required");
+    if (!known(*name)) {
+      return Invalid(field, absl::StrCat("unknown pool \"", *name,
+                                         "\" (pools: ", absl::StrJoin(pools, ", "), ")"));
+    }
+  }
+  if (spec->stable == spec->candidate) {
+    return Invalid("candidate", "must differ from stable");
+  }
+  const AnalysisSpec& a = spec->analysis;
+  if (a.interval < absl::Seconds(1)) {
+    return Invalid("interval", absl::StrCat(absl::FormatDuration(a.interval), " is below 1s"));
+  }
+  if (a.failure_limit < 1) return Invalid("failure_limit", "must be at least 1");
+  for (auto [field, v] :
+       {std::pair<const char*, const std::optional<double>*>{"max_error_rate", &a.max_error_rate},
+        {"max_error_rate_increase", &a.max_error_rate_increase},
+        {"max_mismatch_rate", &a.max_mismatch_rate}}) {
+    if (absl::Status s = CheckRate(field, *v); !s.ok()) return s;
+  }
+  if (a.max_p99_seconds.has_value() && !(*a.max_p99_seconds > 0)) {
+    return Invalid("max_p99", "must be > 0");
+  }
+  if (a.max_p99_ratio.has_value() && !(*a.max_p99_ratio > 0)) {
+    return Invalid("max_p99_ratio", "must be > 0");
+  }
+  if (!(spec->mirror_percent >= 0 && spec->mirror_percent <= 100)) {
+    return Invalid("mirror_percent", "must be between 0 and 100");
+  }
+  switch (spec->strategy) {
+    case Strategy::kCanary:
+    case Strategy::kShadow: {
+      if (spec->steps.empty()) {
+        if (spec->strategy == Strategy::kCanary) return Invalid("steps", "required for canary");
+        spec->steps = {10, 25, 50, 100};
+      }
+      double last = 0;
+      for (size_t i = 0; i < spec->steps.size(); ++i) {
+        const double w = spec->steps[i];
+        if (!(w > last && w <= 100)) {
+          return Invalid(absl::StrCat("steps[", i, "]"),
+                         absl::StrCat(w, ": steps must rise, each in (0, 100]"));
+        }
+        last = w;
+      }
+      if (spec->strategy == Strategy::kShadow && spec->mirror_percent == 0) {
+        spec->mirror_percent = 100;
+      }
+      break;
+    }
+    case Strategy::kBlueGreen:
+      if (!spec->steps.empty()) return Invalid("steps", "blue_green switches 0 -> 100 at once");
+      if (spec->rollback_window < absl::ZeroDuration()) {
+        return Invalid("rollback_window", "must be >= 0");
+      }
+      break;
+    case Strategy::kAbTest:
+      if (spec->steps.empty()) spec->steps = {50};
+      if (spec->steps.size() != 1 || !(spec->steps[0] > 0 && spec->steps[0] < 100)) {
+        return Invalid("steps", "ab_test takes one value, the candidate's share, in (0, 100)");
+      }
+      if (route->sticky_key.empty()) {
+        return Invalid("strategy", absl::StrCat("ab_test needs a sticky split: route \"",
+                                                spec->route, "\" has no sticky_key"));
+      }
+      if (spec->duration <= absl::ZeroDuration() && spec->sample_size == 0) {
+        return Invalid("duration", "ab_test needs a duration or a sample_size");
+      }
+      if (!(spec->alpha > 0 && spec->alpha < 1)) return Invalid("alpha", "must be in (0, 1)");
+      break;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace rollout::control

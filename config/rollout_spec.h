@@ -1,0 +1,70 @@
+// RolloutSpec: what a rollout does (strategy, pools, steps) and how it is judged.
+//
+// The same fields come from `rolloutctl rollout start` flags, the StartRollout RPC and the
+// config file's `rollouts:` list. ValidateRolloutSpec() checks one against the routing
+// table and fills in the defaults, so every source is held to the same rules.
+//
+//   RolloutSpec spec;
+//   spec.route = "infer"; spec.strategy = Strategy::kCanary;
+//   spec.stable = "v1"; spec.candidate = "v2"; spec.steps = {5, 25, 50, 100};
+//   absl::Status s = ValidateRolloutSpec(*table, &spec);
+//
+// Thread-safety: plain values.
+#ifndef ROLLOUT_CONFIG_ROLLOUT_SPEC_H_
+#define ROLLOUT_CONFIG_ROLLOUT_SPEC_H_
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "routing/routing_table.h"
+
+namespace rollout::control {
+
+enum class Strategy { kCanary, kBlueGreen, kAbTest, kShadow };
+const char* StrategyName(Strategy s);
+absl::StatusOr<Strategy> ParseStrategy(const std::string& name);
+
+// The thresholds of one analysis. Unset thresholds are not checked.
+struct AnalysisSpec {
+  absl::Duration interval = absl::Seconds(30);
+  uint64_t min_requests = 100;                    // per pool and window; below it the step holds
+  std::optional<double> max_error_rate;           // candidate's server-error rate, 0..1
+  std::optional<double> max_error_rate_increase;  // candidate minus stable, 0..1
+  std::optional<double> max_p99_seconds;          // candidate's p99
+  std::optional<double> max_p99_ratio;            // candidate p99 / stable p99
+  std::optional<double> max_mismatch_rate;        // shadow answers that disagree, 0..1
+  int failure_limit = 2;                          // consecutive failures that abort
+};
+
+struct RolloutSpec {
+  std::string route;
+  Strategy strategy = Strategy::kCanary;
+  std::string stable;
+  std::string candidate;
+  // canary: the candidate's percentages, rising, each in (0, 100]. ab_test: one value, the
+  // candidate's share of the split (default 50). shadow: the canary that promotion starts.
+  std::vector<double> steps;
+  AnalysisSpec analysis;
+  double mirror_percent = 0;                          // blue_green preview, shadow (default 100)
+  absl::Duration rollback_window = absl::Minutes(5);  // blue_green
+  absl::Duration duration = absl::ZeroDuration();     // ab_test: run this long...
+  uint64_t sample_size = 0;                           // ...or until each arm answered this many
+  double alpha = 0.05;                                // ab_test significance level
+  bool auto_promote = false;                          // ab_test: act on the verdict
+  std::string notes;                                  // release notes
+
+  nlohmann::json ToJson() const;
+  static absl::StatusOr<RolloutSpec> FromJson(const nlohmann::json& j);
+};
+
+// Checks `spec` against `table` and fills in defaults. INVALID_ARGUMENT names the field.
+absl::Status ValidateRolloutSpec(const routing::RoutingTable& table, RolloutSpec* spec);
+
+}  // namespace rollout::control
+
+#endif  // ROLLOUT_CONFIG_ROLLOUT_SPEC_H_

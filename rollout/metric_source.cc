@@ -1,0 +1,38 @@
+#include "rollout/metric_source.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace rollout::control {
+
+PoolStats ToPoolStats(const metrics::WindowSnapshot& s) {
+  using metrics::MirrorResult;
+  PoolStats p;
+  p.requests = s.requests - s.cancelled;
+  p.server_errors = s.server_errors;
+  if (s.requests > 0) p.p99_seconds = absl::ToDoubleSeconds(s.p99);
+  p.mirror_match = s.mirror[static_cast<int>(MirrorResult::kMatch)];
+  p.mirror_mismatch = s.mirror[static_cast<int>(MirrorResult::kMismatch)];
+  p.mirror_errors = s.mirror[static_cast<int>(MirrorResult::kError)];
+  if (s.mirror_timed > 0) p.mirror_p99_seconds = absl::ToDoubleSeconds(s.mirror_p99);
+  using Buckets = metrics::CallSeries::WindowBuckets;
+  for (size_t i = 0; i < s.latency_bins.size(); ++i) {
+    if (s.latency_bins[i] == 0) continue;  // sparse
+    const double upper = static_cast<double>(Buckets::LowerBound(i) + Buckets::Width(i)) / 1e9;
+    p.latency.emplace_back(upper, s.latency_bins[i]);
+  }
+  return p;
+}
+
+absl::StatusOr<PoolStats> InProcessSource::Window(const std::string& route, const std::string& pool,
+                                                  absl::Duration window) {
+  // Windows are kept per second, and the current second has only just begun: one more
+  // second makes the window hold `window` of whole seconds plus the current part.
+  std::optional<metrics::WindowSnapshot> s =
+      calls_->Snapshot(route, pool, window + absl::Seconds(1));
+  if (!s.has_value()) {
+    return absl::NotFoundError(absl::StrCat("no call was ever routed to ", route, "/", pool));
+  }
+  return ToPoolStats(*s);
+}
+
+}  // namespace rollout::control

@@ -1,0 +1,79 @@
+// Release: the record of one rollout, from start to outcome.
+//
+// It is both the rollout's live state (phase, step, when the next analysis runs, how many
+// analyses failed in a row) and its history (who started it and why, every decision with
+// the measured values and thresholds, and how it ended). Records are persisted with the
+// routing state and survive restarts; `rolloutctl history` lists them.
+//
+// Thread-safety: plain values.
+#ifndef ROLLOUT_ROLLOUT_RELEASE_H_
+#define ROLLOUT_ROLLOUT_RELEASE_H_
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "config/rollout_spec.h"
+#include "rollout/analysis.h"
+
+namespace rollout::control {
+
+// Progressing: steps and analyses run. Paused: nothing moves until resumed.
+// RollbackWindow: blue_green switched; abort flips back at once. Concluded: an ab_test
+// reached its verdict and waits for promote or abort. Promoted and Aborted are final.
+enum class Phase { kProgressing, kPaused, kRollbackWindow, kConcluded, kPromoted, kAborted };
+inline constexpr Phase kAllPhases[] = {Phase::kProgressing,    Phase::kPaused,
+                                       Phase::kRollbackWindow, Phase::kConcluded,
+                                       Phase::kPromoted,       Phase::kAborted};
+const char* PhaseName(Phase p);
+
+struct Decision {
+  absl::Time time;
+  int step = 0;      // 1-based step the rollout was at
+  std::string kind;  // start|hold|pass|fail|step|switch|promote|abort|pause|resume|verdict
+  std::string actor;
+  std::string detail;   // one line for people
+  nlohmann::json data;  // measured values and thresholds
+
+  nlohmann::json ToJson() const;
+  static Decision FromJson(const nlohmann::json& j);
+};
+
+struct Release {
+  uint64_t id = 0;
+  RolloutSpec spec;
+  std::string started_by;
+  std::string source;  // "api" or "config"
+  std::string reason;
+  absl::Time started = absl::InfinitePast();
+  absl::Time ended = absl::InfinitePast();  // InfinitePast while active
+  Phase phase = Phase::kProgressing;
+  Phase paused_from = Phase::kProgressing;
+  int step = 0;  // canary: index into spec.steps; blue_green: 0 preview, 1 switched
+  absl::Time next_analysis = absl::InfinitePast();
+  absl::Time deadline = absl::InfiniteFuture();  // rollback window end; ab_test end
+  int consecutive_failures = 0;
+  std::string outcome_reason;
+  uint64_t follows = 0;               // the shadow rollout whose promotion started this one
+  PoolStats ab_stable, ab_candidate;  // ab_test: the traffic so far
+  std::vector<Decision> decisions;
+
+  bool active() const { return phase != Phase::kPromoted && phase != Phase::kAborted; }
+  // "in_progress", "promoted", "aborted".
+  std::string Outcome() const;
+  // The candidate's share now, in percent.
+  double CandidatePercent() const;
+  int TotalSteps() const;
+
+  nlohmann::json ToJson() const;
+  static absl::StatusOr<Release> FromJson(const nlohmann::json& j);
+};
+
+std::string Rfc3339(absl::Time t);  // RFC 3339 UTC; "" for InfinitePast
+
+}  // namespace rollout::control
+
+#endif  // ROLLOUT_ROLLOUT_RELEASE_H_

@@ -1,0 +1,693 @@
+#include "rollout/rollout_engine.h"
+
+#include <cstdio>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace rollout::control {
+namespace {
+
+constexpr char kEngine[] = "rollout-engine";
+constexpr char kPreviewHeader[] = "x-rollout-pool";
+constexpr size_t kMaxEvents = 1000;
+
+std::string Percent(double p) { return absl::StrFormat("%g%%", p); }
+
+std::string Where(const Release& r) {
+  return absl::StrCat(r.spec.candidate, " at ", Percent(r.CandidatePercent()), " (step ",
+                      r.step + 1, "/", r.TotalSteps(), ")");
+}
+
+std::string AuditVerb(const std::string& kind) {
+  std::string verb = kind;
+  if (!verb.empty()) verb[0] = absl::ascii_toupper(verb[0]);
+  return "Rollout" + verb;
+}
+
+bool IsPhaseChange(const std::string& kind) {
+  return kind != "hold" && kind != "pass" && kind != "fail";
+}
+
+}  // namespace
+
+RouteOverride RouteChangeFor(const Release& r) {
+  RouteOverride o;
+  const double candidate = r.CandidatePercent();
+  o.split = {{r.spec.stable, 100 - candidate}, {r.spec.candidate, candidate}};
+  if (!r.active()) return o;  // the file's mirror and header come back
+  if (r.spec.strategy == Strategy::kBlueGreen) {
+    o.override_header = kPreviewHeader;  // used only when the route has none
+    if (r.step == 0 && r.spec.mirror_percent > 0) {
+      o.mirror_pool = r.spec.candidate;
+      o.mirror_percent = r.spec.mirror_percent;
+    }
+  }
+  if (r.spec.strategy == Strategy::kShadow) {
+    o.mirror_pool = r.spec.candidate;
+    o.mirror_percent = r.spec.mirror_percent;
+  }
+  return o;
+}
+
+absl::StatusOr<std::unique_ptr<RolloutEngine>> RolloutEngine::Create(Controller* controller,
+                                                                     Options options) {
+  if (options.source == nullptr) return absl::InvalidArgumentError("rollout engine: no source");
+  std::unique_ptr<RolloutEngine> engine(new RolloutEngine(controller, std::move(options)));
+  if (controller->writer()) {
+    if (absl::Status s = engine->TakeOver(); !s.ok()) return s;
+  } else {
+    engine->Refresh();
+  }
+  return engine;
+}
+
+void RolloutEngine::LoadLocked() {
+  const nlohmann::json records = controller_->rollouts();
+  releases_.clear();
+  next_id_ = 1;
+  if (!records.is_object()) return;
+  next_id_ = records.value("next_id", uint64_t{1});
+  for (const auto& j : records.value("releases", nlohmann::json::array())) {
+    absl::StatusOr<Release> r = Release::FromJson(j);
+    if (!r.ok()) {
+      std::fprintf(stderr, "rollout-proxy: WARNING: skipped a release record: %s\n",
+                   std::string(r.status().message()).c_str());
+      continue;
+    }
+    next_id_ = std::max(next_id_, r->id + 1);
+    releases_[r->id] = *std::move(r);
+  }
+}
+
+void RolloutEngine::Refresh() {
+  std::lock_guard<std::mutex> lock(mu_);
+  LoadLocked();
+}
+
+absl::Status RolloutEngine::TakeOver() {
+  std::lock_guard<std::mutex> lock(mu_);
+  LoadLocked();
+  // Windows kept in memory are gone (a restart, or another replica led until now): give
+  // each active rollout a fresh interval of traffic before it is judged again, and say
+  // where it goes on from.
+  const absl::Time now = options_.clock();
+  std::vector<Release> active;
+  for (const auto& [id, r] : releases_) {
+    if (r.active()) active.push_back(r);
+  }
+  for (Release next : active) {
+    next.next_analysis = now + next.spec.analysis.interval;
+    Decision d{
+        now,
+        0,
+        "restore",
+        kEngine,
+        absl::StrCat("proxy restarted: ", PhaseName(next.phase), ", ", Where(next),
+                     "; next analysis in ", absl::FormatDuration(next.spec.analysis.interval)),
+        {}};
+    if (absl::Status s = CommitLocked(next, d, RouteChangeFor(next)); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+
+// Drops the oldest finished records beyond `keep`; active ones always stay.
+void PruneFinished(std::map<uint64_t, Release>* releases, size_t keep) {
+  size_t finished = 0;
+  for (const auto& [id, r] : *releases) finished += r.active() ? 0 : 1;
+  for (auto it = releases->begin(); it != releases->end() && finished > keep;) {
+    if (it->second.active()) {
+      ++it;
+    } else {
+      it = releases->erase(it);
+      --finished;
+    }
+  }
+}
+
+}  // namespace
+
+absl::Status RolloutEngine::CommitLocked(Release next, Decision decision,
+                                         std::optional<RouteOverride> change) {
+  decision.time = options_.clock();
+  decision.step = next.step + 1;
+  next.decisions.push_back(decision);
+  AuditEntry entry{decision.time,
+                   decision.actor,
+                   AuditVerb(decision.kind),
+                   next.spec.route,
+                   nullptr,
+                   nullptr,
+                   absl::StrCat("#", next.id, " ", decision.detail),
+                   0};
+  // The records as they are once this commits: the state file and memory hold the same.
+  std::map<uint64_t, Release> after = releases_;
+  after[next.id] = next;
+  PruneFinished(&after, options_.max_finished_records);
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& [id, r] : after) list.push_back(r.ToJson());
+  const uint64_t next_id = std::max(next_id_, next.id + 1);
+  absl::StatusOr<uint64_t> committed =
+      controller_->CommitRollout(next.spec.route, std::move(change), next.active(),
+                                 {{"next_id", next_id}, {"releases", std::move(list)}}, entry);
+  if (!committed.ok()) return committed.status();
+  next_id_ = next_id;
+  releases_ = std::move(after);
+  events_.push_back({++event_seq_, next, decision});
+  if (events_.size() > kMaxEvents) events_.pop_front();
+  events_cv_.notify_all();
+  if (options_.notifier != nullptr && IsPhaseChange(decision.kind)) {
+    options_.notifier->Notify({{"event", AuditVerb(decision.kind)},
+                               {"release", next.id},
+                               {"route", next.spec.route},
+                               {"strategy", StrategyName(next.spec.strategy)},
+                               {"stable", next.spec.stable},
+                               {"candidate", next.spec.candidate},
+                               {"phase", PhaseName(next.phase)},
+                               {"step", next.step + 1},
+                               {"candidate_percent", next.CandidatePercent()},
+                               {"actor", decision.actor},
+                               {"detail", decision.detail},
+                               {"data", decision.data},
+                               {"time", Rfc3339(decision.time)}});
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Release> RolloutEngine::Start(const std::string& actor, RolloutSpec spec,
+                                             const std::string& reason, const std::string& source) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return StartLocked(actor, std::move(spec), reason, source, 0);
+}
+
+absl::StatusOr<Release> RolloutEngine::StartLocked(const std::string& actor, RolloutSpec spec,
+                                                   const std::string& reason,
+                                                   const std::string& source, uint64_t follows) {
+  if (absl::Status s = ValidateRolloutSpec(*controller_->Current().table, &spec); !s.ok()) {
+    return s;
+  }
+  for (const auto& [id, r] : releases_) {
+    if (r.active() && r.spec.route == spec.route) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("route \"", spec.route, "\" already has rollout #", id, " in progress (",
+                       StrategyName(r.spec.strategy), " ", r.spec.stable, " -> ", r.spec.candidate,
+                       ", ", PhaseName(r.phase), "); promote or abort it first"));
+    }
+  }
+  const absl::Time now = options_.clock();
+  Release r;
+  r.id = next_id_;
+  r.spec = std::move(spec);
+  r.started_by = actor;
+  r.source = source;
+  r.reason = reason;
+  r.started = now;
+  r.follows = follows;
+  r.next_analysis = now + r.spec.analysis.interval;
+  if (r.spec.strategy == Strategy::kAbTest && r.spec.duration > absl::ZeroDuration()) {
+    r.deadline = now + r.spec.duration;
+  }
+  std::string what;
+  switch (r.spec.strategy) {
+    case Strategy::kCanary:
+      what = Where(r);
+      break;
+    case Strategy::kBlueGreen:
+      what = absl::StrCat(r.spec.candidate, " in preview at 0%, reachable with ", kPreviewHeader,
+                          ": ", r.spec.candidate,
+                          r.spec.mirror_percent > 0
+                              ? absl::StrCat(" and mirrored ", Percent(r.spec.mirror_percent))
+                              : "");
+      break;
+    case Strategy::kAbTest:
+      what = absl::StrCat("sticky split ", r.spec.stable, " ", Percent(100 - r.spec.steps[0]),
+                          " / ", r.spec.candidate, " ", Percent(r.spec.steps[0]));
+      break;
+    case Strategy::kShadow:
+      what = absl::StrCat(r.spec.candidate, " mirrored ", Percent(r.spec.mirror_percent),
+                          ", its answers compared, never returned");
+      break;
+  }
+  Decision d{now,
+             0,
+             "start",
+             actor,
+             absl::StrCat(StrategyName(r.spec.strategy), " ", r.spec.stable, " -> ",
+                          r.spec.candidate, ": ", what, "; first analysis in ",
+                          absl::FormatDuration(r.spec.analysis.interval),
+                          reason.empty() ? "" : absl::StrCat(" (", reason, ")")),
+             r.spec.ToJson()};
+  const RouteOverride change = RouteChangeFor(r);
+  if (absl::Status s = CommitLocked(r, std::move(d), change); !s.ok()) return s;
+  return releases_.at(r.id);
+}
+
+absl::StatusOr<Release*> RolloutEngine::ActiveLocked(const std::string& route) {
+  Release* latest = nullptr;
+  for (auto& [id, r] : releases_) {
+    if (r.spec.route != route) continue;
+    if (r.active()) return &r;
+    latest = &r;
+  }
+  if (latest == nullptr) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("route \"", route, "\" has no rollout in progress"));
+  }
+  return absl::FailedPreconditionError(
+      absl::StrCat("route \"", route, "\" has no rollout in progress (the last, #", latest->id,
+                   ", was ", latest->Outcome(), " at ", Rfc3339(latest->ended), ")"));
+}
+
+absl::StatusOr<Release> RolloutEngine::Pause(const std::string& actor, const std::string& route,
+                                             const std::string& reason) {
+  std::lock_guard<std::mutex> lock(mu_);
+  absl::StatusOr<Release*> active = ActiveLocked(route);
+  if (!active.ok()) return active.status();
+  Release next = **active;
+  if (next.phase == Phase::kPaused || next.phase == Phase::kConcluded) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("rollout #", next.id, " is ", PhaseName(next.phase), ", not running"));
+  }
+  next.paused_from = next.phase;
+  next.phase = Phase::kPaused;
+  Decision d{{},
+             0,
+             "pause",
+             actor,
+             absl::StrCat("paused at ", Where(next), reason.empty() ? "" : ": ", reason),
+             {}};
+  if (absl::Status s = CommitLocked(next, std::move(d), std::nullopt); !s.ok()) return s;
+  return releases_.at(next.id);
+}
+
+absl::StatusOr<Release> RolloutEngine::Resume(const std::string& actor, const std::string& route,
+                                              const std::string& reason) {
+  std::lock_guard<std::mutex> lock(mu_);
+  absl::StatusOr<Release*> active = ActiveLocked(route);
+  if (!active.ok()) return active.status();
+  Release next = **active;
+  if (next.phase != Phase::kPaused) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("rollout #", next.id, " is ", PhaseName(next.phase), ", not paused"));
+  }
+  const absl::Time now = options_.clock();
+  absl::Time paused_at = now;
+  for (const Decision& d : next.decisions) {
+    if (d.kind == "pause") paused_at = d.time;
+  }
+  next.phase = next.paused_from;
+  next.next_analysis = now + next.spec.analysis.interval;
+  if (next.deadline != absl::InfiniteFuture()) next.deadline += now - paused_at;  // time frozen
+  Decision d{{},
+             0,
+             "resume",
+             actor,
+             absl::StrCat("resumed at ", Where(next), "; next analysis in ",
+                          absl::FormatDuration(next.spec.analysis.interval),
+                          reason.empty() ? "" : ": ", reason),
+             {}};
+  if (absl::Status s = CommitLocked(next, std::move(d), std::nullopt); !s.ok()) return s;
+  return releases_.at(next.id);
+}
+
+absl::Status RolloutEngine::PromoteLocked(Release next, const std::string& actor,
+                                          const std::string& detail, nlohmann::json data) {
+  const absl::Time now = options_.clock();
+  const bool shadow = next.spec.strategy == Strategy::kShadow;
+  next.phase = Phase::kPromoted;
+  next.ended = now;
+  next.outcome_reason = detail;
+  Decision d{{},
+             0,
+             "promote",
+             actor,
+             shadow ? absl::StrCat(detail, "; starting a canary of ", next.spec.candidate)
+                    : absl::StrCat(detail, "; ", next.spec.candidate, " now takes 100%"),
+             std::move(data)};
+  if (absl::Status s = CommitLocked(next, std::move(d), RouteChangeFor(next)); !s.ok()) return s;
+  if (!shadow) return absl::OkStatus();
+  RolloutSpec canary = next.spec;
+  canary.strategy = Strategy::kCanary;
+  canary.mirror_percent = 0;
+  return StartLocked(actor, std::move(canary),
+                     absl::StrCat("promoted from shadow rollout #", next.id), next.source, next.id)
+      .status();
+}
+
+absl::Status RolloutEngine::AbortLocked(Release next, const std::string& actor,
+                                        const std::string& detail, nlohmann::json data) {
+  next.phase = Phase::kAborted;
+  next.ended = options_.clock();
+  next.outcome_reason = detail;
+  Decision d{{},
+             0,
+             "abort",
+             actor,
+             absl::StrCat(detail, "; ", next.spec.stable, " back to 100%"),
+             std::move(data)};
+  return CommitLocked(next, std::move(d), RouteChangeFor(next));
+}
+
+absl::StatusOr<Release> RolloutEngine::Promote(const std::string& actor, const std::string& route,
+                                               const std::string& reason) {
+  std::lock_guard<std::mutex> lock(mu_);
+  absl::StatusOr<Release*> active = ActiveLocked(route);
+  if (!active.ok()) return active.status();
+  const uint64_t id = (*active)->id;
+  if (absl::Status s = PromoteLocked(**active, actor,
+                                     absl::StrCat("promoted by ", actor, " at ", Where(**active),
+                                                  reason.empty() ? "" : ": ", reason),
+                                     {});
+      !s.ok()) {
+    return s;
+  }
+  return releases_.at(id);
+}
+
+absl::StatusOr<Release> RolloutEngine::Abort(const std::string& actor, const std::string& route,
+                                             const std::string& reason) {
+  std::lock_guard<std::mutex> lock(mu_);
+  absl::StatusOr<Release*> active = ActiveLocked(route);
+  if (!active.ok()) return active.status();
+  const uint64_t id = (*active)->id;
+  if (absl::Status s = AbortLocked(**active, actor,
+                                   absl::StrCat("aborted by ", actor, " at ", Where(**active),
+                                                reason.empty() ? "" : ": ", reason),
+                                   {});
+      !s.ok()) {
+    return s;
+  }
+  return releases_.at(id);
+}
+
+absl::StatusOr<Release> RolloutEngine::Get(const std::string& route) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const Release* latest = nullptr;
+  for (const auto& [id, r] : releases_) {
+    if (r.spec.route != route) continue;
+    if (r.active()) return r;
+    latest = &r;
+  }
+  if (latest == nullptr) {
+    return absl::NotFoundError(absl::StrCat("route \"", route, "\" has had no rollout"));
+  }
+  return *latest;
+}
+
+absl::StatusOr<Release> RolloutEngine::GetById(uint64_t id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = releases_.find(id);
+  if (it == releases_.end()) {
+    return absl::NotFoundError(absl::StrCat("no release #", id, " (kept: the last ",
+                                            options_.max_finished_records, " finished)"));
+  }
+  return it->second;
+}
+
+std::vector<Release> RolloutEngine::History(const std::string& route) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<Release> out;
+  for (const auto& [id, r] : releases_) {
+    if (route.empty() || r.spec.route == route) out.push_back(r);
+  }
+  return out;
+}
+
+std::vector<std::string> RolloutEngine::StartDeclared(const std::vector<RolloutSpec>& declared) {
+  std::vector<std::string> notes;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const RolloutSpec& spec : declared) {
+    RolloutSpec filled = spec;
+    if (absl::Status s = ValidateRolloutSpec(*controller_->Current().table, &filled); !s.ok()) {
+      notes.push_back(absl::StrCat("rollout on ", spec.route, " not started: ", s.message()));
+      continue;
+    }
+    const std::string key = filled.ToJson().dump();
+    const Release* ran = nullptr;
+    for (const auto& [id, r] : releases_) {
+      if (r.source == "config" && r.spec.ToJson().dump() == key) ran = &r;
+    }
+    if (ran != nullptr) {
+      notes.push_back(absl::StrCat("rollout on ", spec.route, ": the config's rollout ran as #",
+                                   ran->id, " (", ran->Outcome(), ")"));
+      continue;
+    }
+    absl::StatusOr<Release> r =
+        StartLocked("config", filled, "declared in the config file", "config", 0);
+    notes.push_back(
+        r.ok() ? absl::StrCat("rollout on ", spec.route, ": started #", r->id)
+               : absl::StrCat("rollout on ", spec.route, " not started: ", r.status().message()));
+  }
+  return notes;
+}
+
+void RolloutEngine::Tick() {
+  if (!controller_->writer()) return;  // a follower replica: the leader runs the rollouts
+  const std::shared_ptr<const routing::RoutingTable> table = controller_->store()->Current();
+  auto has_pool = [&](const std::string& name) {
+    for (const auto& p : table->pools()) {
+      if (p.name == name) return true;
+    }
+    return false;
+  };
+  // What a reload took away from under a rollout, or "" if nothing.
+  auto missing = [&](const Release& r) -> std::string {
+    bool route = false;
+    for (const auto& t : table->routes()) route = route || t.name == r.spec.route;
+    if (!route) return absl::StrCat("route \"", r.spec.route, "\"");
+    if (!has_pool(r.spec.stable)) return absl::StrCat("pool \"", r.spec.stable, "\"");
+    if (!has_pool(r.spec.candidate)) return absl::StrCat("pool \"", r.spec.candidate, "\"");
+    return "";
+  };
+  std::vector<Release> due;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const absl::Time now = options_.clock();
+    for (const auto& [id, r] : releases_) {
+      const bool running = r.phase == Phase::kProgressing || r.phase == Phase::kRollbackWindow;
+      const bool orphaned = r.active() && !missing(r).empty();
+      if (orphaned || (running && (now >= r.next_analysis || now >= r.deadline))) {
+        due.push_back(r);
+      }
+    }
+  }
+  for (const Release& r : due) {
+    if (const std::string gone = missing(r); !gone.empty()) {
+      // A reload removed a pool or the route (the route's weights went back to the file's):
+      // the rollout cannot go on.
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = releases_.find(r.id);
+      if (it == releases_.end() || !it->second.active()) continue;
+      Release next = it->second;
+      next.phase = Phase::kAborted;
+      next.ended = options_.clock();
+      next.outcome_reason =
+          absl::StrCat("aborted: ", gone, " is no longer in the config; the file's weights apply");
+      Decision d{{}, 0, "abort", kEngine, next.outcome_reason, {}};
+      if (absl::Status s = CommitLocked(next, std::move(d), std::nullopt); !s.ok()) {
+        std::fprintf(stderr, "rollout-proxy: rollout #%llu: %s\n",
+                     static_cast<unsigned long long>(r.id), std::string(s.message()).c_str());
+      }
+      continue;
+    }
+    // Read outside the lock: a Prometheus query may take a while.
+    const absl::Duration window = r.spec.analysis.interval;
+    absl::StatusOr<PoolStats> candidate =
+        options_.source->Window(r.spec.route, r.spec.candidate, window);
+    absl::StatusOr<PoolStats> stable = options_.source->Window(r.spec.route, r.spec.stable, window);
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = releases_.find(r.id);
+    // Skip it if an admin acted on it meanwhile; the next tick sees the new state.
+    if (it == releases_.end() || it->second.decisions.size() != r.decisions.size()) continue;
+    AnalyseLocked(it->second, candidate, stable);
+  }
+}
+
+void RolloutEngine::AnalyseLocked(Release next, const absl::StatusOr<PoolStats>& candidate,
+                                  const absl::StatusOr<PoolStats>& stable) {
+  const absl::Time now = options_.clock();
+  const AnalysisSpec& a = next.spec.analysis;
+  auto report = [&](const absl::Status& s) {
+    if (!s.ok()) {
+      std::fprintf(stderr, "rollout-proxy: rollout #%llu: %s\n",
+                   static_cast<unsigned long long>(next.id), std::string(s.message()).c_str());
+    }
+  };
+  if (next.phase == Phase::kRollbackWindow && now >= next.deadline) {
+    report(PromoteLocked(
+        next, kEngine,
+        absl::StrCat("promoted: the rollback window of ",
+                     absl::FormatDuration(next.spec.rollback_window), " passed with no abort"),
+        {}));
+    return;
+  }
+  next.next_analysis = now + a.interval;
+
+  if (next.spec.strategy == Strategy::kAbTest) {
+    if (candidate.ok()) next.ab_candidate.Add(*candidate);
+    if (stable.ok()) next.ab_stable.Add(*stable);
+    const bool enough = next.spec.sample_size > 0 &&
+                        next.ab_candidate.requests >= next.spec.sample_size &&
+                        next.ab_stable.requests >= next.spec.sample_size;
+    if (now < next.deadline && !enough) {
+      Decision d{
+          {},
+          0,
+          "hold",
+          kEngine,
+          absl::StrCat(
+              "collecting: ", next.spec.stable, " ", next.ab_stable.requests, " calls (",
+              next.ab_stable.server_errors, " errors), ", next.spec.candidate, " ",
+              next.ab_candidate.requests, " calls (", next.ab_candidate.server_errors, " errors)",
+              candidate.ok() ? "" : absl::StrCat("; no data: ", candidate.status().message())),
+          {{"stable", next.ab_stable.ToJson()}, {"candidate", next.ab_candidate.ToJson()}}};
+      report(CommitLocked(next, std::move(d), std::nullopt));
+      return;
+    }
+    const ArmComparison verdict = CompareArms(next.ab_stable, next.ab_candidate, next.spec.alpha);
+    if (next.spec.auto_promote && verdict.candidate_worse) {
+      report(AbortLocked(next, kEngine, absl::StrCat("A/B verdict: ", verdict.summary),
+                         verdict.ToJson()));
+    } else if (next.spec.auto_promote) {
+      report(PromoteLocked(next, kEngine, absl::StrCat("A/B verdict: ", verdict.summary),
+                           verdict.ToJson()));
+    } else {
+      next.phase = Phase::kConcluded;
+      Decision d{{},
+                 0,
+                 "verdict",
+                 kEngine,
+                 absl::StrCat(verdict.summary, "; waiting for promote or abort"),
+                 verdict.ToJson()};
+      report(CommitLocked(next, std::move(d), std::nullopt));
+    }
+    return;
+  }
+
+  Verdict v;
+  const bool shadow_judged =
+      next.spec.strategy == Strategy::kShadow || (next.spec.strategy == Strategy::kBlueGreen &&
+                                                  next.step == 0 && next.spec.mirror_percent > 0);
+  if (!candidate.ok() || (!shadow_judged && !stable.ok() && candidate->requests >= a.min_requests &&
+                          (a.max_error_rate_increase || a.max_p99_ratio))) {
+    const absl::Status& why = !candidate.ok() ? candidate.status() : stable.status();
+    v.outcome = Outcome::kHold;
+    v.summary = absl::StrCat("hold: no data (", why.message(), ")");
+  } else if (shadow_judged) {
+    v = JudgeShadow(a, *candidate, stable.ok() ? *stable : PoolStats());
+  } else {
+    v = Judge(a, *candidate, stable.ok() ? *stable : PoolStats());
+  }
+
+  if (v.outcome == Outcome::kHold) {
+    report(CommitLocked(next, {{}, 0, "hold", kEngine, v.summary, v.ToJson()}, std::nullopt));
+  } else if (v.outcome == Outcome::kFail) {
+    next.consecutive_failures += 1;
+    if (next.consecutive_failures >= a.failure_limit) {
+      report(AbortLocked(next, kEngine,
+                         absl::StrCat("aborted: ", next.consecutive_failures,
+                                      " failed analyses in a row (failure_limit ", a.failure_limit,
+                                      "); last: ", v.summary),
+                         v.ToJson()));
+      return;
+    }
+    report(CommitLocked(next,
+                        {{},
+                         0,
+                         "fail",
+                         kEngine,
+                         absl::StrCat("analysis failed (", next.consecutive_failures, "/",
+                                      a.failure_limit, "): ", v.summary),
+                         v.ToJson()},
+                        std::nullopt));
+  } else {
+    next.consecutive_failures = 0;
+    switch (next.spec.strategy) {
+      case Strategy::kCanary:
+        if (next.step + 1 < static_cast<int>(next.spec.steps.size())) {
+          next.step += 1;
+          const RouteOverride change = RouteChangeFor(next);
+          report(CommitLocked(next,
+                              {{},
+                               0,
+                               "step",
+                               kEngine,
+                               absl::StrCat("analysis passed: ", v.summary, "; now ", Where(next)),
+                               v.ToJson()},
+                              change));
+        } else {
+          report(PromoteLocked(next, kEngine,
+                               absl::StrCat("promoted: the last step passed: ", v.summary),
+                               v.ToJson()));
+        }
+        return;
+      case Strategy::kBlueGreen:
+        if (next.step == 0) {
+          next.step = 1;
+          next.phase = Phase::kRollbackWindow;
+          next.deadline = now + next.spec.rollback_window;
+          if (next.spec.rollback_window <= absl::ZeroDuration()) {
+            report(PromoteLocked(next, kEngine,
+                                 absl::StrCat("analysis passed: ", v.summary, "; switched"),
+                                 v.ToJson()));
+            return;
+          }
+          const RouteOverride change = RouteChangeFor(next);
+          report(CommitLocked(
+              next,
+              {{},
+               0,
+               "switch",
+               kEngine,
+               absl::StrCat("analysis passed: ", v.summary, "; switched: ", next.spec.candidate,
+                            " takes 100%, ", next.spec.stable,
+                            " stays warm for instant rollback until ", Rfc3339(next.deadline)),
+               v.ToJson()},
+              change));
+          return;
+        }
+        [[fallthrough]];
+      default:
+        report(CommitLocked(
+            next,
+            {{}, 0, "pass", kEngine, absl::StrCat("analysis passed: ", v.summary), v.ToJson()},
+            std::nullopt));
+    }
+  }
+}
+
+std::vector<RolloutEngine::Event> RolloutEngine::WaitEvents(uint64_t after_seq,
+                                                            const std::string& route,
+                                                            absl::Time deadline) const {
+  std::unique_lock<std::mutex> lock(mu_);
+  std::vector<Event> out;
+  while (true) {
+    for (const Event& e : events_) {
+      if (e.seq > after_seq && (route.empty() || e.release.spec.route == route)) out.push_back(e);
+    }
+    if (!out.empty() || absl::Now() >= deadline) return out;
+    events_cv_.wait_until(lock, absl::ToChronoTime(deadline));
+  }
+}
+
+uint64_t RolloutEngine::LastEventSeq() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return event_seq_;
+}
+
+std::vector<RolloutEngine::RouteGauge> RolloutEngine::Gauges() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::map<std::string, const Release*> latest;
+  for (const auto& [id, r] : releases_) {
+    const Release*& slot = latest[r.spec.route];
+    if (slot == nullptr || !slot->active()) slot = &r;
+  }
+  std::vector<RouteGauge> out;
+  for (const auto& [route, r] : latest) out.push_back({route, r->step + 1, r->phase});
+  return out;
+}
+
+}  // namespace rollout::control

@@ -1,0 +1,151 @@
+// RolloutEngine: runs rollouts (canary, blue_green, ab_test, shadow) on the routes of a
+// Controller, and promotes or aborts them on the metrics.
+//
+// Every interval it reads the candidate's and the stable pool's window from a MetricSource
+// and judges them (analysis.h): a hold changes nothing, a pass moves to the next step, and
+// `failure_limit` failures in a row abort (100% stable at once). Each decision is recorded
+// in the release record with the measured values, goes to the audit log, to Watch
+// subscribers and to the notifier, and is committed through Controller::CommitRollout
+// together with the weights it sets, so a kill -9 at any point leaves the rollout at a
+// step that it really reached, and a restart goes on from there.
+//
+// The engine owns a route while a rollout runs on it: SetWeights on it is refused.
+//
+//   auto engine = RolloutEngine::Create(controller, {.source = &in_process});
+//   (*engine)->Start("alice", spec, "release v2");
+//   ... (*engine)->Tick();  // from a timer thread, or by hand with a fake clock in tests
+//
+// Thread-safety: thread-safe. Tick() queries the metric source without holding the lock.
+#ifndef ROLLOUT_ROLLOUT_ROLLOUT_ENGINE_H_
+#define ROLLOUT_ROLLOUT_ROLLOUT_ENGINE_H_
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "control/controller.h"
+#include "rollout/metric_source.h"
+#include "rollout/release.h"
+
+namespace rollout::control {
+
+// Receives a JSON document on every phase change (webhooks, see webhook_notifier.h).
+class Notifier {
+ public:
+  virtual ~Notifier() = default;
+  virtual void Notify(const nlohmann::json& event) = 0;  // must not block
+};
+
+class RolloutEngine final {
+ public:
+  struct Options {
+    MetricSource* source = nullptr;  // required
+    Notifier* notifier = nullptr;    // optional
+    std::function<absl::Time()> clock = [] { return absl::Now(); };
+    size_t max_finished_records = 200;  // older finished releases are dropped
+  };
+
+  // Restores the records the controller loaded from state_dir.
+  static absl::StatusOr<std::unique_ptr<RolloutEngine>> Create(Controller* controller,
+                                                               Options options);
+
+  // The manual verbs. FAILED_PRECONDITION names what is in the way (a rollout already
+  // running, or none to act on).
+  absl::StatusOr<Release> Start(const std::string& actor, RolloutSpec spec,
+                                const std::string& reason, const std::string& source = "api");
+  absl::StatusOr<Release> Pause(const std::string& actor, const std::string& route,
+                                const std::string& reason);
+  absl::StatusOr<Release> Resume(const std::string& actor, const std::string& route,
+                                 const std::string& reason);
+  absl::StatusOr<Release> Promote(const std::string& actor, const std::string& route,
+                                  const std::string& reason);
+  absl::StatusOr<Release> Abort(const std::string& actor, const std::string& route,
+                                const std::string& reason);
+
+  // The route's active rollout, else its latest one. NOT_FOUND if it never had one.
+  absl::StatusOr<Release> Get(const std::string& route) const;
+  absl::StatusOr<Release> GetById(uint64_t id) const;
+  // Every record, oldest first; `route` empty for all routes.
+  std::vector<Release> History(const std::string& route) const;
+
+  // Starts the config file's declared rollouts that have not run yet (same spec, same
+  // route). Returns one note per rollout started or refused.
+  std::vector<std::string> StartDeclared(const std::vector<RolloutSpec>& declared);
+
+  // Runs every analysis that is due (only on the writer). Called about once a second.
+  void Tick();
+
+  // Replicas sharing one state_dir. A follower re-reads the leader's records (Refresh) after
+  // each Controller::Sync; a follower that becomes the leader takes the rollouts over from
+  // where they are (TakeOver), as after a restart.
+  void Refresh();
+  absl::Status TakeOver();
+
+  struct Event {
+    uint64_t seq = 0;
+    Release release;  // as it was right after the decision
+    Decision decision;
+  };
+  // Events after `after_seq` for `route` (empty: all routes); waits until there is one or
+  // `deadline` passes.
+  std::vector<Event> WaitEvents(uint64_t after_seq, const std::string& route,
+                                absl::Time deadline) const;
+  uint64_t LastEventSeq() const;
+
+  // For rollout_proxy_rollout_step and rollout_proxy_rollout_phase: the latest release of
+  // each route.
+  struct RouteGauge {
+    std::string route;
+    int step;  // 1-based
+    Phase phase;
+  };
+  std::vector<RouteGauge> Gauges() const;
+
+ private:
+  RolloutEngine(Controller* controller, Options options)
+      : controller_(controller), options_(std::move(options)) {}
+
+  void LoadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<Release> StartLocked(const std::string& actor, RolloutSpec spec,
+                                      const std::string& reason, const std::string& source,
+                                      uint64_t follows) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The active release of `route`, or FAILED_PRECONDITION.
+  absl::StatusOr<Release*> ActiveLocked(const std::string& route)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Records `decision` on `next` (a changed copy of the release with id next.id), commits
+  // it with `change` through the controller and only then makes it current.
+  absl::Status CommitLocked(Release next, Decision decision, std::optional<RouteOverride> change)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Runs one due analysis of `release` with the windows read outside the lock.
+  void AnalyseLocked(Release next, const absl::StatusOr<PoolStats>& candidate,
+                     const absl::StatusOr<PoolStats>& stable) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Finishing moves: each builds the decision and the route change.
+  absl::Status PromoteLocked(Release next, const std::string& actor, const std::string& detail,
+                             nlohmann::json data) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status AbortLocked(Release next, const std::string& actor, const std::string& detail,
+                           nlohmann::json data) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  Controller* const controller_;
+  const Options options_;
+  mutable std::mutex mu_;
+  mutable std::condition_variable events_cv_;
+  uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
+  std::map<uint64_t, Release> releases_ ABSL_GUARDED_BY(mu_);  // by id
+  std::deque<Event> events_ ABSL_GUARDED_BY(mu_);
+  uint64_t event_seq_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// The route change that puts `release` in force: the split for its step, and the mirror
+// and override header its strategy needs. Final phases give back the file's mirror.
+RouteOverride RouteChangeFor(const Release& release);
+
+}  // namespace rollout::control
+
+#endif  // ROLLOUT_ROLLOUT_ROLLOUT_ENGINE_H_
