@@ -226,7 +226,7 @@ grpc::Status AdminService::ReloadConfig(grpc::ServerContext* ctx,
 void FillDecision(const Decision& d, v1::Decision* o) {
   o->set_time(Rfc3339(d.time));
   o->set_step(d.step);
-  o->set_kind(d.kind);
+  o->set_kind(DecisionKindName(d.kind));
   o->set_actor(d.actor);
   o->set_detail(d.detail);
   if (d.data.is_object() && d.data.contains("checks")) {
@@ -409,7 +409,7 @@ grpc::Status AdminService::WatchRollout(grpc::ServerContext* ctx, const v1::Roll
       v1::RolloutEvent out;
       out.set_time(Rfc3339(e.decision.time));
       FillRollout(e.release, false, out.mutable_rollout());
-      out.set_decision(e.decision.kind);
+      out.set_decision(DecisionKindName(e.decision.kind));
       out.set_detail(e.decision.detail);
       FillDecision(e.decision, out.mutable_entry());
       if (!writer->Write(out)) return grpc::Status::OK;

@@ -30,27 +30,10 @@ std::optional<double> GetOptional(const nlohmann::json& j, const char* key) {
 
 }  // namespace
 
-const char* StrategyName(Strategy s) {
-  switch (s) {
-    case Strategy::kCanary:
-      return "canary";
-    case Strategy::kBlueGreen:
-      return "blue_green";
-    case Strategy::kAbTest:
-      return "ab_test";
-    case Strategy::kShadow:
-      return "shadow";
-  }
-  return "canary";
-}
-
 absl::StatusOr<Strategy> ParseStrategy(const std::string& name) {
-  for (Strategy s :
-       {Strategy::kCanary, Strategy::kBlueGreen, Strategy::kAbTest, Strategy::kShadow}) {
-    if (name == StrategyName(s)) return s;
-  }
-  return Invalid("strategy", absl::StrCat("unknown strategy \"", name,
-                                          "\" (canary, blue_green, ab_test, shadow)"));
+  if (std::optional<Strategy> s = ValueOf(kStrategyNames, name)) return *s;
+  return Invalid("strategy",
+                 absl::StrCat("unknown strategy \"", name, "\" (", NamesOf(kStrategyNames), ")"));
 }
 
 nlohmann::json RolloutSpec::ToJson() const {

@@ -21,12 +21,17 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "config/enum_names.h"
 #include "routing/routing_table.h"
 
 namespace rollout::control {
 
 enum class Strategy { kCanary, kBlueGreen, kAbTest, kShadow };
-const char* StrategyName(Strategy s);
+inline constexpr EnumName<Strategy> kStrategyNames[] = {{Strategy::kCanary, "canary"},
+                                                        {Strategy::kBlueGreen, "blue_green"},
+                                                        {Strategy::kAbTest, "ab_test"},
+                                                        {Strategy::kShadow, "shadow"}};
+inline const char* StrategyName(Strategy s) { return NameOf(kStrategyNames, s); }
 absl::StatusOr<Strategy> ParseStrategy(const std::string& name);
 
 // The thresholds of one analysis. Unset thresholds are not checked.

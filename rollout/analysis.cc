@@ -146,18 +146,6 @@ std::optional<double> HistogramQuantile(const std::vector<std::pair<double, uint
   return lower;
 }
 
-const char* OutcomeName(Outcome o) {
-  switch (o) {
-    case Outcome::kHold:
-      return "hold";
-    case Outcome::kPass:
-      return "pass";
-    case Outcome::kFail:
-      return "fail";
-  }
-  return "hold";
-}
-
 nlohmann::json Verdict::ToJson() const {
   nlohmann::json checks_json = nlohmann::json::array();
   for (const Check& c : checks) {

@@ -22,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "config/enum_names.h"
 #include "config/rollout_spec.h"
 
 namespace rollout::control {
@@ -52,7 +53,9 @@ std::optional<double> HistogramQuantile(const std::vector<std::pair<double, uint
                                         double q);
 
 enum class Outcome { kHold, kPass, kFail };
-const char* OutcomeName(Outcome o);
+inline constexpr EnumName<Outcome> kOutcomeNames[] = {
+    {Outcome::kHold, "hold"}, {Outcome::kPass, "pass"}, {Outcome::kFail, "fail"}};
+inline const char* OutcomeName(Outcome o) { return NameOf(kOutcomeNames, o); }
 
 struct Check {
   std::string name;  // e.g. "error_rate", "p99_ratio"

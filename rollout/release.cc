@@ -17,31 +17,11 @@ absl::Time FromNs(int64_t ns) {
 }
 
 absl::StatusOr<Phase> ParsePhase(const std::string& name) {
-  for (Phase p : kAllPhases) {
-    if (name == PhaseName(p)) return p;
-  }
+  if (std::optional<Phase> p = ValueOf(kPhaseNames, name)) return *p;
   return absl::DataLossError(absl::StrCat("unknown phase \"", name, "\""));
 }
 
 }  // namespace
-
-const char* PhaseName(Phase p) {
-  switch (p) {
-    case Phase::kProgressing:
-      return "progressing";
-    case Phase::kPaused:
-      return "paused";
-    case Phase::kRollbackWindow:
-      return "rollback_window";
-    case Phase::kConcluded:
-      return "concluded";
-    case Phase::kPromoted:
-      return "promoted";
-    case Phase::kAborted:
-      return "aborted";
-  }
-  return "progressing";
-}
 
 std::string Rfc3339(absl::Time t) {
   if (t == absl::InfinitePast() || t == absl::InfiniteFuture()) return "";
@@ -49,15 +29,19 @@ std::string Rfc3339(absl::Time t) {
 }
 
 nlohmann::json Decision::ToJson() const {
-  return {{"time_ns", ToNs(time)}, {"step", step},     {"kind", kind},
+  return {{"time_ns", ToNs(time)}, {"step", step},     {"kind", DecisionKindName(kind)},
           {"actor", actor},        {"detail", detail}, {"data", data}};
 }
 
-Decision Decision::FromJson(const nlohmann::json& j) {
+absl::StatusOr<Decision> Decision::FromJson(const nlohmann::json& j) {
   Decision d;
   d.time = FromNs(j.value("time_ns", int64_t{0}));
   d.step = j.value("step", 0);
-  d.kind = j.value("kind", "");
+  const std::string kind = j.value("kind", "");
+  const std::optional<DecisionKind> k = ValueOf(kDecisionKindNames, kind);
+  if (!k.has_value())
+    return absl::DataLossError(absl::StrCat("unknown decision kind \"", kind, "\""));
+  d.kind = *k;
   d.actor = j.value("actor", "");
   d.detail = j.value("detail", "");
   if (j.contains("data")) d.data = j["data"];
@@ -148,7 +132,11 @@ absl::StatusOr<Release> Release::FromJson(const nlohmann::json& j) {
     r.follows = j.value("follows", uint64_t{0});
     if (j.contains("ab_stable")) r.ab_stable = PoolStats::FromJson(j["ab_stable"]);
     if (j.contains("ab_candidate")) r.ab_candidate = PoolStats::FromJson(j["ab_candidate"]);
-    for (const auto& d : j.at("decisions")) r.decisions.push_back(Decision::FromJson(d));
+    for (const auto& d : j.at("decisions")) {
+      absl::StatusOr<Decision> decision = Decision::FromJson(d);
+      if (!decision.ok()) return decision.status();
+      r.decisions.push_back(*std::move(decision));
+    }
   } catch (const nlohmann::json::exception& e) {
     return absl::DataLossError(absl::StrCat("release record: ", e.what()));
   }

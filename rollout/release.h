@@ -16,6 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "config/enum_names.h"
 #include "config/rollout_spec.h"
 #include "rollout/analysis.h"
 
@@ -25,21 +26,54 @@ namespace rollout::control {
 // RollbackWindow: blue_green switched; abort flips back at once. Concluded: an ab_test
 // reached its verdict and waits for promote or abort. Promoted and Aborted are final.
 enum class Phase { kProgressing, kPaused, kRollbackWindow, kConcluded, kPromoted, kAborted };
-inline constexpr Phase kAllPhases[] = {Phase::kProgressing,    Phase::kPaused,
-                                       Phase::kRollbackWindow, Phase::kConcluded,
-                                       Phase::kPromoted,       Phase::kAborted};
-const char* PhaseName(Phase p);
+inline constexpr EnumName<Phase> kPhaseNames[] = {{Phase::kProgressing, "progressing"},
+                                                  {Phase::kPaused, "paused"},
+                                                  {Phase::kRollbackWindow, "rollback_window"},
+                                                  {Phase::kConcluded, "concluded"},
+                                                  {Phase::kPromoted, "promoted"},
+                                                  {Phase::kAborted, "aborted"}};
+inline const char* PhaseName(Phase p) { return NameOf(kPhaseNames, p); }
+
+// What a decision on a rollout was: the start, one analysis' result (hold, pass, fail), a
+// move (step, switch, verdict), a person's verb (pause, resume), the end (promote, abort),
+// or a restart taking the rollout over (restore).
+enum class DecisionKind {
+  kStart,
+  kHold,
+  kPass,
+  kFail,
+  kStep,
+  kSwitch,
+  kVerdict,
+  kPromote,
+  kAbort,
+  kPause,
+  kResume,
+  kRestore,
+};
+inline constexpr EnumName<DecisionKind> kDecisionKindNames[] = {
+    {DecisionKind::kStart, "start"},     {DecisionKind::kHold, "hold"},
+    {DecisionKind::kPass, "pass"},       {DecisionKind::kFail, "fail"},
+    {DecisionKind::kStep, "step"},       {DecisionKind::kSwitch, "switch"},
+    {DecisionKind::kVerdict, "verdict"}, {DecisionKind::kPromote, "promote"},
+    {DecisionKind::kAbort, "abort"},     {DecisionKind::kPause, "pause"},
+    {DecisionKind::kResume, "resume"},   {DecisionKind::kRestore, "restore"}};
+inline const char* DecisionKindName(DecisionKind k) { return NameOf(kDecisionKindNames, k); }
+// A phase change, worth a notification (not an analysis that changed nothing).
+inline bool IsPhaseChange(DecisionKind k) {
+  return k != DecisionKind::kHold && k != DecisionKind::kPass && k != DecisionKind::kFail;
+}
 
 struct Decision {
   absl::Time time;
-  int step = 0;      // 1-based step the rollout was at
-  std::string kind;  // start|hold|pass|fail|step|switch|promote|abort|pause|resume|verdict
+  int step = 0;  // 1-based step the rollout was at
+  DecisionKind kind = DecisionKind::kHold;
   std::string actor;
   std::string detail;   // one line for people
   nlohmann::json data;  // measured values and thresholds
 
   nlohmann::json ToJson() const;
-  static Decision FromJson(const nlohmann::json& j);
+  static absl::StatusOr<Decision> FromJson(const nlohmann::json& j);
 };
 
 struct Release {

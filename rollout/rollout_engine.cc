@@ -4,52 +4,21 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
+#include "rollout/strategy.h"
 
 namespace rollout::control {
 namespace {
 
 constexpr char kEngine[] = "rollout-engine";
-constexpr char kPreviewHeader[] = "x-rollout-pool";
 constexpr size_t kMaxEvents = 1000;
 
-std::string Percent(double p) { return absl::StrFormat("%g%%", p); }
-
-std::string Where(const Release& r) {
-  return absl::StrCat(r.spec.candidate, " at ", Percent(r.CandidatePercent()), " (step ",
-                      r.step + 1, "/", r.TotalSteps(), ")");
-}
-
-std::string AuditVerb(const std::string& kind) {
-  std::string verb = kind;
-  if (!verb.empty()) verb[0] = absl::ascii_toupper(verb[0]);
+std::string AuditVerb(DecisionKind kind) {
+  std::string verb = DecisionKindName(kind);
+  verb[0] = absl::ascii_toupper(verb[0]);
   return "Rollout" + verb;
 }
 
-bool IsPhaseChange(const std::string& kind) {
-  return kind != "hold" && kind != "pass" && kind != "fail";
-}
-
 }  // namespace
-
-RouteOverride RouteChangeFor(const Release& r) {
-  RouteOverride o;
-  const double candidate = r.CandidatePercent();
-  o.split = {{r.spec.stable, 100 - candidate}, {r.spec.candidate, candidate}};
-  if (!r.active()) return o;  // the file's mirror and header come back
-  if (r.spec.strategy == Strategy::kBlueGreen) {
-    o.override_header = kPreviewHeader;  // used only when the route has none
-    if (r.step == 0 && r.spec.mirror_percent > 0) {
-      o.mirror_pool = r.spec.candidate;
-      o.mirror_percent = r.spec.mirror_percent;
-    }
-  }
-  if (r.spec.strategy == Strategy::kShadow) {
-    o.mirror_pool = r.spec.candidate;
-    o.mirror_percent = r.spec.mirror_percent;
-  }
-  return o;
-}
 
 absl::StatusOr<std::unique_ptr<RolloutEngine>> RolloutEngine::Create(Controller* controller,
                                                                      Options options) {
@@ -102,7 +71,7 @@ absl::Status RolloutEngine::TakeOver() {
     Decision d{
         now,
         0,
-        "restore",
+        DecisionKind::kRestore,
         kEngine,
         absl::StrCat("proxy restarted: ", PhaseName(next.phase), ", ", Where(next),
                      "; next analysis in ", absl::FormatDuration(next.spec.analysis.interval)),
@@ -210,30 +179,10 @@ absl::StatusOr<Release> RolloutEngine::StartLocked(const std::string& actor, Rol
   if (r.spec.strategy == Strategy::kAbTest && r.spec.duration > absl::ZeroDuration()) {
     r.deadline = now + r.spec.duration;
   }
-  std::string what;
-  switch (r.spec.strategy) {
-    case Strategy::kCanary:
-      what = Where(r);
-      break;
-    case Strategy::kBlueGreen:
-      what = absl::StrCat(r.spec.candidate, " in preview at 0%, reachable with ", kPreviewHeader,
-                          ": ", r.spec.candidate,
-                          r.spec.mirror_percent > 0
-                              ? absl::StrCat(" and mirrored ", Percent(r.spec.mirror_percent))
-                              : "");
-      break;
-    case Strategy::kAbTest:
-      what = absl::StrCat("sticky split ", r.spec.stable, " ", Percent(100 - r.spec.steps[0]),
-                          " / ", r.spec.candidate, " ", Percent(r.spec.steps[0]));
-      break;
-    case Strategy::kShadow:
-      what = absl::StrCat(r.spec.candidate, " mirrored ", Percent(r.spec.mirror_percent),
-                          ", its answers compared, never returned");
-      break;
-  }
+  const std::string what = StrategyOf(r.spec.strategy).Describe(r);
   Decision d{now,
              0,
-             "start",
+             DecisionKind::kStart,
              actor,
              absl::StrCat(StrategyName(r.spec.strategy), " ", r.spec.stable, " -> ",
                           r.spec.candidate, ": ", what, "; first analysis in ",
@@ -275,7 +224,7 @@ absl::StatusOr<Release> RolloutEngine::Pause(const std::string& actor, const std
   next.phase = Phase::kPaused;
   Decision d{{},
              0,
-             "pause",
+             DecisionKind::kPause,
              actor,
              absl::StrCat("paused at ", Where(next), reason.empty() ? "" : ": ", reason),
              {}};
@@ -296,14 +245,14 @@ absl::StatusOr<Release> RolloutEngine::Resume(const std::string& actor, const st
   const absl::Time now = options_.clock();
   absl::Time paused_at = now;
   for (const Decision& d : next.decisions) {
-    if (d.kind == "pause") paused_at = d.time;
+    if (d.kind == DecisionKind::kPause) paused_at = d.time;
   }
   next.phase = next.paused_from;
   next.next_analysis = now + next.spec.analysis.interval;
   if (next.deadline != absl::InfiniteFuture()) next.deadline += now - paused_at;  // time frozen
   Decision d{{},
              0,
-             "resume",
+             DecisionKind::kResume,
              actor,
              absl::StrCat("resumed at ", Where(next), "; next analysis in ",
                           absl::FormatDuration(next.spec.analysis.interval),
@@ -313,73 +262,44 @@ absl::StatusOr<Release> RolloutEngine::Resume(const std::string& actor, const st
   return releases_.at(next.id);
 }
 
-absl::Status RolloutEngine::PromoteLocked(Release next, const std::string& actor,
-                                          const std::string& detail, nlohmann::json data) {
-  const absl::Time now = options_.clock();
-  const bool shadow = next.spec.strategy == Strategy::kShadow;
-  next.phase = Phase::kPromoted;
-  next.ended = now;
+absl::Status RolloutEngine::EndLocked(Release next, DecisionKind end, const std::string& actor,
+                                      const std::string& detail, nlohmann::json data) {
+  const bool promote = end == DecisionKind::kPromote;
+  const std::optional<RolloutSpec> follow_up =
+      promote ? StrategyOf(next.spec.strategy).FollowUp(next) : std::nullopt;
+  next.phase = promote ? Phase::kPromoted : Phase::kAborted;
+  next.ended = options_.clock();
   next.outcome_reason = detail;
-  Decision d{{},
-             0,
-             "promote",
-             actor,
-             shadow ? absl::StrCat(detail, "; starting a canary of ", next.spec.candidate)
-                    : absl::StrCat(detail, "; ", next.spec.candidate, " now takes 100%"),
-             std::move(data)};
+  std::string outcome;
+  if (!promote) {
+    outcome = absl::StrCat(detail, "; ", next.spec.stable, " back to 100%");
+  } else if (follow_up.has_value()) {
+    outcome = absl::StrCat(detail, "; starting a ", StrategyName(follow_up->strategy), " of ",
+                           next.spec.candidate);
+  } else {
+    outcome = absl::StrCat(detail, "; ", next.spec.candidate, " now takes 100%");
+  }
+  Decision d{{}, 0, end, actor, std::move(outcome), std::move(data)};
   if (absl::Status s = CommitLocked(next, std::move(d), RouteChangeFor(next)); !s.ok()) return s;
-  if (!shadow) return absl::OkStatus();
-  RolloutSpec canary = next.spec;
-  canary.strategy = Strategy::kCanary;
-  canary.mirror_percent = 0;
-  return StartLocked(actor, std::move(canary),
-                     absl::StrCat("promoted from shadow rollout #", next.id), next.source, next.id)
+  if (!follow_up.has_value()) return absl::OkStatus();
+  return StartLocked(actor, *follow_up,
+                     absl::StrCat("promoted from ", StrategyName(next.spec.strategy), " rollout #",
+                                  next.id),
+                     next.source, next.id)
       .status();
 }
 
-absl::Status RolloutEngine::AbortLocked(Release next, const std::string& actor,
-                                        const std::string& detail, nlohmann::json data) {
-  next.phase = Phase::kAborted;
-  next.ended = options_.clock();
-  next.outcome_reason = detail;
-  Decision d{{},
-             0,
-             "abort",
-             actor,
-             absl::StrCat(detail, "; ", next.spec.stable, " back to 100%"),
-             std::move(data)};
-  return CommitLocked(next, std::move(d), RouteChangeFor(next));
-}
-
-absl::StatusOr<Release> RolloutEngine::Promote(const std::string& actor, const std::string& route,
-                                               const std::string& reason) {
+absl::StatusOr<Release> RolloutEngine::EndByHand(DecisionKind end, const std::string& actor,
+                                                 const std::string& route,
+                                                 const std::string& reason) {
   std::lock_guard<std::mutex> lock(mu_);
   absl::StatusOr<Release*> active = ActiveLocked(route);
   if (!active.ok()) return active.status();
   const uint64_t id = (*active)->id;
-  if (absl::Status s = PromoteLocked(**active, actor,
-                                     absl::StrCat("promoted by ", actor, " at ", Where(**active),
-                                                  reason.empty() ? "" : ": ", reason),
-                                     {});
-      !s.ok()) {
-    return s;
-  }
-  return releases_.at(id);
-}
-
-absl::StatusOr<Release> RolloutEngine::Abort(const std::string& actor, const std::string& route,
-                                             const std::string& reason) {
-  std::lock_guard<std::mutex> lock(mu_);
-  absl::StatusOr<Release*> active = ActiveLocked(route);
-  if (!active.ok()) return active.status();
-  const uint64_t id = (*active)->id;
-  if (absl::Status s = AbortLocked(**active, actor,
-                                   absl::StrCat("aborted by ", actor, " at ", Where(**active),
-                                                reason.empty() ? "" : ": ", reason),
-                                   {});
-      !s.ok()) {
-    return s;
-  }
+  const std::string detail =
+      absl::StrCat(end == DecisionKind::kPromote ? "promoted by " : "aborted by ", actor, " at ",
+                   Where(**active), reason.empty() ? "" : ": ", reason);
+  if (absl::Status s = EndLocked(**active, end, actor, detail, {}); !s.ok()) return s;
   return releases_.at(id);
 }
 
@@ -486,7 +406,7 @@ void RolloutEngine::Tick() {
       next.ended = options_.clock();
       next.outcome_reason =
           absl::StrCat("aborted: ", gone, " is no longer in the config; the file's weights apply");
-      Decision d{{}, 0, "abort", kEngine, next.outcome_reason, {}};
+      Decision d{{}, 0, DecisionKind::kAbort, kEngine, next.outcome_reason, {}};
       if (absl::Status s = CommitLocked(next, std::move(d), std::nullopt); !s.ok()) {
         std::fprintf(stderr, "rollout-proxy: rollout #%llu: %s\n",
                      static_cast<unsigned long long>(r.id), std::string(s.message()).c_str());
@@ -509,153 +429,20 @@ void RolloutEngine::Tick() {
 void RolloutEngine::AnalyseLocked(Release next, const absl::StatusOr<PoolStats>& candidate,
                                   const absl::StatusOr<PoolStats>& stable) {
   const absl::Time now = options_.clock();
-  const AnalysisSpec& a = next.spec.analysis;
-  auto report = [&](const absl::Status& s) {
-    if (!s.ok()) {
-      std::fprintf(stderr, "rollout-proxy: rollout #%llu: %s\n",
-                   static_cast<unsigned long long>(next.id), std::string(s.message()).c_str());
-    }
-  };
-  if (next.phase == Phase::kRollbackWindow && now >= next.deadline) {
-    report(PromoteLocked(
-        next, kEngine,
-        absl::StrCat("promoted: the rollback window of ",
-                     absl::FormatDuration(next.spec.rollback_window), " passed with no abort"),
-        {}));
-    return;
-  }
-  next.next_analysis = now + a.interval;
-
-  if (next.spec.strategy == Strategy::kAbTest) {
-    if (candidate.ok()) next.ab_candidate.Add(*candidate);
-    if (stable.ok()) next.ab_stable.Add(*stable);
-    const bool enough = next.spec.sample_size > 0 &&
-                        next.ab_candidate.requests >= next.spec.sample_size &&
-                        next.ab_stable.requests >= next.spec.sample_size;
-    if (now < next.deadline && !enough) {
-      Decision d{
-          {},
-          0,
-          "hold",
-          kEngine,
-          absl::StrCat(
-              "collecting: ", next.spec.stable, " ", next.ab_stable.requests, " calls (",
-              next.ab_stable.server_errors, " errors), ", next.spec.candidate, " ",
-              next.ab_candidate.requests, " calls (", next.ab_candidate.server_errors, " errors)",
-              candidate.ok() ? "" : absl::StrCat("; no data: ", candidate.status().message())),
-          {{"stable", next.ab_stable.ToJson()}, {"candidate", next.ab_candidate.ToJson()}}};
-      report(CommitLocked(next, std::move(d), std::nullopt));
-      return;
-    }
-    const ArmComparison verdict = CompareArms(next.ab_stable, next.ab_candidate, next.spec.alpha);
-    if (next.spec.auto_promote && verdict.candidate_worse) {
-      report(AbortLocked(next, kEngine, absl::StrCat("A/B verdict: ", verdict.summary),
-                         verdict.ToJson()));
-    } else if (next.spec.auto_promote) {
-      report(PromoteLocked(next, kEngine, absl::StrCat("A/B verdict: ", verdict.summary),
-                           verdict.ToJson()));
-    } else {
-      next.phase = Phase::kConcluded;
-      Decision d{{},
-                 0,
-                 "verdict",
-                 kEngine,
-                 absl::StrCat(verdict.summary, "; waiting for promote or abort"),
-                 verdict.ToJson()};
-      report(CommitLocked(next, std::move(d), std::nullopt));
-    }
-    return;
-  }
-
-  Verdict v;
-  const bool shadow_judged =
-      next.spec.strategy == Strategy::kShadow || (next.spec.strategy == Strategy::kBlueGreen &&
-                                                  next.step == 0 && next.spec.mirror_percent > 0);
-  if (!candidate.ok() || (!shadow_judged && !stable.ok() && candidate->requests >= a.min_requests &&
-                          (a.max_error_rate_increase || a.max_p99_ratio))) {
-    const absl::Status& why = !candidate.ok() ? candidate.status() : stable.status();
-    v.outcome = Outcome::kHold;
-    v.summary = absl::StrCat("hold: no data (", why.message(), ")");
-  } else if (shadow_judged) {
-    v = JudgeShadow(a, *candidate, stable.ok() ? *stable : PoolStats());
+  next.next_analysis = now + next.spec.analysis.interval;
+  Move m = StrategyOf(next.spec.strategy).Analyse(&next, candidate, stable, now);
+  absl::Status s;
+  if (m.kind == DecisionKind::kPromote || m.kind == DecisionKind::kAbort) {
+    s = EndLocked(std::move(next), m.kind, kEngine, m.detail, std::move(m.data));
   } else {
-    v = Judge(a, *candidate, stable.ok() ? *stable : PoolStats());
+    std::optional<RouteOverride> change;
+    if (m.route_changes) change = RouteChangeFor(next);
+    s = CommitLocked(next, {{}, 0, m.kind, kEngine, std::move(m.detail), std::move(m.data)},
+                     std::move(change));
   }
-
-  if (v.outcome == Outcome::kHold) {
-    report(CommitLocked(next, {{}, 0, "hold", kEngine, v.summary, v.ToJson()}, std::nullopt));
-  } else if (v.outcome == Outcome::kFail) {
-    next.consecutive_failures += 1;
-    if (next.consecutive_failures >= a.failure_limit) {
-      report(AbortLocked(next, kEngine,
-                         absl::StrCat("aborted: ", next.consecutive_failures,
-                                      " failed analyses in a row (failure_limit ", a.failure_limit,
-                                      "); last: ", v.summary),
-                         v.ToJson()));
-      return;
-    }
-    report(CommitLocked(next,
-                        {{},
-                         0,
-                         "fail",
-                         kEngine,
-                         absl::StrCat("analysis failed (", next.consecutive_failures, "/",
-                                      a.failure_limit, "): ", v.summary),
-                         v.ToJson()},
-                        std::nullopt));
-  } else {
-    next.consecutive_failures = 0;
-    switch (next.spec.strategy) {
-      case Strategy::kCanary:
-        if (next.step + 1 < static_cast<int>(next.spec.steps.size())) {
-          next.step += 1;
-          const RouteOverride change = RouteChangeFor(next);
-          report(CommitLocked(next,
-                              {{},
-                               0,
-                               "step",
-                               kEngine,
-                               absl::StrCat("analysis passed: ", v.summary, "; now ", Where(next)),
-                               v.ToJson()},
-                              change));
-        } else {
-          report(PromoteLocked(next, kEngine,
-                               absl::StrCat("promoted: the last step passed: ", v.summary),
-                               v.ToJson()));
-        }
-        return;
-      case Strategy::kBlueGreen:
-        if (next.step == 0) {
-          next.step = 1;
-          next.phase = Phase::kRollbackWindow;
-          next.deadline = now + next.spec.rollback_window;
-          if (next.spec.rollback_window <= absl::ZeroDuration()) {
-            report(PromoteLocked(next, kEngine,
-                                 absl::StrCat("analysis passed: ", v.summary, "; switched"),
-                                 v.ToJson()));
-            return;
-          }
-          const RouteOverride change = RouteChangeFor(next);
-          report(CommitLocked(
-              next,
-              {{},
-               0,
-               "switch",
-               kEngine,
-               absl::StrCat("analysis passed: ", v.summary, "; switched: ", next.spec.candidate,
-                            " takes 100%, ", next.spec.stable,
-                            " stays warm for instant rollback until ", Rfc3339(next.deadline)),
-               v.ToJson()},
-              change));
-          return;
-        }
-        [[fallthrough]];
-      default:
-        report(CommitLocked(
-            next,
-            {{}, 0, "pass", kEngine, absl::StrCat("analysis passed: ", v.summary), v.ToJson()},
-            std::nullopt));
-    }
+  if (!s.ok()) {
+    std::fprintf(stderr, "rollout-proxy: rollout #%llu: %s\n",
+                 static_cast<unsigned long long>(next.id), std::string(s.message()).c_str());
   }
 }
 

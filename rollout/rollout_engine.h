@@ -65,9 +65,13 @@ class RolloutEngine final {
   absl::StatusOr<Release> Resume(const std::string& actor, const std::string& route,
                                  const std::string& reason);
   absl::StatusOr<Release> Promote(const std::string& actor, const std::string& route,
-                                  const std::string& reason);
+                                  const std::string& reason) {
+    return EndByHand(DecisionKind::kPromote, actor, route, reason);
+  }
   absl::StatusOr<Release> Abort(const std::string& actor, const std::string& route,
-                                const std::string& reason);
+                                const std::string& reason) {
+    return EndByHand(DecisionKind::kAbort, actor, route, reason);
+  }
 
   // The route's active rollout, else its latest one. NOT_FOUND if it never had one.
   absl::StatusOr<Release> Get(const std::string& route) const;
@@ -126,11 +130,14 @@ class RolloutEngine final {
   // Runs one due analysis of `release` with the windows read outside the lock.
   void AnalyseLocked(Release next, const absl::StatusOr<PoolStats>& candidate,
                      const absl::StatusOr<PoolStats>& stable) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Finishing moves: each builds the decision and the route change.
-  absl::Status PromoteLocked(Release next, const std::string& actor, const std::string& detail,
-                             nlohmann::json data) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status AbortLocked(Release next, const std::string& actor, const std::string& detail,
-                           nlohmann::json data) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The end of a rollout (`end` kPromote or kAbort), with its decision and route change;
+  // a promotion also starts the strategy's follow-up rollout (shadow: a canary).
+  absl::Status EndLocked(Release next, DecisionKind end, const std::string& actor,
+                         const std::string& detail, nlohmann::json data)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Promote or Abort, asked for by `actor`.
+  absl::StatusOr<Release> EndByHand(DecisionKind end, const std::string& actor,
+                                    const std::string& route, const std::string& reason);
 
   Controller* const controller_;
   const Options options_;
@@ -141,10 +148,6 @@ class RolloutEngine final {
   std::deque<Event> events_ ABSL_GUARDED_BY(mu_);
   uint64_t event_seq_ ABSL_GUARDED_BY(mu_) = 0;
 };
-
-// The route change that puts `release` in force: the split for its step, and the mirror
-// and override header its strategy needs. Final phases give back the file's mirror.
-RouteOverride RouteChangeFor(const Release& release);
 
 }  // namespace rollout::control
 

@@ -23,8 +23,8 @@ std::vector<prometheus::MetricFamily> RolloutFamilies(const RolloutEngine& engin
                                  {}};
   for (const RolloutEngine::RouteGauge& g : engine.Gauges()) {
     step.metric.push_back(Gauge({{"route", g.route}}, g.step));
-    for (Phase p : kAllPhases) {
-      phase.metric.push_back(Gauge({{"route", g.route}, {"phase", PhaseName(p)}}, p == g.phase));
+    for (const EnumName<Phase>& p : kPhaseNames) {
+      phase.metric.push_back(Gauge({{"route", g.route}, {"phase", p.name}}, p.value == g.phase));
     }
   }
   return {std::move(step), std::move(phase)};

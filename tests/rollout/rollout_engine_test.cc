@@ -110,7 +110,7 @@ class RolloutEngineTest : public ::testing::Test {
     return 0;
   }
 
-  std::string LastKind() { return engine_->Get("infer")->decisions.back().kind; }
+  std::string LastKind() { return DecisionKindName(engine_->Get("infer")->decisions.back().kind); }
 
   testing::TempDir dir_;
   std::string path_;
@@ -141,7 +141,7 @@ TEST_F(RolloutEngineTest, GoodCanaryStepsUpAndPromotes) {
   EXPECT_THAT(done.outcome_reason, HasSubstr("last step passed"));
   // Each decision carries the measured values against the thresholds.
   const Decision& pass = done.decisions[1];
-  EXPECT_EQ(pass.kind, "step");
+  EXPECT_STREQ(DecisionKindName(pass.kind), "step");
   EXPECT_THAT(pass.detail, HasSubstr("error rate 0.50% (1/200) vs max 1.00%"));
   EXPECT_THAT(pass.detail, HasSubstr("ratio 1.20 vs max 1.50"));
   EXPECT_EQ(pass.data["checks"][0]["name"], "error_rate");
@@ -203,7 +203,7 @@ TEST_F(RolloutEngineTest, LowTrafficAndNoDataHoldAndNeverAbort) {
   r = *engine_->Get("infer");
   EXPECT_EQ(r.phase, Phase::kProgressing);
   EXPECT_EQ(r.consecutive_failures, 0);
-  EXPECT_EQ(r.decisions.back().kind, "hold");
+  EXPECT_STREQ(DecisionKindName(r.decisions.back().kind), "hold");
   EXPECT_THAT(r.decisions.back().detail,
               HasSubstr("99 calls in the window, below min_requests 100"));
   EXPECT_EQ(Share("v2"), 5);
@@ -226,7 +226,7 @@ TEST_F(RolloutEngineTest, LatencyRegressionFails) {
   source_.stats = {{"v1", Traffic(1000, 0, 0.010)}, {"v2", Traffic(200, 0, 0.030)}};
   Interval();
   const Decision d = engine_->Get("infer")->decisions.back();
-  EXPECT_EQ(d.kind, "fail");
+  EXPECT_STREQ(DecisionKindName(d.kind), "fail");
   EXPECT_THAT(d.detail, HasSubstr("p99 30.00ms vs stable 10.00ms: ratio 3.00 vs max 1.50 FAIL"));
 }
 
@@ -307,7 +307,7 @@ TEST_F(RolloutEngineTest, ProgressSurvivesARestart) {
   EXPECT_EQ(r.phase, Phase::kProgressing);
   EXPECT_EQ(r.step, 1);
   EXPECT_EQ(Share("v2"), 25);
-  EXPECT_EQ(r.decisions.back().kind, "restore");
+  EXPECT_STREQ(DecisionKindName(r.decisions.back().kind), "restore");
   Interval();
   EXPECT_EQ(Share("v2"), 50);
   Interval();
@@ -499,8 +499,8 @@ TEST_F(RolloutEngineTest, WatchEventsArriveInOrder) {
   Interval();
   auto events = engine_->WaitEvents(before, "infer", absl::Now());
   ASSERT_EQ(events.size(), 2u);
-  EXPECT_EQ(events[0].decision.kind, "start");
-  EXPECT_EQ(events[1].decision.kind, "step");
+  EXPECT_STREQ(DecisionKindName(events[0].decision.kind), "start");
+  EXPECT_STREQ(DecisionKindName(events[1].decision.kind), "step");
   EXPECT_EQ(events[1].release.step, 1);
   EXPECT_TRUE(engine_->WaitEvents(events[1].seq, "infer", absl::Now()).empty());
   EXPECT_TRUE(engine_->WaitEvents(before, "other", absl::Now()).empty());

@@ -1,0 +1,78 @@
+#include "rollout/strategy.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace rollout::control {
+
+const RolloutStrategy& StrategyOf(Strategy s) {
+  switch (s) {
+    case Strategy::kCanary:
+      return CanaryStrategy();
+    case Strategy::kBlueGreen:
+      return BlueGreenStrategy();
+    case Strategy::kAbTest:
+      return AbTestStrategy();
+    case Strategy::kShadow:
+      return ShadowStrategy();
+  }
+  return CanaryStrategy();
+}
+
+RouteOverride RouteChangeFor(const Release& r) {
+  RouteOverride o;
+  const double candidate = r.CandidatePercent();
+  o.split = {{r.spec.stable, 100 - candidate}, {r.spec.candidate, candidate}};
+  if (r.active()) StrategyOf(r.spec.strategy).Shape(r, &o);
+  return o;  // a final phase: the file's mirror and header come back
+}
+
+Verdict JudgeInterval(const Release& r, const absl::StatusOr<PoolStats>& candidate,
+                      const absl::StatusOr<PoolStats>& stable, bool shadow) {
+  const AnalysisSpec& a = r.spec.analysis;
+  // Relative checks need the stable pool's window; absolute ones do not.
+  const bool needs_stable = !shadow && (a.max_error_rate_increase || a.max_p99_ratio);
+  if (!candidate.ok() || (needs_stable && !stable.ok() && candidate->requests >= a.min_requests)) {
+    const absl::Status& why = !candidate.ok() ? candidate.status() : stable.status();
+    Verdict v;
+    v.outcome = Outcome::kHold;
+    v.summary = absl::StrCat("hold: no data (", why.message(), ")");
+    return v;
+  }
+  const PoolStats& live_stable = stable.ok() ? *stable : PoolStats();
+  return shadow ? JudgeShadow(a, *candidate, live_stable) : Judge(a, *candidate, live_stable);
+}
+
+std::optional<Move> HoldOrFail(Release* next, const Verdict& v) {
+  const AnalysisSpec& a = next->spec.analysis;
+  switch (v.outcome) {
+    case Outcome::kHold:
+      return Move{DecisionKind::kHold, v.summary, v.ToJson()};
+    case Outcome::kFail:
+      next->consecutive_failures += 1;
+      if (next->consecutive_failures >= a.failure_limit) {
+        return Move{DecisionKind::kAbort,
+                    absl::StrCat("aborted: ", next->consecutive_failures,
+                                 " failed analyses in a row (failure_limit ", a.failure_limit,
+                                 "); last: ", v.summary),
+                    v.ToJson()};
+      }
+      return Move{DecisionKind::kFail,
+                  absl::StrCat("analysis failed (", next->consecutive_failures, "/",
+                               a.failure_limit, "): ", v.summary),
+                  v.ToJson()};
+    case Outcome::kPass:
+      break;
+  }
+  next->consecutive_failures = 0;
+  return std::nullopt;
+}
+
+std::string Percent(double p) { return absl::StrFormat("%g%%", p); }
+
+std::string Where(const Release& r) {
+  return absl::StrCat(r.spec.candidate, " at ", Percent(r.CandidatePercent()), " (step ",
+                      r.step + 1, "/", r.TotalSteps(), ")");
+}
+
+}  // namespace rollout::control

@@ -1,0 +1,81 @@
+// RolloutStrategy: what one strategy (canary, blue_green, ab_test, shadow) does to its route
+// and after each analysis interval. The RolloutEngine keeps the records, the lock and the
+// commits; a strategy only decides, as a pure function of the release and the windows, so
+// each is testable alone. One file per strategy: canary.cc, blue_green.cc, ab_test.cc and
+// shadow.cc.
+//
+//   const RolloutStrategy& s = StrategyOf(release.spec.strategy);
+//   Move m = s.Analyse(&next, candidate_window, stable_window, now);
+//   // m.kind kPromote or kAbort ends the rollout; any other kind is recorded as a decision,
+//   // with the release's route change when m.route_changes.
+//
+// Thread-safety: the strategies are stateless constants.
+#ifndef ROLLOUT_ROLLOUT_STRATEGY_H_
+#define ROLLOUT_ROLLOUT_STRATEGY_H_
+
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "rollout/analysis.h"
+#include "rollout/release.h"
+#include "state/state_store.h"
+
+namespace rollout::control {
+
+// What a strategy decided after one interval.
+struct Move {
+  DecisionKind kind = DecisionKind::kHold;
+  std::string detail;  // one line for people
+  nlohmann::json data;
+  bool route_changes = false;  // the release moved: commit RouteChangeFor(next) with it
+};
+
+class RolloutStrategy {
+ public:
+  virtual ~RolloutStrategy() = default;
+
+  // What the route does while `r` is active, for the start decision.
+  virtual std::string Describe(const Release& r) const = 0;
+  // Adds the strategy's mirror or header to the route change of an active release.
+  virtual void Shape(const Release& /*r*/, RouteOverride* /*change*/) const {}
+  // One analysis, with the candidate's and the stable pool's windows: updates `next` (its
+  // step, phase, deadline, counters) and says what happens.
+  virtual Move Analyse(Release* next, const absl::StatusOr<PoolStats>& candidate,
+                       const absl::StatusOr<PoolStats>& stable, absl::Time now) const = 0;
+  // The rollout that starts once `promoted` is promoted, if any.
+  virtual std::optional<RolloutSpec> FollowUp(const Release& /*promoted*/) const {
+    return std::nullopt;
+  }
+};
+
+const RolloutStrategy& StrategyOf(Strategy s);
+const RolloutStrategy& CanaryStrategy();
+const RolloutStrategy& BlueGreenStrategy();
+const RolloutStrategy& AbTestStrategy();
+const RolloutStrategy& ShadowStrategy();
+
+// The route change that puts `release` in force: the split for its step, and the mirror
+// and override header its strategy needs. Final phases give back the file's mirror.
+RouteOverride RouteChangeFor(const Release& release);
+
+// The header that reaches a blue_green candidate in preview.
+inline constexpr char kPreviewHeader[] = "x-rollout-pool";
+
+// For the strategies that judge every interval against thresholds (canary, blue_green,
+// shadow). The verdict on the windows, against the live stable pool, or on the shadow
+// calls (`shadow`); a window that could not be read is a hold ("no data").
+Verdict JudgeInterval(const Release& r, const absl::StatusOr<PoolStats>& candidate,
+                      const absl::StatusOr<PoolStats>& stable, bool shadow);
+// A verdict that did not pass: a hold, a failure, or an abort once failure_limit failures
+// came in a row. nullopt when it passed (the failures in a row start again from 0).
+std::optional<Move> HoldOrFail(Release* next, const Verdict& v);
+
+// "v2 at 5% (step 1/4)".
+std::string Where(const Release& r);
+std::string Percent(double p);
+
+}  // namespace rollout::control
+
+#endif  // ROLLOUT_ROLLOUT_STRATEGY_H_
