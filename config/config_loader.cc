@@ -11,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/status_macros.h"
 #include "routing/host_port.h"
 
 namespace rollout::control {
@@ -123,21 +124,11 @@ class Reader {
   std::string dir_;  // the config file's folder, with its slash; empty: the working dir
 };
 
-#define ASSIGN_OR_RETURN(lhs, expr)           \
-  {                                           \
-    auto _value = (expr);                     \
-    if (!_value.ok()) return _value.status(); \
-    lhs = *std::move(_value);                 \
-  }
-
 absl::StatusOr<routing::ServerTlsSpec> ReadServerTls(const Reader& in, const YAML::Node& node,
                                                      const std::string& path) {
-  if (absl::Status s = in.CheckKeys(
-          node, path,
-          {"cert_file", "key_file", "client_ca_file", "allowed_client_sans", "refresh_interval"});
-      !s.ok()) {
-    return s;
-  }
+  RETURN_IF_ERROR(in.CheckKeys(
+      node, path,
+      {"cert_file", "key_file", "client_ca_file", "allowed_client_sans", "refresh_interval"}));
   routing::ServerTlsSpec tls;
   for (const char* key : {"cert_file", "key_file"}) {
     if (!node[key]) return in.Error(node, path, absl::StrCat("missing required key \"", key, "\""));
@@ -174,11 +165,8 @@ absl::StatusOr<routing::ServerTlsSpec> ReadServerTls(const Reader& in, const YAM
 absl::StatusOr<routing::UpstreamTlsSpec> ReadUpstreamTls(const Reader& in, const YAML::Node& node,
                                                          const std::string& path) {
   if (node.IsNull()) return routing::UpstreamTlsSpec{true};  // "tls:" alone: system roots
-  if (absl::Status s = in.CheckKeys(
-          node, path, {"ca_file", "cert_file", "key_file", "server_name", "refresh_interval"});
-      !s.ok()) {
-    return s;
-  }
+  RETURN_IF_ERROR(in.CheckKeys(
+      node, path, {"ca_file", "cert_file", "key_file", "server_name", "refresh_interval"}));
   routing::UpstreamTlsSpec tls;
   tls.enabled = true;
   for (auto [key, field] : {std::pair<const char*, std::string*>{"ca_file", &tls.ca_file},
@@ -202,12 +190,9 @@ absl::StatusOr<routing::UpstreamTlsSpec> ReadUpstreamTls(const Reader& in, const
 
 absl::StatusOr<routing::PoolSpec> ReadPool(const Reader& in, const YAML::Node& node,
                                            const std::string& path) {
-  if (absl::Status s = in.CheckKeys(node, path,
-                                    {"name", "endpoints", "health_check", "outlier_detection",
-                                     "max_concurrent_calls", "tls"});
-      !s.ok()) {
-    return s;
-  }
+  RETURN_IF_ERROR(in.CheckKeys(
+      node, path,
+      {"name", "endpoints", "health_check", "outlier_detection", "max_concurrent_calls", "tls"}));
   routing::PoolSpec pool;
   if (!node["name"]) return in.Error(node, path, "missing required key \"name\"");
   ASSIGN_OR_RETURN(pool.name, in.String(node["name"], path + ".name"));
@@ -230,12 +215,8 @@ absl::StatusOr<routing::PoolSpec> ReadPool(const Reader& in, const YAML::Node& n
   }
   if (const YAML::Node hc = node["health_check"]) {
     const std::string hpath = path + ".health_check";
-    if (absl::Status s = in.CheckKeys(
-            hc, hpath,
-            {"interval", "timeout", "healthy_threshold", "unhealthy_threshold", "service"});
-        !s.ok()) {
-      return s;
-    }
+    RETURN_IF_ERROR(in.CheckKeys(
+        hc, hpath, {"interval", "timeout", "healthy_threshold", "unhealthy_threshold", "service"}));
     routing::HealthCheckSpec& spec = pool.health_check;
     spec.enabled = true;
     if (hc["interval"])
@@ -255,12 +236,9 @@ absl::StatusOr<routing::PoolSpec> ReadPool(const Reader& in, const YAML::Node& n
   }
   if (const YAML::Node o = node["outlier_detection"]) {
     const std::string opath = path + ".outlier_detection";
-    if (absl::Status s = in.CheckKeys(
-            o, opath,
-            {"consecutive_failures", "base_ejection", "max_ejection", "max_ejection_percent"});
-        !s.ok()) {
-      return s;
-    }
+    RETURN_IF_ERROR(in.CheckKeys(
+        o, opath,
+        {"consecutive_failures", "base_ejection", "max_ejection", "max_ejection_percent"}));
     routing::OutlierSpec& spec = pool.outlier;
     if (o["consecutive_failures"]) {
       ASSIGN_OR_RETURN(
@@ -285,12 +263,9 @@ absl::StatusOr<routing::PoolSpec> ReadPool(const Reader& in, const YAML::Node& n
 
 absl::StatusOr<routing::RouteSpec> ReadRoute(const Reader& in, const YAML::Node& node,
                                              const std::string& path) {
-  if (absl::Status s = in.CheckKeys(
-          node, path,
-          {"name", "match", "sticky_key", "override_header", "override_pools", "mirror", "split"});
-      !s.ok()) {
-    return s;
-  }
+  RETURN_IF_ERROR(in.CheckKeys(
+      node, path,
+      {"name", "match", "sticky_key", "override_header", "override_pools", "mirror", "split"}));
   routing::RouteSpec route;
   if (!node["name"]) return in.Error(node, path, "missing required key \"name\"");
   ASSIGN_OR_RETURN(route.name, in.String(node["name"], path + ".name"));
@@ -319,10 +294,7 @@ absl::StatusOr<routing::RouteSpec> ReadRoute(const Reader& in, const YAML::Node&
       }
       for (size_t m = 0; m < metadata.size(); ++m) {
         const std::string epath = absl::StrCat(mpath, ".metadata[", m, "]");
-        if (absl::Status s = in.CheckKeys(metadata[m], epath, {"key", "equals", "prefix", "regex"});
-            !s.ok()) {
-          return s;
-        }
+        RETURN_IF_ERROR(in.CheckKeys(metadata[m], epath, {"key", "equals", "prefix", "regex"}));
         routing::MetadataMatchSpec spec;
         if (!metadata[m]["key"])
           return in.Error(metadata[m], epath, "missing required key \"key\"");
@@ -388,7 +360,7 @@ absl::StatusOr<routing::RouteSpec> ReadRoute(const Reader& in, const YAML::Node&
   }
   for (size_t i = 0; i < split.size(); ++i) {
     const std::string arm_path = absl::StrCat(path, ".split[", i, "]");
-    if (absl::Status s = in.CheckKeys(split[i], arm_path, {"pool", "weight"}); !s.ok()) return s;
+    RETURN_IF_ERROR(in.CheckKeys(split[i], arm_path, {"pool", "weight"}));
     routing::SplitSpec arm;
     if (!split[i]["pool"]) return in.Error(split[i], arm_path, "missing required key \"pool\"");
     if (!split[i]["weight"]) return in.Error(split[i], arm_path, "missing required key \"weight\"");
@@ -489,7 +461,7 @@ absl::StatusOr<RolloutSpec> ReadRollout(const Reader& in, const YAML::Node& node
 }
 
 absl::Status ReadAnalysis(const Reader& in, const YAML::Node& node, AnalysisConfig* out) {
-  if (absl::Status s = in.CheckKeys(node, "analysis", {"source", "prometheus"}); !s.ok()) return s;
+  RETURN_IF_ERROR(in.CheckKeys(node, "analysis", {"source", "prometheus"}));
   if (node["source"]) ASSIGN_OR_RETURN(out->source, in.String(node["source"], "analysis.source"));
   if (out->source != "in_process" && out->source != "prometheus") {
     return in.Error(node["source"], "analysis.source",
@@ -500,10 +472,7 @@ absl::Status ReadAnalysis(const Reader& in, const YAML::Node& node, AnalysisConf
     return in.Error(node, "analysis.prometheus", "required when source is prometheus");
   }
   if (!p) return absl::OkStatus();
-  if (absl::Status s = in.CheckKeys(p, "analysis.prometheus", {"url", "timeout", "queries"});
-      !s.ok()) {
-    return s;
-  }
+  RETURN_IF_ERROR(in.CheckKeys(p, "analysis.prometheus", {"url", "timeout", "queries"}));
   if (!p["url"]) return in.Error(p, "analysis.prometheus.url", "missing required key");
   ASSIGN_OR_RETURN(out->prometheus.url, in.String(p["url"], "analysis.prometheus.url"));
   if (!absl::StartsWith(out->prometheus.url, "http://") &&
@@ -517,12 +486,9 @@ absl::Status ReadAnalysis(const Reader& in, const YAML::Node& node, AnalysisConf
   }
   if (const YAML::Node q = p["queries"]) {
     const std::string qpath = "analysis.prometheus.queries";
-    if (absl::Status s = in.CheckKeys(q, qpath,
-                                      {"requests", "server_errors", "latency_buckets",
-                                       "mirror_results", "mirror_latency_buckets"});
-        !s.ok()) {
-      return s;
-    }
+    RETURN_IF_ERROR(in.CheckKeys(q, qpath,
+                                 {"requests", "server_errors", "latency_buckets", "mirror_results",
+                                  "mirror_latency_buckets"}));
     PrometheusQueries& queries = out->prometheus.queries;
     for (auto [key, field] : {std::pair<const char*, std::string*>{"requests", &queries.requests},
                               {"server_errors", &queries.server_errors},
@@ -537,12 +503,9 @@ absl::Status ReadAnalysis(const Reader& in, const YAML::Node& node, AnalysisConf
 
 absl::StatusOr<routing::ConnectionLimits> ReadConnectionLimits(const Reader& in,
                                                                const YAML::Node& node) {
-  if (absl::Status s = in.CheckKeys(node, "connections",
-                                    {"max_connections", "max_concurrent_streams",
-                                     "max_header_list_bytes", "idle_timeout", "handshake_timeout"});
-      !s.ok()) {
-    return s;
-  }
+  RETURN_IF_ERROR(in.CheckKeys(node, "connections",
+                               {"max_connections", "max_concurrent_streams",
+                                "max_header_list_bytes", "idle_timeout", "handshake_timeout"}));
   routing::ConnectionLimits out;
   if (node["max_connections"]) {
     ASSIGN_OR_RETURN(out.max_connections, in.Integer(node["max_connections"],
@@ -575,9 +538,7 @@ absl::StatusOr<routing::ConnectionLimits> ReadConnectionLimits(const Reader& in,
 }
 
 absl::StatusOr<routing::ResolverSpec> ReadResolver(const Reader& in, const YAML::Node& node) {
-  if (absl::Status s = in.CheckKeys(node, "resolver", {"servers", "refresh_interval"}); !s.ok()) {
-    return s;
-  }
+  RETURN_IF_ERROR(in.CheckKeys(node, "resolver", {"servers", "refresh_interval"}));
   routing::ResolverSpec out;
   if (const YAML::Node servers = node["servers"]) {
     if (!servers.IsSequence()) {
@@ -610,30 +571,27 @@ absl::StatusOr<routing::ResolverSpec> ReadResolver(const Reader& in, const YAML:
 }
 
 absl::StatusOr<Config> ReadConfig(const Reader& in, const YAML::Node& root) {
-  if (absl::Status s = in.CheckKeys(root, "",
-                                    {"listen",
-                                     "workers",
-                                     "drain_timeout",
-                                     "drain_delay",
-                                     "watch_config",
-                                     "shared_state",
-                                     "max_message_bytes",
-                                     "max_concurrent_calls",
-                                     "tls",
-                                     "metrics",
-                                     "admin",
-                                     "state_dir",
-                                     "pools",
-                                     "routes",
-                                     "analysis",
-                                     "notifications",
-                                     "rollouts",
-                                     "data_plane",
-                                     "connections",
-                                     "resolver"});
-      !s.ok()) {
-    return s;
-  }
+  RETURN_IF_ERROR(in.CheckKeys(root, "",
+                               {"listen",
+                                "workers",
+                                "drain_timeout",
+                                "drain_delay",
+                                "watch_config",
+                                "shared_state",
+                                "max_message_bytes",
+                                "max_concurrent_calls",
+                                "tls",
+                                "metrics",
+                                "admin",
+                                "state_dir",
+                                "pools",
+                                "routes",
+                                "analysis",
+                                "notifications",
+                                "rollouts",
+                                "data_plane",
+                                "connections",
+                                "resolver"}));
   Config config;
   if (!root["listen"]) return in.Error(root, "listen", "missing required key");
   ASSIGN_OR_RETURN(config.listen, in.Address(root["listen"], "listen", routing::PortZero::kAllow));
@@ -676,14 +634,13 @@ absl::StatusOr<Config> ReadConfig(const Reader& in, const YAML::Node& root) {
     ASSIGN_OR_RETURN(config.resolver, ReadResolver(in, resolver));
   }
   if (const YAML::Node metrics = root["metrics"]) {
-    if (absl::Status s = in.CheckKeys(metrics, "metrics", {"listen"}); !s.ok()) return s;
+    RETURN_IF_ERROR(in.CheckKeys(metrics, "metrics", {"listen"}));
     if (!metrics["listen"]) return in.Error(metrics, "metrics", "missing required key \"listen\"");
     ASSIGN_OR_RETURN(config.metrics_listen,
                      in.Address(metrics["listen"], "metrics.listen", routing::PortZero::kAllow));
   }
   if (const YAML::Node admin = root["admin"]) {
-    if (absl::Status s = in.CheckKeys(admin, "admin", {"listen", "token_file", "tls"}); !s.ok())
-      return s;
+    RETURN_IF_ERROR(in.CheckKeys(admin, "admin", {"listen", "token_file", "tls"}));
     AdminConfig a;
     if (admin["listen"]) {
       ASSIGN_OR_RETURN(a.listen,
@@ -726,10 +683,10 @@ absl::StatusOr<Config> ReadConfig(const Reader& in, const YAML::Node& root) {
   }
   config.table = *std::move(table);
   if (const YAML::Node analysis = root["analysis"]) {
-    if (absl::Status s = ReadAnalysis(in, analysis, &config.analysis); !s.ok()) return s;
+    RETURN_IF_ERROR(ReadAnalysis(in, analysis, &config.analysis));
   }
   if (const YAML::Node n = root["notifications"]) {
-    if (absl::Status s = in.CheckKeys(n, "notifications", {"webhooks"}); !s.ok()) return s;
+    RETURN_IF_ERROR(in.CheckKeys(n, "notifications", {"webhooks"}));
     if (const YAML::Node hooks = n["webhooks"]) {
       if (!hooks.IsSequence())
         return in.Error(hooks, "notifications.webhooks", "must be a list of URLs");

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/status_macros.h"
 
 namespace rollout::control {
 namespace {
@@ -129,7 +130,7 @@ absl::Status ValidateRolloutSpec(const routing::RoutingTable& table, RolloutSpec
        {std::pair<const char*, const std::optional<double>*>{"max_error_rate", &a.max_error_rate},
         {"max_error_rate_increase", &a.max_error_rate_increase},
         {"max_mismatch_rate", &a.max_mismatch_rate}}) {
-    if (absl::Status s = CheckRate(field, *v); !s.ok()) return s;
+    RETURN_IF_ERROR(CheckRate(field, *v));
   }
   if (a.max_p99_seconds.has_value() && !(*a.max_p99_seconds > 0)) {
     return Invalid("max_p99", "must be > 0");

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "base/status_macros.h"
 #include "config/config_loader.h"
 
 namespace rollout::control {
@@ -211,11 +212,11 @@ absl::StatusOr<std::unique_ptr<Controller>> Controller::Create(Config config, bo
     if (!table.ok()) return table.status();
   }
   if (state_store.has_value() && writer) {
-    if (absl::Status s = state_store->Save(state); !s.ok()) return s;
+    RETURN_IF_ERROR(state_store->Save(state));
   }
   if (!reset.verb.empty() && writer) {
     reset.generation = state.generation;
-    if (absl::Status s = audit->Append(reset); !s.ok()) return s;
+    RETURN_IF_ERROR(audit->Append(reset));
   }
   std::unique_ptr<Controller> controller(new Controller(std::move(config), *std::move(table),
                                                         std::move(state), std::move(state_store),
@@ -309,7 +310,7 @@ absl::StatusOr<uint64_t> Controller::SetWeights(const std::string& actor, const 
                                                 std::optional<uint64_t> expected_generation,
                                                 const std::string& reason) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (absl::Status s = CheckWriterLocked(); !s.ok()) return s;
+  RETURN_IF_ERROR(CheckWriterLocked());
   if (expected_generation.has_value() && *expected_generation != state_.generation) {
     return absl::AbortedError(absl::StrCat("expected_generation ", *expected_generation,
                                            " is stale; the current generation is ",
@@ -367,10 +368,7 @@ absl::StatusOr<uint64_t> Controller::SetWeights(const std::string& actor, const 
                    SplitJson(o.split),
                    reason,
                    next.generation};
-  if (absl::Status s = CommitLocked(std::move(next), *std::move(table), std::move(entry));
-      !s.ok()) {
-    return s;
-  }
+  RETURN_IF_ERROR(CommitLocked(std::move(next), *std::move(table), std::move(entry)));
   return state_.generation;
 }
 
@@ -447,10 +445,7 @@ absl::StatusOr<Controller::ReloadResult> Controller::Reload(const std::string& a
   for (const auto& r : file->routes) after[r.name] = SplitJson(EffectiveSplit(r, next.overrides));
   AuditEntry entry{absl::Now(),      actor,  "ReloadConfig", "", std::move(before),
                    std::move(after), reason, next.generation};
-  if (absl::Status s = CommitLocked(std::move(next), *std::move(table), std::move(entry));
-      !s.ok()) {
-    return s;
-  }
+  RETURN_IF_ERROR(CommitLocked(std::move(next), *std::move(table), std::move(entry)));
   config_ = *std::move(file);
   result.generation = state_.generation;
   return result;
@@ -465,7 +460,7 @@ absl::StatusOr<uint64_t> Controller::CommitRollout(const std::string& route,
                                                    std::optional<RouteOverride> change, bool hold,
                                                    nlohmann::json rollouts, AuditEntry entry) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (absl::Status s = CheckWriterLocked(); !s.ok()) return s;
+  RETURN_IF_ERROR(CheckWriterLocked());
   PersistedState next = state_;
   next.rollouts = std::move(rollouts);
   if (hold) {
@@ -496,9 +491,7 @@ absl::StatusOr<uint64_t> Controller::CommitRollout(const std::string& route,
   entry.before = std::move(before);
   entry.after = std::move(after);
   entry.generation = next.generation;
-  if (absl::Status s = CommitLocked(std::move(next), std::move(table), std::move(entry)); !s.ok()) {
-    return s;
-  }
+  RETURN_IF_ERROR(CommitLocked(std::move(next), std::move(table), std::move(entry)));
   return state_.generation;
 }
 

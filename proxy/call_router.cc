@@ -40,7 +40,7 @@ const routing::RoutingTable& CallRouter::CurrentTable() {
 absl::Status CallRouter::Route(const routing::CallAttributes& attrs, int64_t now_ns,
                                MirrorBudget mirrors, Target* target, bool* needs_model) {
   const routing::RoutingTable& table = CurrentTable();
-  absl::StatusOr<routing::RoutingTable::Decision> decision = table.Decide(attrs, NextRandom());
+  absl::StatusOr<routing::RoutingTable::Pick> decision = table.Decide(attrs, NextRandom());
   if (!decision.ok()) return decision.status();
   *needs_model = decision->needs_model;
   if (*needs_model) return absl::OkStatus();

@@ -4,6 +4,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 #include "rollout/strategy.h"
 
 namespace rollout::control {
@@ -25,7 +26,7 @@ absl::StatusOr<std::unique_ptr<RolloutEngine>> RolloutEngine::Create(Controller*
   if (options.source == nullptr) return absl::InvalidArgumentError("rollout engine: no source");
   std::unique_ptr<RolloutEngine> engine(new RolloutEngine(controller, std::move(options)));
   if (controller->writer()) {
-    if (absl::Status s = engine->TakeOver(); !s.ok()) return s;
+    RETURN_IF_ERROR(engine->TakeOver());
   } else {
     engine->Refresh();
   }
@@ -76,7 +77,7 @@ absl::Status RolloutEngine::TakeOver() {
         absl::StrCat("proxy restarted: ", PhaseName(next.phase), ", ", Where(next),
                      "; next analysis in ", absl::FormatDuration(next.spec.analysis.interval)),
         {}};
-    if (absl::Status s = CommitLocked(next, d, RouteChangeFor(next)); !s.ok()) return s;
+    RETURN_IF_ERROR(CommitLocked(next, d, RouteChangeFor(next)));
   }
   return absl::OkStatus();
 }
@@ -155,9 +156,7 @@ absl::StatusOr<Release> RolloutEngine::Start(const std::string& actor, RolloutSp
 absl::StatusOr<Release> RolloutEngine::StartLocked(const std::string& actor, RolloutSpec spec,
                                                    const std::string& reason,
                                                    const std::string& source, uint64_t follows) {
-  if (absl::Status s = ValidateRolloutSpec(*controller_->Current().table, &spec); !s.ok()) {
-    return s;
-  }
+  RETURN_IF_ERROR(ValidateRolloutSpec(*controller_->Current().table, &spec));
   for (const auto& [id, r] : releases_) {
     if (r.active() && r.spec.route == spec.route) {
       return absl::FailedPreconditionError(
@@ -190,7 +189,7 @@ absl::StatusOr<Release> RolloutEngine::StartLocked(const std::string& actor, Rol
                           reason.empty() ? "" : absl::StrCat(" (", reason, ")")),
              r.spec.ToJson()};
   const RouteOverride change = RouteChangeFor(r);
-  if (absl::Status s = CommitLocked(r, std::move(d), change); !s.ok()) return s;
+  RETURN_IF_ERROR(CommitLocked(r, std::move(d), change));
   return releases_.at(r.id);
 }
 
@@ -228,7 +227,7 @@ absl::StatusOr<Release> RolloutEngine::Pause(const std::string& actor, const std
              actor,
              absl::StrCat("paused at ", Where(next), reason.empty() ? "" : ": ", reason),
              {}};
-  if (absl::Status s = CommitLocked(next, std::move(d), std::nullopt); !s.ok()) return s;
+  RETURN_IF_ERROR(CommitLocked(next, std::move(d), std::nullopt));
   return releases_.at(next.id);
 }
 
@@ -258,7 +257,7 @@ absl::StatusOr<Release> RolloutEngine::Resume(const std::string& actor, const st
                           absl::FormatDuration(next.spec.analysis.interval),
                           reason.empty() ? "" : ": ", reason),
              {}};
-  if (absl::Status s = CommitLocked(next, std::move(d), std::nullopt); !s.ok()) return s;
+  RETURN_IF_ERROR(CommitLocked(next, std::move(d), std::nullopt));
   return releases_.at(next.id);
 }
 
@@ -280,7 +279,7 @@ absl::Status RolloutEngine::EndLocked(Release next, DecisionKind end, const std:
     outcome = absl::StrCat(detail, "; ", next.spec.candidate, " now takes 100%");
   }
   Decision d{{}, 0, end, actor, std::move(outcome), std::move(data)};
-  if (absl::Status s = CommitLocked(next, std::move(d), RouteChangeFor(next)); !s.ok()) return s;
+  RETURN_IF_ERROR(CommitLocked(next, std::move(d), RouteChangeFor(next)));
   if (!follow_up.has_value()) return absl::OkStatus();
   return StartLocked(actor, *follow_up,
                      absl::StrCat("promoted from ", StrategyName(next.spec.strategy), " rollout #",
@@ -299,7 +298,7 @@ absl::StatusOr<Release> RolloutEngine::EndByHand(DecisionKind end, const std::st
   const std::string detail =
       absl::StrCat(end == DecisionKind::kPromote ? "promoted by " : "aborted by ", actor, " at ",
                    Where(**active), reason.empty() ? "" : ": ", reason);
-  if (absl::Status s = EndLocked(**active, end, actor, detail, {}); !s.ok()) return s;
+  RETURN_IF_ERROR(EndLocked(**active, end, actor, detail, {}));
   return releases_.at(id);
 }
 

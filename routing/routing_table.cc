@@ -245,11 +245,11 @@ int RoutingTable::MatchRoute(const CallAttributes& attrs) const {
   return -1;
 }
 
-absl::StatusOr<RoutingTable::Decision> RoutingTable::Decide(const CallAttributes& attrs,
-                                                            uint64_t random) const {
+absl::StatusOr<RoutingTable::Pick> RoutingTable::Decide(const CallAttributes& attrs,
+                                                        uint64_t random) const {
   const int r = MatchRoute(attrs);
   if (r == kNeedsModel) {
-    Decision d{};
+    Pick d{};
     d.needs_model = true;
     return d;
   }
@@ -273,7 +273,7 @@ absl::StatusOr<RoutingTable::Decision> RoutingTable::Decide(const CallAttributes
                          std::find(route.override_pools.begin(), route.override_pools.end(), p) !=
                              route.override_pools.end();
         if (!may) continue;
-        if (pools_[p].name == *forced) return Decision{route_index, p, Choice::kOverride, mirror};
+        if (pools_[p].name == *forced) return Pick{route_index, p, Choice::kOverride, mirror};
         allowed.push_back(pools_[p].name);
       }
       return absl::InvalidArgumentError(
@@ -285,13 +285,13 @@ absl::StatusOr<RoutingTable::Decision> RoutingTable::Decide(const CallAttributes
   if (!route.sticky_key.empty() && attrs.metadata != nullptr) {
     if (std::optional<absl::string_view> key = attrs.metadata->Get(route.sticky_key)) {
       const uint32_t bucket = StickyBucket(route.name, *key);
-      return Decision{
+      return Pick{
           route_index,
           route.sticky_split.Pick(uint64_t{bucket} * (WeightedSplit::kResolution / kStickyBuckets)),
           Choice::kSticky, mirror};
     }
   }
-  return Decision{route_index, route.split.Pick(random), Choice::kWeighted, mirror};
+  return Pick{route_index, route.split.Pick(random), Choice::kWeighted, mirror};
 }
 
 }  // namespace rollout::routing

@@ -94,7 +94,7 @@ class MetadataView {
 };
 
 // What routing may look at. `model` is unset until the first message has been read; see
-// Decision::needs_model.
+// Pick::needs_model.
 struct CallAttributes {
   absl::string_view method;
   const MetadataView* metadata = nullptr;  // null: no metadata
@@ -141,7 +141,8 @@ class RoutingTable final {
     double mirror_tolerance = 0;
   };
   enum class Choice { kWeighted, kSticky, kOverride };
-  struct Decision {
+  // What the table picked for one call.
+  struct Pick {
     size_t route;  // index into routes()
     size_t pool;   // index into pools()
     Choice choice;
@@ -161,10 +162,10 @@ class RoutingTable final {
   // header's pool if the call names one, else the sticky bucket's pool if the call carries
   // the sticky key, else one by weight from `random`. No matching route is UNIMPLEMENTED,
   // naming the method; an override naming a pool it may not use is INVALID_ARGUMENT.
-  // With attrs.model unset, a call whose route depends on the model gets a Decision with
+  // With attrs.model unset, a call whose route depends on the model gets a Pick with
   // needs_model set instead.
-  absl::StatusOr<Decision> Decide(const CallAttributes& attrs, uint64_t random) const;
-  absl::StatusOr<Decision> Decide(absl::string_view method, uint64_t random) const {
+  absl::StatusOr<Pick> Decide(const CallAttributes& attrs, uint64_t random) const;
+  absl::StatusOr<Pick> Decide(absl::string_view method, uint64_t random) const {
     return Decide(CallAttributes{method}, random);
   }
 
