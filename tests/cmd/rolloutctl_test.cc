@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
@@ -329,6 +330,72 @@ TEST_F(RolloutctlTest, InvalidReloadsAndWeightChangesUnderLoadFailNoCall) {
       "[ under load ] %d data-plane calls, %d failed; %d invalid reloads rejected, %d "
       "weight changes applied\n",
       ok.load() + failed.load(), failed.load(), rejected_reloads, accepted_changes);
+}
+
+TEST_F(RolloutctlTest, GlobalFlagsWorkBeforeOrAfterTheVerb) {
+  std::string before, after, nested;
+  ASSERT_EQ(RunCommand({kRolloutctlBin, "--json", "--admin", proxy_->admin_address(),
+                        "--token-file", bob_, "routes"},
+                       &before),
+            0)
+      << before;
+  ASSERT_EQ(RunCommand({kRolloutctlBin, "routes", "--admin", proxy_->admin_address(), "--json",
+                        "--token-file", bob_},
+                       &after),
+            0)
+      << after;
+  EXPECT_EQ(nlohmann::json::parse(before)["generation"],
+            nlohmann::json::parse(after)["generation"]);
+  // Two levels down, and mixed with the verb's own flags and arguments.
+  EXPECT_EQ(RunCommand({kRolloutctlBin, "rollout", "get", "echo", "--token-file", bob_, "--admin",
+                        proxy_->admin_address(), "--json"},
+                       &nested),
+            1);
+  EXPECT_THAT(nested, HasSubstr("\"code\":\"NOT_FOUND\""));
+  std::string bad;
+  EXPECT_EQ(RunCommand({kRolloutctlBin, "routes", "--no-such-flag"}, &bad), 2);
+  EXPECT_THAT(bad, HasSubstr("--no-such-flag"));
+}
+
+TEST(RolloutctlCliTest, EveryVerbsHelpShowsAnExampleOfItself) {
+  for (const char* verb :
+       {"status", "routes", "set-weight", "reload", "audit", "history", "health", "rollout",
+        "rollout start", "rollout pause", "rollout resume", "rollout promote", "rollout abort",
+        "rollout get", "rollout events", "rollout watch", "completion"}) {
+    std::vector<std::string> argv = {kRolloutctlBin};
+    for (absl::string_view w : absl::StrSplit(verb, ' ')) argv.emplace_back(w);
+    argv.push_back("--help");
+    std::string out;
+    ASSERT_EQ(RunCommand(argv, &out), 0) << verb << ": " << out;
+    EXPECT_THAT(out, HasSubstr(absl::StrCat("Example:\n  rolloutctl ", verb))) << out;
+  }
+}
+
+// The script, sourced by a real bash, completes verbs at each level and the flags of the
+// verb typed so far, the global ones included.
+TEST(RolloutctlCliTest, TheBashCompletionCompletesVerbsAndFlags) {
+  TempDir dir;
+  std::string script;
+  ASSERT_EQ(RunCommand({kRolloutctlBin, "completion", "bash"}, &script), 0) << script;
+  const std::string path = dir.WriteFile("completion.bash", script);
+  auto complete = [&](const std::string& words, int cword) {
+    std::string out;
+    EXPECT_EQ(RunCommand({"/bin/bash", "-c",
+                          absl::StrCat("source ", path, "; COMP_WORDS=(", words, "); COMP_CWORD=",
+                                       cword, "; _rolloutctl; echo \"${COMPREPLY[*]}\"")},
+                         &out),
+              0)
+        << out;
+    return std::string(absl::StripTrailingAsciiWhitespace(out));
+  };
+  EXPECT_EQ(complete("rolloutctl se", 1), "set-weight");
+  EXPECT_EQ(complete("rolloutctl rollout p", 2), "pause promote");
+  EXPECT_EQ(complete("rolloutctl --json rollout start --cand", 4), "--candidate");
+  EXPECT_EQ(complete("rolloutctl rollout start --tok", 3), "--token-file");
+  EXPECT_EQ(complete("rolloutctl status --win", 2), "");  // routes has --window, status not
+  EXPECT_EQ(complete("rolloutctl routes --win", 2), "--window");
+  std::string out;
+  EXPECT_EQ(RunCommand({kRolloutctlBin, "completion", "zsh"}, &out), 2);
 }
 
 }  // namespace

@@ -1,0 +1,311 @@
+// The verbs of `rollout`: start, pause, resume, promote, abort, get, events and watch.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "cmd/rolloutctl/print.h"
+#include "cmd/rolloutctl/verbs.h"
+
+namespace rollout::ctl {
+namespace {
+
+// Polls ListRoutes and shows one route. On a terminal the display is redrawn in place;
+// otherwise each refresh prints plain lines, one per pool, prefixed with the time.
+int Watch(Client& client, const std::string& route_name, const std::string& interval_text,
+          int count) {
+  absl::Duration interval;
+  if (!absl::ParseDuration(interval_text, &interval) || interval <= absl::ZeroDuration()) {
+    std::fprintf(stderr, "rolloutctl: --interval: \"%s\" is not a positive duration\n",
+                 interval_text.c_str());
+    return kUsage;
+  }
+  const bool tty = isatty(STDOUT_FILENO) && !client.json();
+  int drawn = 0;  // lines of the previous frame, to redraw over
+  for (int i = 0; count == 0 || i < count; ++i) {
+    if (i > 0) absl::SleepFor(interval);
+    v1::ListRoutesRequest request;
+    request.set_window_seconds(std::clamp(absl::ToDoubleSeconds(interval) * 5, 1.0, 60.0));
+    v1::ListRoutesResponse response;
+    auto ctx = client.Context();
+    grpc::Status s = client.stub().ListRoutes(ctx.get(), request, &response);
+    if (!s.ok()) return client.Fail(s, *ctx);
+    const v1::Route* route = nullptr;
+    for (const auto& r : response.routes()) {
+      if (r.name() == route_name) route = &r;
+    }
+    if (route == nullptr) {
+      std::fprintf(stderr, "rolloutctl: unknown route \"%s\"\n", route_name.c_str());
+      return kRejected;
+    }
+    if (client.json()) {
+      client.PrintJson(*route);
+      continue;
+    }
+    const std::string now = absl::FormatTime("%H:%M:%S", absl::Now(), absl::LocalTimeZone());
+    std::vector<std::string> lines;
+    // The rollout's step and phase while one runs on the route; "-" otherwise.
+    std::string step = "-";
+    if (route->has_rollout() && route->rollout().outcome() == "in_progress") {
+      step = absl::StrFormat("%d/%d %s", route->rollout().step(), route->rollout().total_steps(),
+                             route->rollout().phase());
+    }
+    for (const auto& w : route->split()) {
+      const Traffic t = TrafficOf(*route, w.pool());
+      lines.push_back(absl::StrFormat(
+          "%s %s gen %d step %s pool %-10s share %6.2f%%  %8.1f rps  errors %6.2f%%  p99 %8.2fms",
+          now, route_name, response.generation(), step, w.pool(), 100 * w.share(), t.rps,
+          t.error_percent, t.p99_ms));
+    }
+    if (tty && drawn > 0) std::printf("\x1b[%dA\x1b[J", drawn);  // up, then clear below
+    for (const std::string& line : lines) std::printf("%s\n", line.c_str());
+    std::fflush(stdout);
+    drawn = static_cast<int>(lines.size());
+  }
+  return kOk;
+}
+
+// Splits "5,25,50" into numbers; false on anything else.
+bool ParseSteps(const std::string& text, std::vector<double>* out) {
+  for (absl::string_view part : absl::StrSplit(text, ',', absl::SkipEmpty())) {
+    double v = 0;
+    if (!absl::SimpleAtod(part, &v)) return false;
+    out->push_back(v);
+  }
+  return !out->empty();
+}
+
+void AddStartFlags(CLI::App* start, StartFlags* f) {
+  start->add_option("--strategy", f->strategy, "canary | blue_green | ab_test | shadow")
+      ->capture_default_str();
+  start->add_option("--stable", f->stable, "the pool serving now")->required();
+  start->add_option("--candidate", f->candidate, "the pool being released")->required();
+  start->add_option("--steps", f->steps, "canary: candidate percentages, e.g. 5,25,50,100");
+  start->add_option("--interval", f->interval, "analysis interval (default 30s)");
+  start->add_option("--min-requests", f->min_requests, "per window; below it a step holds");
+  start->add_option("--max-error-rate", f->max_error_rate, "fraction, e.g. 0.01");
+  start->add_option("--max-error-rate-increase", f->max_error_rate_increase,
+                    "over stable, fraction");
+  start->add_option("--max-p99", f->max_p99, "absolute p99, e.g. 250ms");
+  start->add_option("--max-p99-ratio", f->max_p99_ratio, "candidate p99 / stable p99");
+  start->add_option("--max-mismatch-rate", f->max_mismatch_rate, "shadow disagreement, fraction");
+  start->add_option("--failure-limit", f->failure_limit, "failed analyses in a row that abort");
+  start->add_option("--mirror-percent", f->mirror_percent, "blue_green preview / shadow");
+  start->add_option("--rollback-window", f->rollback_window, "blue_green (default 5m)");
+  start->add_option("--duration", f->duration, "ab_test: how long");
+  start->add_option("--sample-size", f->sample_size, "ab_test: calls per arm");
+  start->add_option("--alpha", f->alpha, "ab_test significance level (default 0.05)");
+  start->add_flag("--auto-promote", f->auto_promote, "ab_test: act on the verdict");
+  start->add_option("--notes", f->notes, "release notes, kept in the release record");
+}
+
+// Fills `q` from the flags; prints the problem and returns false on a bad value.
+bool BuildStart(const StartFlags& f, v1::StartRolloutRequest* q) {
+  q->set_strategy(f.strategy);
+  q->set_stable(f.stable);
+  q->set_candidate(f.candidate);
+  if (!f.steps.empty()) {
+    std::vector<double> steps;
+    if (!ParseSteps(f.steps, &steps)) {
+      std::fprintf(stderr, "rolloutctl: --steps: \"%s\" is not a list like 5,25,50\n",
+                   f.steps.c_str());
+      return false;
+    }
+    for (double v : steps) q->add_steps(v);
+  }
+  auto seconds = [](const std::string& text, const char* flag, double* out) {
+    if (text.empty()) return true;
+    absl::Duration d;
+    if (!absl::ParseDuration(text, &d) || d < absl::ZeroDuration()) {
+      std::fprintf(stderr, "rolloutctl: %s: \"%s\" is not a duration (e.g. 10s, 5m)\n", flag,
+                   text.c_str());
+      return false;
+    }
+    *out = absl::ToDoubleSeconds(d);
+    return true;
+  };
+  double v = 0;
+  if (!seconds(f.interval, "--interval", &v)) return false;
+  q->set_interval_seconds(v);
+  v = 0;
+  if (!seconds(f.rollback_window, "--rollback-window", &v)) return false;
+  q->set_rollback_window_seconds(v);
+  v = 0;
+  if (!seconds(f.duration, "--duration", &v)) return false;
+  q->set_duration_seconds(v);
+  if (!f.max_p99.empty()) {
+    if (!seconds(f.max_p99, "--max-p99", &v)) return false;
+    q->set_max_p99_seconds(v);
+  }
+  q->set_min_requests(f.min_requests);
+  if (f.max_error_rate) q->set_max_error_rate(*f.max_error_rate);
+  if (f.max_error_rate_increase) q->set_max_error_rate_increase(*f.max_error_rate_increase);
+  if (f.max_p99_ratio) q->set_max_p99_ratio(*f.max_p99_ratio);
+  if (f.max_mismatch_rate) q->set_max_mismatch_rate(*f.max_mismatch_rate);
+  q->set_failure_limit(f.failure_limit);
+  q->set_mirror_percent(f.mirror_percent);
+  q->set_sample_size(f.sample_size);
+  q->set_alpha(f.alpha);
+  q->set_auto_promote(f.auto_promote);
+  q->set_notes(f.notes);
+  return true;
+}
+
+// Streams the route's decisions. With until_done, stops when the rollout that is running
+// (or the next one started) is promoted or aborted; exit 0 if promoted, 1 if aborted.
+int Events(Client& client, const std::string& route, bool until_done) {
+  auto ctx_ptr = client.Context(/*deadline=*/false);
+  grpc::ClientContext& ctx = *ctx_ptr;
+  v1::RolloutRequest request;
+  request.set_route(route);
+  auto reader = client.stub().WatchRollout(&ctx, request);
+  v1::RolloutEvent event;
+  uint64_t watching = 0;
+  while (reader->Read(&event)) {
+    if (client.json()) {
+      client.PrintJson(event);
+      std::printf("\n");
+    } else if (event.decision() == "state") {
+      if (event.rollout().id() != 0) {
+        std::printf("%s #%llu %s %s -> %s: %s, step %u/%u\n",
+                    Local(event.time(), "%H:%M:%S").c_str(),
+                    static_cast<unsigned long long>(event.rollout().id()),
+                    event.rollout().strategy().c_str(), event.rollout().stable().c_str(),
+                    event.rollout().candidate().c_str(), event.rollout().phase().c_str(),
+                    event.rollout().step(), event.rollout().total_steps());
+      } else {
+        std::printf("%s %s\n", Local(event.time(), "%H:%M:%S").c_str(), event.detail().c_str());
+      }
+    } else {
+      std::printf("%s #%llu step %u/%u %-8s %s\n", Local(event.time(), "%H:%M:%S").c_str(),
+                  static_cast<unsigned long long>(event.rollout().id()), event.rollout().step(),
+                  event.rollout().total_steps(), event.decision().c_str(), event.detail().c_str());
+    }
+    std::fflush(stdout);
+    const v1::Rollout& r = event.rollout();
+    if (r.id() != 0 && r.outcome() == "in_progress") watching = r.id();
+    if (until_done && watching != 0 && r.id() == watching && r.outcome() != "in_progress") {
+      ctx.TryCancel();
+      return r.outcome() == "promoted" ? kOk : kRejected;
+    }
+  }
+  grpc::Status s = reader->Finish();
+  if (!s.ok()) return client.Fail(s, ctx);
+  return kOk;
+}
+
+// The answer to start, pause, resume, promote, abort and get.
+int PrintAnswer(Client& client, const grpc::Status& s, const grpc::ClientContext& ctx,
+                const v1::Rollout& response, bool in_full) {
+  if (!s.ok()) return client.Fail(s, ctx);
+  if (client.json()) {
+    client.PrintJson(response);
+  } else if (in_full) {
+    PrintRollout(response);
+  } else {
+    v1::Rollout brief = response;
+    brief.clear_decisions();
+    PrintRollout(brief);
+    if (response.decisions_size() > 0) PrintDecision(*response.decisions().rbegin());
+  }
+  return kOk;
+}
+
+int Start(Client& client, const Args& a) {
+  v1::StartRolloutRequest q;
+  q.set_route(a.route);
+  q.set_reason(a.reason);
+  if (!BuildStart(a.start, &q)) return kUsage;
+  v1::Rollout response;
+  auto ctx = client.Context();
+  const grpc::Status s = client.stub().StartRollout(ctx.get(), q, &response);
+  return PrintAnswer(client, s, *ctx, response, /*in_full=*/false);
+}
+
+using StubVerb = grpc::Status (v1::AdminService::Stub::*)(grpc::ClientContext*,
+                                                          const v1::RolloutRequest&, v1::Rollout*);
+
+// pause, resume, promote, abort: the route's rollout, and why.
+Verb Act(const char* name, StubVerb call) {
+  return {absl::StrCat("rollout ", name), absl::StrCat(name, " the route's rollout"),
+          absl::StrCat("rolloutctl rollout ", name, " infer --reason \"", name, " by hand\""),
+          [](CLI::App* cmd, Args* a) {
+            cmd->add_option("route", a->route, "route name")->required();
+            cmd->add_option("--reason", a->reason, "why (recorded in the audit log)");
+          },
+          [call](Client& client, const Args& a) {
+            v1::RolloutRequest request;
+            request.set_route(a.route);
+            request.set_reason(a.reason);
+            v1::Rollout response;
+            auto ctx = client.Context();
+            const grpc::Status s = (client.stub().*call)(ctx.get(), request, &response);
+            return PrintAnswer(client, s, *ctx, response, /*in_full=*/false);
+          }};
+}
+
+int Get(Client& client, const Args& a) {
+  if (a.route.empty() && a.id == 0) {
+    std::fprintf(stderr, "rolloutctl: rollout get: give a route or --id\n");
+    return kUsage;
+  }
+  v1::RolloutRequest request;
+  request.set_route(a.route);
+  request.set_id(a.id);
+  v1::Rollout response;
+  auto ctx = client.Context();
+  const grpc::Status s = client.stub().GetRollout(ctx.get(), request, &response);
+  return PrintAnswer(client, s, *ctx, response, /*in_full=*/true);
+}
+
+}  // namespace
+
+std::vector<Verb> RolloutVerbs() {
+  return {
+      {"rollout", "start and steer rollouts", "rolloutctl rollout get infer", nullptr, nullptr},
+      {"rollout start", "start a rollout on a route",
+       "rolloutctl rollout start infer --strategy canary --stable v1 --candidate v2 "
+       "--steps 5,25,50,100 --interval 10s --max-error-rate 0.01 --max-p99-ratio 1.5",
+       [](CLI::App* cmd, Args* a) {
+         cmd->add_option("route", a->route, "route name")->required();
+         cmd->add_option("--reason", a->reason, "why (recorded in the audit log)");
+         AddStartFlags(cmd, &a->start);
+       },
+       Start},
+      Act("pause", &v1::AdminService::Stub::PauseRollout),
+      Act("resume", &v1::AdminService::Stub::ResumeRollout),
+      Act("promote", &v1::AdminService::Stub::PromoteRollout),
+      Act("abort", &v1::AdminService::Stub::AbortRollout),
+      {"rollout get", "a rollout in full, with every decision", "rolloutctl rollout get infer",
+       [](CLI::App* cmd, Args* a) {
+         cmd->add_option("route", a->route, "route name (its active rollout, else its latest)");
+         cmd->add_option("--id", a->id, "this release instead");
+       },
+       Get},
+      {"rollout events", "stream a route's rollout decisions as they are made",
+       "rolloutctl rollout events infer --until-done",
+       [](CLI::App* cmd, Args* a) {
+         cmd->add_option("route", a->route, "route name")->required();
+         cmd->add_flag("--until-done", a->until_done,
+                       "stop when the running rollout ends: exit 0 if promoted, 1 if aborted");
+       },
+       [](Client& c, const Args& a) { return Events(c, a.route, a.until_done); }},
+      {"rollout watch", "live view of a route: weights, and each pool's rps, error rate and p99",
+       "rolloutctl rollout watch infer --interval 2s",
+       [](CLI::App* cmd, Args* a) {
+         cmd->add_option("route", a->route, "route name")->required();
+         cmd->add_option("--interval", a->interval, "refresh period")->capture_default_str();
+         cmd->add_option("--count", a->count,
+                         "stop after this many refreshes (0: until interrupted)");
+       },
+       [](Client& c, const Args& a) { return Watch(c, a.route, a.interval, a.count); }},
+  };
+}
+
+}  // namespace rollout::ctl
