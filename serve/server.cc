@@ -1,0 +1,145 @@
+#include "serve/server.h"
+
+#include <cstdio>
+#include <cstring>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "base/status_macros.h"
+#include "metrics/proxy_collector.h"
+#include "proxy/h2/h2_engine.h"
+#include "rollout/prometheus_source.h"
+#include "rollout/rollout_metrics.h"
+
+namespace rollout::serve {
+namespace {
+
+// "HOST" of "HOST:PORT".
+std::string HostOf(const std::string& listen) { return listen.substr(0, listen.rfind(':')); }
+
+void Log(const std::string& line) { std::fprintf(stderr, "rollout-proxy: %s\n", line.c_str()); }
+
+}  // namespace
+
+Server::Server(const control::Config& config) : config_(config) {}
+
+Server::~Server() = default;  // members stop in reverse order: watcher first, state last
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(const control::Config& config,
+                                                      std::optional<control::TokenStore> tokens) {
+  std::unique_ptr<Server> s(new Server(config));
+  RETURN_IF_ERROR(s->StartRollouts());
+  RETURN_IF_ERROR(s->StartListeners(std::move(tokens)));
+  if (config.watch_config) {
+    Server* self = s.get();
+    s->watcher_ = std::make_unique<ConfigWatcher>(config.source, absl::Seconds(1), [self] {
+      self->Reload("file-watch", "the config file changed");
+    });
+  }
+  return s;
+}
+
+absl::Status Server::StartRollouts() {
+  bool writer = true;
+  leader_lock_ = RolloutLoop::LockFor(config_, &writer);
+  ASSIGN_OR_RETURN(controller_, control::Controller::Create(config_, writer));
+  if (!writer) controller_->SetWriter(false, leader_lock_->Holder());
+  for (const std::string& note : controller_->startup_notes()) Log("state: " + note);
+  const int workers = config_.workers > 0
+                          ? config_.workers
+                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  call_metrics_ = std::make_unique<metrics::CallMetrics>(workers);
+  if (config_.analysis.source == "prometheus") {
+    source_ = std::make_unique<control::PrometheusSource>(config_.analysis.prometheus);
+  } else {
+    source_ = std::make_unique<control::InProcessSource>(call_metrics_.get());
+  }
+  if (!config_.webhooks.empty()) {
+    notifier_ =
+        std::make_unique<control::WebhookNotifier>(control::WebhookOptions{config_.webhooks});
+  }
+  control::RolloutEngine::Options options;
+  options.source = source_.get();
+  options.notifier = notifier_.get();
+  ASSIGN_OR_RETURN(rollouts_, control::RolloutEngine::Create(controller_.get(), options));
+  for (const std::string& note : rollouts_->StartDeclared(config_.rollouts)) Log(note);
+  loop_ = std::make_unique<RolloutLoop>(controller_.get(), rollouts_.get(), leader_lock_.get());
+  return absl::OkStatus();
+}
+
+absl::Status Server::StartListeners(std::optional<control::TokenStore> tokens) {
+  proxy::EngineOptions options;
+  options.listen = config_.listen;
+  options.workers = call_metrics_->workers();
+  options.max_message_bytes = config_.max_message_bytes;
+  options.max_concurrent_calls = config_.max_concurrent_calls;
+  options.tls = config_.tls;
+  options.connections = config_.connections;
+  options.resolver = config_.resolver;
+  options.call_metrics = call_metrics_.get();
+  ASSIGN_OR_RETURN(engine_, proxy::h2::H2Engine::Create(options, controller_->store()));
+  proxy::Engine* engine = engine_.get();
+  auto health = [engine] { return engine->EndpointHealth(); };
+  if (config_.metrics_listen.has_value()) {
+    const control::RolloutEngine* rollouts = rollouts_.get();
+    auto collector = std::make_shared<metrics::ProxyCollector>(
+        call_metrics_.get(), controller_->store(), health, kVersion,
+        [rollouts, engine] {
+          std::vector<prometheus::MetricFamily> families = control::RolloutFamilies(*rollouts);
+          for (auto& f : engine->listener_counters().Families()) families.push_back(std::move(f));
+          return families;
+        },
+        [engine] { return engine->Rejected(); });
+    ASSIGN_OR_RETURN(
+        exporter_, metrics::MetricsExporter::Create(*config_.metrics_listen, std::move(collector)));
+    std::printf("rollout-proxy %s: metrics listening on %s:%d/metrics\n", kVersion,
+                HostOf(*config_.metrics_listen).c_str(), exporter_->port());
+  }
+  if (config_.admin.has_value()) {
+    admin_service_ = std::make_unique<control::AdminService>(
+        controller_.get(), rollouts_.get(), *std::move(tokens), call_metrics_.get(), health);
+    ASSIGN_OR_RETURN(admin_server_, AdminServer::Start(*config_.admin, admin_service_.get()));
+    std::printf("rollout-proxy %s: admin listening on %s:%d\n", kVersion,
+                HostOf(config_.admin->listen).c_str(), admin_server_->port());
+  }
+  std::printf(
+      "rollout-proxy %s: data plane listening on %s:%d (workers=%d, routes=%zu, pools=%zu)\n",
+      kVersion, HostOf(config_.listen).c_str(), engine_->port(), options.workers,
+      config_.table->routes().size(), config_.table->pools().size());
+  std::fflush(stdout);
+  return absl::OkStatus();
+}
+
+void Server::Reload(const char* actor, const char* reason) {
+  absl::StatusOr<control::Controller::ReloadResult> reloaded = controller_->Reload(actor, reason);
+  if (!reloaded.ok()) {
+    Log(absl::StrCat(reason, ": ", reloaded.status().message()));
+    return;
+  }
+  Log(absl::StrCat(reason, ": reloaded ", controller_->Current().config.source, ": generation ",
+                   reloaded->generation, reloaded->changed ? "" : " (no change)"));
+  for (const std::string& note : reloaded->notes) Log("  " + note);
+  for (const std::string& note : rollouts_->StartDeclared(controller_->Current().config.rollouts)) {
+    Log("  " + note);
+  }
+}
+
+void Server::Drain(int sig) {
+  engine_->SetServing(false);
+  if (config_.drain_delay > absl::ZeroDuration()) {
+    Log(absl::StrCat(strsignal(sig), ": health NOT_SERVING; draining in ",
+                     absl::FormatDuration(config_.drain_delay)));
+    absl::SleepFor(config_.drain_delay);
+  }
+  watcher_.reset();  // no reload, and no rollout decision, during the drain
+  loop_.reset();
+  Log(absl::StrCat(strsignal(sig), ": draining (up to ",
+                   absl::FormatDuration(config_.drain_timeout), ")"));
+  const absl::Time start = absl::Now();
+  if (admin_server_ != nullptr) admin_server_->Shutdown(start + absl::Seconds(1));
+  engine_->Shutdown(start + config_.drain_timeout);
+  Log(absl::StrCat("stopped after ", absl::FormatDuration(absl::Now() - start)));
+}
+
+}  // namespace rollout::serve

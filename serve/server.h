@@ -1,0 +1,75 @@
+// Server: one rollout-proxy process, composed of its parts and started in order:
+// the controller (state restored, leader lock tried when state_dir is shared), the rollout
+// engine with its metric source and webhooks, the RolloutLoop that runs it, the data plane,
+// the metrics endpoint, the admin API and the config watcher. Each part is its own small
+// object; the Server only ties them together and stops them in reverse order.
+//
+//   ProcessSignals signals;                       // before any thread
+//   auto server = Server::Start(config, tokens);  // prints "... listening on ..." lines
+//   for (;;) { int sig = signals.Wait(); if (sig == SIGHUP) (*server)->Reload(...); else ... }
+//
+// Thread-safety: Reload() and Drain() from the main thread; the watcher reloads from its own.
+#ifndef ROLLOUT_SERVE_SERVER_H_
+#define ROLLOUT_SERVE_SERVER_H_
+
+#include <memory>
+#include <optional>
+
+#include "absl/status/statusor.h"
+#include "admin/admin_service.h"
+#include "admin/token_store.h"
+#include "config/config.h"
+#include "control/controller.h"
+#include "metrics/call_metrics.h"
+#include "metrics/metrics_exporter.h"
+#include "notify/webhook_notifier.h"
+#include "proxy/engine.h"
+#include "rollout/metric_source.h"
+#include "rollout/rollout_engine.h"
+#include "serve/admin_server.h"
+#include "serve/config_watcher.h"
+#include "serve/rollout_loop.h"
+#include "state/leader_lock.h"
+
+namespace rollout::serve {
+
+inline constexpr char kVersion[] = "0.1.0";
+
+class Server final {
+ public:
+  // `tokens` is set when the config has an admin section. An error names the part that
+  // could not start.
+  static absl::StatusOr<std::unique_ptr<Server>> Start(const control::Config& config,
+                                                       std::optional<control::TokenStore> tokens);
+  ~Server();
+
+  // Re-reads the config file (SIGHUP, or a change the watcher saw) and starts the rollouts
+  // it declares; logs what happened.
+  void Reload(const char* actor, const char* reason);
+  // SIGTERM or SIGINT `sig`: health NOT_SERVING for drain_delay, then the listeners close
+  // and calls in flight get up to drain_timeout.
+  void Drain(int sig);
+
+ private:
+  explicit Server(const control::Config& config);
+  absl::Status StartRollouts();
+  absl::Status StartListeners(std::optional<control::TokenStore> tokens);
+
+  const control::Config config_;
+  std::unique_ptr<metrics::CallMetrics> call_metrics_;
+  std::unique_ptr<control::LeaderLock> leader_lock_;
+  std::unique_ptr<control::Controller> controller_;
+  std::unique_ptr<control::MetricSource> source_;
+  std::unique_ptr<control::WebhookNotifier> notifier_;
+  std::unique_ptr<control::RolloutEngine> rollouts_;
+  std::unique_ptr<RolloutLoop> loop_;
+  std::unique_ptr<proxy::Engine> engine_;
+  std::unique_ptr<metrics::MetricsExporter> exporter_;
+  std::unique_ptr<control::AdminService> admin_service_;
+  std::unique_ptr<AdminServer> admin_server_;
+  std::unique_ptr<ConfigWatcher> watcher_;
+};
+
+}  // namespace rollout::serve
+
+#endif  // ROLLOUT_SERVE_SERVER_H_
