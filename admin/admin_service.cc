@@ -3,6 +3,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "base/log.h"
 
 namespace rollout::control {
 namespace {
@@ -211,7 +212,7 @@ grpc::Status AdminService::ReloadConfig(grpc::ServerContext* ctx,
   absl::StatusOr<Controller::ReloadResult> result = controller_->Reload(
       who->name, request->reason().empty() ? "ReloadConfig" : request->reason());
   if (!result.ok()) {
-    std::fprintf(stderr, "rollout-proxy: %s\n", std::string(result.status().message()).c_str());
+    log::Error(result.status().message());
     return ToGrpcStatus(result.status());
   }
   response->set_generation(result->generation);

@@ -16,6 +16,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "admin/token_store.h"
+#include "base/log.h"
 #include "config/config_loader.h"
 #include "serve/process_signals.h"
 #include "serve/server.h"
@@ -50,7 +51,7 @@ int Serve(const rollout::control::Config& config,
   rollout::serve::ProcessSignals signals;  // before any thread starts
   auto server = rollout::serve::Server::Start(config, std::move(tokens));
   if (!server.ok()) {
-    std::cerr << "rollout-proxy: error: " << server.status().message() << "\n";
+    rollout::log::Error(server.status().message());
     return 1;
   }
   for (;;) {
@@ -85,17 +86,18 @@ int main(int argc, char** argv) {
 
   absl::StatusOr<rollout::control::Config> config = rollout::control::LoadConfigFile(config_path);
   if (!config.ok()) {
-    std::cerr << "rollout-proxy: invalid config: " << config.status().message() << "\n";
+    rollout::log::Error(absl::StrCat("invalid config: ", config.status().message()));
     return 2;
   }
+  rollout::log::Configure(config->log_format, config->log_level);
   // Token file problems are config errors: refuse to start rather than run an admin API
   // nobody can use.
   std::optional<rollout::control::TokenStore> tokens;
   if (config->admin.has_value()) {
     auto loaded = rollout::control::TokenStore::LoadFile(config->admin->token_file);
     if (!loaded.ok()) {
-      std::cerr << "rollout-proxy: invalid config: admin.token_file: " << loaded.status().message()
-                << "\n";
+      rollout::log::Error(
+          absl::StrCat("invalid config: admin.token_file: ", loaded.status().message()));
       return 2;
     }
     tokens = *std::move(loaded);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "base/log.h"
 #include "config/prometheus_spec.h"
 #include "config/rollout_spec.h"
 #include "routing/connection_limits.h"
@@ -41,6 +42,8 @@ struct Config {
   // SIGTERM: how long health reports NOT_SERVING, with calls still accepted, before the
   // listener closes; gives load balancers (and Kubernetes endpoints) time to stop sending.
   absl::Duration drain_delay = absl::ZeroDuration();
+  log::Format log_format = log::Format::kText;  // log_format: text | json
+  log::Level log_level = log::Level::kInfo;     // log_level: debug | info | warn | error
   bool watch_config = false;  // reload when the file's content changes (a ConfigMap update)
   // Several replicas share state_dir: one leader (an flock on state_dir/leader.lock) makes
   // every change; the others follow what it writes.

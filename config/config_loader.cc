@@ -571,27 +571,13 @@ absl::StatusOr<routing::ResolverSpec> ReadResolver(const Reader& in, const YAML:
 }
 
 absl::StatusOr<Config> ReadConfig(const Reader& in, const YAML::Node& root) {
-  RETURN_IF_ERROR(in.CheckKeys(root, "",
-                               {"listen",
-                                "workers",
-                                "drain_timeout",
-                                "drain_delay",
-                                "watch_config",
-                                "shared_state",
-                                "max_message_bytes",
-                                "max_concurrent_calls",
-                                "tls",
-                                "metrics",
-                                "admin",
-                                "state_dir",
-                                "pools",
-                                "routes",
-                                "analysis",
-                                "notifications",
-                                "rollouts",
-                                "data_plane",
-                                "connections",
-                                "resolver"}));
+  RETURN_IF_ERROR(in.CheckKeys(
+      root, "",
+      {"listen",      "workers",   "drain_timeout", "drain_delay",       "watch_config",
+       "log_format",  "log_level", "shared_state",  "max_message_bytes", "max_concurrent_calls",
+       "tls",         "metrics",   "admin",         "state_dir",         "pools",
+       "routes",      "analysis",  "notifications", "rollouts",          "data_plane",
+       "connections", "resolver"}));
   Config config;
   if (!root["listen"]) return in.Error(root, "listen", "missing required key");
   ASSIGN_OR_RETURN(config.listen, in.Address(root["listen"], "listen", routing::PortZero::kAllow));
@@ -606,6 +592,22 @@ absl::StatusOr<Config> ReadConfig(const Reader& in, const YAML::Node& root) {
   }
   if (root["watch_config"]) {
     ASSIGN_OR_RETURN(config.watch_config, in.Bool(root["watch_config"], "watch_config"));
+  }
+  if (root["log_format"]) {
+    std::string name;
+    ASSIGN_OR_RETURN(name, in.String(root["log_format"], "log_format"));
+    const std::optional<log::Format> format = log::FormatNamed(name);
+    if (!format) return in.Error(root["log_format"], "log_format", "must be text or json");
+    config.log_format = *format;
+  }
+  if (root["log_level"]) {
+    std::string name;
+    ASSIGN_OR_RETURN(name, in.String(root["log_level"], "log_level"));
+    const std::optional<log::Level> level = log::LevelNamed(name);
+    if (!level) {
+      return in.Error(root["log_level"], "log_level", "must be debug, info, warn or error");
+    }
+    config.log_level = *level;
   }
   if (root["shared_state"]) {
     ASSIGN_OR_RETURN(config.shared_state, in.Bool(root["shared_state"], "shared_state"));

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "base/log.h"
 #include "base/status_macros.h"
 #include "config/config_loader.h"
 
@@ -252,7 +253,7 @@ absl::Status Controller::CommitLocked(PersistedState next,
   if (table != nullptr) store_.Publish(std::move(table));
   if (absl::Status s = audit_->Append(entry); !s.ok()) {
     // The change is in effect and persisted; losing its audit line must not be silent.
-    std::fprintf(stderr, "rollout-proxy: ERROR: %s\n", std::string(s.message()).c_str());
+    log::Error(s.message());
   }
   return absl::OkStatus();
 }
@@ -398,6 +399,8 @@ absl::StatusOr<Controller::ReloadResult> Controller::Reload(const std::string& a
   restart_note(file->drain_timeout != config_.drain_timeout, "drain_timeout");
   restart_note(file->drain_delay != config_.drain_delay, "drain_delay");
   restart_note(file->watch_config != config_.watch_config, "watch_config");
+  restart_note(file->log_format != config_.log_format, "log_format");
+  restart_note(file->log_level != config_.log_level, "log_level");
   restart_note(file->analysis.source != config_.analysis.source ||
                    file->analysis.prometheus.url != config_.analysis.prometheus.url,
                "analysis");

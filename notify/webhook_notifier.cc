@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "absl/time/clock.h"
+#include "base/log.h"
 #include "rollout/http_client.h"
 
 namespace rollout::control {
@@ -27,7 +28,7 @@ void WebhookNotifier::Notify(const nlohmann::json& event) {
     if (queue_.size() >= options_.max_queue) {
       queue_.pop_front();
       ++counts_.dropped;
-      std::fprintf(stderr, "rollout-proxy: webhook queue full: dropped the oldest event\n");
+      log::Warn("webhook queue full: dropped the oldest event");
     }
     queue_.push_back(event.dump());
   }
@@ -46,8 +47,8 @@ bool WebhookNotifier::Deliver(const std::string& url, const std::string& body) {
     if (r.ok() && r->status >= 200 && r->status < 300) return true;
     const std::string why =
         r.ok() ? "HTTP " + std::to_string(r->status) : std::string(r.status().message());
-    std::fprintf(stderr, "rollout-proxy: webhook %s: attempt %d/%d failed: %s\n", url.c_str(),
-                 attempt, options_.max_attempts, why.c_str());
+    log::Warn(absl::StrCat("webhook ", url, ": attempt ", attempt, "/", options_.max_attempts,
+                           " failed: ", why));
     if (attempt == options_.max_attempts) break;
     std::unique_lock<std::mutex> lock(mu_);
     ++counts_.retried;
@@ -69,8 +70,7 @@ void WebhookNotifier::Run() {
       if (queue_.empty()) return;  // stopping, nothing left
       if (stopping_ && absl::Now() > stop_deadline_) {
         counts_.dropped += queue_.size();
-        std::fprintf(stderr, "rollout-proxy: stopping: %zu webhook event(s) not delivered\n",
-                     queue_.size());
+        log::Warn(absl::StrCat("stopping: ", queue_.size(), " webhook event(s) not delivered"));
         return;
       }
       body = std::move(queue_.front());

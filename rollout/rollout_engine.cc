@@ -4,6 +4,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "base/log.h"
 #include "base/status_macros.h"
 #include "rollout/strategy.h"
 
@@ -42,8 +43,7 @@ void RolloutEngine::LoadLocked() {
   for (const auto& j : records.value("releases", nlohmann::json::array())) {
     absl::StatusOr<Release> r = Release::FromJson(j);
     if (!r.ok()) {
-      std::fprintf(stderr, "rollout-proxy: WARNING: skipped a release record: %s\n",
-                   std::string(r.status().message()).c_str());
+      log::Warn(absl::StrCat("skipped a release record: ", r.status().message()));
       continue;
     }
     next_id_ = std::max(next_id_, r->id + 1);
@@ -407,8 +407,7 @@ void RolloutEngine::Tick() {
           absl::StrCat("aborted: ", gone, " is no longer in the config; the file's weights apply");
       Decision d{{}, 0, DecisionKind::kAbort, kEngine, next.outcome_reason, {}};
       if (absl::Status s = CommitLocked(next, std::move(d), std::nullopt); !s.ok()) {
-        std::fprintf(stderr, "rollout-proxy: rollout #%llu: %s\n",
-                     static_cast<unsigned long long>(r.id), std::string(s.message()).c_str());
+        log::Error(absl::StrCat("rollout #", r.id, ": ", s.message()));
       }
       continue;
     }
@@ -440,8 +439,7 @@ void RolloutEngine::AnalyseLocked(Release next, const absl::StatusOr<PoolStats>&
                      std::move(change));
   }
   if (!s.ok()) {
-    std::fprintf(stderr, "rollout-proxy: rollout #%llu: %s\n",
-                 static_cast<unsigned long long>(next.id), std::string(s.message()).c_str());
+    log::Error(absl::StrCat("rollout #", next.id, ": ", s.message()));
   }
 }
 

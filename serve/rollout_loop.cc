@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "base/log.h"
 
 namespace rollout::serve {
 
@@ -22,8 +23,8 @@ std::unique_ptr<control::LeaderLock> RolloutLoop::LockFor(const control::Config&
       absl::StrCat("pid ", getpid(), " on ", host,
                    config.admin.has_value() ? ", admin " + config.admin->listen : ""));
   *writer = lock->TryAcquire();
-  std::fprintf(stderr, "rollout-proxy: shared state_dir: %s\n",
-               *writer ? "this replica leads" : "following the leader");
+  log::Info(
+      absl::StrCat("shared state_dir: ", *writer ? "this replica leads" : "following the leader"));
   return lock;
 }
 
@@ -50,9 +51,9 @@ void RolloutLoop::Follow(int beat) {
     controller_->Sync();
     controller_->SetWriter(true, "");
     if (absl::Status s = engine_->TakeOver(); !s.ok()) {
-      std::fprintf(stderr, "rollout-proxy: taking over: %s\n", std::string(s.message()).c_str());
+      log::Error(absl::StrCat("taking over: ", s.message()));
     }
-    std::fprintf(stderr, "rollout-proxy: shared state_dir: this replica leads now\n");
+    log::Info("shared state_dir: this replica leads now");
   } else if (beat % 20 == 0) {
     controller_->SetWriter(false, lock_->Holder());  // the holder may have changed
   }

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "base/log.h"
 #include "base/status_macros.h"
 #include "metrics/proxy_collector.h"
 #include "proxy/h2/h2_engine.h"
@@ -17,8 +18,6 @@ namespace {
 
 // "HOST" of "HOST:PORT".
 std::string HostOf(const std::string& listen) { return listen.substr(0, listen.rfind(':')); }
-
-void Log(const std::string& line) { std::fprintf(stderr, "rollout-proxy: %s\n", line.c_str()); }
 
 }  // namespace
 
@@ -45,7 +44,7 @@ absl::Status Server::StartRollouts() {
   leader_lock_ = RolloutLoop::LockFor(config_, &writer);
   ASSIGN_OR_RETURN(controller_, control::Controller::Create(config_, writer));
   if (!writer) controller_->SetWriter(false, leader_lock_->Holder());
-  for (const std::string& note : controller_->startup_notes()) Log("state: " + note);
+  for (const std::string& note : controller_->startup_notes()) log::Info("state: " + note);
   const int workers = config_.workers > 0
                           ? config_.workers
                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -63,7 +62,7 @@ absl::Status Server::StartRollouts() {
   options.source = source_.get();
   options.notifier = notifier_.get();
   ASSIGN_OR_RETURN(rollouts_, control::RolloutEngine::Create(controller_.get(), options));
-  for (const std::string& note : rollouts_->StartDeclared(config_.rollouts)) Log(note);
+  for (const std::string& note : rollouts_->StartDeclared(config_.rollouts)) log::Info(note);
   loop_ = std::make_unique<RolloutLoop>(controller_.get(), rollouts_.get(), leader_lock_.get());
   return absl::OkStatus();
 }
@@ -114,32 +113,33 @@ absl::Status Server::StartListeners(std::optional<control::TokenStore> tokens) {
 void Server::Reload(const char* actor, const char* reason) {
   absl::StatusOr<control::Controller::ReloadResult> reloaded = controller_->Reload(actor, reason);
   if (!reloaded.ok()) {
-    Log(absl::StrCat(reason, ": ", reloaded.status().message()));
+    log::Error(absl::StrCat(reason, ": ", reloaded.status().message()));
     return;
   }
-  Log(absl::StrCat(reason, ": reloaded ", controller_->Current().config.source, ": generation ",
-                   reloaded->generation, reloaded->changed ? "" : " (no change)"));
-  for (const std::string& note : reloaded->notes) Log("  " + note);
+  log::Info(absl::StrCat(reason, ": reloaded ", controller_->Current().config.source,
+                         ": generation ", reloaded->generation,
+                         reloaded->changed ? "" : " (no change)"));
+  for (const std::string& note : reloaded->notes) log::Info("  " + note);
   for (const std::string& note : rollouts_->StartDeclared(controller_->Current().config.rollouts)) {
-    Log("  " + note);
+    log::Info("  " + note);
   }
 }
 
 void Server::Drain(int sig) {
   engine_->SetServing(false);
   if (config_.drain_delay > absl::ZeroDuration()) {
-    Log(absl::StrCat(strsignal(sig), ": health NOT_SERVING; draining in ",
-                     absl::FormatDuration(config_.drain_delay)));
+    log::Info(absl::StrCat(strsignal(sig), ": health NOT_SERVING; draining in ",
+                           absl::FormatDuration(config_.drain_delay)));
     absl::SleepFor(config_.drain_delay);
   }
   watcher_.reset();  // no reload, and no rollout decision, during the drain
   loop_.reset();
-  Log(absl::StrCat(strsignal(sig), ": draining (up to ",
-                   absl::FormatDuration(config_.drain_timeout), ")"));
+  log::Info(absl::StrCat(strsignal(sig), ": draining (up to ",
+                         absl::FormatDuration(config_.drain_timeout), ")"));
   const absl::Time start = absl::Now();
   if (admin_server_ != nullptr) admin_server_->Shutdown(start + absl::Seconds(1));
   engine_->Shutdown(start + config_.drain_timeout);
-  Log(absl::StrCat("stopped after ", absl::FormatDuration(absl::Now() - start)));
+  log::Info(absl::StrCat("stopped after ", absl::FormatDuration(absl::Now() - start)));
 }
 
 }  // namespace rollout::serve

@@ -4,9 +4,12 @@
 
 #include <fstream>
 #include <future>
+#include <nlohmann/json.hpp>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -268,6 +271,59 @@ TEST(ProcessTest, CallsOutlivingTheDrainTimeoutAreCancelledAndTheProxyStillExits
   EXPECT_FALSE(call.get().ok());
   // The backend learns that the call is gone.
   EXPECT_TRUE(a.WaitFor([&] { return a.active_calls() == 0; }, absl::Seconds(3)));
+}
+
+// log_format: json: every line the proxy writes on stderr is one JSON object, with its
+// level; the listening lines on stdout stay text (tools wait for them).
+TEST(ProcessTest, JsonLogsAreOneObjectPerLineWithTheirLevel) {
+  EchoBackend a("a");
+  ProxyProcess proxy(absl::StrReplaceAll(R"(
+listen: 127.0.0.1:0
+workers: 1
+log_format: json
+pools:
+  - { name: a, endpoints: ["@A@"] }
+routes:
+  - { name: all, split: [ { pool: a, weight: 1 } ] }
+)",
+                                         {{"@A@", a.address()}}));
+  ASSERT_TRUE(proxy.ok()) << proxy.Log();
+  // A reload that fails (the file is now broken) is logged as an error.
+  {
+    std::ofstream out(proxy.config_path());
+    out << "listen: [broken\n";
+  }
+  proxy.process().Signal(SIGHUP);
+  proxy.process().WaitForLine(R"(("level":"error"))", absl::Seconds(10));
+  proxy.process().Signal(SIGTERM);
+  ASSERT_EQ(proxy.process().WaitForExit(absl::Seconds(10)), 0) << proxy.Log();
+  int objects = 0;
+  bool error_seen = false, info_seen = false;
+  for (absl::string_view line : absl::StrSplit(proxy.Log(), '\n', absl::SkipEmpty())) {
+    if (absl::StrContains(line, "listening on")) continue;  // stdout, for tools
+    const nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    ASSERT_TRUE(j.is_object()) << "not a JSON object: " << line;
+    EXPECT_EQ(j["logger"], "rollout-proxy");
+    EXPECT_TRUE(j["time"].is_string());
+    ++objects;
+    if (j["level"] == "error") {
+      error_seen = true;
+      EXPECT_THAT(j["msg"].get<std::string>(), HasSubstr("SIGHUP: "));
+    }
+    info_seen |= j["level"] == "info";
+  }
+  EXPECT_GE(objects, 3);  // state note, the reload's error, the drain
+  EXPECT_TRUE(error_seen);
+  EXPECT_TRUE(info_seen);
+}
+
+TEST(ProcessTest, AnUnknownLogFormatIsAConfigError) {
+  TempDir dir;
+  const std::string path =
+      dir.WriteFile("bad.yaml", "listen: 127.0.0.1:0\nlog_format: xml\npools: []\nroutes: []\n");
+  std::string out;
+  EXPECT_EQ(RunCommand({kProxyBin, "--config", path, "--check"}, &out), 2);
+  EXPECT_THAT(out, HasSubstr("log_format: must be text or json"));
 }
 
 }  // namespace
