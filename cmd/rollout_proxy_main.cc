@@ -9,14 +9,17 @@
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "admin/token_store.h"
 #include "base/log.h"
+#include "config/config_keys.h"
 #include "config/config_loader.h"
 #include "serve/process_signals.h"
 #include "serve/server.h"
@@ -36,6 +39,16 @@ void PrintSummary(const std::string& path, const rollout::control::Config& confi
     }
     std::printf("\n");
   }
+  // What the file sets, by how it takes effect (config_keys.h).
+  std::vector<std::string> on_reload, on_restart;
+  for (const rollout::control::ConfigKey& key : rollout::control::ConfigKeys()) {
+    if (std::find(config.keys.begin(), config.keys.end(), key.name) == config.keys.end()) continue;
+    (key.applies == rollout::control::Applies::kOnReload ? on_reload : on_restart)
+        .push_back(key.name);
+  }
+  std::printf("  keys a reload applies: %s\n  keys a restart applies: %s\n",
+              absl::StrJoin(on_reload, ", ").c_str(),
+              on_restart.empty() ? "-" : absl::StrJoin(on_restart, ", ").c_str());
   for (const auto& r : config.rollouts) {
     std::string steps;
     for (double w : r.steps) steps += (steps.empty() ? "" : ",") + absl::StrCat(w);

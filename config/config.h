@@ -62,6 +62,7 @@ struct Config {
   AnalysisConfig analysis;
   std::vector<std::string> webhooks;  // notifications.webhooks: POSTed on phase changes
   std::vector<RolloutSpec> rollouts;  // declared rollouts, started once each
+  std::vector<std::string> keys;      // the top-level keys the file sets (config_keys.h order)
   // Built from pools/routes by the loader, so a loaded Config always routes.
   std::shared_ptr<const routing::RoutingTable> table;
 };

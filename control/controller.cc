@@ -10,6 +10,7 @@
 #include "absl/time/clock.h"
 #include "base/log.h"
 #include "base/status_macros.h"
+#include "config/config_keys.h"
 #include "config/config_loader.h"
 
 namespace rollout::control {
@@ -375,42 +376,23 @@ absl::StatusOr<uint64_t> Controller::SetWeights(const std::string& actor, const 
 
 absl::StatusOr<Controller::ReloadResult> Controller::Reload(const std::string& actor,
                                                             const std::string& reason) {
-  std::lock_guard<std::mutex> lock(mu_);
-  absl::StatusOr<Config> file = LoadConfigFile(config_.source);
+  std::lock_guard<std::mutex> one_reload(reload_mu_);
+  std::string source;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    source = config_.source;  // the same path for the process's life
+  }
+  // Read outside the lock: a slow disk never holds up the admin API or the rollouts.
+  absl::StatusOr<Config> file = LoadConfigFile(source);
   if (!file.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("reload rejected, nothing changed: ", file.status().message()));
   }
+  std::lock_guard<std::mutex> lock(mu_);
   ReloadResult result;
-  auto restart_note = [&](bool differs, const char* key) {
-    if (differs) {
-      result.notes.push_back(absl::StrCat(key, " changed in the file; a restart applies it"));
-    }
-  };
-  restart_note(file->listen != config_.listen, "listen");
-  restart_note(file->workers != config_.workers, "workers");
-  restart_note(file->metrics_listen != config_.metrics_listen, "metrics");
-  restart_note(file->state_dir != config_.state_dir, "state_dir");
-  restart_note(file->max_message_bytes != config_.max_message_bytes, "max_message_bytes");
-  restart_note(file->max_concurrent_calls != config_.max_concurrent_calls, "max_concurrent_calls");
-  restart_note(file->tls != config_.tls, "tls");
-  restart_note(file->connections != config_.connections, "connections");
-  restart_note(file->resolver != config_.resolver, "resolver");
-  restart_note(file->drain_timeout != config_.drain_timeout, "drain_timeout");
-  restart_note(file->drain_delay != config_.drain_delay, "drain_delay");
-  restart_note(file->watch_config != config_.watch_config, "watch_config");
-  restart_note(file->log_format != config_.log_format, "log_format");
-  restart_note(file->log_level != config_.log_level, "log_level");
-  restart_note(file->analysis.source != config_.analysis.source ||
-                   file->analysis.prometheus.url != config_.analysis.prometheus.url,
-               "analysis");
-  restart_note(file->webhooks != config_.webhooks, "notifications");
-  restart_note(
-      file->admin.has_value() != config_.admin.has_value() ||
-          (file->admin.has_value() && (file->admin->listen != config_.admin->listen ||
-                                       file->admin->token_file != config_.admin->token_file ||
-                                       file->admin->tls != config_.admin->tls)),
-      "admin");
+  for (const std::string& key : KeysNeedingRestart(config_, *file)) {
+    result.notes.push_back(absl::StrCat(key, " changed in the file; a restart applies it"));
+  }
 
   if (!writer_) {
     // A follower takes the file (its pools and routes) with the leader's weights; it

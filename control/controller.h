@@ -124,6 +124,12 @@ class Controller final {
   absl::Status CheckWriterLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   mutable std::mutex mu_;
+
+  // Serializes reloads, so that an older read of the file never lands after a newer one;
+
+  // the file is read holding this, not mu_.
+
+  std::mutex reload_mu_;
   bool writer_ ABSL_GUARDED_BY(mu_) = true;
   std::string leader_ ABSL_GUARDED_BY(mu_);
   Config config_ ABSL_GUARDED_BY(mu_);
