@@ -127,45 +127,104 @@ nlohmann::json ToJson(const StatsByPool& stats, absl::Duration elapsed) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  CLI::App app{"rollout-demo-client: live KServe v2 traffic through rollout-proxy"};
+// One ModelInfer call with four random features, recorded by the pool that answered it.
+void CallOnce(inference::GRPCInferenceService::Stub& stub, const std::string& model,
+              absl::Duration timeout, absl::BitGen& rng, Recorder& recorder) {
+  inference::ModelInferRequest request;
+  request.set_model_name(model);
+  auto* input = request.add_inputs();
+  input->set_name("input");
+  input->set_datatype("FP32");
+  input->add_shape(1);
+  input->add_shape(4);
+  float features[4];
+  for (float& f : features) f = absl::Uniform(rng, 0.0f, 8.0f);
+  request.add_raw_input_contents(std::string(reinterpret_cast<char*>(features), sizeof(features)));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  inference::ModelInferResponse response;
+  const absl::Time sent = absl::Now();
+  grpc::Status status = stub.ModelInfer(&ctx, request, &response);
+  const absl::Duration latency = absl::Now() - sent;
+  std::string pool = "(none)";
+  auto it = ctx.GetServerInitialMetadata().find("x-rollout-pool");
+  if (it != ctx.GetServerInitialMetadata().end()) {
+    pool.assign(it->second.data(), it->second.size());
+  }
+  recorder.Record(pool, status, response.model_version(), latency);
+}
+
+// Prints one line per pool every `interval` until `end`.
+void Report(Recorder& recorder, absl::Time start, absl::Time end, absl::Duration interval,
+            bool json) {
+  absl::Time tick = start;
+  while (absl::Now() < end) {
+    tick += interval;
+    absl::SleepFor(std::min(tick, end) - absl::Now());
+    std::string last_error;
+    StatsByPool stats = recorder.TakeInterval(&last_error);
+    if (json) continue;
+    PrintTable(stats,
+               absl::StrFormat("[%5.1fs]", absl::ToDoubleSeconds(absl::Now() - start)).c_str());
+    if (!last_error.empty()) std::printf("         last error: %s\n", last_error.c_str());
+  }
+}
+
+struct Flags {
   std::string target = "127.0.0.1:8500";
   std::string model = "classifier";
   double rate = 200;
   int concurrency = 4;
+  absl::Duration duration, interval, timeout;
+  bool json = false;
+};
+
+// Fills `f` from the command line; returns -1 to go on, or the exit code.
+int ParseFlags(int argc, char** argv, Flags* f) {
+  CLI::App app{"rollout-demo-client: live KServe v2 traffic through rollout-proxy"};
   std::string duration_text = "10s";
   std::string interval_text = "1s";
   std::string timeout_text = "2s";
-  bool json = false;
-  app.add_option("--target", target, "proxy (or server) host:port")->capture_default_str();
-  app.add_option("--model", model, "model name to call")->capture_default_str();
-  app.add_option("--rate", rate, "calls per second in total (0: as fast as possible)")
+  app.add_option("--target", f->target, "proxy (or server) host:port")->capture_default_str();
+  app.add_option("--model", f->model, "model name to call")->capture_default_str();
+  app.add_option("--rate", f->rate, "calls per second in total (0: as fast as possible)")
       ->check(CLI::Range(0.0, 1e6))
       ->capture_default_str();
-  app.add_option("--concurrency", concurrency, "sender threads")
+  app.add_option("--concurrency", f->concurrency, "sender threads")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
   app.add_option("--duration", duration_text, "how long to send, e.g. 30s")->capture_default_str();
   app.add_option("--interval", interval_text, "how often to print a line per pool")
       ->capture_default_str();
   app.add_option("--timeout", timeout_text, "deadline of each call")->capture_default_str();
-  app.add_flag("--json", json, "print the final summary as JSON only");
+  app.add_flag("--json", f->json, "print the final summary as JSON only");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e);
     return code == 0 ? 0 : 2;
   }
-  absl::Duration duration, interval, timeout;
-  if (!absl::ParseDuration(duration_text, &duration) || duration <= absl::ZeroDuration() ||
-      !absl::ParseDuration(interval_text, &interval) || interval <= absl::ZeroDuration() ||
-      !absl::ParseDuration(timeout_text, &timeout) || timeout <= absl::ZeroDuration()) {
+  if (!absl::ParseDuration(duration_text, &f->duration) || f->duration <= absl::ZeroDuration() ||
+      !absl::ParseDuration(interval_text, &f->interval) || f->interval <= absl::ZeroDuration() ||
+      !absl::ParseDuration(timeout_text, &f->timeout) || f->timeout <= absl::ZeroDuration()) {
     std::fprintf(stderr,
                  "rollout-demo-client: --duration, --interval and --timeout take "
                  "positive durations such as 500ms, 10s, 1m\n");
     return 2;
   }
 
+  return -1;
+}
+
+int main(int argc, char** argv) {
+  Flags f;
+  if (const int code = ParseFlags(argc, argv, &f); code >= 0) return code;
+  const std::string& target = f.target;
+  const std::string& model = f.model;
+  const double rate = f.rate;
+  const int concurrency = f.concurrency;
+  const absl::Duration duration = f.duration, interval = f.interval, timeout = f.timeout;
+  const bool json = f.json;
   auto channel = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
   auto stub = inference::GRPCInferenceService::NewStub(channel);
   Recorder recorder;
@@ -186,29 +245,7 @@ int main(int argc, char** argv) {
           next += period;
         }
         if (absl::Now() >= end) break;
-        inference::ModelInferRequest request;
-        request.set_model_name(model);
-        auto* input = request.add_inputs();
-        input->set_name("input");
-        input->set_datatype("FP32");
-        input->add_shape(1);
-        input->add_shape(4);
-        float features[4];
-        for (float& f : features) f = absl::Uniform(rng, 0.0f, 8.0f);
-        request.add_raw_input_contents(
-            std::string(reinterpret_cast<char*>(features), sizeof(features)));
-        grpc::ClientContext ctx;
-        ctx.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-        inference::ModelInferResponse response;
-        const absl::Time sent = absl::Now();
-        grpc::Status status = stub->ModelInfer(&ctx, request, &response);
-        const absl::Duration latency = absl::Now() - sent;
-        std::string pool = "(none)";
-        auto it = ctx.GetServerInitialMetadata().find("x-rollout-pool");
-        if (it != ctx.GetServerInitialMetadata().end()) {
-          pool.assign(it->second.data(), it->second.size());
-        }
-        recorder.Record(pool, status, response.model_version(), latency);
+        CallOnce(*stub, model, timeout, rng, recorder);
       }
     });
   }
@@ -219,18 +256,7 @@ int main(int argc, char** argv) {
                 rate > 0 ? absl::StrFormat("%.0f calls/s", rate).c_str() : "full speed",
                 absl::FormatDuration(duration).c_str(), absl::FormatDuration(interval).c_str());
   }
-  absl::Time tick = start;
-  while (absl::Now() < end) {
-    tick += interval;
-    absl::SleepFor(std::min(tick, end) - absl::Now());
-    std::string last_error;
-    StatsByPool stats = recorder.TakeInterval(&last_error);
-    if (!json) {
-      PrintTable(stats,
-                 absl::StrFormat("[%5.1fs]", absl::ToDoubleSeconds(absl::Now() - start)).c_str());
-      if (!last_error.empty()) std::printf("         last error: %s\n", last_error.c_str());
-    }
-  }
+  Report(recorder, start, end, interval, json);
   stop = true;
   for (auto& t : senders) t.join();
   std::string last_error;

@@ -144,6 +144,96 @@ absl::StatusOr<routing::PoolSpec> ReadPool(const Reader& in, const YAML::Node& n
   return pool;
 }
 
+namespace {
+
+// routes[].match: the method, model and metadata conditions.
+absl::Status ReadMatch(const Reader& in, const YAML::Node& match, const std::string& path,
+                       routing::RouteSpec* route) {
+  const std::string mpath = path + ".match";
+  RETURN_IF_ERROR(in.CheckKeys(match, mpath, {"method_prefix", "method", "model", "metadata"}));
+  if (match["method_prefix"]) {
+    ASSIGN_OR_RETURN(route->method_prefix,
+                     in.String(match["method_prefix"], mpath + ".method_prefix"));
+  }
+  if (match["method"])
+    ASSIGN_OR_RETURN(route->method, in.String(match["method"], mpath + ".method"));
+  if (match["model"]) {
+    ASSIGN_OR_RETURN(route->model, in.String(match["model"], mpath + ".model"));
+    if (route->model.empty())
+      return in.Error(match["model"], mpath + ".model", "must not be empty");
+  }
+  if (const YAML::Node metadata = match["metadata"]) {
+    if (!metadata.IsSequence()) {
+      return in.Error(metadata, mpath + ".metadata",
+                      "must be a list of {key, equals | prefix | regex}");
+    }
+    for (size_t m = 0; m < metadata.size(); ++m) {
+      const std::string epath = absl::StrCat(mpath, ".metadata[", m, "]");
+      RETURN_IF_ERROR(in.CheckKeys(metadata[m], epath, {"key", "equals", "prefix", "regex"}));
+      routing::MetadataMatchSpec spec;
+      if (!metadata[m]["key"]) return in.Error(metadata[m], epath, "missing required key \"key\"");
+      ASSIGN_OR_RETURN(spec.key, in.String(metadata[m]["key"], epath + ".key"));
+      int kinds = 0;
+      for (const auto& [name, kind] :
+           {std::pair{"equals", routing::MetadataMatchSpec::Kind::kEquals},
+            std::pair{"prefix", routing::MetadataMatchSpec::Kind::kPrefix},
+            std::pair{"regex", routing::MetadataMatchSpec::Kind::kRegex}}) {
+        if (!metadata[m][name]) continue;
+        ++kinds;
+        spec.kind = kind;
+        ASSIGN_OR_RETURN(spec.value, in.String(metadata[m][name], epath + "." + name));
+      }
+      if (kinds != 1) {
+        return in.Error(metadata[m], epath, "needs exactly one of equals, prefix, regex");
+      }
+      route->metadata.push_back(std::move(spec));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// routes[].mirror: the shadow pool and its share.
+absl::Status ReadMirror(const Reader& in, const YAML::Node& mirror, const std::string& path,
+                        routing::RouteSpec* route) {
+  const std::string mpath = path + ".mirror";
+  RETURN_IF_ERROR(in.CheckKeys(mirror, mpath, {"pool", "percent", "max_inflight", "tolerance"}));
+  if (!mirror["pool"]) return in.Error(mirror, mpath, "missing required key \"pool\"");
+  if (!mirror["percent"]) return in.Error(mirror, mpath, "missing required key \"percent\"");
+  ASSIGN_OR_RETURN(route->mirror_pool, in.String(mirror["pool"], mpath + ".pool"));
+  ASSIGN_OR_RETURN(route->mirror_percent, in.Number(mirror["percent"], mpath + ".percent"));
+  if (mirror["max_inflight"]) {
+    ASSIGN_OR_RETURN(route->mirror_max_inflight,
+                     in.Integer(mirror["max_inflight"], mpath + ".max_inflight", 1, 100000));
+  }
+  if (mirror["tolerance"]) {
+    ASSIGN_OR_RETURN(route->mirror_tolerance, in.Number(mirror["tolerance"], mpath + ".tolerance"));
+  }
+  return absl::OkStatus();
+}
+
+// routes[].split: the weighted arms.
+absl::Status ReadSplit(const Reader& in, const YAML::Node& node, const std::string& path,
+                       routing::RouteSpec* route) {
+  const YAML::Node split = node["split"];
+  if (!split) return in.Error(node, path, "missing required key \"split\"");
+  if (!split.IsSequence() || split.size() == 0) {
+    return in.Error(split, path + ".split", "must be a non-empty list of {pool, weight}");
+  }
+  for (size_t i = 0; i < split.size(); ++i) {
+    const std::string arm_path = absl::StrCat(path, ".split[", i, "]");
+    RETURN_IF_ERROR(in.CheckKeys(split[i], arm_path, {"pool", "weight"}));
+    routing::SplitSpec arm;
+    if (!split[i]["pool"]) return in.Error(split[i], arm_path, "missing required key \"pool\"");
+    if (!split[i]["weight"]) return in.Error(split[i], arm_path, "missing required key \"weight\"");
+    ASSIGN_OR_RETURN(arm.pool, in.String(split[i]["pool"], arm_path + ".pool"));
+    ASSIGN_OR_RETURN(arm.weight, in.Number(split[i]["weight"], arm_path + ".weight"));
+    route->split.push_back(std::move(arm));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<routing::RouteSpec> ReadRoute(const Reader& in, const YAML::Node& node,
                                              const std::string& path) {
   RETURN_IF_ERROR(in.CheckKeys(
@@ -152,72 +242,9 @@ absl::StatusOr<routing::RouteSpec> ReadRoute(const Reader& in, const YAML::Node&
   routing::RouteSpec route;
   if (!node["name"]) return in.Error(node, path, "missing required key \"name\"");
   ASSIGN_OR_RETURN(route.name, in.String(node["name"], path + ".name"));
-  if (const YAML::Node match = node["match"]) {
-    const std::string mpath = path + ".match";
-    if (absl::Status s =
-            in.CheckKeys(match, mpath, {"method_prefix", "method", "model", "metadata"});
-        !s.ok()) {
-      return s;
-    }
-    if (match["method_prefix"]) {
-      ASSIGN_OR_RETURN(route.method_prefix,
-                       in.String(match["method_prefix"], mpath + ".method_prefix"));
-    }
-    if (match["method"])
-      ASSIGN_OR_RETURN(route.method, in.String(match["method"], mpath + ".method"));
-    if (match["model"]) {
-      ASSIGN_OR_RETURN(route.model, in.String(match["model"], mpath + ".model"));
-      if (route.model.empty())
-        return in.Error(match["model"], mpath + ".model", "must not be empty");
-    }
-    if (const YAML::Node metadata = match["metadata"]) {
-      if (!metadata.IsSequence()) {
-        return in.Error(metadata, mpath + ".metadata",
-                        "must be a list of {key, equals | prefix | regex}");
-      }
-      for (size_t m = 0; m < metadata.size(); ++m) {
-        const std::string epath = absl::StrCat(mpath, ".metadata[", m, "]");
-        RETURN_IF_ERROR(in.CheckKeys(metadata[m], epath, {"key", "equals", "prefix", "regex"}));
-        routing::MetadataMatchSpec spec;
-        if (!metadata[m]["key"])
-          return in.Error(metadata[m], epath, "missing required key \"key\"");
-        ASSIGN_OR_RETURN(spec.key, in.String(metadata[m]["key"], epath + ".key"));
-        int kinds = 0;
-        for (const auto& [name, kind] :
-             {std::pair{"equals", routing::MetadataMatchSpec::Kind::kEquals},
-              std::pair{"prefix", routing::MetadataMatchSpec::Kind::kPrefix},
-              std::pair{"regex", routing::MetadataMatchSpec::Kind::kRegex}}) {
-          if (!metadata[m][name]) continue;
-          ++kinds;
-          spec.kind = kind;
-          ASSIGN_OR_RETURN(spec.value, in.String(metadata[m][name], epath + "." + name));
-        }
-        if (kinds != 1) {
-          return in.Error(metadata[m], epath, "needs exactly one of equals, prefix, regex");
-        }
-        route.metadata.push_back(std::move(spec));
-      }
-    }
-  }
+  if (const YAML::Node match = node["match"]) RETURN_IF_ERROR(ReadMatch(in, match, path, &route));
   if (const YAML::Node mirror = node["mirror"]) {
-    const std::string mpath = path + ".mirror";
-    if (absl::Status s =
-            in.CheckKeys(mirror, mpath, {"pool", "percent", "max_inflight", "tolerance"});
-        !s.ok()) {
-      return s;
-    }
-    if (!mirror["pool"]) return in.Error(mirror, mpath, "missing required key \"pool\"");
-    if (!mirror["percent"]) return in.Error(mirror, mpath, "missing required key \"percent\"");
-    ASSIGN_OR_RETURN(route.mirror_pool, in.String(mirror["pool"], mpath + ".pool"));
-    ASSIGN_OR_RETURN(route.mirror_percent, in.Number(mirror["percent"], mpath + ".percent"));
-    if (mirror["max_inflight"]) {
-      ASSIGN_OR_RETURN(route.mirror_max_inflight,
-                       in.Integer(mirror["max_inflight"], mpath + ".max_inflight", 1, 100000));
-    }
-    if (mirror["tolerance"]) {
-      ASSIGN_OR_RETURN(route.mirror_tolerance,
-                       in.Number(mirror["tolerance"], mpath + ".tolerance"));
-    }
+    RETURN_IF_ERROR(ReadMirror(in, mirror, path, &route));
   }
   if (node["sticky_key"]) {
     ASSIGN_OR_RETURN(route.sticky_key, in.String(node["sticky_key"], path + ".sticky_key"));
@@ -236,21 +263,7 @@ absl::StatusOr<routing::RouteSpec> ReadRoute(const Reader& in, const YAML::Node&
       route.override_pools.push_back(std::move(pool));
     }
   }
-  const YAML::Node split = node["split"];
-  if (!split) return in.Error(node, path, "missing required key \"split\"");
-  if (!split.IsSequence() || split.size() == 0) {
-    return in.Error(split, path + ".split", "must be a non-empty list of {pool, weight}");
-  }
-  for (size_t i = 0; i < split.size(); ++i) {
-    const std::string arm_path = absl::StrCat(path, ".split[", i, "]");
-    RETURN_IF_ERROR(in.CheckKeys(split[i], arm_path, {"pool", "weight"}));
-    routing::SplitSpec arm;
-    if (!split[i]["pool"]) return in.Error(split[i], arm_path, "missing required key \"pool\"");
-    if (!split[i]["weight"]) return in.Error(split[i], arm_path, "missing required key \"weight\"");
-    ASSIGN_OR_RETURN(arm.pool, in.String(split[i]["pool"], arm_path + ".pool"));
-    ASSIGN_OR_RETURN(arm.weight, in.Number(split[i]["weight"], arm_path + ".weight"));
-    route.split.push_back(std::move(arm));
-  }
+  RETURN_IF_ERROR(ReadSplit(in, node, path, &route));
   return route;
 }
 

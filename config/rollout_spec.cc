@@ -94,34 +94,10 @@ absl::StatusOr<RolloutSpec> RolloutSpec::FromJson(const nlohmann::json& j) {
   return s;
 }
 
-absl::Status ValidateRolloutSpec(const routing::RoutingTable& table, RolloutSpec* spec) {
-  const routing::RoutingTable::Route* route = nullptr;
-  std::vector<std::string> route_names;
-  for (const auto& r : table.routes()) {
-    route_names.push_back(r.name);
-    if (r.name == spec->route) route = &r;
-  }
-  if (route == nullptr) {
-    return Invalid("route", absl::StrCat("unknown route \"", spec->route,
-                                         "\" (routes: ", absl::StrJoin(route_names, ", "), ")"));
-  }
-  std::vector<std::string> pools;
-  for (const auto& p : table.pools()) pools.push_back(p.name);
-  auto known = [&](const std::string& name) {
-    return std::find(pools.begin(), pools.end(), name) != pools.end();
-  };
-  for (auto [field, name] : {std::pair<const char*, const std::string*>{"stable", &spec->stable},
-                             {"candidate", &spec->candidate}}) {
-    if (name->empty()) return Invalid(field, "required");
-    if (!known(*name)) {
-      return Invalid(field, absl::StrCat("unknown pool \"", *name,
-                                         "\" (pools: ", absl::StrJoin(pools, ", "), ")"));
-    }
-  }
-  if (spec->stable == spec->candidate) {
-    return Invalid("candidate", "must differ from stable");
-  }
-  const AnalysisSpec& a = spec->analysis;
+namespace {
+
+// The analysis thresholds, whatever the strategy.
+absl::Status CheckAnalysis(const AnalysisSpec& a) {
   if (a.interval < absl::Seconds(1)) {
     return Invalid("interval", absl::StrCat(absl::FormatDuration(a.interval), " is below 1s"));
   }
@@ -138,9 +114,11 @@ absl::Status ValidateRolloutSpec(const routing::RoutingTable& table, RolloutSpec
   if (a.max_p99_ratio.has_value() && !(*a.max_p99_ratio > 0)) {
     return Invalid("max_p99_ratio", "must be > 0");
   }
-  if (!(spec->mirror_percent >= 0 && spec->mirror_percent <= 100)) {
-    return Invalid("mirror_percent", "must be between 0 and 100");
-  }
+  return absl::OkStatus();
+}
+
+// What each strategy needs of steps, windows and the route; fills in its defaults.
+absl::Status CheckStrategy(const routing::RoutingTable::Route& route, RolloutSpec* spec) {
   switch (spec->strategy) {
     case Strategy::kCanary:
     case Strategy::kShadow: {
@@ -173,7 +151,7 @@ absl::Status ValidateRolloutSpec(const routing::RoutingTable& table, RolloutSpec
       if (spec->steps.size() != 1 || !(spec->steps[0] > 0 && spec->steps[0] < 100)) {
         return Invalid("steps", "ab_test takes one value, the candidate's share, in (0, 100)");
       }
-      if (route->sticky_key.empty()) {
+      if (route.sticky_key.empty()) {
         return Invalid("strategy", absl::StrCat("ab_test needs a sticky split: route \"",
                                                 spec->route, "\" has no sticky_key"));
       }
@@ -183,6 +161,43 @@ absl::Status ValidateRolloutSpec(const routing::RoutingTable& table, RolloutSpec
       if (!(spec->alpha > 0 && spec->alpha < 1)) return Invalid("alpha", "must be in (0, 1)");
       break;
   }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ValidateRolloutSpec(const routing::RoutingTable& table, RolloutSpec* spec) {
+  const routing::RoutingTable::Route* route = nullptr;
+  std::vector<std::string> route_names;
+  for (const auto& r : table.routes()) {
+    route_names.push_back(r.name);
+    if (r.name == spec->route) route = &r;
+  }
+  if (route == nullptr) {
+    return Invalid("route", absl::StrCat("unknown route \"", spec->route,
+                                         "\" (routes: ", absl::StrJoin(route_names, ", "), ")"));
+  }
+  std::vector<std::string> pools;
+  for (const auto& p : table.pools()) pools.push_back(p.name);
+  auto known = [&](const std::string& name) {
+    return std::find(pools.begin(), pools.end(), name) != pools.end();
+  };
+  for (auto [field, name] : {std::pair<const char*, const std::string*>{"stable", &spec->stable},
+                             {"candidate", &spec->candidate}}) {
+    if (name->empty()) return Invalid(field, "required");
+    if (!known(*name)) {
+      return Invalid(field, absl::StrCat("unknown pool \"", *name,
+                                         "\" (pools: ", absl::StrJoin(pools, ", "), ")"));
+    }
+  }
+  if (spec->stable == spec->candidate) {
+    return Invalid("candidate", "must differ from stable");
+  }
+  RETURN_IF_ERROR(CheckAnalysis(spec->analysis));
+  if (!(spec->mirror_percent >= 0 && spec->mirror_percent <= 100)) {
+    return Invalid("mirror_percent", "must be between 0 and 100");
+  }
+  RETURN_IF_ERROR(CheckStrategy(*route, spec));
   return absl::OkStatus();
 }
 

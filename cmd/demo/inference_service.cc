@@ -92,29 +92,16 @@ grpc::Status InferenceService::CheckModel(const std::string& name,
   return grpc::Status::OK;
 }
 
-grpc::Status InferenceService::Infer(const inference::ModelInferRequest& request,
-                                     inference::ModelInferResponse* response) const {
-  if (grpc::Status s = CheckModel(request.model_name(), request.model_version()); !s.ok()) {
-    return s;
-  }
-  if (request.inputs_size() != 1 || request.inputs(0).name() != kInput) {
-    return Invalid(absl::StrCat("expected exactly one input tensor named \"", kInput, "\", got ",
-                                request.inputs_size()));
-  }
+namespace {
+
+// The input tensor's values, from raw_input_contents or contents.fp32_contents (one of
+// them), checked against the [batch, kInputs] shape.
+grpc::Status ReadFeatures(const inference::ModelInferRequest& request, int64_t batch,
+                          std::vector<float>* out) {
   const auto& input = request.inputs(0);
-  if (input.datatype() != "FP32") {
-    return Invalid(absl::StrCat("input \"", kInput, "\": datatype must be FP32, got \"",
-                                input.datatype(), "\""));
-  }
-  if (input.shape_size() != 2 || input.shape(1) != TinyMlp::kInputs || input.shape(0) < 1 ||
-      input.shape(0) > kMaxBatch) {
-    return Invalid(absl::StrCat("input \"", kInput, "\": shape must be [N, ", TinyMlp::kInputs,
-                                "] with 1 <= N <= ", kMaxBatch, ", got [",
-                                absl::StrJoin(input.shape(), ", "), "]"));
-  }
-  const int64_t batch = input.shape(0);
   const size_t values = static_cast<size_t>(batch) * TinyMlp::kInputs;
-  std::vector<float> data(values);
+  std::vector<float>& data = *out;
+  data.resize(values);
   const bool has_contents = input.has_contents() && input.contents().fp32_contents_size() > 0;
   if (request.raw_input_contents_size() > 0) {
     if (has_contents) {
@@ -138,6 +125,35 @@ grpc::Status InferenceService::Infer(const inference::ModelInferRequest& request
   } else {
     return Invalid("input data missing: set raw_input_contents or contents.fp32_contents");
   }
+  return grpc::Status::OK;
+}
+
+}  // namespace
+
+grpc::Status InferenceService::Infer(const inference::ModelInferRequest& request,
+                                     inference::ModelInferResponse* response) const {
+  if (grpc::Status s = CheckModel(request.model_name(), request.model_version()); !s.ok()) {
+    return s;
+  }
+  if (request.inputs_size() != 1 || request.inputs(0).name() != kInput) {
+    return Invalid(absl::StrCat("expected exactly one input tensor named \"", kInput, "\", got ",
+                                request.inputs_size()));
+  }
+  const auto& input = request.inputs(0);
+  if (input.datatype() != "FP32") {
+    return Invalid(absl::StrCat("input \"", kInput, "\": datatype must be FP32, got \"",
+                                input.datatype(), "\""));
+  }
+  if (input.shape_size() != 2 || input.shape(1) != TinyMlp::kInputs || input.shape(0) < 1 ||
+      input.shape(0) > kMaxBatch) {
+    return Invalid(absl::StrCat("input \"", kInput, "\": shape must be [N, ", TinyMlp::kInputs,
+                                "] with 1 <= N <= ", kMaxBatch, ", got [",
+                                absl::StrJoin(input.shape(), ", "), "]"));
+  }
+  const int64_t batch = input.shape(0);
+  const size_t values = static_cast<size_t>(batch) * TinyMlp::kInputs;
+  std::vector<float> data;
+  if (grpc::Status s = ReadFeatures(request, batch, &data); !s.ok()) return s;
 
   bool want_probabilities = request.outputs_size() == 0;
   bool want_class = request.outputs_size() == 0;
