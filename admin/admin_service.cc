@@ -26,23 +26,9 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
 }
 
-absl::StatusOr<Principal> AdminService::Authorize(grpc::ServerContext* ctx, Role needed,
+absl::StatusOr<Principal> AdminService::Authorize(grpc::ServerContext* ctx,
                                                   absl::string_view method) const {
-  const auto& md = ctx->client_metadata();
-  auto it = md.find("authorization");
-  if (it == md.end()) {
-    return absl::UnauthenticatedError("missing `authorization: Bearer <token>` metadata");
-  }
-  const absl::string_view value(it->second.data(), it->second.size());
-  constexpr absl::string_view kBearer = "Bearer ";
-  std::optional<Principal> who;
-  if (absl::StartsWith(value, kBearer)) who = tokens_.Authenticate(value.substr(kBearer.size()));
-  if (!who.has_value()) return absl::UnauthenticatedError("invalid bearer token");
-  if (needed == Role::kAdmin && who->role != Role::kAdmin) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("token \"", who->name, "\" has the viewer role; ", method, " needs admin"));
-  }
-  return *who;
+  return access_.Check(ctx->client_metadata(), method);
 }
 
 void AdminService::FillRoutes(const Controller::View& view, absl::Duration window,
@@ -102,7 +88,7 @@ void AdminService::FillRoutes(const Controller::View& view, absl::Duration windo
 
 grpc::Status AdminService::GetConfig(grpc::ServerContext* ctx, const v1::GetConfigRequest*,
                                      v1::GetConfigResponse* response) {
-  if (auto who = Authorize(ctx, Role::kViewer, "GetConfig"); !who.ok()) {
+  if (auto who = Authorize(ctx, "GetConfig"); !who.ok()) {
     return ToGrpcStatus(who.status());
   }
   const Controller::View view = controller_->Current();
@@ -117,7 +103,7 @@ grpc::Status AdminService::GetConfig(grpc::ServerContext* ctx, const v1::GetConf
 grpc::Status AdminService::ListRoutes(grpc::ServerContext* ctx,
                                       const v1::ListRoutesRequest* request,
                                       v1::ListRoutesResponse* response) {
-  if (auto who = Authorize(ctx, Role::kViewer, "ListRoutes"); !who.ok()) {
+  if (auto who = Authorize(ctx, "ListRoutes"); !who.ok()) {
     return ToGrpcStatus(who.status());
   }
   if (request->window_seconds() < 0 || request->window_seconds() > 60) {
@@ -137,7 +123,7 @@ grpc::Status AdminService::ListRoutes(grpc::ServerContext* ctx,
 grpc::Status AdminService::GetAuditLog(grpc::ServerContext* ctx,
                                        const v1::GetAuditLogRequest* request,
                                        v1::GetAuditLogResponse* response) {
-  if (auto who = Authorize(ctx, Role::kViewer, "GetAuditLog"); !who.ok()) {
+  if (auto who = Authorize(ctx, "GetAuditLog"); !who.ok()) {
     return ToGrpcStatus(who.status());
   }
   AuditLog::Query query;
@@ -179,7 +165,7 @@ grpc::Status AdminService::GetAuditLog(grpc::ServerContext* ctx,
 grpc::Status AdminService::SetWeights(grpc::ServerContext* ctx,
                                       const v1::SetWeightsRequest* request,
                                       v1::SetWeightsResponse* response) {
-  auto who = Authorize(ctx, Role::kAdmin, "SetWeights");
+  auto who = Authorize(ctx, "SetWeights");
   if (!who.ok()) return ToGrpcStatus(who.status());
   std::map<std::string, double> weights(request->weights().begin(), request->weights().end());
   std::optional<uint64_t> expected;
@@ -207,7 +193,7 @@ grpc::Status AdminService::SetWeights(grpc::ServerContext* ctx,
 grpc::Status AdminService::ReloadConfig(grpc::ServerContext* ctx,
                                         const v1::ReloadConfigRequest* request,
                                         v1::ReloadConfigResponse* response) {
-  auto who = Authorize(ctx, Role::kAdmin, "ReloadConfig");
+  auto who = Authorize(ctx, "ReloadConfig");
   if (!who.ok()) return ToGrpcStatus(who.status());
   absl::StatusOr<Controller::ReloadResult> result = controller_->Reload(
       who->name, request->reason().empty() ? "ReloadConfig" : request->reason());
@@ -317,7 +303,7 @@ absl::StatusOr<RolloutSpec> SpecFromRequest(const v1::StartRolloutRequest& q) {
 grpc::Status AdminService::StartRollout(grpc::ServerContext* ctx,
                                         const v1::StartRolloutRequest* request,
                                         v1::Rollout* response) {
-  auto who = Authorize(ctx, Role::kAdmin, "StartRollout");
+  auto who = Authorize(ctx, "StartRollout");
   if (!who.ok()) return ToGrpcStatus(who.status());
   absl::StatusOr<RolloutSpec> spec = SpecFromRequest(*request);
   if (!spec.ok()) return ToGrpcStatus(spec.status());
@@ -332,7 +318,7 @@ grpc::Status AdminService::Act(grpc::ServerContext* ctx, absl::string_view metho
                                absl::StatusOr<Release> (RolloutEngine::*verb)(const std::string&,
                                                                               const std::string&,
                                                                               const std::string&)) {
-  auto who = Authorize(ctx, Role::kAdmin, method);
+  auto who = Authorize(ctx, method);
   if (!who.ok()) return ToGrpcStatus(who.status());
   absl::StatusOr<Release> r = (engine_->*verb)(who->name, request->route(), request->reason());
   if (!r.ok()) return ToGrpcStatus(r.status());
@@ -360,7 +346,7 @@ grpc::Status AdminService::AbortRollout(grpc::ServerContext* ctx, const v1::Roll
 
 grpc::Status AdminService::GetRollout(grpc::ServerContext* ctx, const v1::RolloutRequest* request,
                                       v1::Rollout* response) {
-  if (auto who = Authorize(ctx, Role::kViewer, "GetRollout"); !who.ok()) {
+  if (auto who = Authorize(ctx, "GetRollout"); !who.ok()) {
     return ToGrpcStatus(who.status());
   }
   absl::StatusOr<Release> r =
@@ -373,7 +359,7 @@ grpc::Status AdminService::GetRollout(grpc::ServerContext* ctx, const v1::Rollou
 grpc::Status AdminService::ListReleases(grpc::ServerContext* ctx,
                                         const v1::ListReleasesRequest* request,
                                         v1::ListReleasesResponse* response) {
-  if (auto who = Authorize(ctx, Role::kViewer, "ListReleases"); !who.ok()) {
+  if (auto who = Authorize(ctx, "ListReleases"); !who.ok()) {
     return ToGrpcStatus(who.status());
   }
   for (const Release& r : engine_->History(request->route())) {
@@ -384,7 +370,7 @@ grpc::Status AdminService::ListReleases(grpc::ServerContext* ctx,
 
 grpc::Status AdminService::WatchRollout(grpc::ServerContext* ctx, const v1::RolloutRequest* request,
                                         grpc::ServerWriter<v1::RolloutEvent>* writer) {
-  if (auto who = Authorize(ctx, Role::kViewer, "WatchRollout"); !who.ok()) {
+  if (auto who = Authorize(ctx, "WatchRollout"); !who.ok()) {
     return ToGrpcStatus(who.status());
   }
   const Controller::View view = controller_->Current();

@@ -1,7 +1,7 @@
 // AdminService: the admin gRPC API (proto/rollout/admin/v1/admin.proto) over the Controller.
 //
-// Authentication happens first in every method: `authorization: Bearer <secret>` must
-// match a token (UNAUTHENTICATED otherwise), and writes need the admin role
+// Each method first asks AccessPolicy (its per-method role table): `authorization: Bearer
+// <secret>` must match a token (UNAUTHENTICATED otherwise), and writes need the admin role
 // (PERMISSION_DENIED for viewers). absl::Status from the controller becomes grpc::Status
 // here, at the RPC edge.
 //
@@ -13,6 +13,7 @@
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
+#include "admin/access_policy.h"
 #include "admin/token_store.h"
 #include "control/controller.h"
 #include "metrics/call_metrics.h"
@@ -29,7 +30,7 @@ class AdminService final : public admin::v1::AdminService::Service {
                const metrics::CallMetrics* calls, HealthSource health)
       : controller_(controller),
         engine_(engine),
-        tokens_(std::move(tokens)),
+        access_(std::move(tokens)),
         calls_(calls),
         health_(std::move(health)) {}
 
@@ -61,9 +62,8 @@ class AdminService final : public admin::v1::AdminService::Service {
                             admin::v1::ListReleasesResponse* response) override;
 
  private:
-  // The caller, if its token is valid and its role is at least `needed`.
-  absl::StatusOr<Principal> Authorize(grpc::ServerContext* ctx, Role needed,
-                                      absl::string_view method) const;
+  // The caller, if AccessPolicy lets it call `method`.
+  absl::StatusOr<Principal> Authorize(grpc::ServerContext* ctx, absl::string_view method) const;
   // Pause, resume, promote and abort: authorize, act, answer with the release.
   grpc::Status Act(grpc::ServerContext* ctx, absl::string_view method,
                    const admin::v1::RolloutRequest* request, admin::v1::Rollout* response,
@@ -76,7 +76,7 @@ class AdminService final : public admin::v1::AdminService::Service {
 
   Controller* const controller_;
   RolloutEngine* const engine_;
-  const TokenStore tokens_;
+  const AccessPolicy access_;
   const metrics::CallMetrics* const calls_;
   const HealthSource health_;
 };
