@@ -25,22 +25,17 @@ void AddReason(CLI::App* cmd, Args* a, bool required) {
 int ShowRoutes(Client& client, double window, bool with_pools) {
   v1::ListRoutesRequest request;
   request.set_window_seconds(window);
-  v1::ListRoutesResponse response;
-  auto ctx = client.Context();
-  grpc::Status s = client.stub().ListRoutes(ctx.get(), request, &response);
-  if (!s.ok()) return client.Fail(s, *ctx);
-  if (client.json()) {
-    client.PrintJson(response);
-    return kOk;
-  }
-  std::printf("generation %llu\n", static_cast<unsigned long long>(response.generation()));
-  if (!response.replica_role().empty()) {
-    std::printf("replica: %s (leader: %s)\n", response.replica_role().c_str(),
-                response.leader().c_str());
-  }
-  PrintRoutes(response.routes());
-  if (with_pools) PrintPools(response.pools());
-  return kOk;
+  return Call(client, &v1::AdminService::Stub::ListRoutes, request,
+              [&](const v1::ListRoutesResponse& response) {
+                std::printf("generation %llu\n",
+                            static_cast<unsigned long long>(response.generation()));
+                if (!response.replica_role().empty()) {
+                  std::printf("replica: %s (leader: %s)\n", response.replica_role().c_str(),
+                              response.leader().c_str());
+                }
+                PrintRoutes(response.routes());
+                if (with_pools) PrintPools(response.pools());
+              });
 }
 
 int SetWeight(Client& client, const Args& a) {
@@ -58,37 +53,26 @@ int SetWeight(Client& client, const Args& a) {
     }
     (*request.mutable_weights())[parts[0]] = weight;
   }
-  v1::SetWeightsResponse response;
-  auto ctx = client.Context();
-  grpc::Status s = client.stub().SetWeights(ctx.get(), request, &response);
-  if (!s.ok()) return client.Fail(s, *ctx);
-  if (client.json()) {
-    client.PrintJson(response);
-    return kOk;
-  }
-  std::printf("generation %llu\n", static_cast<unsigned long long>(response.generation()));
-  google::protobuf::RepeatedPtrField<v1::Route> one;
-  *one.Add() = response.route();
-  PrintRoutes(one);
-  return kOk;
+  return Call(client, &v1::AdminService::Stub::SetWeights, request,
+              [&](const v1::SetWeightsResponse& response) {
+                std::printf("generation %llu\n",
+                            static_cast<unsigned long long>(response.generation()));
+                google::protobuf::RepeatedPtrField<v1::Route> one;
+                *one.Add() = response.route();
+                PrintRoutes(one);
+              });
 }
 
 int Reload(Client& client, const Args& a) {
   v1::ReloadConfigRequest request;
   request.set_reason(a.reason);
-  v1::ReloadConfigResponse response;
-  auto ctx = client.Context();
-  grpc::Status s = client.stub().ReloadConfig(ctx.get(), request, &response);
-  if (!s.ok()) return client.Fail(s, *ctx);
-  if (client.json()) {
-    client.PrintJson(response);
-    return kOk;
-  }
-  std::printf("reloaded: generation %llu%s\n",
-              static_cast<unsigned long long>(response.generation()),
-              response.changed() ? "" : " (no change)");
-  for (const auto& note : response.notes()) std::printf("  %s\n", note.c_str());
-  return kOk;
+  return Call(client, &v1::AdminService::Stub::ReloadConfig, request,
+              [&](const v1::ReloadConfigResponse& response) {
+                std::printf("reloaded: generation %llu%s\n",
+                            static_cast<unsigned long long>(response.generation()),
+                            response.changed() ? "" : " (no change)");
+                for (const auto& note : response.notes()) std::printf("  %s\n", note.c_str());
+              });
 }
 
 int Audit(Client& client, const Args& a) {
@@ -98,47 +82,38 @@ int Audit(Client& client, const Args& a) {
   request.set_until(a.until);
   request.set_page_size(a.limit);
   request.set_page_token(a.page_token);
-  v1::GetAuditLogResponse response;
-  auto ctx = client.Context();
-  grpc::Status s = client.stub().GetAuditLog(ctx.get(), request, &response);
-  if (!s.ok()) return client.Fail(s, *ctx);
-  if (client.json()) {
-    client.PrintJson(response);
-    return kOk;
-  }
-  for (const auto& e : response.entries()) {
-    std::printf("%s gen %llu %-8s %-12s %-8s %s -> %s  \"%s\"\n", e.time().c_str(),
-                static_cast<unsigned long long>(e.generation()), e.actor().c_str(),
-                e.verb().c_str(), e.route().empty() ? "-" : e.route().c_str(), e.before().c_str(),
-                e.after().c_str(), e.reason().c_str());
-  }
-  if (!response.next_page_token().empty()) {
-    std::printf("more: --page-token %s\n", response.next_page_token().c_str());
-  }
-  return kOk;
+  return Call(client, &v1::AdminService::Stub::GetAuditLog, request,
+              [&](const v1::GetAuditLogResponse& response) {
+                for (const auto& e : response.entries()) {
+                  std::printf("%s gen %llu %-8s %-12s %-8s %s -> %s  \"%s\"\n", e.time().c_str(),
+                              static_cast<unsigned long long>(e.generation()), e.actor().c_str(),
+                              e.verb().c_str(), e.route().empty() ? "-" : e.route().c_str(),
+                              e.before().c_str(), e.after().c_str(), e.reason().c_str());
+                }
+                if (!response.next_page_token().empty()) {
+                  std::printf("more: --page-token %s\n", response.next_page_token().c_str());
+                }
+              });
 }
 
 int History(Client& client, const Args& a) {
   v1::ListReleasesRequest request;
   request.set_route(a.route);
-  v1::ListReleasesResponse response;
-  auto ctx = client.Context();
-  grpc::Status s = client.stub().ListReleases(ctx.get(), request, &response);
-  if (!s.ok()) return client.Fail(s, *ctx);
-  if (client.json()) {
-    client.PrintJson(response);
-    return kOk;
-  }
-  for (const v1::Rollout& r : response.releases()) {
-    std::printf("#%-4llu %-10s %-10s %s -> %s  %-11s %s .. %s  by %s%s%s\n",
-                static_cast<unsigned long long>(r.id()), r.route().c_str(), r.strategy().c_str(),
-                r.stable().c_str(), r.candidate().c_str(), r.outcome().c_str(),
-                Local(r.start_time()).c_str(),
-                r.end_time().empty() ? "now" : Local(r.end_time(), "%H:%M:%S").c_str(),
-                r.started_by().c_str(), r.notes().empty() ? "" : "  notes: ", r.notes().c_str());
-    if (!r.outcome_reason().empty()) std::printf("      %s\n", r.outcome_reason().c_str());
-  }
-  return kOk;
+  return Call(client, &v1::AdminService::Stub::ListReleases, request,
+              [&](const v1::ListReleasesResponse& response) {
+                for (const v1::Rollout& r : response.releases()) {
+                  std::printf(
+                      "#%-4llu %-10s %-10s %s -> %s  %-11s %s .. %s  by %s%s%s\n",
+                      static_cast<unsigned long long>(r.id()), r.route().c_str(),
+                      r.strategy().c_str(), r.stable().c_str(), r.candidate().c_str(),
+                      r.outcome().c_str(), Local(r.start_time()).c_str(),
+                      r.end_time().empty() ? "now" : Local(r.end_time(), "%H:%M:%S").c_str(),
+                      r.started_by().c_str(),
+                      r.notes().empty() ? "" : "  notes: ", r.notes().c_str());
+                  if (!r.outcome_reason().empty())
+                    std::printf("      %s\n", r.outcome_reason().c_str());
+                }
+              });
 }
 
 // grpc.health.v1.Health/Check for the whole server (empty service name), by its wire bytes:

@@ -53,6 +53,25 @@ class Client {
   std::unique_ptr<v1::AdminService::Stub> stub_;
 };
 
+// Calls `rpc` with `request` and returns the exit code: a failure is reported, --json
+// prints the answer, and otherwise `print` shows it to people.
+template <typename Request, typename Response, typename Print>
+int Call(Client& client,
+         grpc::Status (v1::AdminService::Stub::*rpc)(grpc::ClientContext*, const Request&,
+                                                     Response*),
+         const Request& request, Print print) {
+  Response response;
+  auto ctx = client.Context();
+  const grpc::Status s = (client.stub().*rpc)(ctx.get(), request, &response);
+  if (!s.ok()) return client.Fail(s, *ctx);
+  if (client.json()) {
+    client.PrintJson(response);
+  } else {
+    print(response);
+  }
+  return kOk;
+}
+
 }  // namespace rollout::ctl
 
 #endif  // ROLLOUT_CMD_ROLLOUTCTL_CLIENT_H_
