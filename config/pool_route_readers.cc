@@ -77,6 +77,7 @@ absl::StatusOr<routing::PoolSpec> ReadPool(const Reader& in, const YAML::Node& n
       node, path,
       {"name", "endpoints", "health_check", "outlier_detection", "max_concurrent_calls", "tls"}));
   routing::PoolSpec pool;
+  pool.definition = Reader::Canonical(node);
   if (!node["name"]) return in.Error(node, path, "missing required key \"name\"");
   ASSIGN_OR_RETURN(pool.name, in.String(node["name"], path + ".name"));
   const YAML::Node endpoints = node["endpoints"];
@@ -240,6 +241,7 @@ absl::StatusOr<routing::RouteSpec> ReadRoute(const Reader& in, const YAML::Node&
       node, path,
       {"name", "match", "sticky_key", "override_header", "override_pools", "mirror", "split"}));
   routing::RouteSpec route;
+  route.definition = Reader::Canonical(node);
   if (!node["name"]) return in.Error(node, path, "missing required key \"name\"");
   ASSIGN_OR_RETURN(route.name, in.String(node["name"], path + ".name"));
   if (const YAML::Node match = node["match"]) RETURN_IF_ERROR(ReadMatch(in, match, path, &route));

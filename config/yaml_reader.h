@@ -12,12 +12,14 @@
 #include <yaml-cpp/yaml.h>
 
 #include <initializer_list>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -122,12 +124,49 @@ class Reader {
     return d;
   }
 
+  // `node` as one canonical line: the same for the same content, whatever the comments,
+  // layout, quoting or key order of the file. Scalars are quoted, maps sorted by key.
+  static std::string Canonical(const YAML::Node& node) {
+    std::string out;
+    AppendCanonical(node, &out);
+    return out;
+  }
+
  private:
   static std::string Dump(const YAML::Node& node) {
     if (node.IsScalar()) return node.Scalar();
     YAML::Emitter out;
     out << YAML::Flow << node;
     return out.c_str();
+  }
+
+  static void AppendCanonical(const YAML::Node& node, std::string* out) {
+    if (node.IsSequence()) {
+      *out += '[';
+      for (size_t i = 0; i < node.size(); ++i) {
+        if (i > 0) *out += ',';
+        AppendCanonical(node[i], out);
+      }
+      *out += ']';
+    } else if (node.IsMap()) {
+      std::map<std::string, std::string> entries;
+      for (auto it = node.begin(); it != node.end(); ++it) {
+        AppendCanonical(it->second, &entries[it->first.Scalar()]);
+      }
+      *out += '{';
+      for (const auto& [key, value] : entries) {
+        if (out->back() != '{') *out += ',';
+        absl::StrAppend(out, Quote(key), ":", value);
+      }
+      *out += '}';
+    } else if (node.IsScalar()) {
+      *out += Quote(node.Scalar());
+    } else {
+      *out += "~";  // null
+    }
+  }
+  static std::string Quote(const std::string& s) {
+    return absl::StrCat("\"", absl::CEscape(s), "\"");
   }
 
   std::string source_;

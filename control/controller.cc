@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
@@ -64,48 +65,29 @@ routing::RouteSpec Effective(routing::RouteSpec route,
 }  // namespace
 
 std::string RouteFingerprint(const routing::RouteSpec& route) {
-  std::vector<std::string> arms;
-  for (const auto& arm : route.split) arms.push_back(absl::StrCat(arm.pool, "=", arm.weight));
-  std::vector<std::string> metadata;
-  for (const auto& m : route.metadata) {
-    metadata.push_back(absl::StrCat(m.key, static_cast<int>(m.kind), m.value));
-  }
-  return absl::StrCat(route.method_prefix, "|", route.method, "|", route.model, "|",
-                      absl::StrJoin(metadata, ","), "|", route.sticky_key, "|",
-                      route.override_header, "|", absl::StrJoin(route.override_pools, ","), "|",
-                      route.mirror_pool, ":", route.mirror_percent, ":", route.mirror_max_inflight,
-                      ":", route.mirror_tolerance, "|", absl::StrJoin(arms, ","));
+  return absl::StrCat(kFingerprintFormat, route.definition);
 }
 
 std::string TableFingerprint(const routing::RoutingTable& table) {
-  std::string out;
-  for (const auto& pool : table.pools()) {
-    const auto& hc = pool.health_check;
-    const auto& o = pool.outlier;
-    absl::StrAppend(&out, pool.name, "=", absl::StrJoin(pool.endpoints, ","), "|hc:", hc.enabled,
-                    ",", absl::FormatDuration(hc.interval), ",", absl::FormatDuration(hc.timeout),
-                    ",", hc.healthy_threshold, ",", hc.unhealthy_threshold, ",", hc.service,
-                    "|od:", o.consecutive_failures, ",", absl::FormatDuration(o.base_ejection), ",",
-                    absl::FormatDuration(o.max_ejection), ",", o.max_ejection_percent,
-                    "|max:", pool.max_concurrent_calls, "|tls:", pool.tls.enabled, ",",
-                    pool.tls.ca_file, ",", pool.tls.cert_file, ",", pool.tls.key_file, ",",
-                    pool.tls.server_name, ";");
-  }
+  std::string out = kFingerprintFormat;
+  // What the file says of each pool and route, every key included...
+  for (const auto& pool : table.pools())
+    absl::StrAppend(&out, pool.name, "=", pool.definition, ";");
   for (const auto& route : table.routes()) {
-    absl::StrAppend(&out, route.name, "|", route.method_prefix, "|", route.method, "|", route.model,
-                    "|", route.sticky_key, "|", route.override_header, "|",
-                    absl::StrJoin(route.override_pools, ","), "|");
-    for (const auto& m : route.metadata) {
-      absl::StrAppend(&out, m.key, static_cast<int>(m.kind), m.value, ",");
-    }
-    absl::StrAppend(&out, "|mirror:", route.mirror_pool, ":", route.mirror_ppm, ":",
-                    route.mirror_max_inflight, ":", route.mirror_tolerance, "|");
+    absl::StrAppend(&out, route.name, "=", route.definition,
+                    // ...and what the API and rollouts change in a route (RouteOverride).
+                    "|mirror:", route.mirror_pool, ":", route.mirror_ppm,
+                    "|header:", route.override_header, "|split:");
     for (size_t i = 0; i < route.split.size(); ++i) {
       absl::StrAppend(&out, route.split.pool(i), ":", route.split.PartsPerMillion(i), ",");
     }
     out += ";";
   }
   return out;
+}
+
+bool IsCurrentFingerprint(absl::string_view fingerprint) {
+  return absl::StartsWith(fingerprint, kFingerprintFormat);
 }
 
 absl::StatusOr<std::shared_ptr<const routing::RoutingTable>> Controller::Build(
@@ -124,6 +106,14 @@ std::vector<std::string> Controller::Reconcile(const Config& file, Overrides* ov
     const bool rollout = held.count(it->first) > 0;
     if (route == nullptr) {
       drop = "the file no longer has this route";
+    } else if (!rollout && !IsCurrentFingerprint(it->second.file_fingerprint)) {
+      // Set by an older version, whose fingerprint this one cannot compare: keep the
+      // weights and take today's fingerprint of the file's route.
+      it->second.file_fingerprint = RouteFingerprint(*route);
+      notes.push_back(
+          absl::StrCat("route ", it->first, ": API weights kept (recorded by an older version)"));
+      ++it;
+      continue;
     } else if (!rollout && RouteFingerprint(*route) != it->second.file_fingerprint) {
       drop = "the file changed this route, so the file's weights win";
     } else {

@@ -140,9 +140,14 @@ class Controller final {
   routing::RoutingTableStore store_;
 };
 
-// The route's definition in a form that changes exactly when its match or split changes.
+// Fingerprints start with their format, so that one written by an older version is told
+// apart from a changed file.
+inline constexpr char kFingerprintFormat[] = "v2|";
+// The file's definition of the route (RouteSpec::definition: every key, canonical YAML, so
+// a comment or a layout change is no change).
 std::string RouteFingerprint(const routing::RouteSpec& route);
-// The same for a whole table: pools with their endpoints, and routes.
+// The same for a whole table: every pool's and route's definition, plus what overrides
+// change in a route (split, mirror, override header).
 std::string TableFingerprint(const routing::RoutingTable& table);
 
 }  // namespace rollout::control

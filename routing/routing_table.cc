@@ -83,7 +83,8 @@ absl::StatusOr<std::shared_ptr<const RoutingTable>> RoutingTable::Create(
       return Invalid(path + ".max_concurrent_calls", "must be >= 0 (0: no limit)");
     }
     pools.push_back(Pool{std::move(spec.name), std::move(spec.endpoints), spec.health_check,
-                         spec.outlier, spec.max_concurrent_calls, std::move(spec.tls)});
+                         spec.outlier, spec.max_concurrent_calls, std::move(spec.tls),
+                         std::move(spec.definition)});
   }
 
   absl::flat_hash_set<std::string> route_names;
@@ -185,13 +186,13 @@ absl::StatusOr<std::shared_ptr<const RoutingTable>> RoutingTable::Create(
       if (!(spec.mirror_tolerance >= 0)) return Invalid(path + ".mirror.tolerance", "must be >= 0");
       mirror_pool = static_cast<int>(it->second);
     }
-    routes.push_back(Route{std::move(spec.name), std::move(spec.method_prefix),
-                           std::move(spec.method), std::move(spec.model), std::move(metadata),
-                           std::move(spec.sticky_key), std::move(spec.override_header),
-                           std::move(override_pools), *std::move(split), *std::move(sticky_split),
-                           mirror_pool,
-                           static_cast<uint32_t>(std::llround(spec.mirror_percent * 1e4)),
-                           spec.mirror_max_inflight, spec.mirror_tolerance});
+    routes.push_back(
+        Route{std::move(spec.name), std::move(spec.method_prefix), std::move(spec.method),
+              std::move(spec.model), std::move(metadata), std::move(spec.sticky_key),
+              std::move(spec.override_header), std::move(override_pools), *std::move(split),
+              *std::move(sticky_split), mirror_pool,
+              static_cast<uint32_t>(std::llround(spec.mirror_percent * 1e4)),
+              spec.mirror_max_inflight, spec.mirror_tolerance, std::move(spec.definition)});
   }
   return std::shared_ptr<const RoutingTable>(
       new RoutingTable(std::move(pools), std::move(routes), generation));

@@ -54,6 +54,9 @@ struct PoolSpec {
   // once. 0: no limit.
   int64_t max_concurrent_calls = 0;
   UpstreamTlsSpec tls;  // TLS to the pool's backends; off by default
+  // The config file's entry for the pool as canonical YAML (no comments or layout), set
+  // by the loader; the controller's fingerprints use it, so every key is in them.
+  std::string definition;
 };
 struct SplitSpec {
   std::string pool;
@@ -83,6 +86,7 @@ struct RouteSpec {
   double mirror_percent = 0;
   int mirror_max_inflight = 100;   // per route and worker; the excess is dropped
   double mirror_tolerance = 1e-5;  // max |difference| of numeric outputs that still matches
+  std::string definition;          // the file's entry, as for PoolSpec::definition
 };
 
 // Read access to a call's request metadata.
@@ -110,6 +114,7 @@ class RoutingTable final {
     OutlierSpec outlier;
     int64_t max_concurrent_calls = 0;  // 0: no limit
     UpstreamTlsSpec tls;
+    std::string definition;  // PoolSpec::definition
   };
   struct MetadataMatcher {
     std::string key;
@@ -139,6 +144,7 @@ class RoutingTable final {
     uint32_t mirror_ppm = 0;
     int mirror_max_inflight = 0;
     double mirror_tolerance = 0;
+    std::string definition;  // RouteSpec::definition
   };
   enum class Choice { kWeighted, kSticky, kOverride };
   // What the table picked for one call.

@@ -2,6 +2,7 @@
 #include "control/controller.h"
 
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "absl/strings/str_replace.h"
@@ -197,6 +198,54 @@ TEST_F(ControllerTest, ReloadKeepsApiWeightsUntilTheFileChangesThatRoute) {
   ASSERT_EQ(audit.size(), 3u);
   EXPECT_EQ(audit[2].verb, "ReloadConfig");
   EXPECT_EQ(audit[2].actor, "ops");
+}
+
+// The fingerprints are the file's own text of each entry, made canonical: comments and
+// layout are no change, and any key of a route (here one a hand list never had to know)
+// is one.
+TEST_F(ControllerTest, CommentsAndLayoutAreNoChangeButAnyKeyOfTheRouteIs) {
+  auto c = Start();
+  ASSERT_NE(c, nullptr);
+  ASSERT_TRUE(c->SetWeights("alice", "infer", {{"v1", 50}, {"v2", 50}}, std::nullopt, "x").ok());
+  const uint64_t generation = c->Current().generation;
+  dir_.WriteFile("proxy.yaml",
+                 absl::StrReplaceAll(kConfig, {{"    match: { method_prefix: /inference. }\n",
+                                                "    # the KServe API\n    match:\n"
+                                                "      method_prefix: \"/inference.\"\n"}}));
+  auto reloaded = c->Reload("ops", "comments only");
+  ASSERT_TRUE(reloaded.ok()) << reloaded.status();
+  EXPECT_FALSE(reloaded->changed);
+  EXPECT_EQ(c->Current().generation, generation);
+  EXPECT_EQ(Share(*c, 0, "v2"), 500000u);
+
+  dir_.WriteFile("proxy.yaml", absl::StrReplaceAll(
+                                   kConfig, {{"match: { method_prefix: /inference. }",
+                                              "match: { method_prefix: /inference., model: m }"}}));
+  reloaded = c->Reload("ops", "a model condition");
+  ASSERT_TRUE(reloaded.ok()) << reloaded.status();
+  EXPECT_TRUE(reloaded->changed);
+  EXPECT_THAT(reloaded->notes, ::testing::Contains(HasSubstr("the file's weights win")));
+}
+
+// A state file from before the fingerprint format: its API weights survive the upgrade.
+TEST_F(ControllerTest, WeightsRecordedByAnOlderVersionAreKept) {
+  {
+    auto c = Start();
+    ASSERT_NE(c, nullptr);
+    ASSERT_TRUE(c->SetWeights("alice", "infer", {{"v1", 60}, {"v2", 40}}, std::nullopt, "x").ok());
+  }
+  const std::string state_path = dir_.path() + "/state/state.json";
+  std::ifstream in(state_path);
+  ASSERT_TRUE(in) << state_path;
+  nlohmann::json state = nlohmann::json::parse(in);
+  in.close();
+  for (auto& [route, o] : state["overrides"].items()) o["file_fingerprint"] = "old-format";
+  std::ofstream(state_path) << state.dump();
+  auto c = Start();
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(Share(*c, 0, "v2"), 400000u);
+  EXPECT_THAT(c->startup_notes(),
+              ::testing::Contains(HasSubstr("API weights kept (recorded by an older version)")));
 }
 
 TEST_F(ControllerTest, InvalidReloadChangesNothing) {
