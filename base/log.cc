@@ -16,6 +16,7 @@ namespace rollout::log {
 namespace {
 
 constexpr char kName[] = "rollout-proxy";
+constexpr char kTextPattern[] = "rollout-proxy: %v";
 
 // {"time","level","logger","msg"}, one object a line.
 class JsonFormatter final : public spdlog::formatter {
@@ -41,7 +42,7 @@ spdlog::logger& Logger() {
   static const std::shared_ptr<spdlog::logger> logger = [] {
     auto l =
         std::make_shared<spdlog::logger>(kName, std::make_shared<spdlog::sinks::stderr_sink_mt>());
-    l->set_pattern("rollout-proxy: %v");
+    l->set_pattern(kTextPattern);
     l->set_level(spdlog::level::info);
     l->flush_on(spdlog::level::debug);  // every line, as the fprintf it replaces did
     return l;
@@ -78,27 +79,13 @@ void Write(spdlog::level::level_enum level, absl::string_view message) {
 
 }  // namespace
 
-std::optional<Format> FormatNamed(absl::string_view name) {
-  if (name == "text") return Format::kText;
-  if (name == "json") return Format::kJson;
-  return std::nullopt;
-}
-
-std::optional<Level> LevelNamed(absl::string_view name) {
-  if (name == "debug") return Level::kDebug;
-  if (name == "info") return Level::kInfo;
-  if (name == "warn") return Level::kWarn;
-  if (name == "error") return Level::kError;
-  return std::nullopt;
-}
-
 void Configure(Format format, Level level) {
   spdlog::logger& logger = Logger();
   g_format.store(format, std::memory_order_relaxed);
   if (format == Format::kJson) {
     logger.set_formatter(std::make_unique<JsonFormatter>());
   } else {
-    logger.set_formatter(std::make_unique<spdlog::pattern_formatter>("rollout-proxy: %v"));
+    logger.set_formatter(std::make_unique<spdlog::pattern_formatter>(kTextPattern));
   }
   logger.set_level(ToSpd(level));
 }

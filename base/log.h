@@ -16,15 +16,25 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
+#include "base/enum_names.h"
 
 namespace rollout::log {
 
 enum class Format { kText, kJson };
 enum class Level { kDebug, kInfo, kWarn, kError };
-
-// The config's names: "text" or "json"; "debug", "info", "warn" or "error".
-std::optional<Format> FormatNamed(absl::string_view name);
-std::optional<Level> LevelNamed(absl::string_view name);
+// The config's names.
+inline constexpr EnumName<Format> kFormatNames[] = {{Format::kText, "text"},
+                                                    {Format::kJson, "json"}};
+inline constexpr EnumName<Level> kLevelNames[] = {{Level::kDebug, "debug"},
+                                                  {Level::kInfo, "info"},
+                                                  {Level::kWarn, "warn"},
+                                                  {Level::kError, "error"}};
+inline std::optional<Format> FormatNamed(absl::string_view name) {
+  return ValueOf(kFormatNames, name);
+}
+inline std::optional<Level> LevelNamed(absl::string_view name) {
+  return ValueOf(kLevelNames, name);
+}
 
 void Configure(Format format, Level level);
 

@@ -21,7 +21,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "config/enum_names.h"
+#include "base/enum_names.h"
 #include "routing/routing_table.h"
 
 namespace rollout::control {

@@ -22,7 +22,7 @@
 #include <utility>
 #include <vector>
 
-#include "config/enum_names.h"
+#include "base/enum_names.h"
 #include "config/rollout_spec.h"
 
 namespace rollout::control {

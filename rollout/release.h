@@ -16,7 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "config/enum_names.h"
+#include "base/enum_names.h"
 #include "config/rollout_spec.h"
 #include "rollout/analysis.h"
 

@@ -200,21 +200,12 @@ int Events(Client& client, const std::string& route, bool until_done) {
   return kOk;
 }
 
-// The answer to start, pause, resume, promote, abort and get.
-int PrintAnswer(Client& client, const grpc::Status& s, const grpc::ClientContext& ctx,
-                const v1::Rollout& response, bool in_full) {
-  if (!s.ok()) return client.Fail(s, ctx);
-  if (client.json()) {
-    client.PrintJson(response);
-  } else if (in_full) {
-    PrintRollout(response);
-  } else {
-    v1::Rollout brief = response;
-    brief.clear_decisions();
-    PrintRollout(brief);
-    if (response.decisions_size() > 0) PrintDecision(*response.decisions().rbegin());
-  }
-  return kOk;
+// A rollout after a verb acted on it: the rollout, and the decision the verb made.
+void PrintBrief(const v1::Rollout& response) {
+  v1::Rollout brief = response;
+  brief.clear_decisions();
+  PrintRollout(brief);
+  if (response.decisions_size() > 0) PrintDecision(*response.decisions().rbegin());
 }
 
 int Start(Client& client, const Args& a) {
@@ -222,10 +213,7 @@ int Start(Client& client, const Args& a) {
   q.set_route(a.route);
   q.set_reason(a.reason);
   if (!BuildStart(a.start, &q)) return kUsage;
-  v1::Rollout response;
-  auto ctx = client.Context();
-  const grpc::Status s = client.stub().StartRollout(ctx.get(), q, &response);
-  return PrintAnswer(client, s, *ctx, response, /*in_full=*/false);
+  return Call(client, &v1::AdminService::Stub::StartRollout, q, PrintBrief);
 }
 
 using StubVerb = grpc::Status (v1::AdminService::Stub::*)(grpc::ClientContext*,
@@ -243,10 +231,7 @@ Verb Act(const char* name, StubVerb call) {
             v1::RolloutRequest request;
             request.set_route(a.route);
             request.set_reason(a.reason);
-            v1::Rollout response;
-            auto ctx = client.Context();
-            const grpc::Status s = (client.stub().*call)(ctx.get(), request, &response);
-            return PrintAnswer(client, s, *ctx, response, /*in_full=*/false);
+            return Call(client, call, request, PrintBrief);
           }};
 }
 
@@ -258,10 +243,7 @@ int Get(Client& client, const Args& a) {
   v1::RolloutRequest request;
   request.set_route(a.route);
   request.set_id(a.id);
-  v1::Rollout response;
-  auto ctx = client.Context();
-  const grpc::Status s = client.stub().GetRollout(ctx.get(), request, &response);
-  return PrintAnswer(client, s, *ctx, response, /*in_full=*/true);
+  return Call(client, &v1::AdminService::Stub::GetRollout, request, PrintRollout);
 }
 
 }  // namespace

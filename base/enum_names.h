@@ -7,8 +7,8 @@
 //   std::string list = NamesOf(kPhaseNames);                         // "progressing, paused, ..."
 //
 // Thread-safety: constant tables.
-#ifndef ROLLOUT_CONFIG_ENUM_NAMES_H_
-#define ROLLOUT_CONFIG_ENUM_NAMES_H_
+#ifndef ROLLOUT_BASE_ENUM_NAMES_H_
+#define ROLLOUT_BASE_ENUM_NAMES_H_
 
 #include <cstddef>
 #include <optional>
@@ -16,7 +16,7 @@
 
 #include "absl/strings/string_view.h"
 
-namespace rollout::control {
+namespace rollout {
 
 template <typename E>
 struct EnumName {
@@ -52,6 +52,6 @@ std::string NamesOf(const EnumName<E> (&names)[N]) {
   return out;
 }
 
-}  // namespace rollout::control
+}  // namespace rollout
 
-#endif  // ROLLOUT_CONFIG_ENUM_NAMES_H_
+#endif  // ROLLOUT_BASE_ENUM_NAMES_H_
