@@ -8,7 +8,8 @@
 //
 // (gRPC C++ offers no server-side hook that can refuse a call on a plaintext listener:
 // AuthMetadataProcessor needs TLS credentials, grpc/grpc#21589, and server interceptors
-// cannot fail a call. So the check is the first line of each handler, from this table.)
+// cannot fail a call. So the check is the first line of each handler, from this table, and
+// an end-to-end test calls every method of the running service as a stranger and as a viewer.)
 //
 // Thread-safety: immutable; Check() from any thread.
 #ifndef ROLLOUT_ADMIN_ACCESS_POLICY_H_
