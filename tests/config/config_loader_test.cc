@@ -4,44 +4,13 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/config/valid_config.h"
 
 namespace rollout::control {
 namespace {
 
 using ::testing::AllOf;
 using ::testing::HasSubstr;
-
-constexpr char kValid[] = R"(
-listen: 0.0.0.0:8500
-workers: 2
-drain_timeout: 3s
-max_message_bytes: 67108864
-pools:
-  - { name: v1, endpoints: ["127.0.0.1:9001", "127.0.0.1:9011"] }
-  - { name: v2, endpoints: ["127.0.0.1:9002"] }
-routes:
-  - name: infer
-    match: { method_prefix: /inference.GRPCInferenceService/ }
-    split: [ { pool: v1, weight: 99.5 }, { pool: v2, weight: 0.5 } ]
-  - name: rest
-    split: [ { pool: v1, weight: 1 } ]
-)";
-
-// Replaces the first occurrence of `from` in the valid config with `to`.
-std::string Variant(const std::string& from, const std::string& to) {
-  std::string text = kValid;
-  const size_t at = text.find(from);
-  EXPECT_NE(at, std::string::npos) << from;
-  return text.replace(at, from.size(), to);
-}
-
-std::string ErrorOf(const std::string& yaml) {
-  absl::StatusOr<Config> config = ParseConfig(yaml, "proxy.yaml");
-  EXPECT_FALSE(config.ok()) << "accepted:\n" << yaml;
-  if (config.ok()) return "";
-  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
-  return std::string(config.status().message());
-}
 
 TEST(ConfigLoaderTest, ParsesTheFullConfig) {
   absl::StatusOr<Config> config = ParseConfig(kValid, "proxy.yaml");
@@ -358,102 +327,6 @@ TEST(ConfigLoaderTest, MirrorSettings) {
   EXPECT_THAT(
       ErrorOf(Variant("  - name: rest", "    mirror: { pool: v2, percent: 500 }\n  - name: rest")),
       HasSubstr("routes[0].mirror.percent: must be in (0, 100]"));
-}
-
-TEST(ConfigLoaderTest, RolloutsAnalysisAndNotifications) {
-  const std::string extra = R"(
-analysis:
-  source: prometheus
-  prometheus:
-    url: http://prometheus:9090/
-    timeout: 3s
-    queries: { requests: 'sum(my_requests{route="{route}",pool="{pool}"}[{window}])' }
-notifications:
-  webhooks: [ "http://hooks.example/rollouts" ]
-rollouts:
-  - route: infer
-    strategy: canary
-    stable: v1
-    candidate: v2
-    steps: [5, 25, 50, 100]
-    interval: 10s
-    min_requests: 100
-    max_error_rate: 0.01
-    max_error_rate_increase: 0.005
-    max_p99: 250ms
-    max_p99_ratio: 1.5
-    failure_limit: 3
-    notes: "v2: retrained on May data"
-)";
-  absl::StatusOr<Config> config = ParseConfig(std::string(kValid) + extra, "proxy.yaml");
-  ASSERT_TRUE(config.ok()) << config.status();
-  EXPECT_EQ(config->analysis.source, "prometheus");
-  EXPECT_EQ(config->analysis.prometheus.url, "http://prometheus:9090");
-  EXPECT_EQ(config->analysis.prometheus.timeout, absl::Seconds(3));
-  EXPECT_THAT(config->analysis.prometheus.queries.requests, HasSubstr("my_requests"));
-  EXPECT_THAT(config->analysis.prometheus.queries.server_errors,
-              HasSubstr("rollout_proxy_requests_total"));  // the default stays
-  ASSERT_EQ(config->webhooks.size(), 1u);
-  ASSERT_EQ(config->rollouts.size(), 1u);
-  const RolloutSpec& r = config->rollouts[0];
-  EXPECT_EQ(r.strategy, Strategy::kCanary);
-  EXPECT_EQ(r.steps, (std::vector<double>{5, 25, 50, 100}));
-  EXPECT_EQ(r.analysis.interval, absl::Seconds(10));
-  EXPECT_EQ(r.analysis.min_requests, 100u);
-  EXPECT_DOUBLE_EQ(*r.analysis.max_error_rate, 0.01);
-  EXPECT_DOUBLE_EQ(*r.analysis.max_error_rate_increase, 0.005);
-  EXPECT_DOUBLE_EQ(*r.analysis.max_p99_seconds, 0.25);
-  EXPECT_DOUBLE_EQ(*r.analysis.max_p99_ratio, 1.5);
-  EXPECT_FALSE(r.analysis.max_mismatch_rate.has_value());
-  EXPECT_EQ(r.analysis.failure_limit, 3);
-  EXPECT_EQ(r.notes, "v2: retrained on May data");
-
-  auto error = [&](const std::string& from, const std::string& to) {
-    std::string text = std::string(kValid) + extra;
-    text.replace(text.find(from), from.size(), to);
-    return ErrorOf(text);
-  };
-  EXPECT_THAT(
-      error("candidate: v2", "candidate: v9"),
-      AllOf(HasSubstr("proxy.yaml:"), HasSubstr("rollouts[0]: candidate: unknown pool \"v9\"")));
-  EXPECT_THAT(error("steps: [5, 25, 50, 100]", "steps: [5, 50, 25]"),
-              HasSubstr("rollouts[0]: steps[2]: 25: steps must rise"));
-  EXPECT_THAT(error("strategy: canary", "strategy: yolo"),
-              HasSubstr("unknown strategy \"yolo\" (canary, blue_green, ab_test, shadow)"));
-  EXPECT_THAT(error("strategy: canary", "strategy: ab_test"), HasSubstr("ab_test takes one value"));
-  EXPECT_THAT(error("max_error_rate: 0.01", "max_error_rate: 5"),
-              HasSubstr("max_error_rate: 5 must be a fraction between 0 and 1"));
-  EXPECT_THAT(error("interval: 10s", "interval: 10"),
-              HasSubstr("rollouts[0].interval: bad duration"));
-  EXPECT_THAT(error("failure_limit: 3", "failure_limit: 0"),
-              HasSubstr("rollouts[0].failure_limit: 0 is out of range"));
-  EXPECT_THAT(error("notes:", "speed:"), HasSubstr("rollouts[0].speed: unknown key"));
-  EXPECT_THAT(error("source: prometheus", "source: graphite"),
-              HasSubstr("analysis.source: unknown source \"graphite\""));
-  EXPECT_THAT(error("url: http://prometheus:9090/", "url: prometheus:9090"),
-              HasSubstr("analysis.prometheus.url: must start with http://"));
-  EXPECT_THAT(error("\"http://hooks.example/rollouts\"", "\"hooks\""),
-              HasSubstr("notifications.webhooks[0]: must start with http://"));
-  EXPECT_THAT(ErrorOf(std::string(kValid) + extra +
-                      "  - { route: infer, stable: v1, candidate: v2, steps: [10] }\n"),
-              HasSubstr("rollouts[1].route: route \"infer\" already has a rollout above"));
-}
-
-TEST(ConfigLoaderTest, AbTestNeedsAStickyRouteAndAnEnd) {
-  const std::string ab = R"(
-rollouts:
-  - { route: infer, strategy: ab_test, stable: v1, candidate: v2, duration: 10m }
-)";
-  EXPECT_THAT(ErrorOf(std::string(kValid) + ab),
-              HasSubstr("ab_test needs a sticky split: route \"infer\" has no sticky_key"));
-  std::string sticky = Variant("    split: [ { pool: v1, weight: 99.5 }",
-                               "    sticky_key: x-user\n    split: [ { pool: v1, weight: 99.5 }");
-  absl::StatusOr<Config> config = ParseConfig(sticky + ab, "proxy.yaml");
-  ASSERT_TRUE(config.ok()) << config.status();
-  EXPECT_EQ(config->rollouts[0].steps, (std::vector<double>{50}));  // the default share
-  std::string no_end = sticky + ab;
-  no_end.replace(no_end.find(", duration: 10m"), 15, "");
-  EXPECT_THAT(ErrorOf(no_end), HasSubstr("ab_test needs a duration or a sample_size"));
 }
 
 TEST(ConfigLoaderTest, DrainWatchAndSharedStateKeys) {
