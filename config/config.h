@@ -34,6 +34,20 @@ struct AnalysisConfig {
   PrometheusSourceConfig prometheus;  // when source is prometheus
 };
 
+// state_store.etcd: desired state, leadership and traffic windows in an etcd v3 cluster
+// shared by every replica.
+struct EtcdStoreConfig {
+  std::vector<std::string> endpoints;           // host:port of each member
+  std::string prefix;                           // every key of this deployment is under it
+  absl::Duration lease_ttl = absl::Seconds(5);  // leadership and replica liveness
+  routing::UpstreamTlsSpec tls;                 // tls: { ca_file, cert_file, key_file }
+
+  bool operator==(const EtcdStoreConfig& o) const {
+    return endpoints == o.endpoints && prefix == o.prefix && lease_ttl == o.lease_ttl &&
+           tls == o.tls;
+  }
+};
+
 struct Config {
   std::string source;  // the file it came from, for messages
   std::string listen;  // data plane host:port (port 0 picks a free port)
@@ -56,7 +70,8 @@ struct Config {
   routing::ResolverSpec resolver;             // how endpoint host names are resolved
   std::optional<AdminConfig> admin;
   std::optional<std::string> metrics_listen;  // metrics.listen: Prometheus /metrics
-  std::string state_dir;  // empty: nothing persists; relative to the config file
+  std::string state_dir;                // empty: nothing persists; relative to the config file
+  std::optional<EtcdStoreConfig> etcd;  // state_store.etcd; instead of state_dir
   std::vector<routing::PoolSpec> pools;
   std::vector<routing::RouteSpec> routes;
   AnalysisConfig analysis;

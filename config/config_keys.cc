@@ -118,6 +118,49 @@ absl::Status ReadRollouts(const Reader& in, const Node& node, Config* c) {
   return absl::OkStatus();
 }
 
+absl::Status ReadStateStore(const Reader& in, const Node& node, Config* c) {
+  RETURN_IF_ERROR(in.CheckKeys(node, "state_store", {"etcd"}));
+  const Node etcd = node["etcd"];
+  if (!etcd) return in.Error(node, "state_store", "name a store: etcd");
+  RETURN_IF_ERROR(
+      in.CheckKeys(etcd, "state_store.etcd", {"endpoints", "prefix", "lease_ttl", "tls"}));
+  EtcdStoreConfig e;
+  const Node endpoints = etcd["endpoints"];
+  if (!endpoints || !endpoints.IsSequence() || endpoints.size() == 0) {
+    return in.Error(etcd, "state_store.etcd.endpoints",
+                    "required: a list of host:port, one per etcd member");
+  }
+  for (size_t i = 0; i < endpoints.size(); ++i) {
+    std::string address;
+    ASSIGN_OR_RETURN(address,
+                     in.Address(endpoints[i], absl::StrCat("state_store.etcd.endpoints[", i, "]"),
+                                routing::PortZero::kReject));
+    e.endpoints.push_back(std::move(address));
+  }
+  if (!etcd["prefix"]) {
+    return in.Error(etcd, "state_store.etcd.prefix",
+                    "required: the key prefix of this deployment, e.g. /rollout-proxy/prod/");
+  }
+  ASSIGN_OR_RETURN(e.prefix, in.String(etcd["prefix"], "state_store.etcd.prefix"));
+  if (e.prefix.size() < 2 || e.prefix.front() != '/' || e.prefix.back() != '/') {
+    return in.Error(
+        etcd["prefix"], "state_store.etcd.prefix",
+        absl::StrCat("\"", e.prefix, "\" must start and end with / (e.g. /rollout-proxy/prod/)"));
+  }
+  if (etcd["lease_ttl"]) {
+    ASSIGN_OR_RETURN(e.lease_ttl, in.Duration(etcd["lease_ttl"], "state_store.etcd.lease_ttl"));
+    if (e.lease_ttl < absl::Seconds(2) || e.lease_ttl > absl::Minutes(5)) {
+      return in.Error(etcd["lease_ttl"], "state_store.etcd.lease_ttl",
+                      "must be between 2s and 5m (whole seconds: etcd leases count seconds)");
+    }
+  }
+  if (etcd["tls"]) {
+    ASSIGN_OR_RETURN(e.tls, ReadUpstreamTls(in, etcd["tls"], "state_store.etcd.tls"));
+  }
+  c->etcd = std::move(e);
+  return absl::OkStatus();
+}
+
 bool SameAdmin(const Config& a, const Config& b) {
   if (a.admin.has_value() != b.admin.has_value()) return false;
   return !a.admin.has_value() ||
@@ -183,6 +226,8 @@ std::vector<ConfigKey> MakeKeys() {
          return absl::OkStatus();
        },
        [](const Config& a, const Config& b) { return a.state_dir == b.state_dir; }},
+      {"state_store", false, kRestart, ReadStateStore,
+       [](const Config& a, const Config& b) { return a.etcd == b.etcd; }},
       {"pools", true, Applies::kOnReload, ReadPools, nullptr},
       {"routes", true, Applies::kOnReload, ReadRoutes, nullptr},
       {"analysis", false, kRestart,

@@ -140,84 +140,6 @@ std::vector<std::string> Controller::Reconcile(const Config& file, Overrides* ov
   return notes;
 }
 
-absl::StatusOr<std::unique_ptr<Controller>> Controller::Create(Config config, bool writer) {
-  std::vector<std::string> notes;
-  PersistedState state;
-  std::optional<StateStore> state_store;
-  std::unique_ptr<AuditLog> audit;
-  AuditEntry reset;
-  if (!config.state_dir.empty()) {
-    mkdir(config.state_dir.c_str(), 0750);  // fails harmlessly if it exists
-    state_store.emplace(config.state_dir);
-    auto log = AuditLog::Open(config.state_dir + "/audit.log");
-    if (!log.ok()) return log.status();
-    audit = *std::move(log);
-    if (audit->skipped_lines() > 0) {
-      notes.push_back(absl::StrCat(config.state_dir, "/audit.log: skipped ", audit->skipped_lines(),
-                                   " unreadable line(s)"));
-    }
-    absl::StatusOr<std::optional<PersistedState>> loaded = state_store->Load();
-    if (loaded.ok() && loaded->has_value()) {
-      state = **loaded;
-      notes.push_back(absl::StrCat("restored generation ", state.generation, " with ",
-                                   state.overrides.size(), " route(s) weighted by the API from ",
-                                   state_store->path()));
-    } else if (!loaded.ok() && loaded.status().code() == absl::StatusCode::kDataLoss && !writer) {
-      notes.push_back(absl::StrCat("WARNING: ", loaded.status().message(),
-                                   "; following the config file's weights until the leader "
-                                   "writes the state again"));
-    } else if (!loaded.ok() && loaded.status().code() == absl::StatusCode::kDataLoss) {
-      // Safe fallback: keep the bad file for inspection, start from the config's weights,
-      // and say so loudly (stderr and audit log). Never silently.
-      absl::StatusOr<std::string> moved = state_store->Quarantine();
-      if (!moved.ok()) return moved.status();
-      notes.push_back(absl::StrCat("WARNING: ", loaded.status().message(), "; moved it to ", *moved,
-                                   " and started from the config file's weights"));
-      reset = AuditEntry{absl::Now(),
-                         "rollout-proxy",
-                         "StateReset",
-                         "",
-                         nullptr,
-                         nullptr,
-                         std::string(loaded.status().message()),
-                         0};
-    } else if (!loaded.ok()) {
-      return loaded.status();
-    }
-  } else {
-    auto log = AuditLog::Open("");
-    audit = *std::move(log);
-    notes.push_back("no state_dir: weights set through the API are lost on restart");
-  }
-  for (std::string& note : Reconcile(config, &state.overrides, state.held_routes))
-    notes.push_back(std::move(note));
-  // The generation moves only when the table does: a plain restart keeps it, so a client's
-  // compare-and-set still holds; a file edited while the proxy was down moves it.
-  auto table = Build(config, state.overrides, state.generation + 1);
-  if (!table.ok()) return table.status();
-  const std::string fingerprint = TableFingerprint(**table);
-  if (state.generation == 0 || fingerprint != state.table_fingerprint) {
-    state.generation += 1;
-    state.table_fingerprint = fingerprint;
-  } else {
-    table = Build(config, state.overrides, state.generation);
-    if (!table.ok()) return table.status();
-  }
-  if (state_store.has_value() && writer) {
-    RETURN_IF_ERROR(state_store->Save(state));
-  }
-  if (!reset.verb.empty() && writer) {
-    reset.generation = state.generation;
-    RETURN_IF_ERROR(audit->Append(reset));
-  }
-  std::unique_ptr<Controller> controller(new Controller(std::move(config), *std::move(table),
-                                                        std::move(state), std::move(state_store),
-                                                        std::move(audit)));
-  controller->startup_notes_ = std::move(notes);
-  controller->writer_ = writer;
-  return controller;
-}
-
 Controller::View Controller::Current() const {
   std::lock_guard<std::mutex> lock(mu_);
   View view{state_.generation, config_, store_.Current(), {}, {}};
@@ -232,22 +154,80 @@ Controller::View Controller::Current() const {
 
 absl::Status Controller::CommitLocked(PersistedState next,
                                       std::shared_ptr<const routing::RoutingTable> table,
-                                      AuditEntry entry) {
+                                      AuditEntry entry, const Fence* fence) {
   if (table != nullptr) next.table_fingerprint = TableFingerprint(*table);
-  if (state_store_.has_value()) {
-    if (absl::Status s = state_store_->Save(next); !s.ok()) {
-      return absl::InternalError(
-          absl::StrCat("the change was not applied: cannot persist it: ", s.message()));
-    }
-  }
+  RETURN_IF_ERROR(backend_->Commit(&next, &entry, fence));
   state_ = std::move(next);
   if (table != nullptr) store_.Publish(std::move(table));
-  if (absl::Status s = audit_->Append(entry); !s.ok()) {
-    // The change is in effect and persisted; losing its audit line must not be silent.
-    log::Error(s.message());
-  }
   return absl::OkStatus();
 }
+
+template <typename Change>
+auto Controller::Retrying(Change change) -> decltype(change()) {
+  constexpr int kAttempts = 8;
+  for (int attempt = 1;; ++attempt) {
+    bool moved = false;
+    std::function<void()> then;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto result = change();
+      if (result.ok() || !IsStoreConflict(result.status()) || attempt == kAttempts) {
+        return result;
+      }
+      moved = RefreshLocked();
+      then = on_adopt_;
+    }
+    if (moved && then) then();
+  }
+}
+
+bool Controller::RefreshLocked() {
+  absl::StatusOr<std::optional<PersistedState>> loaded = backend_->Load();
+  if (!loaded.ok() || !loaded->has_value()) return false;
+  return AdoptLocked(**std::move(loaded));
+}
+
+bool Controller::AdoptLocked(PersistedState next) {
+  if (next.revision <= state_.revision) return false;
+  Reconcile(config_, &next.overrides, next.held_routes);
+  auto table = Build(config_, next.overrides, next.generation);
+  if (!table.ok()) {
+    // This replica's file cannot route the shared state; keep serving the last table,
+    // but follow the revision so its own writes still compare against the latest.
+    log::Error(absl::StrCat("the state at revision ", next.revision, " from ", backend_->where(),
+                            " does not fit this replica's config: ", table.status().message()));
+  } else {
+    store_.Publish(*std::move(table));
+  }
+  state_ = std::move(next);
+  return true;
+}
+
+void Controller::Adopt(PersistedState next) {
+  std::function<void()> then;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!AdoptLocked(std::move(next))) return;
+    then = on_adopt_;
+  }
+  if (then) then();
+}
+
+void Controller::SetFence(std::optional<Fence> fence) {
+  std::lock_guard<std::mutex> lock(mu_);
+  fence_ = std::move(fence);
+}
+
+void Controller::SetOnAdopt(std::function<void()> on_adopt) {
+  std::lock_guard<std::mutex> lock(mu_);
+  on_adopt_ = std::move(on_adopt);
+}
+
+void Controller::WatchBackend() {
+  backend_->Watch([this](PersistedState next) { Adopt(std::move(next)); });
+}
+
+void Controller::StopWatchingBackend() { backend_->StopWatch(); }
 
 void Controller::SetWriter(bool writer, const std::string& leader) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -262,7 +242,7 @@ bool Controller::writer() const {
 
 std::string Controller::Role() const {
   std::lock_guard<std::mutex> lock(mu_);
-  if (!config_.shared_state) return "";
+  if (!config_.shared_state && !backend_->shared()) return "";
   return writer_ ? "leader" : "follower";
 }
 
@@ -272,15 +252,15 @@ std::string Controller::Leader() const {
 }
 
 absl::Status Controller::CheckWriterLocked() const {
-  if (writer_) return absl::OkStatus();
+  if (writer_ || backend_->shared()) return absl::OkStatus();
   return absl::FailedPreconditionError(absl::StrCat(
       "this replica follows the leader, which makes every change (leader: ",
       leader_.empty() ? "unknown" : leader_, "); send changes to the leader's admin API"));
 }
 
 bool Controller::Sync() {
-  if (!state_store_.has_value()) return false;
-  absl::StatusOr<std::optional<PersistedState>> loaded = state_store_->Load();
+  if (!backend_->durable()) return false;
+  absl::StatusOr<std::optional<PersistedState>> loaded = backend_->Load();
   std::lock_guard<std::mutex> lock(mu_);
   if (writer_ || !loaded.ok() || !loaded->has_value()) return false;
   PersistedState next = **loaded;
@@ -293,7 +273,7 @@ bool Controller::Sync() {
   if (!table.ok()) return false;  // the leader's file differs; keep what we have
   state_ = std::move(next);
   store_.Publish(*std::move(table));
-  audit_->Reread();
+  backend_->audit().Reread();
   return true;
 }
 
@@ -301,7 +281,16 @@ absl::StatusOr<uint64_t> Controller::SetWeights(const std::string& actor, const 
                                                 const std::map<std::string, double>& weights,
                                                 std::optional<uint64_t> expected_generation,
                                                 const std::string& reason) {
-  std::lock_guard<std::mutex> lock(mu_);
+  return Retrying([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return SetWeightsLocked(actor, route, weights, expected_generation, reason);
+  });
+}
+
+absl::StatusOr<uint64_t> Controller::SetWeightsLocked(const std::string& actor,
+                                                      const std::string& route,
+                                                      const std::map<std::string, double>& weights,
+                                                      std::optional<uint64_t> expected_generation,
+                                                      const std::string& reason) {
   RETURN_IF_ERROR(CheckWriterLocked());
   if (expected_generation.has_value() && *expected_generation != state_.generation) {
     return absl::AbortedError(absl::StrCat("expected_generation ", *expected_generation,
@@ -378,50 +367,56 @@ absl::StatusOr<Controller::ReloadResult> Controller::Reload(const std::string& a
     return absl::InvalidArgumentError(
         absl::StrCat("reload rejected, nothing changed: ", file.status().message()));
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  return Retrying(
+      [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return ReloadLocked(*file, actor, reason); });
+}
+
+absl::StatusOr<Controller::ReloadResult> Controller::ReloadLocked(Config file,
+                                                                  const std::string& actor,
+                                                                  const std::string& reason) {
   ReloadResult result;
-  for (const std::string& key : KeysNeedingRestart(config_, *file)) {
+  for (const std::string& key : KeysNeedingRestart(config_, file)) {
     result.notes.push_back(absl::StrCat(key, " changed in the file; a restart applies it"));
   }
 
-  if (!writer_) {
+  if (!writer_ && !backend_->shared()) {
     // A follower takes the file (its pools and routes) with the leader's weights; it
     // writes nothing.
     PersistedState next = state_;
-    for (std::string& note : Reconcile(*file, &next.overrides, next.held_routes)) {
+    for (std::string& note : Reconcile(file, &next.overrides, next.held_routes)) {
       result.notes.push_back(note);
     }
-    auto table = Build(*file, next.overrides, next.generation);
+    auto table = Build(file, next.overrides, next.generation);
     if (!table.ok()) return table.status();
     result.changed = TableFingerprint(**table) != TableFingerprint(*store_.Current());
     if (result.changed) store_.Publish(*std::move(table));
-    config_ = *std::move(file);
+    config_ = std::move(file);
     result.generation = state_.generation;
     result.notes.push_back("follower: the leader's weights and rollouts apply");
     return result;
   }
   PersistedState next = state_;
-  for (std::string& note : Reconcile(*file, &next.overrides, next.held_routes))
+  for (std::string& note : Reconcile(file, &next.overrides, next.held_routes))
     result.notes.push_back(note);
   next.generation += 1;
-  auto table = Build(*file, next.overrides, next.generation);
+  auto table = Build(file, next.overrides, next.generation);
   if (!table.ok()) return table.status();
   // Same effective table as now: nothing to publish, and the generation stays.
   result.changed = TableFingerprint(**table) != state_.table_fingerprint ||
                    next.overrides.size() != state_.overrides.size();
   if (!result.changed) {
-    config_ = *std::move(file);
+    config_ = std::move(file);
     result.generation = state_.generation;
     return result;
   }
   nlohmann::json before = nlohmann::json::object(), after = nlohmann::json::object();
   for (const auto& r : config_.routes)
     before[r.name] = SplitJson(EffectiveSplit(r, state_.overrides));
-  for (const auto& r : file->routes) after[r.name] = SplitJson(EffectiveSplit(r, next.overrides));
+  for (const auto& r : file.routes) after[r.name] = SplitJson(EffectiveSplit(r, next.overrides));
   AuditEntry entry{absl::Now(),      actor,  "ReloadConfig", "", std::move(before),
                    std::move(after), reason, next.generation};
   RETURN_IF_ERROR(CommitLocked(std::move(next), *std::move(table), std::move(entry)));
-  config_ = *std::move(file);
+  config_ = std::move(file);
   result.generation = state_.generation;
   return result;
 }
@@ -433,9 +428,17 @@ nlohmann::json Controller::rollouts() const {
 
 absl::StatusOr<uint64_t> Controller::CommitRollout(const std::string& route,
                                                    std::optional<RouteOverride> change, bool hold,
-                                                   nlohmann::json rollouts, AuditEntry entry) {
+                                                   nlohmann::json rollouts, AuditEntry entry,
+                                                   bool by_engine) {
   std::lock_guard<std::mutex> lock(mu_);
   RETURN_IF_ERROR(CheckWriterLocked());
+  // The engine's own decisions come only from the leader, fenced by its election key; a
+  // person's verb may come through any replica.
+  const Fence* fence = by_engine && fence_.has_value() ? &*fence_ : nullptr;
+  if (by_engine && backend_->shared() && fence == nullptr) {
+    return absl::FailedPreconditionError(
+        "this replica does not lead the rollout engine; the leader makes its decisions");
+  }
   PersistedState next = state_;
   next.rollouts = std::move(rollouts);
   if (hold) {
@@ -466,7 +469,12 @@ absl::StatusOr<uint64_t> Controller::CommitRollout(const std::string& route,
   entry.before = std::move(before);
   entry.after = std::move(after);
   entry.generation = next.generation;
-  RETURN_IF_ERROR(CommitLocked(std::move(next), std::move(table), std::move(entry)));
+  absl::Status committed = CommitLocked(std::move(next), std::move(table), std::move(entry), fence);
+  if (IsStoreConflict(committed)) {
+    // The engine recomputes from the records now in the store, not its own.
+    RefreshLocked();
+  }
+  RETURN_IF_ERROR(committed);
   return state_.generation;
 }
 

@@ -4,9 +4,13 @@
 // and the generation. Every change goes through the same steps, under one mutex:
 //   1. validate the change whole (nothing is applied if any part is wrong);
 //   2. build the new immutable RoutingTable;
-//   3. persist the new state in state_dir (atomic write + fsync) - if that fails, stop;
-//   4. publish the table (workers see it on their next call);
-//   5. append the audit line.
+//   3. commit the new state with its audit entry to the StateBackend (state_dir, or etcd)
+//      - if that fails, stop;
+//   4. publish the table (workers see it on their next call).
+//
+// With a shared backend (etcd), every replica accepts changes: a commit that loses the race
+// with another replica's (a StoreConflict) reads the store again and recomputes, and the
+// other replicas' commits arrive through the backend's watch (Adopt).
 //
 // Which wins when the API and the file disagree: the API's weights for a route are kept
 // across reloads until the file changes that route's definition (its match or its split).
@@ -21,6 +25,7 @@
 #ifndef ROLLOUT_CONTROL_CONTROLLER_H_
 #define ROLLOUT_CONTROL_CONTROLLER_H_
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -34,6 +39,7 @@
 #include "config/config.h"
 #include "routing/routing_table_store.h"
 #include "state/audit_log.h"
+#include "state/state_backend.h"
 #include "state/state_store.h"
 
 namespace rollout::control {
@@ -45,7 +51,9 @@ class Controller final {
   // notes and the audit log say so.
   // `writer` false: a follower replica of a shared state_dir, which never writes it (see
   // SetWriter and Sync).
-  static absl::StatusOr<std::unique_ptr<Controller>> Create(Config config, bool writer = true);
+  // The backend is the config's (state_store.etcd, else state_dir) unless one is given.
+  static absl::StatusOr<std::unique_ptr<Controller>> Create(
+      Config config, bool writer = true, std::unique_ptr<StateBackend> backend = nullptr);
 
   // Replicas sharing one state_dir: only the writer (the leader) changes it. A follower
   // refuses changes with FAILED_PRECONDITION naming `leader`, and Sync() adopts what the
@@ -60,7 +68,8 @@ class Controller final {
   bool Sync();
 
   const routing::RoutingTableStore* store() const { return &store_; }
-  AuditLog& audit() { return *audit_; }
+  AuditLog& audit() { return backend_->audit(); }
+  StateBackend* backend() { return backend_.get(); }
   // What happened while loading the state (printed by the proxy at startup).
   const std::vector<std::string>& startup_notes() const { return startup_notes_; }
 
@@ -92,23 +101,59 @@ class Controller final {
   // `route` held (or not) by a rollout, applies `change` to the route when given, and
   // appends `entry` (its route, before, after and generation are filled in here). The
   // generation moves only if the table changes. Nothing is applied if any part fails.
+  // `by_engine`: a decision of the engine's own (not a person's verb); with a shared
+  // backend it needs this replica to lead (SetFence), and carries the fence.
+  // A StoreConflict means the records changed underneath: the controller has read them
+  // again (rollouts()), and the engine recomputes.
   absl::StatusOr<uint64_t> CommitRollout(const std::string& route,
                                          std::optional<RouteOverride> change, bool hold,
-                                         nlohmann::json rollouts, AuditEntry entry);
+                                         nlohmann::json rollouts, AuditEntry entry,
+                                         bool by_engine = false);
   // The engine's records as last committed (or loaded at startup).
   nlohmann::json rollouts() const;
+
+  // Takes a state another replica committed (the backend's watch calls it): reconciles it
+  // with this replica's file and publishes its table. An older or equal revision is ignored.
+  // Then calls the SetOnAdopt callback, outside the lock.
+  void Adopt(PersistedState next);
+  void SetOnAdopt(std::function<void()> on_adopt);
+  // The leader's fence for the engine's decisions (nullopt: this replica does not lead).
+  void SetFence(std::optional<Fence> fence);
+  // Follows the backend's commits from now on (a shared backend only), until
+  // StopWatchingBackend().
+  void WatchBackend();
+  void StopWatchingBackend();
 
  private:
   using Overrides = std::map<std::string, RouteOverride>;
 
   Controller(Config config, std::shared_ptr<const routing::RoutingTable> table,
-             PersistedState state, std::optional<StateStore> state_store,
-             std::unique_ptr<AuditLog> audit)
+             PersistedState state, std::unique_ptr<StateBackend> backend)
       : config_(std::move(config)),
         state_(std::move(state)),
-        state_store_(std::move(state_store)),
-        audit_(std::move(audit)),
+        backend_(std::move(backend)),
         store_(std::move(table)) {}
+
+  // The state to start from: loaded, reconciled with the file, and committed if that
+  // changed it. Adds what happened to `notes`.
+  static absl::StatusOr<std::pair<PersistedState, std::shared_ptr<const routing::RoutingTable>>>
+  StartState(const Config& config, StateBackend* backend, bool writer,
+             std::vector<std::string>* notes);
+  // Runs `change` under mu_, again after reading the store when it lost a race with another
+  // replica (a StoreConflict), a few times at most.
+  template <typename Change>
+  auto Retrying(Change change) -> decltype(change());
+  // Reads the store and takes its state (after a conflict). True if it moved.
+  bool RefreshLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool AdoptLocked(PersistedState next) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<uint64_t> SetWeightsLocked(const std::string& actor, const std::string& route,
+                                            const std::map<std::string, double>& weights,
+                                            std::optional<uint64_t> expected_generation,
+                                            const std::string& reason)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<ReloadResult> ReloadLocked(Config file, const std::string& actor,
+                                            const std::string& reason)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Drops overrides the file has changed or made impossible; returns why, one note each.
   // Routes a rollout holds keep their weights while their pools exist.
@@ -116,26 +161,25 @@ class Controller final {
                                             const std::set<std::string>& held);
   static absl::StatusOr<std::shared_ptr<const routing::RoutingTable>> Build(
       const Config& file, const Overrides& overrides, uint64_t generation);
-  // Steps 3-5 above; a null table publishes nothing.
+  // Steps 3-4 above; a null table publishes nothing.
   absl::Status CommitLocked(PersistedState next, std::shared_ptr<const routing::RoutingTable> table,
-                            AuditEntry entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+                            AuditEntry entry, const Fence* fence = nullptr)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // FAILED_PRECONDITION if this replica is a follower.
   absl::Status CheckWriterLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   mutable std::mutex mu_;
-
   // Serializes reloads, so that an older read of the file never lands after a newer one;
-
   // the file is read holding this, not mu_.
-
   std::mutex reload_mu_;
   bool writer_ ABSL_GUARDED_BY(mu_) = true;
   std::string leader_ ABSL_GUARDED_BY(mu_);
   Config config_ ABSL_GUARDED_BY(mu_);
   PersistedState state_ ABSL_GUARDED_BY(mu_);
-  const std::optional<StateStore> state_store_;
-  std::unique_ptr<AuditLog> audit_;
+  std::unique_ptr<StateBackend> backend_;
+  std::function<void()> on_adopt_ ABSL_GUARDED_BY(mu_);
+  std::optional<Fence> fence_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> startup_notes_;
   routing::RoutingTableStore store_;
 };

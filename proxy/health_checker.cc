@@ -8,7 +8,7 @@
 #include <set>
 
 #include "absl/time/clock.h"
-#include "proxy/tls_credentials.h"
+#include "credentials/tls_credentials.h"
 
 namespace rollout::proxy {
 
@@ -75,7 +75,8 @@ void HealthChecker::Run() {
           grpc::ChannelArguments args;
           args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
           args.SetInt(GRPC_ARG_ENABLE_HTTP_PROXY, 0);
-          std::shared_ptr<grpc::ChannelCredentials> credentials = ChannelCredentials(tls, &args);
+          std::shared_ptr<grpc::ChannelCredentials> credentials =
+              credentials::ChannelCredentials(tls, &args);
           t.channel = grpc::CreateCustomChannel(address, credentials, args);
         }
         if (now < t.next_check) continue;

@@ -12,6 +12,7 @@ namespace rollout::control {
 namespace {
 
 constexpr char kEngine[] = "rollout-engine";
+constexpr char kConfig[] = "config";  // the actor of the config file's rollouts
 constexpr size_t kMaxEvents = 1000;
 
 std::string AuditVerb(DecisionKind kind) {
@@ -120,9 +121,12 @@ absl::Status RolloutEngine::CommitLocked(Release next, Decision decision,
   nlohmann::json list = nlohmann::json::array();
   for (const auto& [id, r] : after) list.push_back(r.ToJson());
   const uint64_t next_id = std::max(next_id_, next.id + 1);
-  absl::StatusOr<uint64_t> committed =
-      controller_->CommitRollout(next.spec.route, std::move(change), next.active(),
-                                 {{"next_id", next_id}, {"releases", std::move(list)}}, entry);
+  // The engine's own decisions (and the config's rollouts) come from the leader only.
+  const bool by_engine = decision.actor == kEngine || decision.actor == kConfig;
+  absl::StatusOr<uint64_t> committed = controller_->CommitRollout(
+      next.spec.route, std::move(change), next.active(),
+      {{"next_id", next_id}, {"releases", std::move(list)}}, entry, by_engine);
+  if (IsStoreConflict(committed.status())) LoadLocked();  // recompute from the store's records
   if (!committed.ok()) return committed.status();
   next_id_ = next_id;
   releases_ = std::move(after);
@@ -337,6 +341,9 @@ std::vector<Release> RolloutEngine::History(const std::string& route) const {
 
 std::vector<std::string> RolloutEngine::StartDeclared(const std::vector<RolloutSpec>& declared) {
   std::vector<std::string> notes;
+  if (!controller_->writer()) {
+    return {"the config's rollouts are started by the leader replica"};
+  }
   std::lock_guard<std::mutex> lock(mu_);
   for (const RolloutSpec& spec : declared) {
     RolloutSpec filled = spec;
@@ -355,7 +362,7 @@ std::vector<std::string> RolloutEngine::StartDeclared(const std::vector<RolloutS
       continue;
     }
     absl::StatusOr<Release> r =
-        StartLocked("config", filled, "declared in the config file", "config", 0);
+        StartLocked(kConfig, filled, "declared in the config file", kConfig, 0);
     notes.push_back(
         r.ok() ? absl::StrCat("rollout on ", spec.route, ": started #", r->id)
                : absl::StrCat("rollout on ", spec.route, " not started: ", r.status().message()));

@@ -9,12 +9,14 @@ PACKAGES=(
   build-essential cmake pkg-config clang-format
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libre2-dev
   libabsl-dev libnghttp2-dev libssl-dev libc-ares-dev zlib1g-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev prometheus-cpp-dev libcurl4-openssl-dev libspdlog-dev
+  golang-etcd-server-dev
   libgtest-dev libgmock-dev libbenchmark-dev prometheus openssl
 )
 
 # Only the test suite needs these: clang and its runtimes for the sanitizer and fuzzing
-# build, and python3-h2 for a test backend that speaks raw HTTP/2.
-TEST_PACKAGES=(clang libclang-rt-14-dev python3-h2)
+# build, python3-h2 for a test backend that speaks raw HTTP/2, and etcd for the state
+# store's tests (a real cluster on loopback).
+TEST_PACKAGES=(clang libclang-rt-14-dev python3-h2 etcd-server etcd-client)
 
 # install_deps [EXTRA_PACKAGE...]: installs what is missing of PACKAGES and the extras.
 install_deps() {

@@ -1,7 +1,7 @@
 #include "serve/admin_server.h"
 
 #include "absl/strings/str_cat.h"
-#include "proxy/tls_credentials.h"
+#include "credentials/tls_credentials.h"
 
 namespace rollout::serve {
 
@@ -11,7 +11,7 @@ absl::StatusOr<std::unique_ptr<AdminServer>> AdminServer::Start(const control::A
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);  // a second proxy must not share it
   int port = 0;
   builder.AddListeningPort(admin.listen,
-                           admin.tls.has_value() ? proxy::ServerCredentials(*admin.tls)
+                           admin.tls.has_value() ? credentials::ServerCredentials(*admin.tls)
                                                  : grpc::InsecureServerCredentials(),
                            &port);
   builder.RegisterService(service);

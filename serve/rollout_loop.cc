@@ -16,16 +16,18 @@ std::unique_ptr<control::LeaderLock> RolloutLoop::LockFor(const control::Config&
   *writer = true;
   if (!config.shared_state) return nullptr;
   mkdir(config.state_dir.c_str(), 0750);
-  char host[256] = "";
-  gethostname(host, sizeof(host) - 1);
-  auto lock = std::make_unique<control::LeaderLock>(
-      config.state_dir,
-      absl::StrCat("pid ", getpid(), " on ", host,
-                   config.admin.has_value() ? ", admin " + config.admin->listen : ""));
+  auto lock = std::make_unique<control::LeaderLock>(config.state_dir, ReplicaName(config));
   *writer = lock->TryAcquire();
   log::Info(
       absl::StrCat("shared state_dir: ", *writer ? "this replica leads" : "following the leader"));
   return lock;
+}
+
+std::string RolloutLoop::ReplicaName(const control::Config& config) {
+  char host[256] = "";
+  gethostname(host, sizeof(host) - 1);
+  return absl::StrCat("pid ", getpid(), " on ", host,
+                      config.admin.has_value() ? ", admin " + config.admin->listen : "");
 }
 
 RolloutLoop::RolloutLoop(control::Controller* controller, control::RolloutEngine* engine,

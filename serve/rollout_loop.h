@@ -28,6 +28,8 @@ class RolloutLoop final {
   // The leader lock of a shared state_dir (null without shared_state), tried once:
   // *writer says whether this replica leads.
   static std::unique_ptr<control::LeaderLock> LockFor(const control::Config& config, bool* writer);
+  // How this replica names itself to the others: "pid 7 on host-a, admin 0.0.0.0:8501".
+  static std::string ReplicaName(const control::Config& config);
 
   // `lock` may be null (a single replica: it always leads).
   RolloutLoop(control::Controller* controller, control::RolloutEngine* engine,

@@ -44,6 +44,9 @@ absl::Status Server::StartRollouts() {
   leader_lock_ = RolloutLoop::LockFor(config_, &writer);
   ASSIGN_OR_RETURN(controller_, control::Controller::Create(config_, writer));
   if (!writer) controller_->SetWriter(false, leader_lock_->Holder());
+  // With etcd every replica writes desired state; the engine's decisions wait for the
+  // election.
+  if (config_.etcd.has_value()) controller_->SetWriter(false, "");
   for (const std::string& note : controller_->startup_notes()) log::Info("state: " + note);
   const int workers = config_.workers > 0
                           ? config_.workers
@@ -62,7 +65,13 @@ absl::Status Server::StartRollouts() {
   options.source = source_.get();
   options.notifier = notifier_.get();
   ASSIGN_OR_RETURN(rollouts_, control::RolloutEngine::Create(controller_.get(), options));
-  for (const std::string& note : rollouts_->StartDeclared(config_.rollouts)) log::Info(note);
+  if (config_.etcd.has_value()) {
+    replica_ = std::make_unique<SharedStateReplica>(
+        controller_.get(), rollouts_.get(),
+        static_cast<control::EtcdStore*>(controller_->backend()), config_);
+  } else {
+    for (const std::string& note : rollouts_->StartDeclared(config_.rollouts)) log::Info(note);
+  }
   loop_ = std::make_unique<RolloutLoop>(controller_.get(), rollouts_.get(), leader_lock_.get());
   return absl::OkStatus();
 }
@@ -134,6 +143,7 @@ void Server::Drain(int sig) {
   }
   watcher_.reset();  // no reload, and no rollout decision, during the drain
   loop_.reset();
+  replica_.reset();  // resigns: another replica leads at once
   log::Info(absl::StrCat(strsignal(sig), ": draining (up to ",
                          absl::FormatDuration(config_.drain_timeout), ")"));
   const absl::Time start = absl::Now();

@@ -29,6 +29,7 @@
 #include "serve/admin_server.h"
 #include "serve/config_watcher.h"
 #include "serve/rollout_loop.h"
+#include "serve/shared_state_replica.h"
 #include "state/leader_lock.h"
 
 namespace rollout::serve {
@@ -62,6 +63,7 @@ class Server final {
   std::unique_ptr<control::MetricSource> source_;
   std::unique_ptr<control::WebhookNotifier> notifier_;
   std::unique_ptr<control::RolloutEngine> rollouts_;
+  std::unique_ptr<SharedStateReplica> replica_;  // with state_store.etcd
   std::unique_ptr<RolloutLoop> loop_;
   std::unique_ptr<proxy::Engine> engine_;
   std::unique_ptr<metrics::MetricsExporter> exporter_;

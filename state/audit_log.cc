@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -10,9 +11,8 @@
 #include "absl/strings/str_cat.h"
 
 namespace rollout::control {
-namespace {
 
-std::optional<AuditEntry> FromJson(const nlohmann::json& j) {
+std::optional<AuditEntry> AuditEntry::FromJson(const nlohmann::json& j) {
   if (!j.is_object()) return std::nullopt;
   AuditEntry e;
   absl::Time time;
@@ -29,20 +29,21 @@ std::optional<AuditEntry> FromJson(const nlohmann::json& j) {
   e.after = j.value("after", nlohmann::json());
   e.reason = j.value("reason", "");
   e.generation = j.value("generation", uint64_t{0});
+  e.seq = j.value("seq", uint64_t{0});
   return e;
 }
 
-}  // namespace
-
 nlohmann::json AuditEntry::ToJson() const {
-  return {{"time", absl::FormatTime(absl::RFC3339_full, time, absl::UTCTimeZone())},
-          {"actor", actor},
-          {"verb", verb},
-          {"route", route},
-          {"before", before},
-          {"after", after},
-          {"reason", reason},
-          {"generation", generation}};
+  nlohmann::json j = {{"time", absl::FormatTime(absl::RFC3339_full, time, absl::UTCTimeZone())},
+                      {"actor", actor},
+                      {"verb", verb},
+                      {"route", route},
+                      {"before", before},
+                      {"after", after},
+                      {"reason", reason},
+                      {"generation", generation}};
+  if (seq != 0) j["seq"] = seq;
+  return j;
 }
 
 namespace {
@@ -55,7 +56,7 @@ std::vector<AuditEntry> ReadEntries(const std::string& path, int* skipped) {
   while (std::getline(in, line)) {
     if (line.empty()) continue;
     std::optional<AuditEntry> e =
-        FromJson(nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false));
+        AuditEntry::FromJson(nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false));
     if (e.has_value()) {
       entries.push_back(*std::move(e));
     } else {
@@ -113,6 +114,14 @@ absl::Status AuditLog::Append(const AuditEntry& entry) {
   }
   entries_.push_back(entry);
   return absl::OkStatus();
+}
+
+void AuditLog::Mirror(AuditEntry entry) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto at = std::lower_bound(entries_.begin(), entries_.end(), entry.seq,
+                             [](const AuditEntry& e, uint64_t seq) { return e.seq < seq; });
+  if (at != entries_.end() && at->seq == entry.seq) return;  // already here
+  entries_.insert(at, std::move(entry));
 }
 
 AuditLog::Page AuditLog::Read(const Query& query) const {

@@ -36,8 +36,12 @@ struct AuditEntry {
   nlohmann::json after;
   std::string reason;
   uint64_t generation = 0;
+  // Its place in a shared log (the etcd store numbers entries); 0 in a file's log.
+  uint64_t seq = 0;
 
   nlohmann::json ToJson() const;
+  // nullopt when `j` is not an entry (no valid time).
+  static std::optional<AuditEntry> FromJson(const nlohmann::json& j);
 };
 
 class AuditLog final {
@@ -62,6 +66,9 @@ class AuditLog final {
 
   // Reads the file again (a follower replica: the leader appends to it).
   void Reread();
+  // In memory only: adds an entry of a shared log at its place by seq, once (a second
+  // copy of the same seq is ignored).
+  void Mirror(AuditEntry entry);
 
   // Lines of the file that could not be parsed when it was opened.
   int skipped_lines() const { return skipped_lines_; }

@@ -51,18 +51,11 @@ absl::Status WriteFileAtomically(const std::string& path, const std::string& con
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::optional<PersistedState>> StateStore::Load() const {
-  std::ifstream file(path());
-  if (!file) {
-    if (access(path().c_str(), F_OK) != 0) return std::optional<PersistedState>();
-    return Errno("cannot read", path());
-  }
-  std::stringstream text;
-  text << file.rdbuf();
+absl::StatusOr<PersistedState> StateFromJson(const std::string& text, const std::string& where) {
   auto corrupt = [&](const std::string& why) {
-    return absl::DataLossError(absl::StrCat(path(), ": corrupt state file: ", why));
+    return absl::DataLossError(absl::StrCat(where, ": corrupt state: ", why));
   };
-  nlohmann::json j = nlohmann::json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return corrupt("not valid JSON");
   if (!j.is_object() || j.value("format", 0) != 1) return corrupt("missing \"format\": 1");
   if (!j.contains("generation") || !j["generation"].is_number_unsigned()) {
@@ -71,6 +64,8 @@ absl::StatusOr<std::optional<PersistedState>> StateStore::Load() const {
   PersistedState state;
   state.generation = j["generation"].get<uint64_t>();
   state.table_fingerprint = j.value("table_fingerprint", "");
+  state.audit_seq = j.value("audit_seq", uint64_t{0});
+  state.commit_id = j.value("commit_id", "");
   if (!j.contains("overrides") || !j["overrides"].is_object()) {
     return corrupt("\"overrides\" must be an object");
   }
@@ -102,14 +97,16 @@ absl::StatusOr<std::optional<PersistedState>> StateStore::Load() const {
       if (r.is_string()) state.held_routes.insert(r.get<std::string>());
     }
   }
-  return std::optional<PersistedState>(std::move(state));
+  return state;
 }
 
-absl::Status StateStore::Save(const PersistedState& state) const {
+std::string StateToJson(const PersistedState& state) {
   nlohmann::json j;
   j["format"] = 1;
   j["generation"] = state.generation;
   j["table_fingerprint"] = state.table_fingerprint;
+  if (state.audit_seq != 0) j["audit_seq"] = state.audit_seq;
+  if (!state.commit_id.empty()) j["commit_id"] = state.commit_id;
   j["overrides"] = nlohmann::json::object();
   for (const auto& [route, o] : state.overrides) {
     nlohmann::json split = nlohmann::json::array();
@@ -124,7 +121,24 @@ absl::Status StateStore::Save(const PersistedState& state) const {
   }
   if (!state.rollouts.is_null()) j["rollouts"] = state.rollouts;
   j["held_routes"] = state.held_routes;
-  return WriteFileAtomically(path(), j.dump(2) + "\n");
+  return j.dump(2) + "\n";
+}
+
+absl::StatusOr<std::optional<PersistedState>> StateStore::Load() const {
+  std::ifstream file(path());
+  if (!file) {
+    if (access(path().c_str(), F_OK) != 0) return std::optional<PersistedState>();
+    return Errno("cannot read", path());
+  }
+  std::stringstream text;
+  text << file.rdbuf();
+  absl::StatusOr<PersistedState> state = StateFromJson(text.str(), path());
+  if (!state.ok()) return state.status();
+  return std::optional<PersistedState>(*std::move(state));
+}
+
+absl::Status StateStore::Save(const PersistedState& state) const {
+  return WriteFileAtomically(path(), StateToJson(state));
 }
 
 absl::StatusOr<std::string> StateStore::Quarantine() const {

@@ -45,7 +45,20 @@ struct PersistedState {
   // weights move only through the engine.
   nlohmann::json rollouts;
   std::set<std::string> held_routes;
+  // A shared store's bookkeeping: the number of the last audit entry, and the id of the
+  // commit that wrote this state (so a writer whose answer was lost can tell it landed).
+  uint64_t audit_seq = 0;
+  std::string commit_id;
+  // Not saved: the store's revision this state was read or written at (etcd's
+  // mod_revision of the state key; 0 for a file, or when there is no state yet). A change
+  // computed from it commits only if the store is still there.
+  int64_t revision = 0;
 };
+
+// The state as JSON (state.json's format, also the etcd store's value), and back; a value
+// that is not a state is DATA_LOSS naming `where`.
+std::string StateToJson(const PersistedState& state);
+absl::StatusOr<PersistedState> StateFromJson(const std::string& text, const std::string& where);
 
 class StateStore final {
  public:

@@ -6,8 +6,8 @@
 
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
+#include "credentials/tls_credentials.h"
 #include "metrics/status_code_name.h"
-#include "proxy/tls_credentials.h"
 
 namespace rollout::ctl {
 namespace {
@@ -30,7 +30,7 @@ std::string Quote(const std::string& s) {
 std::shared_ptr<grpc::Channel> NewChannel(const std::string& target, const Options& options) {
   grpc::ChannelArguments args;
   std::shared_ptr<grpc::ChannelCredentials> credentials =
-      proxy::ChannelCredentials(options.tls, &args);
+      credentials::ChannelCredentials(options.tls, &args);
   return grpc::CreateCustomChannel(target, credentials, args);
 }
 

@@ -347,6 +347,38 @@ TEST(ConfigLoaderTest, DrainWatchAndSharedStateKeys) {
               HasSubstr("drain_delay: bad duration \"later\""));
 }
 
+TEST(ConfigLoaderTest, AnEtcdStateStoreIsCheckedByKey) {
+  const std::string etcd =
+      "workers: 2\nstate_store:\n  etcd:\n    endpoints: [\"127.0.0.1:2379\", "
+      "\"10.0.0.6:2379\"]\n    prefix: /rollout-proxy/prod/\n    lease_ttl: 3s";
+  absl::StatusOr<Config> config = ParseConfig(Variant("workers: 2", etcd), "proxy.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_TRUE(config->etcd.has_value());
+  EXPECT_EQ(config->etcd->endpoints, (std::vector<std::string>{"127.0.0.1:2379", "10.0.0.6:2379"}));
+  EXPECT_EQ(config->etcd->prefix, "/rollout-proxy/prod/");
+  EXPECT_EQ(config->etcd->lease_ttl, absl::Seconds(3));
+  EXPECT_FALSE(config->etcd->tls.enabled);
+
+  auto error = [&](const std::string& from, const std::string& to) {
+    std::string text = etcd;
+    text.replace(text.find(from), from.size(), to);
+    return ErrorOf(Variant("workers: 2", text));
+  };
+  EXPECT_THAT(error("prefix: /rollout-proxy/prod/", "prefix: rollout"),
+              HasSubstr("state_store.etcd.prefix: \"rollout\" must start and end with /"));
+  EXPECT_THAT(error("lease_ttl: 3s", "lease_ttl: 500ms"),
+              HasSubstr("state_store.etcd.lease_ttl: must be between 2s and 5m"));
+  EXPECT_THAT(error("\"10.0.0.6:2379\"", "\"10.0.0.6\""),
+              HasSubstr("state_store.etcd.endpoints[1]"));
+  EXPECT_THAT(error("    prefix: /rollout-proxy/prod/\n", ""),
+              HasSubstr("state_store.etcd.prefix: required"));
+  EXPECT_THAT(error("lease_ttl", "lease"), HasSubstr("state_store.etcd.lease: unknown key"));
+  EXPECT_THAT(ErrorOf(Variant("workers: 2", etcd + "\nstate_dir: ./state")),
+              HasSubstr("state_dir: and state_store are two places for the same state"));
+  EXPECT_THAT(ErrorOf(Variant("workers: 2", etcd + "\nshared_state: true")),
+              HasSubstr("shared_state: is replaced by state_store.etcd"));
+}
+
 TEST(ConfigLoaderTest, RequiredSettingsOfOptionalParts) {
   EXPECT_THAT(ErrorOf(Variant("workers: 2", "admin: { listen: 127.0.0.1:8501 }")),
               HasSubstr("admin.token_file: required"));

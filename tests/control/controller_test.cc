@@ -273,7 +273,7 @@ TEST_F(ControllerTest, CorruptStateIsMovedAsideLoudlyNotSilentlyReset) {
   dir_.WriteFile("state/state.json", "{\"format\": 1, \"generation\": \"lots\"");
   auto c = Start();
   ASSERT_NE(c, nullptr);
-  EXPECT_THAT(c->startup_notes(), ::testing::Contains(HasSubstr("corrupt state file")));
+  EXPECT_THAT(c->startup_notes(), ::testing::Contains(HasSubstr("corrupt state: ")));
   EXPECT_THAT(c->startup_notes(), ::testing::Contains(HasSubstr("state.json.corrupt-")));
   const auto audit = c->audit().Read({}).entries;
   ASSERT_EQ(audit.size(), 1u);
@@ -337,7 +337,7 @@ TEST(StateStoreTest, SaveIsAtomicAndLoadNamesCorruption) {
   dir.WriteFile("state.json", "{\"format\": 1, \"generation\": 1, \"overrides\": {\"r\": 3}}");
   auto corrupt = store.Load();
   EXPECT_EQ(corrupt.status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_THAT(corrupt.status().message(), HasSubstr("state.json: corrupt state file: overrides.r"));
+  EXPECT_THAT(corrupt.status().message(), HasSubstr("state.json: corrupt state: overrides.r"));
 }
 
 }  // namespace

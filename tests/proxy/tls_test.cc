@@ -8,9 +8,9 @@
 
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
+#include "credentials/tls_credentials.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "proxy/tls_credentials.h"
 #include "tests/support/echo_backend.h"
 #include "tests/support/proxy_process.h"
 #include "tests/support/test_pki.h"
@@ -128,7 +128,7 @@ TEST_F(TlsTest, APoolIsReachedOverTlsWithTheProxysClientCertificate) {
   backend_tls.cert_file = P("server.crt");
   backend_tls.key_file = P("server.key");
   backend_tls.client_ca_file = P("ca.crt");
-  EchoBackend a("a", proxy::ServerCredentials(backend_tls));
+  EchoBackend a("a", credentials::ServerCredentials(backend_tls));
 
   ProxyProcess proxy(Config(a, "",
                             "    tls: { ca_file: " + P("ca.crt") +

@@ -10,8 +10,8 @@
 // at startup or reload with its name rather than as handshake errors later.
 //
 // Thread-safety: the functions are thread-safe.
-#ifndef ROLLOUT_PROXY_TLS_CREDENTIALS_H_
-#define ROLLOUT_PROXY_TLS_CREDENTIALS_H_
+#ifndef ROLLOUT_CREDENTIALS_TLS_CREDENTIALS_H_
+#define ROLLOUT_CREDENTIALS_TLS_CREDENTIALS_H_
 
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/security/server_credentials.h>
@@ -22,7 +22,7 @@
 
 #include "routing/tls_spec.h"
 
-namespace rollout::proxy {
+namespace rollout::credentials {
 
 std::shared_ptr<grpc::ServerCredentials> ServerCredentials(const routing::ServerTlsSpec& spec);
 
@@ -31,6 +31,6 @@ std::shared_ptr<grpc::ServerCredentials> ServerCredentials(const routing::Server
 std::shared_ptr<grpc::ChannelCredentials> ChannelCredentials(const routing::UpstreamTlsSpec& spec,
                                                              grpc::ChannelArguments* args);
 
-}  // namespace rollout::proxy
+}  // namespace rollout::credentials
 
-#endif  // ROLLOUT_PROXY_TLS_CREDENTIALS_H_
+#endif  // ROLLOUT_CREDENTIALS_TLS_CREDENTIALS_H_

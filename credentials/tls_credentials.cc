@@ -1,4 +1,4 @@
-#include "proxy/tls_credentials.h"
+#include "credentials/tls_credentials.h"
 
 #include <grpc/grpc_security_constants.h>
 #include <grpcpp/security/tls_certificate_provider.h>
@@ -11,7 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
-namespace rollout::proxy {
+namespace rollout::credentials {
 namespace {
 
 namespace gx = grpc::experimental;
@@ -92,4 +92,4 @@ std::shared_ptr<grpc::ChannelCredentials> ChannelCredentials(const routing::Upst
   return gx::TlsCredentials(options);
 }
 
-}  // namespace rollout::proxy
+}  // namespace rollout::credentials
