@@ -157,6 +157,7 @@ grpc::Status AdminService::GetAuditLog(grpc::ServerContext* ctx,
     out->set_after(e.after.dump());
     out->set_reason(e.reason);
     out->set_generation(e.generation);
+    out->set_replica(e.replica);
   }
   if (page.next.has_value()) response->set_next_page_token(absl::StrCat(*page.next));
   return grpc::Status::OK;

@@ -156,6 +156,7 @@ absl::Status Controller::CommitLocked(PersistedState next,
                                       std::shared_ptr<const routing::RoutingTable> table,
                                       AuditEntry entry, const Fence* fence) {
   if (table != nullptr) next.table_fingerprint = TableFingerprint(*table);
+  if (backend_->shared()) entry.replica = replica_name_;
   RETURN_IF_ERROR(backend_->Commit(&next, &entry, fence));
   state_ = std::move(next);
   if (table != nullptr) store_.Publish(std::move(table));
@@ -216,6 +217,11 @@ void Controller::Adopt(PersistedState next) {
 void Controller::SetFence(std::optional<Fence> fence) {
   std::lock_guard<std::mutex> lock(mu_);
   fence_ = std::move(fence);
+}
+
+void Controller::SetReplicaName(std::string name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  replica_name_ = std::move(name);
 }
 
 void Controller::SetOnAdopt(std::function<void()> on_adopt) {

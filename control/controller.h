@@ -119,6 +119,8 @@ class Controller final {
   void SetOnAdopt(std::function<void()> on_adopt);
   // The leader's fence for the engine's decisions (nullopt: this replica does not lead).
   void SetFence(std::optional<Fence> fence);
+  // How this replica signs the audit entries it writes to a shared log.
+  void SetReplicaName(std::string name);
   // Follows the backend's commits from now on (a shared backend only), until
   // StopWatchingBackend().
   void WatchBackend();
@@ -180,6 +182,7 @@ class Controller final {
   std::unique_ptr<StateBackend> backend_;
   std::function<void()> on_adopt_ ABSL_GUARDED_BY(mu_);
   std::optional<Fence> fence_ ABSL_GUARDED_BY(mu_);
+  std::string replica_name_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> startup_notes_;
   routing::RoutingTableStore store_;
 };

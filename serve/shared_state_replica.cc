@@ -10,6 +10,7 @@ SharedStateReplica::SharedStateReplica(control::Controller* controller,
                                        control::RolloutEngine* engine, control::EtcdStore* store,
                                        const control::Config& config)
     : controller_(controller), engine_(engine), name_(RolloutLoop::ReplicaName(config)) {
+  controller_->SetReplicaName(name_);
   controller_->SetOnAdopt([engine] { engine->Refresh(); });
   controller_->WatchBackend();
   election_ = std::make_unique<control::EtcdElection>(

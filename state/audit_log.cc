@@ -30,6 +30,7 @@ std::optional<AuditEntry> AuditEntry::FromJson(const nlohmann::json& j) {
   e.reason = j.value("reason", "");
   e.generation = j.value("generation", uint64_t{0});
   e.seq = j.value("seq", uint64_t{0});
+  e.replica = j.value("replica", "");
   return e;
 }
 
@@ -43,6 +44,7 @@ nlohmann::json AuditEntry::ToJson() const {
                       {"reason", reason},
                       {"generation", generation}};
   if (seq != 0) j["seq"] = seq;
+  if (!replica.empty()) j["replica"] = replica;
   return j;
 }
 

@@ -38,6 +38,8 @@ struct AuditEntry {
   uint64_t generation = 0;
   // Its place in a shared log (the etcd store numbers entries); 0 in a file's log.
   uint64_t seq = 0;
+  // The replica that wrote it, in a log that several share; "" otherwise.
+  std::string replica;
 
   nlohmann::json ToJson() const;
   // nullopt when `j` is not an entry (no valid time).

@@ -85,10 +85,12 @@ int Audit(Client& client, const Args& a) {
   return Call(client, &v1::AdminService::Stub::GetAuditLog, request,
               [&](const v1::GetAuditLogResponse& response) {
                 for (const auto& e : response.entries()) {
-                  std::printf("%s gen %llu %-8s %-12s %-8s %s -> %s  \"%s\"\n", e.time().c_str(),
-                              static_cast<unsigned long long>(e.generation()), e.actor().c_str(),
-                              e.verb().c_str(), e.route().empty() ? "-" : e.route().c_str(),
-                              e.before().c_str(), e.after().c_str(), e.reason().c_str());
+                  std::printf("%s gen %llu %-8s %-12s %-8s %s -> %s  \"%s\"%s%s\n",
+                              e.time().c_str(), static_cast<unsigned long long>(e.generation()),
+                              e.actor().c_str(), e.verb().c_str(),
+                              e.route().empty() ? "-" : e.route().c_str(), e.before().c_str(),
+                              e.after().c_str(), e.reason().c_str(),
+                              e.replica().empty() ? "" : "  via ", e.replica().c_str());
                 }
                 if (!response.next_page_token().empty()) {
                   std::printf("more: --page-token %s\n", response.next_page_token().c_str());
