@@ -93,9 +93,12 @@ absl::Status Server::StartListeners(std::optional<control::TokenStore> tokens) {
     const control::RolloutEngine* rollouts = rollouts_.get();
     auto collector = std::make_shared<metrics::ProxyCollector>(
         call_metrics_.get(), controller_->store(), health, kVersion,
-        [rollouts, engine] {
+        [rollouts, engine, replica = replica_.get()] {
           std::vector<prometheus::MetricFamily> families = control::RolloutFamilies(*rollouts);
           for (auto& f : engine->listener_counters().Families()) families.push_back(std::move(f));
+          if (replica != nullptr) {
+            for (auto& f : replica->Families()) families.push_back(std::move(f));
+          }
           return families;
         },
         [engine] { return engine->Rejected(); });
@@ -143,7 +146,7 @@ void Server::Drain(int sig) {
   }
   watcher_.reset();  // no reload, and no rollout decision, during the drain
   loop_.reset();
-  replica_.reset();  // resigns: another replica leads at once
+  if (replica_ != nullptr) replica_->Resign();  // another replica leads at once
   log::Info(absl::StrCat(strsignal(sig), ": draining (up to ",
                          absl::FormatDuration(config_.drain_timeout), ")"));
   const absl::Time start = absl::Now();

@@ -9,7 +9,10 @@ namespace rollout::serve {
 SharedStateReplica::SharedStateReplica(control::Controller* controller,
                                        control::RolloutEngine* engine, control::EtcdStore* store,
                                        const control::Config& config)
-    : controller_(controller), engine_(engine), name_(RolloutLoop::ReplicaName(config)) {
+    : controller_(controller),
+      engine_(engine),
+      store_(store),
+      name_(RolloutLoop::ReplicaName(config)) {
   controller_->SetReplicaName(name_);
   controller_->SetOnAdopt([engine] { engine->Refresh(); });
   controller_->WatchBackend();
@@ -21,9 +24,38 @@ SharedStateReplica::SharedStateReplica(control::Controller* controller,
 }
 
 SharedStateReplica::~SharedStateReplica() {
-  election_.reset();
+  Resign();
   controller_->StopWatchingBackend();
   controller_->SetOnAdopt(nullptr);
+}
+
+void SharedStateReplica::Resign() {
+  std::unique_ptr<control::EtcdElection> election;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    election = std::move(election_);
+  }
+  election.reset();  // joins its thread, outside the lock its callbacks do not take
+  controller_->SetWriter(false, "");
+  controller_->SetFence(std::nullopt);
+}
+
+std::vector<prometheus::MetricFamily> SharedStateReplica::Families() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto gauge = [](const char* name, const char* help, double value) {
+    prometheus::ClientMetric m;
+    m.gauge.value = value;
+    return prometheus::MetricFamily{name, help, prometheus::MetricType::Gauge, {m}};
+  };
+  return {gauge("rollout_proxy_state_store_connected",
+                "1 while this replica follows the etcd state store (its watch is open).",
+                store_->connected() ? 1 : 0),
+          gauge("rollout_proxy_state_store_revision",
+                "The last etcd revision of the state store this replica has seen.",
+                static_cast<double>(store_->revision())),
+          gauge("rollout_proxy_rollout_leader",
+                "1 if this replica runs the rollout engine (it holds the etcd election).",
+                election_ != nullptr && election_->leading() ? 1 : 0)};
 }
 
 void SharedStateReplica::Elected(const control::Fence& fence) {
@@ -38,7 +70,7 @@ void SharedStateReplica::Elected(const control::Fence& fence) {
 }
 
 void SharedStateReplica::Deposed(const std::string& why) {
-  controller_->SetWriter(false, election_ != nullptr ? election_->leader() : "");
+  controller_->SetWriter(false, "");  // the election names the next leader when it sees one
   controller_->SetFence(std::nullopt);
   (void)why;  // the election logged it
 }

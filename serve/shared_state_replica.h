@@ -11,7 +11,11 @@
 #ifndef ROLLOUT_SERVE_SHARED_STATE_REPLICA_H_
 #define ROLLOUT_SERVE_SHARED_STATE_REPLICA_H_
 
+#include <prometheus/metric_family.h>
+
 #include <memory>
+#include <mutex>
+#include <vector>
 
 #include "config/config.h"
 #include "control/controller.h"
@@ -29,14 +33,24 @@ class SharedStateReplica final {
   SharedStateReplica(const SharedStateReplica&) = delete;
   SharedStateReplica& operator=(const SharedStateReplica&) = delete;
 
+  // Stops running for leadership, resigning if it leads (a drain: another replica takes
+  // over at once); the watch goes on.
+  void Resign();
+
+  // rollout_proxy_state_store_connected, _state_store_revision and
+  // rollout_proxy_rollout_leader, for /metrics.
+  std::vector<prometheus::MetricFamily> Families() const;
+
  private:
   void Elected(const control::Fence& fence);
   void Deposed(const std::string& why);
 
   control::Controller* const controller_;
   control::RolloutEngine* const engine_;
+  control::EtcdStore* const store_;
   const std::string name_;
-  std::unique_ptr<control::EtcdElection> election_;
+  mutable std::mutex mu_;
+  std::unique_ptr<control::EtcdElection> election_;  // guarded by mu_ (the pointer)
 };
 
 }  // namespace rollout::serve

@@ -19,6 +19,13 @@ std::string AuditKey(const std::string& prefix, uint64_t seq) {
   return absl::StrCat(prefix, "audit/", digits);
 }
 
+// gRPC fails a call at once, without sending it, while it cannot connect; such a commit
+// was surely not applied.
+bool NeverSent(const absl::Status& s) {
+  return s.code() == absl::StatusCode::kUnavailable &&
+         absl::StrContains(s.message(), "failed to connect");
+}
+
 std::string NewCommitId() {
   static absl::BitGen* gen = new absl::BitGen();
   static std::mutex mu;
@@ -142,6 +149,10 @@ absl::Status EtcdStore::Commit(PersistedState* next, const AuditEntry* entry, co
 
   absl::StatusOr<etcdserverpb::TxnResponse> done = client_->Txn(txn);
   std::optional<int64_t> landed;
+  if (!done.ok() && NeverSent(done.status())) {
+    return absl::UnavailableError(
+        absl::StrCat("the change was not applied: ", Unreachable(done.status()).message()));
+  }
   if (!done.ok()) {
     // The answer was lost, not necessarily the write: look before calling it failed.
     absl::StatusOr<std::optional<int64_t>> found = FindCommit(write.commit_id);

@@ -145,7 +145,9 @@ TEST_F(EtcdFailoverTest, ALeaderPausedPastItsLeaseWritesNothingWhenItWakes) {
   for (const v1::AuditEntry& e : Audit(next)) {
     if (e.actor() != "rollout-engine") continue;
     new_leader_wrote = new_leader_wrote || e.replica() != old_name;
-    if (new_leader_wrote) EXPECT_NE(e.replica(), old_name) << e.reason();
+    if (new_leader_wrote) {
+      EXPECT_NE(e.replica(), old_name) << e.reason();
+    }
     if (e.verb() == "RolloutStep") ++writers_per_step[e.after()];
   }
   EXPECT_TRUE(new_leader_wrote);

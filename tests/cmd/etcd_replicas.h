@@ -39,6 +39,7 @@ class EtcdReplicasTest : public ::testing::Test {
 listen: 127.0.0.1:0
 workers: 1
 admin: { listen: 127.0.0.1:0, token_file: @DIR@/admin.tokens }
+metrics: { listen: 127.0.0.1:0 }
 state_store:
   etcd: { endpoints: @ETCD@, prefix: /rollout-proxy/test/, lease_ttl: 2s }
 pools:
@@ -54,8 +55,8 @@ routes:
          {"@V1@", v1_.address()},
          {"@V2@", v2_.address()}}));
     ASSERT_TRUE(replicas_[i]->ok()) << replicas_[i]->Log();
-    stubs_[i] = admin::v1::AdminService::NewStub(grpc::CreateChannel(
-        replicas_[i]->admin_address(), grpc::InsecureChannelCredentials()));
+    stubs_[i] = admin::v1::AdminService::NewStub(
+        grpc::CreateChannel(replicas_[i]->admin_address(), grpc::InsecureChannelCredentials()));
   }
 
   void Authorize(grpc::ClientContext* ctx) {
@@ -75,7 +76,8 @@ routes:
     if (expected.has_value()) request.set_expected_generation(*expected);
     admin::v1::SetWeightsResponse response;
     const grpc::Status s = stubs_[i]->SetWeights(&ctx, request, &response);
-    if (!s.ok()) return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
+    if (!s.ok())
+      return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
     return response.generation();
   }
 

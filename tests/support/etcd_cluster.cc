@@ -48,12 +48,19 @@ bool EtcdCluster::Start(int member, bool fresh) {
   return m.process->running();
 }
 
-bool EtcdCluster::Restart(int member) {
-  members_[member].process.reset();
-  if (!Start(member, /*fresh=*/false)) return false;
-  return !members_[member]
-              .process->WaitForLine("ready to serve client requests", absl::Seconds(30))
-              .empty();
+bool EtcdCluster::Restart(const std::vector<int>& members) {
+  for (int m : members) {
+    members_[m].process.reset();
+    if (!Start(m, /*fresh=*/false)) return false;
+  }
+  for (int m : members) {
+    if (members_[m]
+            .process->WaitForLine("ready to serve client requests", absl::Seconds(30))
+            .empty()) {
+      return false;
+    }
+  }
+  return true;
 }
 
 std::vector<std::string> EtcdCluster::endpoints() const {

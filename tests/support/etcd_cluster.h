@@ -33,8 +33,9 @@ class EtcdCluster {
   void Kill(int member);    // SIGKILL
   void Pause(int member);   // SIGSTOP
   void Resume(int member);  // SIGCONT
-  // Starts a killed member again on its data; true once it serves.
-  bool Restart(int member);
+  // Starts killed members again on their data (all of them first: a member serves only
+  // once it has a quorum); true once every one serves.
+  bool Restart(const std::vector<int>& members);
   std::string Log(int member) const;
 
  private:
