@@ -116,6 +116,18 @@ grpc::Status AdminService::ListRoutes(grpc::ServerContext* ctx,
   response->set_generation(view.generation);
   response->set_replica_role(controller_->Role());
   response->set_leader(controller_->Leader());
+  if (replicas_) {
+    absl::StatusOr<std::vector<ReplicaWindow>> replicas = replicas_();
+    if (replicas.ok()) {
+      for (const ReplicaWindow& r : *replicas) {
+        v1::Replica* out = response->add_replicas();
+        out->set_name(r.replica);
+        out->set_leader(r.replica == response->leader());
+        out->set_last_second(absl::FormatTime(
+            absl::RFC3339_full, absl::FromUnixSeconds(r.last_second), absl::UTCTimeZone()));
+      }
+    }
+  }
   FillRoutes(view, window, response->mutable_routes(), response->mutable_pools());
   return grpc::Status::OK;
 }

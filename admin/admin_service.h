@@ -18,6 +18,7 @@
 #include "control/controller.h"
 #include "metrics/call_metrics.h"
 #include "rollout/admin/v1/admin.grpc.pb.h"
+#include "rollout/replica_windows.h"
 #include "rollout/rollout_engine.h"
 
 namespace rollout::control {
@@ -25,14 +26,18 @@ namespace rollout::control {
 class AdminService final : public admin::v1::AdminService::Service {
  public:
   using HealthSource = std::function<absl::flat_hash_map<std::string, bool>()>;
+  // The replicas sharing the state (state_store.etcd); unset for one process.
+  using ReplicaSource = std::function<absl::StatusOr<std::vector<ReplicaWindow>>()>;
 
   AdminService(Controller* controller, RolloutEngine* engine, TokenStore tokens,
-               const metrics::CallMetrics* calls, HealthSource health)
+               const metrics::CallMetrics* calls, HealthSource health,
+               ReplicaSource replicas = nullptr)
       : controller_(controller),
         engine_(engine),
         access_(std::move(tokens)),
         calls_(calls),
-        health_(std::move(health)) {}
+        health_(std::move(health)),
+        replicas_(std::move(replicas)) {}
 
   grpc::Status GetConfig(grpc::ServerContext* ctx, const admin::v1::GetConfigRequest* request,
                          admin::v1::GetConfigResponse* response) override;
@@ -79,6 +84,7 @@ class AdminService final : public admin::v1::AdminService::Service {
   const AccessPolicy access_;
   const metrics::CallMetrics* const calls_;
   const HealthSource health_;
+  const ReplicaSource replicas_;
 };
 
 // absl::Status -> grpc::Status, same code and message.

@@ -168,72 +168,94 @@ CallSeries::Totals CallSeries::Sum() const {
   return t;
 }
 
-WindowSnapshot CallSeries::Snapshot(absl::Duration window, int64_t now_ns) const {
+WindowCounts EmptyCounts(absl::Duration window) {
+  WindowCounts w;
+  w.window = window;
+  w.buckets.assign(CallSeries::kWindowBuckets, 0);
+  w.mirror_buckets.assign(CallSeries::kMirrorWindowBuckets, 0);
+  return w;
+}
+
+void WindowCounts::Add(const WindowCounts& o) {
+  for (int c = 0; c < kNumCodeClasses; ++c) classes[c] += o.classes[c];
+  for (size_t i = 0; i < buckets.size() && i < o.buckets.size(); ++i) buckets[i] += o.buckets[i];
+  max_ns = std::max(max_ns, o.max_ns);
+  for (int r = 0; r < kNumMirrorResults; ++r) mirror[r] += o.mirror[r];
+  for (size_t i = 0; i < mirror_buckets.size() && i < o.mirror_buckets.size(); ++i) {
+    mirror_buckets[i] += o.mirror_buckets[i];
+  }
+  mirror_max_ns = std::max(mirror_max_ns, o.mirror_max_ns);
+}
+
+WindowCounts CallSeries::Counts(absl::Duration window, int64_t now_ns) const {
   const int64_t seconds = std::clamp<int64_t>(
       absl::ToInt64Seconds(absl::Ceil(window, absl::Seconds(1))), 1, kMaxWindowSeconds);
   const int64_t last = now_ns / kNsPerSecond;
   const int64_t first = last - seconds + 1;
   auto in_window = [&](int64_t s) { return s >= first && s <= last; };
 
-  std::array<uint64_t, kNumCodeClasses> classes{};
-  std::vector<uint64_t> buckets(kWindowBuckets);
-  uint64_t max_ns = 0;
-  std::array<uint64_t, kNumMirrorResults> mirror{};
-  std::vector<uint64_t> mirror_buckets(kMirrorWindowBuckets);
-  uint64_t mirror_max_ns = 0;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (const Slot& slot : ring_) {
-      if (!in_window(slot.second)) continue;
-      for (int c = 0; c < kNumCodeClasses; ++c) classes[c] += slot.classes[c];
-      for (size_t b = 0; b < kWindowBuckets; ++b) buckets[b] += slot.buckets[b];
-      max_ns = std::max(max_ns, slot.max_ns);
-      for (int r = 0; r < kNumMirrorResults; ++r) mirror[r] += slot.mirror[r];
-      for (size_t b = 0; b < kMirrorWindowBuckets; ++b) mirror_buckets[b] += slot.mirror_buckets[b];
-      mirror_max_ns = std::max(mirror_max_ns, slot.mirror_max_ns);
-    }
-    for (const auto& cell : cells_) {  // the seconds workers are still recording
-      if (!in_window(cell->second_.load(std::memory_order_relaxed))) continue;
-      for (int c = 0; c < kNumCodeClasses; ++c) {
-        classes[c] += cell->second_classes_[c].load(std::memory_order_relaxed);
-      }
-      for (size_t b = 0; b < kWindowBuckets; ++b) {
-        buckets[b] += cell->second_buckets_[b].load(std::memory_order_relaxed);
-      }
-      max_ns = std::max(max_ns, cell->second_max_ns_.load(std::memory_order_relaxed));
-      for (int r = 0; r < kNumMirrorResults; ++r) {
-        mirror[r] += cell->second_mirror_[r].load(std::memory_order_relaxed);
-      }
-      for (size_t b = 0; b < kMirrorWindowBuckets; ++b) {
-        mirror_buckets[b] += cell->second_mirror_buckets_[b].load(std::memory_order_relaxed);
-      }
-      mirror_max_ns =
-          std::max(mirror_max_ns, cell->second_mirror_max_ns_.load(std::memory_order_relaxed));
-    }
+  WindowCounts w = EmptyCounts(absl::Seconds(seconds));
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const Slot& slot : ring_) {
+    if (!in_window(slot.second)) continue;
+    for (int c = 0; c < kNumCodeClasses; ++c) w.classes[c] += slot.classes[c];
+    for (size_t b = 0; b < kWindowBuckets; ++b) w.buckets[b] += slot.buckets[b];
+    w.max_ns = std::max(w.max_ns, slot.max_ns);
+    for (int r = 0; r < kNumMirrorResults; ++r) w.mirror[r] += slot.mirror[r];
+    for (size_t b = 0; b < kMirrorWindowBuckets; ++b) w.mirror_buckets[b] += slot.mirror_buckets[b];
+    w.mirror_max_ns = std::max(w.mirror_max_ns, slot.mirror_max_ns);
   }
+  for (const auto& cell : cells_) {  // the seconds workers are still recording
+    if (!in_window(cell->second_.load(std::memory_order_relaxed))) continue;
+    for (int c = 0; c < kNumCodeClasses; ++c) {
+      w.classes[c] += cell->second_classes_[c].load(std::memory_order_relaxed);
+    }
+    for (size_t b = 0; b < kWindowBuckets; ++b) {
+      w.buckets[b] += cell->second_buckets_[b].load(std::memory_order_relaxed);
+    }
+    w.max_ns = std::max(w.max_ns, cell->second_max_ns_.load(std::memory_order_relaxed));
+    for (int r = 0; r < kNumMirrorResults; ++r) {
+      w.mirror[r] += cell->second_mirror_[r].load(std::memory_order_relaxed);
+    }
+    for (size_t b = 0; b < kMirrorWindowBuckets; ++b) {
+      w.mirror_buckets[b] += cell->second_mirror_buckets_[b].load(std::memory_order_relaxed);
+    }
+    w.mirror_max_ns =
+        std::max(w.mirror_max_ns, cell->second_mirror_max_ns_.load(std::memory_order_relaxed));
+  }
+  return w;
+}
+
+WindowSnapshot Summarize(WindowCounts w) {
+  using WindowBuckets = CallSeries::WindowBuckets;
+  using MirrorWindowBuckets = CallSeries::MirrorWindowBuckets;
   WindowSnapshot s;
-  s.window = absl::Seconds(seconds);
-  s.ok = classes[static_cast<int>(CodeClass::kOk)];
-  s.cancelled = classes[static_cast<int>(CodeClass::kCancelled)];
-  s.client_errors = classes[static_cast<int>(CodeClass::kClientError)];
-  s.server_errors = classes[static_cast<int>(CodeClass::kServerError)];
+  s.window = w.window;
+  s.ok = w.classes[static_cast<int>(CodeClass::kOk)];
+  s.cancelled = w.classes[static_cast<int>(CodeClass::kCancelled)];
+  s.client_errors = w.classes[static_cast<int>(CodeClass::kClientError)];
+  s.server_errors = w.classes[static_cast<int>(CodeClass::kServerError)];
   s.requests = s.ok + s.cancelled + s.client_errors + s.server_errors;
   uint64_t count = 0;
-  for (uint64_t b : buckets) count += b;
+  for (uint64_t b : w.buckets) count += b;
   auto quantile = [&](double q) {
-    return absl::Nanoseconds(WindowBuckets::Quantile([&](size_t i) { return buckets[i]; },
-                                                     kWindowBuckets, count, max_ns, q));
+    return absl::Nanoseconds(WindowBuckets::Quantile([&](size_t i) { return w.buckets[i]; },
+                                                     w.buckets.size(), count, w.max_ns, q));
   };
   s.p50 = quantile(0.50);
   s.p95 = quantile(0.95);
   s.p99 = quantile(0.99);
-  s.mirror = mirror;
-  for (uint64_t b : mirror_buckets) s.mirror_timed += b;
-  s.mirror_p99 = absl::Nanoseconds(
-      MirrorWindowBuckets::Quantile([&](size_t i) { return mirror_buckets[i]; },
-                                    kMirrorWindowBuckets, s.mirror_timed, mirror_max_ns, 0.99));
-  s.latency_bins = std::move(buckets);
+  s.mirror = w.mirror;
+  for (uint64_t b : w.mirror_buckets) s.mirror_timed += b;
+  s.mirror_p99 = absl::Nanoseconds(MirrorWindowBuckets::Quantile(
+      [&](size_t i) { return w.mirror_buckets[i]; }, w.mirror_buckets.size(), s.mirror_timed,
+      w.mirror_max_ns, 0.99));
+  s.latency_bins = std::move(w.buckets);
   return s;
+}
+
+WindowSnapshot CallSeries::Snapshot(absl::Duration window, int64_t now_ns) const {
+  return Summarize(Counts(window, now_ns));
 }
 
 }  // namespace rollout::metrics

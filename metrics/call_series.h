@@ -79,6 +79,20 @@ struct WindowSnapshot {
   std::vector<uint64_t> latency_bins;
 };
 
+// The raw counts behind a WindowSnapshot, which can be added up (across replicas) before
+// the quantiles are computed (Summarize).
+struct WindowCounts {
+  absl::Duration window;
+  std::array<uint64_t, kNumCodeClasses> classes{};  // by CodeClass
+  std::vector<uint64_t> buckets;                    // CallSeries::WindowBuckets
+  uint64_t max_ns = 0;
+  std::array<uint64_t, kNumMirrorResults> mirror{};
+  std::vector<uint64_t> mirror_buckets;  // CallSeries::MirrorWindowBuckets
+  uint64_t mirror_max_ns = 0;
+
+  void Add(const WindowCounts& other);
+};
+
 class CallSeries final {
  public:
   static constexpr int kMaxWindowSeconds = 60;
@@ -155,6 +169,8 @@ class CallSeries final {
   Totals Sum() const;
   // The last `window` (whole seconds, at most kMaxWindowSeconds) up to `now_ns`.
   WindowSnapshot Snapshot(absl::Duration window, int64_t now_ns) const;
+  // The same as counts (of one second: window 1s, now_ns within that second).
+  WindowCounts Counts(absl::Duration window, int64_t now_ns) const;
 
  private:
   struct Slot {
@@ -177,6 +193,11 @@ class CallSeries final {
   mutable std::mutex mu_;
   std::vector<Slot> ring_ ABSL_GUARDED_BY(mu_);
 };
+
+// Counts of nothing over `window`, with the buckets sized.
+WindowCounts EmptyCounts(absl::Duration window);
+// The window's totals and quantiles from its counts.
+WindowSnapshot Summarize(WindowCounts counts);
 
 }  // namespace rollout::metrics
 

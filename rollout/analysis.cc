@@ -90,6 +90,7 @@ void PoolStats::Add(const PoolStats& other) {
   mirror_match += other.mirror_match;
   mirror_mismatch += other.mirror_mismatch;
   mirror_errors += other.mirror_errors;
+  replicas = std::max(replicas, other.replicas);
   std::vector<std::pair<double, uint64_t>> merged;
   for (const AlignedBin& bin : Align(latency, other.latency)) {
     merged.emplace_back(bin.bound, bin.a + bin.b);
@@ -109,6 +110,7 @@ nlohmann::json PoolStats::ToJson() const {
   if (p99_seconds.has_value()) j["p99_seconds"] = *p99_seconds;
   if (mirror_p99_seconds.has_value()) j["mirror_p99_seconds"] = *mirror_p99_seconds;
   if (!latency.empty()) j["latency"] = latency;
+  if (replicas > 0) j["replicas"] = replicas;
   return j;
 }
 
@@ -120,6 +122,7 @@ PoolStats PoolStats::FromJson(const nlohmann::json& j) {
   s.mirror_mismatch = j.value("mirror_mismatch", uint64_t{0});
   s.mirror_errors = j.value("mirror_errors", uint64_t{0});
   if (j.contains("p99_seconds")) s.p99_seconds = j["p99_seconds"].get<double>();
+  s.replicas = j.value("replicas", 0);
   if (j.contains("latency")) {
     s.latency = j["latency"].get<std::vector<std::pair<double, uint64_t>>>();
   }
@@ -152,7 +155,10 @@ nlohmann::json Verdict::ToJson() const {
     checks_json.push_back(
         {{"name", c.name}, {"measured", c.measured}, {"threshold", c.threshold}, {"ok", c.ok}});
   }
-  return {{"outcome", OutcomeName(outcome)}, {"checks", checks_json}, {"summary", summary}};
+  nlohmann::json j = {
+      {"outcome", OutcomeName(outcome)}, {"checks", checks_json}, {"summary", summary}};
+  if (!windows.is_null()) j["windows"] = windows;
+  return j;
 }
 
 Verdict Judge(const AnalysisSpec& spec, const PoolStats& candidate, const PoolStats& stable) {

@@ -39,6 +39,8 @@ struct PoolStats {
   std::optional<double> mirror_p99_seconds;  // the shadow calls' own p99; unset when unknown
   // Latency histogram, not cumulative: (upper bound in seconds, count), rising bounds.
   std::vector<std::pair<double, uint64_t>> latency;
+  // How many replicas' traffic this sums (state_store.etcd); 0: this process's only.
+  int replicas = 0;
 
   double ErrorRate() const { return requests == 0 ? 0.0 : double(server_errors) / requests; }
   uint64_t MirrorTotal() const { return mirror_match + mirror_mismatch + mirror_errors; }
@@ -68,6 +70,8 @@ struct Verdict {
   Outcome outcome = Outcome::kHold;
   std::vector<Check> checks;
   std::string summary;  // one line for people, naming the measured values
+  // The counts judged, {"candidate": {...}, "stable": {...}}; null when not set.
+  nlohmann::json windows;
 
   nlohmann::json ToJson() const;
 };

@@ -40,7 +40,16 @@ Verdict JudgeInterval(const Release& r, const absl::StatusOr<PoolStats>& candida
     return v;
   }
   const PoolStats& live_stable = stable.ok() ? *stable : PoolStats();
-  return shadow ? JudgeShadow(a, *candidate, live_stable) : Judge(a, *candidate, live_stable);
+  Verdict v = shadow ? JudgeShadow(a, *candidate, live_stable) : Judge(a, *candidate, live_stable);
+  // What was judged, kept with the decision: the windows' counts, and how many replicas
+  // they add up.
+  auto counts = [](const PoolStats& s) {
+    nlohmann::json j = {{"requests", s.requests}, {"server_errors", s.server_errors}};
+    if (s.replicas > 0) j["replicas"] = s.replicas;
+    return j;
+  };
+  v.windows = {{"candidate", counts(*candidate)}, {"stable", counts(live_stable)}};
+  return v;
 }
 
 std::optional<Move> HoldOrFail(Release* next, const Verdict& v) {

@@ -54,6 +54,10 @@ absl::Status Server::StartRollouts() {
   call_metrics_ = std::make_unique<metrics::CallMetrics>(workers);
   if (config_.analysis.source == "prometheus") {
     source_ = std::make_unique<control::PrometheusSource>(config_.analysis.prometheus);
+  } else if (config_.etcd.has_value()) {
+    // Every replica's traffic, summed through etcd (replica_windows.h).
+    auto* store = static_cast<control::EtcdStore*>(controller_->backend());
+    source_ = std::make_unique<control::SharedWindowSource>(store->client(), store->prefix());
   } else {
     source_ = std::make_unique<control::InProcessSource>(call_metrics_.get());
   }
@@ -68,7 +72,7 @@ absl::Status Server::StartRollouts() {
   if (config_.etcd.has_value()) {
     replica_ = std::make_unique<SharedStateReplica>(
         controller_.get(), rollouts_.get(),
-        static_cast<control::EtcdStore*>(controller_->backend()), config_);
+        static_cast<control::EtcdStore*>(controller_->backend()), config_, call_metrics_.get());
   } else {
     for (const std::string& note : rollouts_->StartDeclared(config_.rollouts)) log::Info(note);
   }
@@ -108,8 +112,13 @@ absl::Status Server::StartListeners(std::optional<control::TokenStore> tokens) {
                 HostOf(*config_.metrics_listen).c_str(), exporter_->port());
   }
   if (config_.admin.has_value()) {
-    admin_service_ = std::make_unique<control::AdminService>(
-        controller_.get(), rollouts_.get(), *std::move(tokens), call_metrics_.get(), health);
+    control::AdminService::ReplicaSource replicas;
+    if (auto* shared = dynamic_cast<control::SharedWindowSource*>(source_.get())) {
+      replicas = [shared] { return shared->Replicas(); };
+    }
+    admin_service_ = std::make_unique<control::AdminService>(controller_.get(), rollouts_.get(),
+                                                             *std::move(tokens),
+                                                             call_metrics_.get(), health, replicas);
     ASSIGN_OR_RETURN(admin_server_, AdminServer::Start(*config_.admin, admin_service_.get()));
     std::printf("rollout-proxy %s: admin listening on %s:%d\n", kVersion,
                 HostOf(config_.admin->listen).c_str(), admin_server_->port());

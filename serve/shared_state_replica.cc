@@ -8,7 +8,8 @@ namespace rollout::serve {
 
 SharedStateReplica::SharedStateReplica(control::Controller* controller,
                                        control::RolloutEngine* engine, control::EtcdStore* store,
-                                       const control::Config& config)
+                                       const control::Config& config,
+                                       const metrics::CallMetrics* calls)
     : controller_(controller),
       engine_(engine),
       store_(store),
@@ -16,6 +17,8 @@ SharedStateReplica::SharedStateReplica(control::Controller* controller,
   controller_->SetReplicaName(name_);
   controller_->SetOnAdopt([engine] { engine->Refresh(); });
   controller_->WatchBackend();
+  windows_ = std::make_unique<control::WindowPublisher>(store->client(), store->prefix(), name_,
+                                                        calls, config.etcd->lease_ttl);
   election_ = std::make_unique<control::EtcdElection>(
       store->client(), store->prefix() + "leader", name_, config.etcd->lease_ttl,
       [this](const control::Fence& fence) { Elected(fence); },
@@ -25,6 +28,7 @@ SharedStateReplica::SharedStateReplica(control::Controller* controller,
 
 SharedStateReplica::~SharedStateReplica() {
   Resign();
+  windows_.reset();
   controller_->StopWatchingBackend();
   controller_->SetOnAdopt(nullptr);
 }

@@ -2,7 +2,8 @@
 // (state_store.etcd). It follows the store's commits (the controller's watch, which
 // publishes each new table), and runs for the rollout engine's leadership: elected, it
 // hands the controller its fence and takes the rollouts over from the committed step;
-// deposed, the engine stops deciding.
+// deposed, the engine stops deciding. It also publishes this replica's traffic windows,
+// which the leader sums with the others' (replica_windows.h).
 //
 //   SharedStateReplica replica(controller, engine, etcd_store, config);  // until destroyed
 //
@@ -19,6 +20,7 @@
 
 #include "config/config.h"
 #include "control/controller.h"
+#include "rollout/replica_windows.h"
 #include "rollout/rollout_engine.h"
 #include "state/etcd_election.h"
 #include "state/etcd_store.h"
@@ -27,8 +29,10 @@ namespace rollout::serve {
 
 class SharedStateReplica final {
  public:
+  // `calls`: this replica's traffic, published for the leader's analysis.
   SharedStateReplica(control::Controller* controller, control::RolloutEngine* engine,
-                     control::EtcdStore* store, const control::Config& config);
+                     control::EtcdStore* store, const control::Config& config,
+                     const metrics::CallMetrics* calls);
   ~SharedStateReplica();
   SharedStateReplica(const SharedStateReplica&) = delete;
   SharedStateReplica& operator=(const SharedStateReplica&) = delete;
@@ -50,6 +54,7 @@ class SharedStateReplica final {
   control::EtcdStore* const store_;
   const std::string name_;
   mutable std::mutex mu_;
+  std::unique_ptr<control::WindowPublisher> windows_;
   std::unique_ptr<control::EtcdElection> election_;  // guarded by mu_ (the pointer)
 };
 

@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "credentials/tls_credentials.h"
 
 namespace rollout::control {
@@ -56,7 +57,10 @@ absl::StatusOr<std::unique_ptr<EtcdClient>> EtcdClient::Create(Options options) 
 template <typename Response, typename Call>
 absl::StatusOr<Response> EtcdClient::Unary(const char* what, Call call, absl::Duration deadline) {
   absl::Status last;
-  for (size_t attempt = 0; attempt < members_.size(); ++attempt) {
+  // Twice round the members: a member that just lost its peer may still be electing a
+  // raft leader (UNAVAILABLE, or no answer before the deadline) on the first round.
+  for (size_t attempt = 0; attempt < 2 * members_.size(); ++attempt) {
+    if (attempt == members_.size()) absl::SleepFor(absl::Milliseconds(200));
     const size_t index = current_.load() % members_.size();
     Member& member = members_[index];
     grpc::ClientContext ctx;
@@ -67,7 +71,13 @@ absl::StatusOr<Response> EtcdClient::Unary(const char* what, Call call, absl::Du
     const grpc::Status s = call(member, &ctx, &response);
     if (s.ok()) return response;
     last = FromGrpc(s, member.address, what);
-    if (s.error_code() != grpc::StatusCode::UNAVAILABLE) return last;
+    if (s.error_code() != grpc::StatusCode::UNAVAILABLE &&
+        s.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED) {
+      return last;
+    }
+    if (deadline > absl::ZeroDuration() && s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+      return last;  // the wait the caller chose (Campaign) is over
+    }
     size_t expected = index;
     current_.compare_exchange_strong(expected, (index + 1) % members_.size());
   }

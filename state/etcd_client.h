@@ -1,7 +1,9 @@
 // EtcdClient: the etcd v3 calls the state store makes (KV, Lease, Election, and the channel
-// for watches), over gRPC to one member of a cluster at a time. A call that cannot reach
-// its member (UNAVAILABLE) moves on to the next endpoint and tries again, once per
-// endpoint, so a dead member costs a retry rather than an error. Errors name the member
+// for watches), over gRPC to one member of a cluster at a time. A call that its member
+// does not answer (UNAVAILABLE, or no answer by the deadline) moves on to the next
+// endpoint, twice round the members at most, so a dead member costs a retry rather than an
+// error. A retried write may have landed the first time: callers make their writes
+// conditional (EtcdStore's compare-and-set and commit id). Errors name the member
 // and the call: `etcd 127.0.0.1:2379: Txn: connection refused`.
 //
 //   auto etcd = EtcdClient::Create({.endpoints = {"127.0.0.1:2379"}});

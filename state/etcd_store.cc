@@ -102,6 +102,11 @@ absl::StatusOr<std::optional<PersistedState>> EtcdStore::Load() {
   return std::optional<PersistedState>(*std::move(state));
 }
 
+std::optional<int64_t> EtcdStore::FindLanded(const std::string& id) {
+  absl::StatusOr<std::optional<int64_t>> found = FindCommit(id);
+  return found.ok() ? *found : std::nullopt;
+}
+
 absl::StatusOr<std::optional<int64_t>> EtcdStore::FindCommit(const std::string& id) {
   etcdserverpb::RangeRequest range;
   range.set_key(state_key());
@@ -165,6 +170,8 @@ absl::Status EtcdStore::Commit(PersistedState* next, const AuditEntry* entry, co
           absl::StrCat("the change was not applied: ", Unreachable(done.status()).message()));
     }
     landed = **found;
+  } else if (!done->succeeded() && (landed = FindLanded(write.commit_id)).has_value()) {
+    // A retry of a commit that had landed on a member whose answer was lost.
   } else if (!done->succeeded()) {
     if (fence != nullptr &&
         (done->responses_size() == 0 || done->responses(0).response_range().kvs_size() == 0 ||

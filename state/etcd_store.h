@@ -61,6 +61,7 @@ class EtcdStore final : public StateBackend {
   void OnEvents(const std::vector<mvccpb::Event>& events);
   // What the store holds now: has our commit `id` landed? (After an ambiguous failure.)
   absl::StatusOr<std::optional<int64_t>> FindCommit(const std::string& id);
+  std::optional<int64_t> FindLanded(const std::string& id);  // nullopt also when unsure
   absl::Status Unreachable(const absl::Status& cause) const;
 
   std::unique_ptr<EtcdClient> client_;

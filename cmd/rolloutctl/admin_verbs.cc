@@ -31,7 +31,14 @@ int ShowRoutes(Client& client, double window, bool with_pools) {
                             static_cast<unsigned long long>(response.generation()));
                 if (!response.replica_role().empty()) {
                   std::printf("replica: %s (leader: %s)\n", response.replica_role().c_str(),
-                              response.leader().c_str());
+                              response.leader().empty() ? "none" : response.leader().c_str());
+                }
+                if (response.replicas_size() > 0) {
+                  std::printf("replicas judged together (%d):\n", response.replicas_size());
+                  for (const v1::Replica& r : response.replicas()) {
+                    std::printf("  %s%s  traffic up to %s\n", r.name().c_str(),
+                                r.leader() ? "  (leader)" : "", r.last_second().c_str());
+                  }
                 }
                 PrintRoutes(response.routes());
                 if (with_pools) PrintPools(response.pools());

@@ -1,6 +1,8 @@
 // Three rollout-proxy replicas on one real 3-member etcd cluster (state_store.etcd), all on
 // loopback: writes through any replica, pushed to the others; compare-and-set under
-// contention; sticky keys; and the rollout engine's leader killed, or paused past its lease.
+// contention; sticky keys; and a canary judged on the traffic of all three.
+#include "tests/cmd/etcd_replicas.h"
+
 #include <signal.h>
 
 #include <algorithm>
@@ -8,12 +10,13 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "rollout/admin/v1/admin.grpc.pb.h"
-#include "tests/cmd/etcd_replicas.h"
+#include "tests/support/http_get.h"
 
 namespace rollout::testing {
 namespace {
@@ -99,6 +102,68 @@ TEST_F(EtcdReplicasTest, ConcurrentCompareAndSetHasOneWinnerPerGenerationAndLose
     EXPECT_TRUE(generations.insert(e.generation()).second) << "two winners of " << e.generation();
   }
   EXPECT_EQ(generations.size(), static_cast<size_t>(wins.load()));
+}
+
+// The engine judges the calls of all three replicas, not only its own: the counts of an
+// analysis equal the sum of what each replica's /metrics counted.
+TEST_F(EtcdReplicasTest, ACanaryIsJudgedOnTheTrafficOfEveryReplica) {
+  std::string out;
+  ASSERT_EQ(Ctl(0,
+                {"rollout", "start", "echo", "--stable", "v1", "--candidate", "v2", "--steps",
+                 "50,100", "--interval", "6s", "--min-requests", "1", "--max-error-rate", "0.5",
+                 "--reason", "judged on every replica"},
+                &out),
+            0)
+      << out;
+  WaitForGeneration(Generation(0));
+  const int calls[3] = {30, 45, 60};
+  for (int i = 0; i < 3; ++i) {
+    auto stub = Echo::NewStub(replicas_[i]->NewChannel());
+    for (int c = 0; c < calls[i]; ++c) {
+      grpc::ClientContext ctx;
+      EchoResponse response;
+      ASSERT_TRUE(stub->Unary(&ctx, EchoRequest(), &response).ok());
+    }
+  }
+  int64_t metrics_v1 = 0, metrics_v2 = 0;
+  for (int i = 0; i < 3; ++i) {
+    metrics_v1 += MetricSum(replicas_[i]->metrics_port(),
+                            "rollout_proxy_requests_total{route=\"echo\",pool=\"v1\"}");
+    metrics_v2 += MetricSum(replicas_[i]->metrics_port(),
+                            "rollout_proxy_requests_total{route=\"echo\",pool=\"v2\"}");
+  }
+  ASSERT_EQ(metrics_v1 + metrics_v2, 135);
+  // The first analysis, 6 s after the start, covers every call above.
+  const absl::Time give_up = absl::Now() + absl::Seconds(20);
+  nlohmann::json judged;
+  while (judged.is_null() && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(200));
+    ASSERT_EQ(Ctl(1, {"--json", "rollout", "get", "echo"}, &out), 0) << out;
+    for (const auto& d : nlohmann::json::parse(out).value("decisions", nlohmann::json::array())) {
+      if (d.value("kind", "") == "start") continue;
+      const nlohmann::json data = nlohmann::json::parse(d.value("data_json", "{}"), nullptr, false);
+      if (data.is_object() && data.contains("windows")) {
+        judged = data["windows"];  // the first analysis
+        break;
+      }
+    }
+  }
+  ASSERT_FALSE(judged.is_null()) << out;
+  EXPECT_EQ(judged["candidate"]["requests"], metrics_v2) << judged.dump();
+  EXPECT_EQ(judged["stable"]["requests"], metrics_v1) << judged.dump();
+  EXPECT_EQ(judged["candidate"]["replicas"], 3) << judged.dump();
+  ASSERT_EQ(Ctl(2, {"status"}, &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("replicas judged together (3)"));
+  EXPECT_THAT(out, HasSubstr("(leader)"));
+
+  // A replica that dies drops out once its lease (2 s) expires.
+  replicas_[2]->process().Signal(SIGKILL);
+  const absl::Time gone_by = absl::Now() + absl::Seconds(10);
+  do {
+    absl::SleepFor(absl::Milliseconds(200));
+    ASSERT_EQ(Ctl(0, {"status"}, &out), 0) << out;
+  } while (!absl::StrContains(out, "replicas judged together (2)") && absl::Now() < gone_by);
+  EXPECT_THAT(out, HasSubstr("replicas judged together (2)"));
 }
 
 }  // namespace
