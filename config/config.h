@@ -58,10 +58,7 @@ struct Config {
   absl::Duration drain_delay = absl::ZeroDuration();
   log::Format log_format = log::Format::kText;  // log_format: text | json
   log::Level log_level = log::Level::kInfo;     // log_level: debug | info | warn | error
-  bool watch_config = false;  // reload when the file's content changes (a ConfigMap update)
-  // Several replicas share state_dir: one leader (an flock on state_dir/leader.lock) makes
-  // every change; the others follow what it writes.
-  bool shared_state = false;
+  bool watch_config = false;       // reload when the file's content changes (a ConfigMap update)
   int64_t max_message_bytes = -1;  // -1: unlimited
   // Calls in flight on the data listener; the excess gets RESOURCE_EXHAUSTED. 0: no limit.
   int64_t max_concurrent_calls = 0;

@@ -201,7 +201,13 @@ std::vector<ConfigKey> MakeKeys() {
        [](const Config& a, const Config& b) { return a.log_format == b.log_format; }},
       {"log_level", false, kRestart, ReadLogLevel,
        [](const Config& a, const Config& b) { return a.log_level == b.log_level; }},
-      ROLLOUT_FIELD_KEY(shared_state, shared_state, kRestart, in.Bool(node, "shared_state")),
+      {"shared_state", false, Applies::kNever,
+       [](const Reader& in, const Node& node, Config*) {
+         return in.Error(node, "shared_state",
+                         "is no longer a setting: replicas share their state through "
+                         "state_store.etcd (see the README, Several replicas); remove the key");
+       },
+       nullptr},
       ROLLOUT_FIELD_KEY(max_message_bytes, max_message_bytes, kRestart,
                         in.Integer(node, "max_message_bytes", 1, INT32_MAX)),
       ROLLOUT_FIELD_KEY(max_concurrent_calls, max_concurrent_calls, kRestart,

@@ -34,13 +34,6 @@ absl::StatusOr<Config> ReadConfig(const Reader& in, const YAML::Node& root) {
                     "and state_store are two places for the same state; keep one (state_store "
                     "for replicas that share it, state_dir for one process)");
   }
-  if (config.etcd.has_value() && config.shared_state) {
-    return in.Error(root["shared_state"], "shared_state",
-                    "is replaced by state_store.etcd, which every replica shares; remove it");
-  }
-  if (config.shared_state && config.state_dir.empty()) {
-    return in.Error(root["shared_state"], "shared_state", "needs state_dir (the shared folder)");
-  }
   return config;
 }
 

@@ -235,52 +235,26 @@ void Controller::WatchBackend() {
 
 void Controller::StopWatchingBackend() { backend_->StopWatch(); }
 
-void Controller::SetWriter(bool writer, const std::string& leader) {
+void Controller::SetEngineLeader(bool leads, const std::string& leader) {
   std::lock_guard<std::mutex> lock(mu_);
-  writer_ = writer;
+  leads_engine_ = leads;
   leader_ = leader;
 }
 
-bool Controller::writer() const {
+bool Controller::leads_engine() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return writer_;
+  return leads_engine_;
 }
 
 std::string Controller::Role() const {
   std::lock_guard<std::mutex> lock(mu_);
-  if (!config_.shared_state && !backend_->shared()) return "";
-  return writer_ ? "leader" : "follower";
+  if (!backend_->shared()) return "";
+  return leads_engine_ ? "leader" : "follower";
 }
 
 std::string Controller::Leader() const {
   std::lock_guard<std::mutex> lock(mu_);
   return leader_;
-}
-
-absl::Status Controller::CheckWriterLocked() const {
-  if (writer_ || backend_->shared()) return absl::OkStatus();
-  return absl::FailedPreconditionError(absl::StrCat(
-      "this replica follows the leader, which makes every change (leader: ",
-      leader_.empty() ? "unknown" : leader_, "); send changes to the leader's admin API"));
-}
-
-bool Controller::Sync() {
-  if (!backend_->durable()) return false;
-  absl::StatusOr<std::optional<PersistedState>> loaded = backend_->Load();
-  std::lock_guard<std::mutex> lock(mu_);
-  if (writer_ || !loaded.ok() || !loaded->has_value()) return false;
-  PersistedState next = **loaded;
-  if (next.generation == state_.generation && next.rollouts == state_.rollouts &&
-      next.table_fingerprint == state_.table_fingerprint) {
-    return false;
-  }
-  Reconcile(config_, &next.overrides, next.held_routes);
-  auto table = Build(config_, next.overrides, next.generation);
-  if (!table.ok()) return false;  // the leader's file differs; keep what we have
-  state_ = std::move(next);
-  store_.Publish(*std::move(table));
-  backend_->audit().Reread();
-  return true;
 }
 
 absl::StatusOr<uint64_t> Controller::SetWeights(const std::string& actor, const std::string& route,
@@ -297,7 +271,6 @@ absl::StatusOr<uint64_t> Controller::SetWeightsLocked(const std::string& actor,
                                                       const std::map<std::string, double>& weights,
                                                       std::optional<uint64_t> expected_generation,
                                                       const std::string& reason) {
-  RETURN_IF_ERROR(CheckWriterLocked());
   if (expected_generation.has_value() && *expected_generation != state_.generation) {
     return absl::AbortedError(absl::StrCat("expected_generation ", *expected_generation,
                                            " is stale; the current generation is ",
@@ -385,22 +358,6 @@ absl::StatusOr<Controller::ReloadResult> Controller::ReloadLocked(Config file,
     result.notes.push_back(absl::StrCat(key, " changed in the file; a restart applies it"));
   }
 
-  if (!writer_ && !backend_->shared()) {
-    // A follower takes the file (its pools and routes) with the leader's weights; it
-    // writes nothing.
-    PersistedState next = state_;
-    for (std::string& note : Reconcile(file, &next.overrides, next.held_routes)) {
-      result.notes.push_back(note);
-    }
-    auto table = Build(file, next.overrides, next.generation);
-    if (!table.ok()) return table.status();
-    result.changed = TableFingerprint(**table) != TableFingerprint(*store_.Current());
-    if (result.changed) store_.Publish(*std::move(table));
-    config_ = std::move(file);
-    result.generation = state_.generation;
-    result.notes.push_back("follower: the leader's weights and rollouts apply");
-    return result;
-  }
   PersistedState next = state_;
   for (std::string& note : Reconcile(file, &next.overrides, next.held_routes))
     result.notes.push_back(note);
@@ -437,7 +394,6 @@ absl::StatusOr<uint64_t> Controller::CommitRollout(const std::string& route,
                                                    nlohmann::json rollouts, AuditEntry entry,
                                                    bool by_engine) {
   std::lock_guard<std::mutex> lock(mu_);
-  RETURN_IF_ERROR(CheckWriterLocked());
   // The engine's own decisions come only from the leader, fenced by its election key; a
   // person's verb may come through any replica.
   const Fence* fence = by_engine && fence_.has_value() ? &*fence_ : nullptr;

@@ -1,4 +1,4 @@
-// Controller: the one writer of the proxy's desired state.
+// Controller: where this process changes the proxy's desired state.
 //
 // It owns the config as read from the file, the weights set through the API (overrides),
 // and the generation. Every change goes through the same steps, under one mutex:
@@ -49,23 +49,18 @@ class Controller final {
   // Loads and reconciles state_dir (when the config has one) and publishes the first table.
   // A corrupt state file is moved aside and the proxy starts from the file's weights; the
   // notes and the audit log say so.
-  // `writer` false: a follower replica of a shared state_dir, which never writes it (see
-  // SetWriter and Sync).
   // The backend is the config's (state_store.etcd, else state_dir) unless one is given.
   static absl::StatusOr<std::unique_ptr<Controller>> Create(
-      Config config, bool writer = true, std::unique_ptr<StateBackend> backend = nullptr);
+      Config config, std::unique_ptr<StateBackend> backend = nullptr);
 
-  // Replicas sharing one state_dir: only the writer (the leader) changes it. A follower
-  // refuses changes with FAILED_PRECONDITION naming `leader`, and Sync() adopts what the
-  // leader wrote. SetWriter(true) makes this replica the writer (after a final Sync).
-  void SetWriter(bool writer, const std::string& leader);
-  bool writer() const;
-  // "leader" or "follower" with shared_state, else ""; and the leader's description.
+  // Replicas sharing an etcd store all change the desired state, but only one runs the
+  // rollout engine (SharedStateReplica's election): `leads` says whether this one does,
+  // `leader` names the one that does. A single process always leads.
+  void SetEngineLeader(bool leads, const std::string& leader);
+  bool leads_engine() const;
+  // "leader" or "follower" with a shared store, else ""; and the leader's description.
   std::string Role() const;
   std::string Leader() const;
-  // Follower: reads state_dir and publishes the leader's table if it changed. Returns true
-  // if it did.
-  bool Sync();
 
   const routing::RoutingTableStore* store() const { return &store_; }
   AuditLog& audit() { return backend_->audit(); }
@@ -139,8 +134,7 @@ class Controller final {
   // The state to start from: loaded, reconciled with the file, and committed if that
   // changed it. Adds what happened to `notes`.
   static absl::StatusOr<std::pair<PersistedState, std::shared_ptr<const routing::RoutingTable>>>
-  StartState(const Config& config, StateBackend* backend, bool writer,
-             std::vector<std::string>* notes);
+  StartState(const Config& config, StateBackend* backend, std::vector<std::string>* notes);
   // Runs `change` under mu_, again after reading the store when it lost a race with another
   // replica (a StoreConflict), a few times at most.
   template <typename Change>
@@ -168,14 +162,11 @@ class Controller final {
                             AuditEntry entry, const Fence* fence = nullptr)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  // FAILED_PRECONDITION if this replica is a follower.
-  absl::Status CheckWriterLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-
   mutable std::mutex mu_;
   // Serializes reloads, so that an older read of the file never lands after a newer one;
   // the file is read holding this, not mu_.
   std::mutex reload_mu_;
-  bool writer_ ABSL_GUARDED_BY(mu_) = true;
+  bool leads_engine_ ABSL_GUARDED_BY(mu_) = true;
   std::string leader_ ABSL_GUARDED_BY(mu_);
   Config config_ ABSL_GUARDED_BY(mu_);
   PersistedState state_ ABSL_GUARDED_BY(mu_);

@@ -27,7 +27,7 @@ absl::StatusOr<std::unique_ptr<StateBackend>> OpenBackend(const Config& config) 
 }  // namespace
 
 absl::StatusOr<std::pair<PersistedState, std::shared_ptr<const routing::RoutingTable>>>
-Controller::StartState(const Config& config, StateBackend* backend, bool writer,
+Controller::StartState(const Config& config, StateBackend* backend,
                        std::vector<std::string>* notes) {
   PersistedState state;
   std::optional<AuditEntry> reset;
@@ -37,10 +37,6 @@ Controller::StartState(const Config& config, StateBackend* backend, bool writer,
     notes->push_back(absl::StrCat("restored generation ", state.generation, " with ",
                                   state.overrides.size(), " route(s) weighted by the API from ",
                                   backend->where()));
-  } else if (!loaded.ok() && loaded.status().code() == absl::StatusCode::kDataLoss && !writer) {
-    notes->push_back(absl::StrCat("WARNING: ", loaded.status().message(),
-                                  "; following the config file's weights until the leader "
-                                  "writes the state again"));
   } else if (!loaded.ok() && loaded.status().code() == absl::StatusCode::kDataLoss) {
     // Safe fallback: keep the bad state for inspection, start from the config's weights,
     // and say so loudly (stderr and audit log). Never silently.
@@ -75,7 +71,7 @@ Controller::StartState(const Config& config, StateBackend* backend, bool writer,
     table = Build(config, state.overrides, state.generation);
     if (!table.ok()) return table.status();
   }
-  if (writer && (StateToJson(state) != as_loaded || reset.has_value())) {
+  if (StateToJson(state) != as_loaded || reset.has_value()) {
     if (reset.has_value()) reset->generation = state.generation;
     RETURN_IF_ERROR(backend->Commit(&state, reset.has_value() ? &*reset : nullptr));
   }
@@ -83,7 +79,7 @@ Controller::StartState(const Config& config, StateBackend* backend, bool writer,
 }
 
 absl::StatusOr<std::unique_ptr<Controller>> Controller::Create(
-    Config config, bool writer, std::unique_ptr<StateBackend> backend) {
+    Config config, std::unique_ptr<StateBackend> backend) {
   if (backend == nullptr) {
     auto opened = OpenBackend(config);
     if (!opened.ok()) return opened.status();
@@ -103,7 +99,7 @@ absl::StatusOr<std::unique_ptr<Controller>> Controller::Create(
   absl::StatusOr<std::pair<PersistedState, std::shared_ptr<const routing::RoutingTable>>> start;
   for (int attempt = 1; attempt <= kAttempts; ++attempt) {
     std::vector<std::string> tried;
-    start = StartState(config, backend.get(), writer, &tried);
+    start = StartState(config, backend.get(), &tried);
     if (start.ok() || !IsStoreConflict(start.status()) || attempt == kAttempts) {
       notes.insert(notes.end(), tried.begin(), tried.end());
       break;
@@ -113,7 +109,6 @@ absl::StatusOr<std::unique_ptr<Controller>> Controller::Create(
   std::unique_ptr<Controller> controller(new Controller(
       std::move(config), std::move(start->second), std::move(start->first), std::move(backend)));
   controller->startup_notes_ = std::move(notes);
-  controller->writer_ = writer;
   return controller;
 }
 

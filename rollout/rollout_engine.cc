@@ -27,7 +27,7 @@ absl::StatusOr<std::unique_ptr<RolloutEngine>> RolloutEngine::Create(Controller*
                                                                      Options options) {
   if (options.source == nullptr) return absl::InvalidArgumentError("rollout engine: no source");
   std::unique_ptr<RolloutEngine> engine(new RolloutEngine(controller, std::move(options)));
-  if (controller->writer()) {
+  if (controller->leads_engine()) {
     RETURN_IF_ERROR(engine->TakeOver());
   } else {
     engine->Refresh();
@@ -341,7 +341,7 @@ std::vector<Release> RolloutEngine::History(const std::string& route) const {
 
 std::vector<std::string> RolloutEngine::StartDeclared(const std::vector<RolloutSpec>& declared) {
   std::vector<std::string> notes;
-  if (!controller_->writer()) {
+  if (!controller_->leads_engine()) {
     return {"the config's rollouts are started by the leader replica"};
   }
   std::lock_guard<std::mutex> lock(mu_);
@@ -371,7 +371,7 @@ std::vector<std::string> RolloutEngine::StartDeclared(const std::vector<RolloutS
 }
 
 void RolloutEngine::Tick() {
-  if (!controller_->writer()) return;  // a follower replica: the leader runs the rollouts
+  if (!controller_->leads_engine()) return;  // another replica leads the rollout engine
   const std::shared_ptr<const routing::RoutingTable> table = controller_->store()->Current();
   auto has_pool = [&](const std::string& name) {
     for (const auto& p : table->pools()) {

@@ -83,11 +83,12 @@ class RolloutEngine final {
   // route). Returns one note per rollout started or refused.
   std::vector<std::string> StartDeclared(const std::vector<RolloutSpec>& declared);
 
-  // Runs every analysis that is due (only on the writer). Called about once a second.
+  // Runs every analysis that is due (only on the replica that leads the engine). Called
+  // about once a second.
   void Tick();
 
-  // Replicas sharing one state_dir. A follower re-reads the leader's records (Refresh) after
-  // each Controller::Sync; a follower that becomes the leader takes the rollouts over from
+  // Replicas sharing an etcd store. One that does not lead re-reads the records others
+  // committed (Refresh) as they arrive; one elected to lead takes the rollouts over from
   // where they are (TakeOver), as after a restart.
   void Refresh();
   absl::Status TakeOver();

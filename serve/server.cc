@@ -40,13 +40,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const control::Config& con
 }
 
 absl::Status Server::StartRollouts() {
-  bool writer = true;
-  leader_lock_ = RolloutLoop::LockFor(config_, &writer);
-  ASSIGN_OR_RETURN(controller_, control::Controller::Create(config_, writer));
-  if (!writer) controller_->SetWriter(false, leader_lock_->Holder());
+  ASSIGN_OR_RETURN(controller_, control::Controller::Create(config_));
   // With etcd every replica writes desired state; the engine's decisions wait for the
   // election.
-  if (config_.etcd.has_value()) controller_->SetWriter(false, "");
+  if (config_.etcd.has_value()) controller_->SetEngineLeader(false, "");
   for (const std::string& note : controller_->startup_notes()) log::Info("state: " + note);
   const int workers = config_.workers > 0
                           ? config_.workers
@@ -76,7 +73,7 @@ absl::Status Server::StartRollouts() {
   } else {
     for (const std::string& note : rollouts_->StartDeclared(config_.rollouts)) log::Info(note);
   }
-  loop_ = std::make_unique<RolloutLoop>(controller_.get(), rollouts_.get(), leader_lock_.get());
+  loop_ = std::make_unique<RolloutLoop>(rollouts_.get());
   return absl::OkStatus();
 }
 

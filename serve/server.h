@@ -1,6 +1,7 @@
 // Server: one rollout-proxy process, composed of its parts and started in order:
-// the controller (state restored, leader lock tried when state_dir is shared), the rollout
-// engine with its metric source and webhooks, the RolloutLoop that runs it, the data plane,
+// the controller (state restored from state_dir or etcd), the rollout engine with its
+// metric source and webhooks, with etcd the SharedStateReplica (watch, election, traffic
+// windows), the RolloutLoop that runs the engine, the data plane,
 // the metrics endpoint, the admin API and the config watcher. Each part is its own small
 // object; the Server only ties them together and stops them in reverse order.
 //
@@ -30,7 +31,6 @@
 #include "serve/config_watcher.h"
 #include "serve/rollout_loop.h"
 #include "serve/shared_state_replica.h"
-#include "state/leader_lock.h"
 
 namespace rollout::serve {
 
@@ -58,7 +58,6 @@ class Server final {
 
   const control::Config config_;
   std::unique_ptr<metrics::CallMetrics> call_metrics_;
-  std::unique_ptr<control::LeaderLock> leader_lock_;
   std::unique_ptr<control::Controller> controller_;
   std::unique_ptr<control::MetricSource> source_;
   std::unique_ptr<control::WebhookNotifier> notifier_;

@@ -23,7 +23,7 @@ SharedStateReplica::SharedStateReplica(control::Controller* controller,
       store->client(), store->prefix() + "leader", name_, config.etcd->lease_ttl,
       [this](const control::Fence& fence) { Elected(fence); },
       [this](const std::string& why) { Deposed(why); },
-      [this](const std::string& leader) { controller_->SetWriter(false, leader); });
+      [this](const std::string& leader) { controller_->SetEngineLeader(false, leader); });
 }
 
 SharedStateReplica::~SharedStateReplica() {
@@ -40,7 +40,7 @@ void SharedStateReplica::Resign() {
     election = std::move(election_);
   }
   election.reset();  // joins its thread, outside the lock its callbacks do not take
-  controller_->SetWriter(false, "");
+  controller_->SetEngineLeader(false, "");
   controller_->SetFence(std::nullopt);
 }
 
@@ -64,7 +64,7 @@ std::vector<prometheus::MetricFamily> SharedStateReplica::Families() const {
 
 void SharedStateReplica::Elected(const control::Fence& fence) {
   controller_->SetFence(fence);
-  controller_->SetWriter(true, name_);
+  controller_->SetEngineLeader(true, name_);
   if (absl::Status s = engine_->TakeOver(); !s.ok()) {
     log::Error(absl::StrCat("taking the rollouts over: ", s.message()));
   }
@@ -74,7 +74,7 @@ void SharedStateReplica::Elected(const control::Fence& fence) {
 }
 
 void SharedStateReplica::Deposed(const std::string& why) {
-  controller_->SetWriter(false, "");  // the election names the next leader when it sees one
+  controller_->SetEngineLeader(false, "");  // the election names the next leader when it sees one
   controller_->SetFence(std::nullopt);
   (void)why;  // the election logged it
 }

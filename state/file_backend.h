@@ -1,6 +1,6 @@
 // FileBackend: the state in state_dir/state.json and the audit log in state_dir/audit.log,
-// or both in memory when there is no state_dir. One process writes them (replicas sharing
-// a state_dir elect that writer with a LeaderLock), so a commit never conflicts.
+// or both in memory when there is no state_dir. One process writes them, so a commit never
+// conflicts (replicas share state through EtcdStore instead).
 //
 //   auto backend = FileBackend::Open("/var/lib/rollout-proxy");
 //

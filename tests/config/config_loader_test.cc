@@ -329,20 +329,20 @@ TEST(ConfigLoaderTest, MirrorSettings) {
       HasSubstr("routes[0].mirror.percent: must be in (0, 100]"));
 }
 
-TEST(ConfigLoaderTest, DrainWatchAndSharedStateKeys) {
+TEST(ConfigLoaderTest, DrainAndWatchKeysAndTheRetiredSharedState) {
   absl::StatusOr<Config> config =
       ParseConfig(Variant("workers: 2",
-                          "workers: 2\ndrain_delay: 5s\nwatch_config: true\nshared_state: true\n"
+                          "workers: 2\ndrain_delay: 5s\nwatch_config: true\n"
                           "state_dir: /var/lib/rollout-proxy"),
                   "proxy.yaml");
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->drain_delay, absl::Seconds(5));
   EXPECT_TRUE(config->watch_config);
-  EXPECT_TRUE(config->shared_state);
   EXPECT_THAT(ErrorOf(Variant("workers: 2", "workers: 2\nwatch_config: yes please")),
               HasSubstr("proxy.yaml:4: watch_config: must be true or false"));
   EXPECT_THAT(ErrorOf(Variant("workers: 2", "workers: 2\nshared_state: true")),
-              HasSubstr("shared_state: needs state_dir (the shared folder)"));
+              HasSubstr("shared_state: is no longer a setting: replicas share their state "
+                        "through state_store.etcd"));
   EXPECT_THAT(ErrorOf(Variant("workers: 2", "workers: 2\ndrain_delay: later")),
               HasSubstr("drain_delay: bad duration \"later\""));
 }
@@ -375,8 +375,6 @@ TEST(ConfigLoaderTest, AnEtcdStateStoreIsCheckedByKey) {
   EXPECT_THAT(error("lease_ttl", "lease"), HasSubstr("state_store.etcd.lease: unknown key"));
   EXPECT_THAT(ErrorOf(Variant("workers: 2", etcd + "\nstate_dir: ./state")),
               HasSubstr("state_dir: and state_store are two places for the same state"));
-  EXPECT_THAT(ErrorOf(Variant("workers: 2", etcd + "\nshared_state: true")),
-              HasSubstr("shared_state: is replaced by state_store.etcd"));
 }
 
 TEST(ConfigLoaderTest, RequiredSettingsOfOptionalParts) {

@@ -88,9 +88,9 @@ TEST(DeployTest, ManifestsHoldWhatKubernetesNeeds) {
     EXPECT_TRUE(doc["metadata"]["name"]) << file;
     kinds.insert(doc["kind"].as<std::string>());
   }
-  EXPECT_EQ(kinds, (std::set<std::string>{"ConfigMap", "PersistentVolumeClaim", "Secret",
-                                          "Deployment", "Service", "PodDisruptionBudget",
-                                          "ServiceMonitor", "PrometheusRule"}));
+  EXPECT_EQ(kinds,
+            (std::set<std::string>{"ConfigMap", "StatefulSet", "Secret", "Deployment", "Service",
+                                   "PodDisruptionBudget", "ServiceMonitor", "PrometheusRule"}));
   const YAML::Node d = YAML::LoadFile(kDeploy + "/kubernetes/deployment.yaml");
   const YAML::Node pod = d["spec"]["template"]["spec"];
   const YAML::Node c = pod["containers"][0];
@@ -101,11 +101,22 @@ TEST(DeployTest, ManifestsHoldWhatKubernetesNeeds) {
   EXPECT_TRUE(pod["topologySpreadConstraints"] || pod["affinity"]);
   EXPECT_TRUE(pod["securityContext"]["runAsNonRoot"].as<bool>());
   EXPECT_GT(d["spec"]["replicas"].as<int>(), 1);
-  // The replicas share one desired state: the ConfigMap says so, and state_dir is the claim.
+  // The replicas share their state in the etcd StatefulSet, with no shared volume: each
+  // member has a ReadWriteOnce claim of its own, and the ConfigMap names all three.
   const YAML::Node cm = YAML::LoadFile(kDeploy + "/kubernetes/configmap.yaml");
-  EXPECT_TRUE(YAML::Load(cm["data"]["proxy.yaml"].as<std::string>())["shared_state"].as<bool>());
-  EXPECT_EQ(pod["volumes"][2]["persistentVolumeClaim"]["claimName"].as<std::string>(),
-            "rollout-proxy-state");
+  const YAML::Node etcd =
+      YAML::Load(cm["data"]["proxy.yaml"].as<std::string>())["state_store"]["etcd"];
+  ASSERT_TRUE(etcd) << "the ConfigMap has no state_store.etcd";
+  EXPECT_EQ(etcd["endpoints"].size(), 3u);
+  for (const auto& v : pod["volumes"]) EXPECT_FALSE(v["persistentVolumeClaim"]) << v;
+  const YAML::Node sts = YAML::LoadFile(kDeploy + "/kubernetes/etcd-statefulset.yaml");
+  EXPECT_EQ(sts["spec"]["replicas"].as<int>(), 3);
+  EXPECT_EQ(sts["spec"]["serviceName"].as<std::string>(), "rollout-proxy-etcd");
+  EXPECT_EQ(sts["spec"]["volumeClaimTemplates"][0]["spec"]["accessModes"][0].as<std::string>(),
+            "ReadWriteOnce");
+  for (const auto& e : etcd["endpoints"]) {
+    EXPECT_NE(e.as<std::string>().find(".rollout-proxy-etcd:2379"), std::string::npos) << e;
+  }
   const YAML::Node svc = YAML::LoadFile(kDeploy + "/kubernetes/service.yaml");
   std::set<std::string> ports;
   for (const auto& p : svc["spec"]["ports"]) ports.insert(p["name"].as<std::string>());
