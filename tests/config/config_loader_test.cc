@@ -373,6 +373,8 @@ TEST(ConfigLoaderTest, AnEtcdStateStoreIsCheckedByKey) {
   EXPECT_THAT(error("    prefix: /rollout-proxy/prod/\n", ""),
               HasSubstr("state_store.etcd.prefix: required"));
   EXPECT_THAT(error("lease_ttl", "lease"), HasSubstr("state_store.etcd.lease: unknown key"));
+  EXPECT_THAT(error("lease_ttl: 3s", "lease_ttl: 3s\n    tls: { ca_file: /nonexistent/ca.crt }"),
+              AllOf(HasSubstr("state_store.etcd.tls"), HasSubstr("/nonexistent/ca.crt")));
   EXPECT_THAT(ErrorOf(Variant("workers: 2", etcd + "\nstate_dir: ./state")),
               HasSubstr("state_dir: and state_store are two places for the same state"));
 }

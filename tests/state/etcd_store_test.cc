@@ -9,8 +9,10 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/child_process.h"
 #include "tests/support/etcd_cluster.h"
 #include "tests/support/http_get.h"
+#include "tests/support/test_pki.h"
 
 namespace rollout::control {
 namespace {
@@ -131,6 +133,45 @@ TEST_F(EtcdStoreTest, TheWatchDeliversOtherWritersCommitsAndTheirAuditEntries) {
   EXPECT_TRUE(b->connected());
 }
 
+// A replica whose watch starts from a revision etcd has compacted away reads the whole state
+// again instead of missing what changed.
+TEST_F(EtcdStoreTest, AWatchBehindACompactionReadsTheStateAgain) {
+  auto a = Connect(etcd_.endpoints());
+  auto b = Connect(etcd_.endpoints());
+  ASSERT_TRUE(b->Load().ok());  // b's watch will start after this revision
+  PersistedState state = Weighted(PersistedState(), 5);
+  for (int i = 1; i <= 4; ++i) {
+    state = Weighted(state, 10 * i);
+    const AuditEntry entry = Entry(absl::StrCat("while b was away ", i), state.generation);
+    ASSERT_TRUE(a->Commit(&state, &entry).ok());
+  }
+  std::string out;
+  ASSERT_EQ(rollout::testing::RunCommand({"/usr/bin/etcdctl", "--endpoints", etcd_.endpoint(0),
+                                          "compact", std::to_string(state.revision)},
+                                         &out),
+            0)
+      << out;
+  std::mutex mu;
+  std::vector<PersistedState> seen;
+  b->Watch([&](PersistedState s) {
+    std::lock_guard<std::mutex> lock(mu);
+    seen.push_back(std::move(s));
+  });
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  for (;;) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (!seen.empty() || absl::Now() > deadline) break;
+    }
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  std::lock_guard<std::mutex> lock(mu);
+  ASSERT_FALSE(seen.empty()) << "the compacted watch never caught up";
+  EXPECT_EQ(seen.back().revision, state.revision);
+  EXPECT_EQ(seen.back().overrides.at("infer").split[1].weight, 40);
+  EXPECT_EQ(b->audit().Read({}).entries.size(), 4u);
+}
+
 TEST_F(EtcdStoreTest, AnUnreachableClusterIsNamed) {
   const std::string dead = absl::StrCat("127.0.0.1:", rollout::testing::UnusedPort());
   EtcdClient::Options options;
@@ -158,6 +199,35 @@ TEST(EtcdClusterStoreTest, ADeadMemberCostsARetryNotAnError) {
     state = next;
   }
   EXPECT_NE(store->client()->endpoint(), etcd.endpoint(0));
+}
+
+// state_store.etcd.tls: TLS to the members, with a client certificate they check.
+TEST(EtcdTlsStoreTest, TheStoreSpeaksTlsWithAClientCertificate) {
+  rollout::testing::TestPki pki;
+  ASSERT_TRUE(pki.ok()) << pki.error();
+  ASSERT_TRUE(pki.Issue("etcd", "ca", "IP:127.0.0.1"));
+  ASSERT_TRUE(pki.Issue("proxy", "ca", "DNS:rollout-proxy"));
+  rollout::testing::EtcdCluster etcd(1, pki.dir());
+  ASSERT_TRUE(etcd.ok()) << etcd.Log(0);
+
+  EtcdClient::Options options;
+  options.endpoints = etcd.endpoints();
+  options.tls.enabled = true;
+  options.tls.ca_file = pki.path("ca.crt");
+  options.tls.cert_file = pki.path("proxy.crt");
+  options.tls.key_file = pki.path("proxy.key");
+  auto store = EtcdStore::Connect(options, "/tls/");
+  ASSERT_TRUE(store.ok()) << store.status();
+  PersistedState state = Weighted(PersistedState(), 5);
+  ASSERT_TRUE((*store)->Commit(&state, nullptr).ok());
+  EXPECT_EQ((*store)->Load()->value().generation, 1u);
+
+  options.tls.cert_file.clear();  // no client certificate: the member refuses the handshake
+  options.tls.key_file.clear();
+  options.timeout = absl::Milliseconds(500);
+  auto refused = EtcdStore::Connect(options, "/tls/");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable) << refused.status();
 }
 
 }  // namespace

@@ -15,7 +15,7 @@ std::string Url(int port) { return absl::StrCat("http://127.0.0.1:", port); }
 
 }  // namespace
 
-EtcdCluster::EtcdCluster(int members) {
+EtcdCluster::EtcdCluster(int members, const std::string& tls_dir) : tls_dir_(tls_dir) {
   std::vector<std::string> peers;
   for (int i = 0; i < members; ++i) {
     Member m;
@@ -37,14 +37,22 @@ EtcdCluster::EtcdCluster(int members) {
 
 bool EtcdCluster::Start(int member, bool fresh) {
   Member& m = members_[member];
-  m.process = std::make_unique<ChildProcess>(std::vector<std::string>{
+  const std::string client_url =
+      tls_dir_.empty() ? Url(m.client_port) : absl::StrCat("https://127.0.0.1:", m.client_port);
+  std::vector<std::string> argv = {
       kEtcdBin, "--name", m.name, "--data-dir", absl::StrCat(dir_.path(), "/", m.name),
-      "--listen-client-urls", Url(m.client_port), "--advertise-client-urls", Url(m.client_port),
+      "--listen-client-urls", client_url, "--advertise-client-urls", client_url,
       "--listen-peer-urls", Url(m.peer_port), "--initial-advertise-peer-urls", Url(m.peer_port),
       "--initial-cluster", initial_cluster_, "--initial-cluster-state", fresh ? "new" : "existing",
       "--initial-cluster-token", "rollout-proxy-test",
       // Fast elections, so a failover test waits for the proxy, not for etcd.
-      "--heartbeat-interval", "50", "--election-timeout", "500"});
+      "--heartbeat-interval", "50", "--election-timeout", "500"};
+  if (!tls_dir_.empty()) {
+    argv.insert(argv.end(),
+                {"--cert-file", tls_dir_ + "/etcd.crt", "--key-file", tls_dir_ + "/etcd.key",
+                 "--trusted-ca-file", tls_dir_ + "/ca.crt", "--client-cert-auth"});
+  }
+  m.process = std::make_unique<ChildProcess>(std::move(argv));
   return m.process->running();
 }
 

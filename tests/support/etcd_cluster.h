@@ -21,7 +21,9 @@ namespace rollout::testing {
 
 class EtcdCluster {
  public:
-  explicit EtcdCluster(int members = 1);
+  // With `tls_dir` set, clients must speak TLS and show a certificate: the members serve
+  // tls_dir/etcd.crt (key etcd.key) and trust tls_dir/ca.crt for client certificates.
+  explicit EtcdCluster(int members = 1, const std::string& tls_dir = "");
   // True when every member started and said it serves clients.
   bool ok() const { return ok_; }
 
@@ -50,6 +52,7 @@ class EtcdCluster {
   TempDir dir_;
   std::vector<Member> members_;
   std::string initial_cluster_;
+  std::string tls_dir_;
   bool ok_ = false;
 };
 
