@@ -168,6 +168,18 @@ absl::StatusOr<v3electionpb::LeaderResponse> EtcdClient::Leader(const std::strin
       });
 }
 
+grpc::Status EtcdClient::Observe(
+    const std::string& election, grpc::ClientContext* ctx,
+    const std::function<void(const v3electionpb::LeaderResponse&)>& on_leader) {
+  v3electionpb::LeaderRequest request;
+  request.set_name(election);
+  Member& member = members_[current_.load() % members_.size()];
+  auto stream = member.election->Observe(ctx, request);
+  v3electionpb::LeaderResponse response;
+  while (stream->Read(&response)) on_leader(response);
+  return stream->Finish();
+}
+
 absl::Status EtcdClient::Resign(const v3electionpb::LeaderKey& leader) {
   v3electionpb::ResignRequest request;
   *request.mutable_leader() = leader;

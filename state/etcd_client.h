@@ -18,6 +18,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -50,6 +51,10 @@ class EtcdClient final {
                                                           int64_t lease, const std::string& value,
                                                           absl::Duration wait);
   absl::StatusOr<v3electionpb::LeaderResponse> Leader(const std::string& election);
+  // Streams every leader of `election` to `on_leader` until the stream ends (an error, or
+  // ctx->TryCancel()); on the member in use.
+  grpc::Status Observe(const std::string& election, grpc::ClientContext* ctx,
+                       const std::function<void(const v3electionpb::LeaderResponse&)>& on_leader);
   absl::Status Resign(const v3electionpb::LeaderKey& leader);
 
   // The channel to the member in use, for streams (watch); Failover() moves to the next.

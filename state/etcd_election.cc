@@ -17,15 +17,48 @@ EtcdElection::EtcdElection(EtcdClient* client, std::string name, std::string val
       on_deposed_(std::move(on_deposed)),
       on_leader_(std::move(on_leader)) {
   thread_ = std::thread([this] { Run(); });
+  observer_ = std::thread([this] { Observe(); });
 }
 
 EtcdElection::~EtcdElection() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
+    if (observing_ != nullptr) observing_->TryCancel();
   }
   wake_.notify_all();
+  observer_.join();
   thread_.join();
+}
+
+void EtcdElection::Observe() {
+  for (;;) {
+    grpc::ClientContext ctx;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) return;
+      observing_ = &ctx;
+    }
+    const grpc::Status end = client_->Observe(
+        name_, &ctx, [this](const v3electionpb::LeaderResponse& r) { SawLeader(r.kv().value()); });
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      observing_ = nullptr;
+    }
+    // Ended: the member died, or nobody leads yet (etcd ends the stream then).
+    if (end.error_code() == grpc::StatusCode::UNAVAILABLE) client_->Failover();
+    if (!Wait(absl::Milliseconds(200))) return;
+  }
+}
+
+void EtcdElection::SawLeader(const std::string& leader) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    observed_ = leader;
+    if (key_.has_value() || leader == leader_) return;  // leading: Campaign set it
+    leader_ = leader;
+  }
+  if (on_leader_) on_leader_(leader);
 }
 
 bool EtcdElection::leading() const {
@@ -120,16 +153,6 @@ void EtcdElection::Campaign() {
     log::Warn(absl::StrCat("leader election: ", won.status().message()));
     Wait(absl::Milliseconds(500));
   }
-  absl::StatusOr<v3electionpb::LeaderResponse> now = client_->Leader(name_);
-  // NOT_FOUND: nobody leads (etcd's "election: no leader").
-  if (!now.ok() && now.status().code() != absl::StatusCode::kNotFound) return;
-  const std::string seen = now.ok() ? now->kv().value() : "";
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (seen == leader_) return;
-    leader_ = seen;
-  }
-  if (on_leader_) on_leader_(seen);
 }
 
 void EtcdElection::Renew() {
@@ -157,16 +180,19 @@ void EtcdElection::Renew() {
 
 void EtcdElection::StepDown(const std::string& why) {
   int64_t lease;
+  std::string successor;
   {
     std::lock_guard<std::mutex> lock(mu_);
     key_.reset();
     lease = lease_;
     lease_ = 0;
-    leader_.clear();
+    leader_ = observed_ == value_ ? "" : observed_;
+    successor = leader_;
   }
   (void)client_->LeaseRevoke(lease);  // if it still lives, its key must go now
   log::Warn(absl::StrCat("leader election: this replica no longer leads: ", why));
   on_deposed_(why);
+  if (!successor.empty() && on_leader_) on_leader_(successor);  // seen while it still led
 }
 
 }  // namespace rollout::control

@@ -1,7 +1,8 @@
 // EtcdElection: this replica's candidacy to run the rollout engine, through etcd's election
 // API (Campaign, Leader, Resign) on a lease of its own.
 //
-// Its thread keeps the lease alive every ttl/3 and campaigns while it does not lead. It
+// Its thread keeps the lease alive every ttl/3 and campaigns while it does not lead; a
+// second thread observes the election (Observe), so every replica knows who leads. It
 // leads from a successful Campaign until its lease cannot be renewed: a keep-alive that
 // finds the lease gone, or no successful renewal for a whole ttl (a partition, or a process
 // paused with SIGSTOP: the first thing it does when it runs again is step down). Every
@@ -56,6 +57,9 @@ class EtcdElection final {
   void StepDown(const std::string& why);
   // Waits `d` unless stopping; false when stopping.
   bool Wait(absl::Duration d);
+  // The observer's thread: Observe streams, again after each ends.
+  void Observe();
+  void SawLeader(const std::string& leader);
 
   EtcdClient* const client_;
   const std::string name_;
@@ -72,7 +76,10 @@ class EtcdElection final {
   absl::Time renewed_;                          // guarded by mu_: the last successful renewal
   std::optional<v3electionpb::LeaderKey> key_;  // guarded by mu_: set while leading
   std::string leader_;                          // guarded by mu_
+  std::string observed_;                        // guarded by mu_: the last leader Observe named
+  grpc::ClientContext* observing_ = nullptr;    // guarded by mu_: the stream to cancel
   std::thread thread_;
+  std::thread observer_;
 };
 
 }  // namespace rollout::control

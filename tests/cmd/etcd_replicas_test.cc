@@ -166,5 +166,43 @@ TEST_F(EtcdReplicasTest, ACanaryIsJudgedOnTheTrafficOfEveryReplica) {
   EXPECT_THAT(out, HasSubstr("replicas judged together (2)"));
 }
 
+// No "go to the leader": a rollout is started, paused and aborted through replicas that do
+// not run the engine, and every replica sees each step.
+TEST_F(EtcdReplicasTest, RolloutVerbsWorkThroughAnyReplica) {
+  const absl::Time give_up = absl::Now() + absl::Seconds(10);
+  int leader = -1;
+  while ((leader = Leader()) < 0 && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(50));
+  ASSERT_GE(leader, 0);
+  const int a = (leader + 1) % 3, b = (leader + 2) % 3;
+  // Every replica names the leader (it observes the election).
+  const std::string name = Routes(leader).leader();
+  EXPECT_THAT(name, HasSubstr("pid "));
+  while ((Routes(a).leader() != name || Routes(b).leader() != name) && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_EQ(Routes(a).leader(), name);
+  EXPECT_EQ(Routes(b).replica_role(), "follower");
+  std::string out;
+  ASSERT_EQ(Ctl(a,
+                {"rollout", "start", "echo", "--stable", "v1", "--candidate", "v2", "--steps",
+                 "20,60", "--interval", "1h", "--reason", "through a follower"},
+                &out),
+            0)
+      << out;
+  WaitForGeneration(Generation(a));
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(ShareOfV2(i), 0.2) << "replica " << i;
+  ASSERT_EQ(Ctl(b, {"rollout", "pause", "echo", "--reason", "hold on"}, &out), 0) << out;
+  const absl::Time paused_by = absl::Now() + absl::Seconds(5);
+  do {
+    ASSERT_EQ(Ctl(leader, {"rollout", "get", "echo"}, &out), 0) << out;
+  } while (!absl::StrContains(out, "paused") && absl::Now() < paused_by);
+  EXPECT_THAT(out, HasSubstr("paused"));
+  ASSERT_EQ(Ctl(a, {"rollout", "abort", "echo", "--reason", "done"}, &out), 0) << out;
+  WaitForGeneration(Generation(a));
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(ShareOfV2(i), 0.0) << "replica " << i;
+  ASSERT_EQ(Ctl(leader, {"rollout", "get", "echo"}, &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("aborted"));
+}
+
 }  // namespace
 }  // namespace rollout::testing
