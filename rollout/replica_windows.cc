@@ -172,6 +172,15 @@ absl::StatusOr<PoolStats> SharedWindowSource::Window(const std::string& route,
   metrics::WindowCounts sum = metrics::EmptyCounts(absl::Seconds(seconds));
   int contributing = 0;
   for (const nlohmann::json& r : *replicas) {
+    // A live replica that has not published up to the window's end would leave its calls
+    // out: hold rather than judge part of the traffic.
+    if (r.value("last", int64_t{0}) < last) {
+      return absl::UnavailableError(absl::StrCat(
+          "replica ", r.value("replica", "?"), " has published its traffic only up to ",
+          absl::FormatTime(absl::RFC3339_full, absl::FromUnixSeconds(r.value("last", int64_t{0})),
+                           absl::UTCTimeZone()),
+          "; not judging part of the calls"));
+    }
     bool counted = false;
     for (const auto& second : r.value("seconds", nlohmann::json::array())) {
       const int64_t t = second.value("t", int64_t{0});
