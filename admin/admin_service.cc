@@ -313,6 +313,21 @@ absl::StatusOr<RolloutSpec> SpecFromRequest(const v1::StartRolloutRequest& q) {
   return spec;
 }
 
+namespace {
+
+// A verb that lost the race with another replica's commit is tried again: the engine has
+// read the records in the store, so it decides again on what is there now (the rollout may
+// have ended, or be paused already, and the answer says so).
+template <typename Verb>
+absl::StatusOr<Release> RetryingConflicts(Verb verb) {
+  for (int attempt = 1;; ++attempt) {
+    absl::StatusOr<Release> r = verb();
+    if (r.ok() || !IsStoreConflict(r.status()) || attempt == 4) return r;
+  }
+}
+
+}  // namespace
+
 grpc::Status AdminService::StartRollout(grpc::ServerContext* ctx,
                                         const v1::StartRolloutRequest* request,
                                         v1::Rollout* response) {
@@ -320,7 +335,8 @@ grpc::Status AdminService::StartRollout(grpc::ServerContext* ctx,
   if (!who.ok()) return ToGrpcStatus(who.status());
   absl::StatusOr<RolloutSpec> spec = SpecFromRequest(*request);
   if (!spec.ok()) return ToGrpcStatus(spec.status());
-  absl::StatusOr<Release> r = engine_->Start(who->name, *std::move(spec), request->reason());
+  absl::StatusOr<Release> r =
+      RetryingConflicts([&] { return engine_->Start(who->name, *spec, request->reason()); });
   if (!r.ok()) return ToGrpcStatus(r.status());
   FillRollout(*r, true, response);
   return grpc::Status::OK;
@@ -333,7 +349,8 @@ grpc::Status AdminService::Act(grpc::ServerContext* ctx, absl::string_view metho
                                                                               const std::string&)) {
   auto who = Authorize(ctx, method);
   if (!who.ok()) return ToGrpcStatus(who.status());
-  absl::StatusOr<Release> r = (engine_->*verb)(who->name, request->route(), request->reason());
+  absl::StatusOr<Release> r = RetryingConflicts(
+      [&] { return (engine_->*verb)(who->name, request->route(), request->reason()); });
   if (!r.ok()) return ToGrpcStatus(r.status());
   FillRollout(*r, true, response);
   return grpc::Status::OK;

@@ -167,7 +167,7 @@ absl::StatusOr<PoolStats> SharedWindowSource::Window(const std::string& route,
   if (!replicas.ok()) return replicas.status();  // no data: the engine holds
   const int64_t seconds = std::clamp<int64_t>(
       absl::ToInt64Seconds(absl::Ceil(window, absl::Seconds(1))), 1, kKeptSeconds);
-  const int64_t last = absl::ToUnixSeconds(absl::Now()) - 2;
+  const int64_t last = absl::ToUnixSeconds(absl::Now()) - 3;
   const int64_t first = last - seconds + 1;
   metrics::WindowCounts sum = metrics::EmptyCounts(absl::Seconds(seconds));
   int contributing = 0;

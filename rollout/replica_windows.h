@@ -7,7 +7,7 @@
 // expires with the lease and its traffic drops out.
 //
 // SharedWindowSource: the MetricSource the engine uses then. A window is the sum, over the
-// live replicas' keys, of the whole seconds that end two seconds ago (a second is published
+// live replicas' keys, of the whole seconds that end three seconds ago (a second is published
 // once it is over, within the next second). Seconds are wall-clock seconds, so replicas on
 // different hosts add up the same seconds. A live replica that has not published up to the
 // window's end makes the window UNAVAILABLE (the engine holds): the engine never judges part
