@@ -70,14 +70,6 @@ std::vector<AuditEntry> ReadEntries(const std::string& path, int* skipped) {
 
 }  // namespace
 
-void AuditLog::Reread() {
-  if (path_.empty()) return;
-  int skipped = 0;
-  std::vector<AuditEntry> entries = ReadEntries(path_, &skipped);
-  std::lock_guard<std::mutex> lock(mu_);
-  entries_ = std::move(entries);
-}
-
 absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path) {
   if (path.empty()) return std::unique_ptr<AuditLog>(new AuditLog("", -1));
   int skipped = 0;

@@ -66,8 +66,6 @@ class AuditLog final {
   };
   Page Read(const Query& query) const;
 
-  // Reads the file again (a follower replica: the leader appends to it).
-  void Reread();
   // In memory only: adds an entry of a shared log at its place by seq, once (a second
   // copy of the same seq is ignored).
   void Mirror(AuditEntry entry);

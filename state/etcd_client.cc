@@ -159,15 +159,6 @@ absl::StatusOr<v3electionpb::CampaignResponse> EtcdClient::Campaign(const std::s
       wait);
 }
 
-absl::StatusOr<v3electionpb::LeaderResponse> EtcdClient::Leader(const std::string& election) {
-  v3electionpb::LeaderRequest request;
-  request.set_name(election);
-  return Unary<v3electionpb::LeaderResponse>(
-      "Leader", [&](Member& m, grpc::ClientContext* ctx, v3electionpb::LeaderResponse* out) {
-        return m.election->Leader(ctx, request, out);
-      });
-}
-
 grpc::Status EtcdClient::Observe(
     const std::string& election, grpc::ClientContext* ctx,
     const std::function<void(const v3electionpb::LeaderResponse&)>& on_leader) {

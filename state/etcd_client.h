@@ -50,7 +50,6 @@ class EtcdClient final {
   absl::StatusOr<v3electionpb::CampaignResponse> Campaign(const std::string& election,
                                                           int64_t lease, const std::string& value,
                                                           absl::Duration wait);
-  absl::StatusOr<v3electionpb::LeaderResponse> Leader(const std::string& election);
   // Streams every leader of `election` to `on_leader` until the stream ends (an error, or
   // ctx->TryCancel()); on the member in use.
   grpc::Status Observe(const std::string& election, grpc::ClientContext* ctx,

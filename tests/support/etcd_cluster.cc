@@ -88,8 +88,6 @@ std::string EtcdCluster::EndpointsYaml() const {
 }
 
 void EtcdCluster::Kill(int member) { members_[member].process->Signal(SIGKILL); }
-void EtcdCluster::Pause(int member) { members_[member].process->Signal(SIGSTOP); }
-void EtcdCluster::Resume(int member) { members_[member].process->Signal(SIGCONT); }
 
 std::string EtcdCluster::Log(int member) const { return members_[member].process->Log(); }
 

@@ -32,9 +32,7 @@ class EtcdCluster {
   // `endpoints()` as a YAML flow list: ["127.0.0.1:1", "127.0.0.1:2"]
   std::string EndpointsYaml() const;
 
-  void Kill(int member);    // SIGKILL
-  void Pause(int member);   // SIGSTOP
-  void Resume(int member);  // SIGCONT
+  void Kill(int member);  // SIGKILL
   // Starts killed members again on their data (all of them first: a member serves only
   // once it has a quorum); true once every one serves.
   bool Restart(const std::vector<int>& members);
