@@ -13,13 +13,15 @@ struct MethodRole {
 
 // Reads for viewers; every change of state for admins.
 constexpr MethodRole kMethodRoles[] = {
-    {"GetConfig", Role::kViewer},    {"ListRoutes", Role::kViewer},
-    {"GetAuditLog", Role::kViewer},  {"GetRollout", Role::kViewer},
-    {"ListReleases", Role::kViewer}, {"WatchRollout", Role::kViewer},
-    {"SetWeights", Role::kAdmin},    {"ReloadConfig", Role::kAdmin},
-    {"StartRollout", Role::kAdmin},  {"PauseRollout", Role::kAdmin},
-    {"ResumeRollout", Role::kAdmin}, {"PromoteRollout", Role::kAdmin},
-    {"AbortRollout", Role::kAdmin},
+    {"GetConfig", Role::kViewer},        {"ListRoutes", Role::kViewer},
+    {"GetAuditLog", Role::kViewer},      {"GetRollout", Role::kViewer},
+    {"ListReleases", Role::kViewer},     {"WatchRollout", Role::kViewer},
+    {"SetWeights", Role::kAdmin},        {"ReloadConfig", Role::kAdmin},
+    {"StartRollout", Role::kAdmin},      {"PauseRollout", Role::kAdmin},
+    {"ResumeRollout", Role::kAdmin},     {"PromoteRollout", Role::kAdmin},
+    {"AbortRollout", Role::kAdmin},      {"ListVersions", Role::kViewer},
+    {"GetVersion", Role::kViewer},       {"AddVersion", Role::kAdmin},
+    {"DeactivateVersion", Role::kAdmin},
 };
 
 }  // namespace

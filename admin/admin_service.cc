@@ -249,6 +249,8 @@ void FillRollout(const Release& r, bool with_decisions, v1::Rollout* out) {
   out->set_id(r.id);
   out->set_stable(r.spec.stable);
   out->set_candidate(r.spec.candidate);
+  out->set_stable_version(r.spec.stable_version);
+  out->set_candidate_version(r.spec.candidate_version);
   out->set_total_steps(r.TotalSteps());
   out->set_candidate_percent(r.CandidatePercent());
   for (const auto& [pool, share] :

@@ -65,6 +65,16 @@ class AdminService final : public admin::v1::AdminService::Service {
                             grpc::ServerWriter<admin::v1::RolloutEvent>* writer) override;
   grpc::Status ListReleases(grpc::ServerContext* ctx, const admin::v1::ListReleasesRequest* request,
                             admin::v1::ListReleasesResponse* response) override;
+  // The version registry (version_methods.cc).
+  grpc::Status AddVersion(grpc::ServerContext* ctx, const admin::v1::AddVersionRequest* request,
+                          admin::v1::Version* response) override;
+  grpc::Status ListVersions(grpc::ServerContext* ctx, const admin::v1::ListVersionsRequest* request,
+                            admin::v1::ListVersionsResponse* response) override;
+  grpc::Status GetVersion(grpc::ServerContext* ctx, const admin::v1::GetVersionRequest* request,
+                          admin::v1::Version* response) override;
+  grpc::Status DeactivateVersion(grpc::ServerContext* ctx,
+                                 const admin::v1::DeactivateVersionRequest* request,
+                                 admin::v1::Version* response) override;
 
  private:
   // The caller, if AccessPolicy lets it call `method`.
@@ -75,6 +85,8 @@ class AdminService final : public admin::v1::AdminService::Service {
                    absl::StatusOr<Release> (RolloutEngine::*verb)(const std::string&,
                                                                   const std::string&,
                                                                   const std::string&));
+  // A version as the API shows it: its state and shares now, and its last release.
+  void FillVersion(const VersionRecord& v, admin::v1::Version* out) const;
   void FillRoutes(const Controller::View& view, absl::Duration window,
                   google::protobuf::RepeatedPtrField<admin::v1::Route>* routes,
                   google::protobuf::RepeatedPtrField<admin::v1::Pool>* pools) const;

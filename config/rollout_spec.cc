@@ -43,6 +43,8 @@ nlohmann::json RolloutSpec::ToJson() const {
   j["strategy"] = StrategyName(strategy);
   j["stable"] = stable;
   j["candidate"] = candidate;
+  if (!stable_version.empty()) j["stable_version"] = stable_version;
+  if (!candidate_version.empty()) j["candidate_version"] = candidate_version;
   j["steps"] = steps;
   j["interval_seconds"] = absl::ToDoubleSeconds(analysis.interval);
   j["min_requests"] = analysis.min_requests;
@@ -72,6 +74,8 @@ absl::StatusOr<RolloutSpec> RolloutSpec::FromJson(const nlohmann::json& j) {
     s.strategy = *strategy;
     s.stable = j.at("stable").get<std::string>();
     s.candidate = j.at("candidate").get<std::string>();
+    s.stable_version = j.value("stable_version", "");
+    s.candidate_version = j.value("candidate_version", "");
     s.steps = j.at("steps").get<std::vector<double>>();
     s.analysis.interval = absl::Seconds(j.at("interval_seconds").get<double>());
     s.analysis.min_requests = j.at("min_requests").get<uint64_t>();

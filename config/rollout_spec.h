@@ -51,6 +51,10 @@ struct RolloutSpec {
   Strategy strategy = Strategy::kCanary;
   std::string stable;
   std::string candidate;
+  // The registered versions the two pools serve ("" for a pool with none). A rollout may
+  // name versions instead of pools; the engine fills these in.
+  std::string stable_version;
+  std::string candidate_version;
   // canary: the candidate's percentages, rising, each in (0, 100]. ab_test: one value, the
   // candidate's share of the split (default 50). shadow: the canary that promotion starts.
   std::vector<double> steps;
@@ -62,6 +66,12 @@ struct RolloutSpec {
   double alpha = 0.05;                                // ab_test significance level
   bool auto_promote = false;                          // ab_test: act on the verdict
   std::string notes;                                  // release notes
+
+  // The version's name where one is registered, else the pool's.
+  const std::string& StableName() const { return stable_version.empty() ? stable : stable_version; }
+  const std::string& CandidateName() const {
+    return candidate_version.empty() ? candidate : candidate_version;
+  }
 
   nlohmann::json ToJson() const;
   static absl::StatusOr<RolloutSpec> FromJson(const nlohmann::json& j);

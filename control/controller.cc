@@ -156,30 +156,12 @@ absl::Status Controller::CommitLocked(PersistedState next,
                                       std::shared_ptr<const routing::RoutingTable> table,
                                       AuditEntry entry, const Fence* fence) {
   if (table != nullptr) next.table_fingerprint = TableFingerprint(*table);
+  MarkServedLocked(&next, entry.time);
   if (backend_->shared()) entry.replica = replica_name_;
   RETURN_IF_ERROR(backend_->Commit(&next, &entry, fence));
   state_ = std::move(next);
   if (table != nullptr) store_.Publish(std::move(table));
   return absl::OkStatus();
-}
-
-template <typename Change>
-auto Controller::Retrying(Change change) -> decltype(change()) {
-  constexpr int kAttempts = 8;
-  for (int attempt = 1;; ++attempt) {
-    bool moved = false;
-    std::function<void()> then;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      auto result = change();
-      if (result.ok() || !IsStoreConflict(result.status()) || attempt == kAttempts) {
-        return result;
-      }
-      moved = RefreshLocked();
-      then = on_adopt_;
-    }
-    if (moved && then) then();
-  }
 }
 
 bool Controller::RefreshLocked() {
@@ -307,6 +289,9 @@ absl::StatusOr<uint64_t> Controller::SetWeightsLocked(const std::string& actor,
     total += weight;
   }
   if (total <= 0) return absl::InvalidArgumentError("weights: all weights are zero");
+  std::vector<routing::SplitSpec> split;
+  for (const auto& [pool, weight] : weights) split.push_back({pool, weight});
+  RETURN_IF_ERROR(CheckNotDeactivatedLocked(split));
   if (reason.empty()) {
     return absl::InvalidArgumentError("reason: required, it goes to the audit log");
   }
@@ -314,8 +299,7 @@ absl::StatusOr<uint64_t> Controller::SetWeightsLocked(const std::string& actor,
   PersistedState next = state_;
   next.generation += 1;
   RouteOverride& o = next.overrides[route];
-  o.split.clear();
-  for (const auto& [pool, weight] : weights) o.split.push_back({pool, weight});
+  o.split = std::move(split);
   o.file_fingerprint = RouteFingerprint(*spec);
   auto table = Build(config_, next.overrides, next.generation);
   if (!table.ok()) return table.status();
@@ -416,6 +400,7 @@ absl::StatusOr<uint64_t> Controller::CommitRollout(const std::string& route,
       return absl::FailedPreconditionError(
           absl::StrCat("route \"", route, "\" is no longer in the config file"));
     }
+    RETURN_IF_ERROR(CheckNotDeactivatedLocked(change->split));
     before = SplitJson(EffectiveSplit(*spec, state_.overrides));
     change->file_fingerprint = RouteFingerprint(*spec);
     after = SplitJson(change->split);

@@ -107,6 +107,25 @@ class Controller final {
   // The engine's records as last committed (or loaded at startup).
   nlohmann::json rollouts() const;
 
+  // The version registry (state/version_record.h), committed and audited with the state.
+  // Add: INVALID_ARGUMENT names a bad field or unknown pool, ALREADY_EXISTS a taken name,
+  // FAILED_PRECONDITION a pool that already holds a live version. Deactivate: NOT_FOUND,
+  // or FAILED_PRECONDITION naming the traffic the version still serves. Both fill in who
+  // and when.
+  absl::StatusOr<VersionRecord> AddVersion(const std::string& actor, VersionRecord version,
+                                           const std::string& reason);
+  absl::StatusOr<VersionRecord> DeactivateVersion(const std::string& actor, const std::string& name,
+                                                  const std::string& reason);
+  std::map<std::string, VersionRecord> Versions() const;
+  // What a rollout's stable or candidate names: a version (then its pool), or a pool (then
+  // its live version, "" if it has none, as before versions existed). A deactivated version
+  // (or a pool whose versions are all deactivated) is FAILED_PRECONDITION saying so.
+  struct Named {
+    std::string pool;
+    std::string version;
+  };
+  absl::StatusOr<Named> ResolveVersion(const std::string& name) const;
+
   // Takes a state another replica committed (the backend's watch calls it): reconciles it
   // with this replica's file and publishes its table. An older or equal revision is ignored.
   // Then calls the SetOnAdopt callback, outside the lock.
@@ -155,6 +174,13 @@ class Controller final {
   // Routes a rollout holds keep their weights while their pools exist.
   static std::vector<std::string> Reconcile(const Config& file, Overrides* overrides,
                                             const std::set<std::string>& held);
+  // FAILED_PRECONDITION if any pool `split` gives traffic holds only deactivated versions.
+  absl::Status CheckNotDeactivatedLocked(const std::vector<routing::SplitSpec>& split) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Versions whose pool gets traffic in `next` for the first time since they were
+  // registered are marked first_served at `now`.
+  void MarkServedLocked(PersistedState* next, absl::Time now) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   static absl::StatusOr<std::shared_ptr<const routing::RoutingTable>> Build(
       const Config& file, const Overrides& overrides, uint64_t generation);
   // Steps 3-4 above; a null table publishes nothing.
@@ -177,6 +203,26 @@ class Controller final {
   std::vector<std::string> startup_notes_;
   routing::RoutingTableStore store_;
 };
+
+// Defined here so that each of the controller*.cc files can use it.
+template <typename Change>
+auto Controller::Retrying(Change change) -> decltype(change()) {
+  constexpr int kAttempts = 8;
+  for (int attempt = 1;; ++attempt) {
+    bool moved = false;
+    std::function<void()> then;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto result = change();
+      if (result.ok() || !IsStoreConflict(result.status()) || attempt == kAttempts) {
+        return result;
+      }
+      moved = RefreshLocked();
+      then = on_adopt_;
+    }
+    if (moved && then) then();
+  }
+}
 
 // Fingerprints start with their format, so that one written by an older version is told
 // apart from a changed file.

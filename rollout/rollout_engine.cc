@@ -1,6 +1,7 @@
 #include "rollout/rollout_engine.h"
 
 #include <cstdio>
+#include <tuple>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -19,6 +20,23 @@ std::string AuditVerb(DecisionKind kind) {
   std::string verb = DecisionKindName(kind);
   verb[0] = absl::ascii_toupper(verb[0]);
   return "Rollout" + verb;
+}
+
+// Puts the pools behind the versions `spec` names (or the versions behind its pools) in
+// it; a deactivated version is refused, naming the side.
+absl::Status NameVersions(const Controller& controller, RolloutSpec* spec) {
+  for (auto [field, name, version] :
+       {std::tuple{"stable", &spec->stable, &spec->stable_version},
+        std::tuple{"candidate", &spec->candidate, &spec->candidate_version}}) {
+    absl::StatusOr<Controller::Named> named = controller.ResolveVersion(*name);
+    if (!named.ok()) {
+      return absl::Status(named.status().code(),
+                          absl::StrCat(field, ": ", named.status().message()));
+    }
+    *name = named->pool;
+    *version = named->version;
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -140,6 +158,8 @@ absl::Status RolloutEngine::CommitLocked(Release next, Decision decision,
                                {"strategy", StrategyName(next.spec.strategy)},
                                {"stable", next.spec.stable},
                                {"candidate", next.spec.candidate},
+                               {"stable_version", next.spec.stable_version},
+                               {"candidate_version", next.spec.candidate_version},
                                {"phase", PhaseName(next.phase)},
                                {"step", next.step + 1},
                                {"candidate_percent", next.CandidatePercent()},
@@ -160,13 +180,14 @@ absl::StatusOr<Release> RolloutEngine::Start(const std::string& actor, RolloutSp
 absl::StatusOr<Release> RolloutEngine::StartLocked(const std::string& actor, RolloutSpec spec,
                                                    const std::string& reason,
                                                    const std::string& source, uint64_t follows) {
+  RETURN_IF_ERROR(NameVersions(*controller_, &spec));
   RETURN_IF_ERROR(ValidateRolloutSpec(*controller_->Current().table, &spec));
   for (const auto& [id, r] : releases_) {
     if (r.active() && r.spec.route == spec.route) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("route \"", spec.route, "\" already has rollout #", id, " in progress (",
-                       StrategyName(r.spec.strategy), " ", r.spec.stable, " -> ", r.spec.candidate,
-                       ", ", PhaseName(r.phase), "); promote or abort it first"));
+      return absl::FailedPreconditionError(absl::StrCat(
+          "route \"", spec.route, "\" already has rollout #", id, " in progress (",
+          StrategyName(r.spec.strategy), " ", r.spec.StableName(), " -> ", r.spec.CandidateName(),
+          ", ", PhaseName(r.phase), "); promote or abort it first"));
     }
   }
   const absl::Time now = options_.clock();
@@ -187,8 +208,8 @@ absl::StatusOr<Release> RolloutEngine::StartLocked(const std::string& actor, Rol
              0,
              DecisionKind::kStart,
              actor,
-             absl::StrCat(StrategyName(r.spec.strategy), " ", r.spec.stable, " -> ",
-                          r.spec.candidate, ": ", what, "; first analysis in ",
+             absl::StrCat(StrategyName(r.spec.strategy), " ", r.spec.StableName(), " -> ",
+                          r.spec.CandidateName(), ": ", what, "; first analysis in ",
                           absl::FormatDuration(r.spec.analysis.interval),
                           reason.empty() ? "" : absl::StrCat(" (", reason, ")")),
              r.spec.ToJson()};
@@ -275,12 +296,12 @@ absl::Status RolloutEngine::EndLocked(Release next, DecisionKind end, const std:
   next.outcome_reason = detail;
   std::string outcome;
   if (!promote) {
-    outcome = absl::StrCat(detail, "; ", next.spec.stable, " back to 100%");
+    outcome = absl::StrCat(detail, "; ", next.spec.StableName(), " back to 100%");
   } else if (follow_up.has_value()) {
     outcome = absl::StrCat(detail, "; starting a ", StrategyName(follow_up->strategy), " of ",
                            next.spec.candidate);
   } else {
-    outcome = absl::StrCat(detail, "; ", next.spec.candidate, " now takes 100%");
+    outcome = absl::StrCat(detail, "; ", next.spec.CandidateName(), " now takes 100%");
   }
   Decision d{{}, 0, end, actor, std::move(outcome), std::move(data)};
   RETURN_IF_ERROR(CommitLocked(next, std::move(d), RouteChangeFor(next)));
@@ -347,7 +368,9 @@ std::vector<std::string> RolloutEngine::StartDeclared(const std::vector<RolloutS
   std::lock_guard<std::mutex> lock(mu_);
   for (const RolloutSpec& spec : declared) {
     RolloutSpec filled = spec;
-    if (absl::Status s = ValidateRolloutSpec(*controller_->Current().table, &filled); !s.ok()) {
+    absl::Status s = NameVersions(*controller_, &filled);
+    if (s.ok()) s = ValidateRolloutSpec(*controller_->Current().table, &filled);
+    if (!s.ok()) {
       notes.push_back(absl::StrCat("rollout on ", spec.route, " not started: ", s.message()));
       continue;
     }

@@ -80,7 +80,7 @@ std::optional<Move> HoldOrFail(Release* next, const Verdict& v) {
 std::string Percent(double p) { return absl::StrFormat("%g%%", p); }
 
 std::string Where(const Release& r) {
-  return absl::StrCat(r.spec.candidate, " at ", Percent(r.CandidatePercent()), " (step ",
+  return absl::StrCat(r.spec.CandidateName(), " at ", Percent(r.CandidatePercent()), " (step ",
                       r.step + 1, "/", r.TotalSteps(), ")");
 }
 

@@ -97,6 +97,14 @@ absl::StatusOr<PersistedState> StateFromJson(const std::string& text, const std:
       if (r.is_string()) state.held_routes.insert(r.get<std::string>());
     }
   }
+  if (j.contains("versions") && !j["versions"].is_array()) {
+    return corrupt("\"versions\" must be a list");
+  }
+  for (const auto& v : j.value("versions", nlohmann::json::array())) {
+    absl::StatusOr<VersionRecord> version = VersionRecord::FromJson(v);
+    if (!version.ok()) return corrupt(absl::StrCat("versions: ", version.status().message()));
+    state.versions.emplace(version->name, *std::move(version));
+  }
   return state;
 }
 
@@ -121,6 +129,11 @@ std::string StateToJson(const PersistedState& state) {
   }
   if (!state.rollouts.is_null()) j["rollouts"] = state.rollouts;
   j["held_routes"] = state.held_routes;
+  if (!state.versions.empty()) {
+    nlohmann::json versions = nlohmann::json::array();
+    for (const auto& [name, v] : state.versions) versions.push_back(v.ToJson());
+    j["versions"] = std::move(versions);
+  }
   return j.dump(2) + "\n";
 }
 

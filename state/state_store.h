@@ -23,6 +23,7 @@
 
 #include "absl/status/statusor.h"
 #include "routing/routing_table.h"
+#include "state/version_record.h"
 
 namespace rollout::control {
 
@@ -45,6 +46,9 @@ struct PersistedState {
   // weights move only through the engine.
   nlohmann::json rollouts;
   std::set<std::string> held_routes;
+  // The version registry, by version name (deactivated versions stay, so that a name is
+  // never reused).
+  std::map<std::string, VersionRecord> versions;
   // A shared store's bookkeeping: the number of the last audit entry, and the id of the
   // commit that wrote this state (so a writer whose answer was lost can tell it landed).
   uint64_t audit_seq = 0;

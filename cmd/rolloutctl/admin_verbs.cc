@@ -114,7 +114,7 @@ int History(Client& client, const Args& a) {
                   std::printf(
                       "#%-4llu %-10s %-10s %s -> %s  %-11s %s .. %s  by %s%s%s\n",
                       static_cast<unsigned long long>(r.id()), r.route().c_str(),
-                      r.strategy().c_str(), r.stable().c_str(), r.candidate().c_str(),
+                      r.strategy().c_str(), StableName(r).c_str(), CandidateName(r).c_str(),
                       r.outcome().c_str(), Local(r.start_time()).c_str(),
                       r.end_time().empty() ? "now" : Local(r.end_time(), "%H:%M:%S").c_str(),
                       r.started_by().c_str(),

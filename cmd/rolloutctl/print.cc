@@ -6,6 +6,20 @@
 
 namespace rollout::ctl {
 
+namespace {
+
+std::string Side(const std::string& version, const std::string& pool) {
+  if (version.empty() || version == pool) return pool;
+  return version + " (pool " + pool + ")";
+}
+
+}  // namespace
+
+std::string StableName(const v1::Rollout& r) { return Side(r.stable_version(), r.stable()); }
+std::string CandidateName(const v1::Rollout& r) {
+  return Side(r.candidate_version(), r.candidate());
+}
+
 Traffic TrafficOf(const v1::Route& route, const std::string& pool) {
   Traffic out;
   for (const auto& t : route.traffic()) {
@@ -26,9 +40,9 @@ void PrintRoutes(const google::protobuf::RepeatedPtrField<v1::Route>& routes) {
     if (route.has_rollout()) {
       const v1::Rollout& r = route.rollout();
       std::printf("  rollout #%llu %s %s -> %s: %s, step %u/%u, %s at %g%%\n",
-                  static_cast<unsigned long long>(r.id()), r.strategy().c_str(), r.stable().c_str(),
-                  r.candidate().c_str(), r.phase().c_str(), r.step(), r.total_steps(),
-                  r.candidate().c_str(), r.candidate_percent());
+                  static_cast<unsigned long long>(r.id()), r.strategy().c_str(),
+                  StableName(r).c_str(), CandidateName(r).c_str(), r.phase().c_str(), r.step(),
+                  r.total_steps(), CandidateName(r).c_str(), r.candidate_percent());
     }
     if (!route.active_pool().empty())
       std::printf("  active version: %s\n", route.active_pool().c_str());
@@ -72,8 +86,8 @@ void PrintDecision(const v1::Decision& d) {
 void PrintRollout(const v1::Rollout& r) {
   std::printf("rollout #%llu on %s: %s %s -> %s, %s, step %u/%u, %s at %g%%\n",
               static_cast<unsigned long long>(r.id()), r.route().c_str(), r.strategy().c_str(),
-              r.stable().c_str(), r.candidate().c_str(), r.phase().c_str(), r.step(),
-              r.total_steps(), r.candidate().c_str(), r.candidate_percent());
+              StableName(r).c_str(), CandidateName(r).c_str(), r.phase().c_str(), r.step(),
+              r.total_steps(), CandidateName(r).c_str(), r.candidate_percent());
   std::printf("  started %s by %s (%s)%s%s\n", Local(r.start_time()).c_str(),
               r.started_by().c_str(), r.source().c_str(), r.reason().empty() ? "" : ": ",
               r.reason().c_str());

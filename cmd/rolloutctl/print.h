@@ -28,6 +28,10 @@ void PrintPools(const google::protobuf::RepeatedPtrField<v1::Pool>& pools);
 // An RFC 3339 time from the API as people read it: local time, to the second. `format`
 // is absl::FormatTime's.
 std::string Local(const std::string& rfc3339, const char* format = "%Y-%m-%d %H:%M:%S");
+// A rollout's side as people read it: "v2 (pool canary)" for a registered version on a
+// pool of another name, else the one name.
+std::string StableName(const v1::Rollout& r);
+std::string CandidateName(const v1::Rollout& r);
 // One line per decision.
 void PrintDecision(const v1::Decision& d);
 void PrintRollout(const v1::Rollout& r);

@@ -84,8 +84,8 @@ bool ParseSteps(const std::string& text, std::vector<double>* out) {
 void AddStartFlags(CLI::App* start, StartFlags* f) {
   start->add_option("--strategy", f->strategy, "canary | blue_green | ab_test | shadow")
       ->capture_default_str();
-  start->add_option("--stable", f->stable, "the pool serving now")->required();
-  start->add_option("--candidate", f->candidate, "the pool being released")->required();
+  start->add_option("--stable", f->stable, "the pool or version serving now")->required();
+  start->add_option("--candidate", f->candidate, "the pool or version being released")->required();
   start->add_option("--steps", f->steps, "canary: candidate percentages, e.g. 5,25,50,100");
   start->add_option("--interval", f->interval, "analysis interval (default 30s)");
   start->add_option("--min-requests", f->min_requests, "per window; below it a step holds");
@@ -176,8 +176,8 @@ int Events(Client& client, const std::string& route, bool until_done) {
         std::printf("%s #%llu %s %s -> %s: %s, step %u/%u\n",
                     Local(event.time(), "%H:%M:%S").c_str(),
                     static_cast<unsigned long long>(event.rollout().id()),
-                    event.rollout().strategy().c_str(), event.rollout().stable().c_str(),
-                    event.rollout().candidate().c_str(), event.rollout().phase().c_str(),
+                    event.rollout().strategy().c_str(), StableName(event.rollout()).c_str(),
+                    CandidateName(event.rollout()).c_str(), event.rollout().phase().c_str(),
                     event.rollout().step(), event.rollout().total_steps());
       } else {
         std::printf("%s %s\n", Local(event.time(), "%H:%M:%S").c_str(), event.detail().c_str());

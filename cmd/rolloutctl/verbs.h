@@ -30,6 +30,11 @@ struct StartFlags {
   bool auto_promote = false;
 };
 
+// The flags of `version add`.
+struct VersionFlags {
+  std::string name, pool, model, model_version, artifact, digest, notes;
+};
+
 // Every verb's arguments; each verb binds the ones it takes.
 struct Args {
   std::string route;
@@ -45,6 +50,7 @@ struct Args {
   int count = 0;
   std::string health_target = "127.0.0.1:8500";
   StartFlags start;
+  VersionFlags version;
 };
 
 struct Verb {
@@ -57,9 +63,11 @@ struct Verb {
 
 std::vector<Verb> AdminVerbs();    // status, routes, set-weight, reload, audit, history, health
 std::vector<Verb> RolloutVerbs();  // rollout start, pause, resume, promote, abort, get, ...
+std::vector<Verb> VersionVerbs();  // version add, list, get, deactivate
 inline std::vector<Verb> AllVerbs() {
   std::vector<Verb> all = AdminVerbs();
   for (Verb& v : RolloutVerbs()) all.push_back(std::move(v));
+  for (Verb& v : VersionVerbs()) all.push_back(std::move(v));
   return all;
 }
 

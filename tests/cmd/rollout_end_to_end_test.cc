@@ -16,6 +16,7 @@
 #include "inference/grpc_predict_v2.grpc.pb.h"
 #include "tests/support/http_get.h"
 #include "tests/support/http_receiver.h"
+#include "tests/support/inference_load.h"
 #include "tests/support/kserve_request.h"
 #include "tests/support/proxy_process.h"
 
@@ -26,61 +27,6 @@ using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 constexpr char kAdminSecret[] = "release-bot-secret-0123456789";
-
-// Steady ModelInfer calls (about 400/s) through the proxy until stopped; counts the
-// answers by the pool that served them.
-class Load {
- public:
-  // `force`: a pool to name in x-rollout-pool on every call ("" for none).
-  explicit Load(std::string target, std::string force = "") : force_(std::move(force)) {
-    Retarget(std::move(target));
-  }
-  ~Load() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
-  }
-  void Retarget(std::string target) {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
-    stop_ = false;
-    thread_ = std::thread([this, target] {
-      grpc::ChannelArguments args;
-      args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-      auto stub = inference::GRPCInferenceService::NewStub(
-          grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args));
-      while (!stop_) {
-        grpc::ClientContext ctx;
-        ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
-        if (!force_.empty()) ctx.AddMetadata("x-rollout-pool", force_);
-        inference::ModelInferResponse response;
-        grpc::Status s = stub->ModelInfer(&ctx, InferRequest(), &response);
-        auto it = ctx.GetServerInitialMetadata().find("x-rollout-pool");
-        std::string pool = it == ctx.GetServerInitialMetadata().end()
-                               ? "-"
-                               : std::string(it->second.data(), it->second.size());
-        {
-          std::lock_guard<std::mutex> lock(mu_);
-          ++served_[pool][s.ok()];
-        }
-        std::this_thread::sleep_for(std::chrono::microseconds(2500));
-      }
-    });
-  }
-  // Answers since the last call, by pool, and reset.
-  std::map<std::string, std::map<bool, int>> Take() {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto out = std::move(served_);
-    served_.clear();
-    return out;
-  }
-
- private:
-  const std::string force_;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-  std::mutex mu_;
-  std::map<std::string, std::map<bool, int>> served_;
-};
 
 class RolloutEndToEndTest : public ::testing::Test {
  protected:
@@ -141,7 +87,7 @@ routes:
 };
 
 TEST_F(RolloutEndToEndTest, GoodCanaryIsPromotedAndFaultyOneIsAborted) {
-  Load load(proxy_->address());
+  InferenceLoad load(proxy_->address());
   std::string out;
   ASSERT_EQ(Ctl({"rollout",
                  "start",
@@ -226,7 +172,7 @@ TEST_F(RolloutEndToEndTest, GoodCanaryIsPromotedAndFaultyOneIsAborted) {
 }
 
 TEST_F(RolloutEndToEndTest, KillNineMidRolloutGoesOnFromTheSameStep) {
-  auto load = std::make_unique<Load>(proxy_->address());
+  auto load = std::make_unique<InferenceLoad>(proxy_->address());
   std::string out;
   ASSERT_EQ(
       Ctl({"rollout", "start", "infer", "--stable", "v1", "--candidate", "v2", "--steps",
@@ -260,8 +206,8 @@ TEST_F(RolloutEndToEndTest, KillNineMidRolloutGoesOnFromTheSameStep) {
 }
 
 TEST_F(RolloutEndToEndTest, BlueGreenPreviewsBehindTheHeaderThenSwitchesAtOnce) {
-  Load plain(proxy_->address());
-  Load preview(proxy_->address(), "v2");  // testers reach the preview through the header
+  InferenceLoad plain(proxy_->address());
+  InferenceLoad preview(proxy_->address(), "v2");  // testers reach the preview through the header
   std::string out;
   ASSERT_EQ(Ctl({"rollout", "start", "infer", "--strategy", "blue_green", "--stable", "v1",
                  "--candidate", "v2", "--interval", "2s", "--min-requests", "20",
@@ -287,7 +233,7 @@ TEST_F(RolloutEndToEndTest, BlueGreenPreviewsBehindTheHeaderThenSwitchesAtOnce) 
   EXPECT_EQ(served["v1"][true], 0);
   EXPECT_GT(served["v2"][true], 20);
   // In the rollback window the old version stays routable, and abort flips back at once.
-  Load old(proxy_->address(), "v1");
+  InferenceLoad old(proxy_->address(), "v1");
   absl::SleepFor(absl::Milliseconds(300));
   EXPECT_GT(old.Take()["v1"][true], 5);
   ASSERT_EQ(Ctl({"rollout", "abort", "infer", "--reason", "rollback drill"}, &out), 0) << out;
@@ -367,7 +313,7 @@ routes:
     argv.insert(argv.end(), args.begin(), args.end());
     return RunCommand(argv, out, absl::Seconds(60));
   };
-  Load load(proxy.address());
+  InferenceLoad load(proxy.address());
   std::string out;
   ASSERT_EQ(ctl({"rollout", "start", "infer", "--stable", "v1", "--candidate", "v2", "--steps",
                  "30,60", "--interval", "3s", "--min-requests", "20", "--max-error-rate", "0.05",

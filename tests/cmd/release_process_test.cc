@@ -1,0 +1,162 @@
+// The release process end to end with real processes: demo-model-server versions behind a
+// real rollout-proxy, driven by rolloutctl. Versions are registered, listed with their
+// state and traffic, named by rollouts and the release history, and deactivated for good.
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/support/inference_load.h"
+#include "tests/support/proxy_process.h"
+
+namespace rollout::testing {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+
+constexpr char kAdminSecret[] = "release-bot-secret-0123456789";
+constexpr char kViewerSecret[] = "dashboard-secret-0123456789";
+
+class ReleaseProcessTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(v1_.ok() && v2_.ok());
+    dir_.WriteFile("admin.tokens", absl::StrCat("release-bot admin ", kAdminSecret,
+                                                "\ndashboard viewer ", kViewerSecret, "\n"));
+    token_ = dir_.WriteFile("bot.token", kAdminSecret);
+    viewer_ = dir_.WriteFile("viewer.token", kViewerSecret);
+    proxy_ = std::make_unique<ProxyProcess>(absl::StrReplaceAll(
+        R"(
+listen: 127.0.0.1:0
+workers: 2
+admin: { listen: 127.0.0.1:0, token_file: @DIR@/admin.tokens }
+state_dir: @DIR@/state
+pools:
+  - { name: stable, endpoints: ["@V1@"] }
+  - { name: canary, endpoints: ["@V2@"] }
+routes:
+  - name: infer
+    match: { method_prefix: /inference.GRPCInferenceService/ }
+    split: [ { pool: stable, weight: 100 } ]
+)",
+        {{"@DIR@", dir_.path()}, {"@V1@", v1_.address()}, {"@V2@", v2_.address()}}));
+    ASSERT_TRUE(proxy_->ok()) << proxy_->Log();
+  }
+
+  int Ctl(std::vector<std::string> args, std::string* out, const std::string& token = "") {
+    std::vector<std::string> argv = {kRolloutctlBin, "--admin", proxy_->admin_address(),
+                                     "--token-file", token.empty() ? token_ : token};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(argv, out, absl::Seconds(40));
+  }
+
+  // `version list --json`, by name.
+  std::map<std::string, nlohmann::json> Versions() {
+    std::string out;
+    EXPECT_EQ(Ctl({"version", "list", "--json"}, &out, viewer_), 0) << out;
+    std::map<std::string, nlohmann::json> by_name;
+    nlohmann::json j = nlohmann::json::parse(out, nullptr, false);
+    for (const auto& v : j.value("versions", nlohmann::json::array())) by_name[v["name"]] = v;
+    return by_name;
+  }
+
+  TempDir dir_;
+  DemoServerProcess v1_{{"--version", "v1"}};
+  DemoServerProcess v2_{{"--version", "v2"}};
+  std::string token_, viewer_;
+  std::unique_ptr<ProxyProcess> proxy_;
+};
+
+TEST_F(ReleaseProcessTest, VersionsAreRegisteredNamedByReleasesAndDeactivatedForGood) {
+  const std::string digest =
+      "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+  std::string out;
+  ASSERT_EQ(Ctl({"version", "add", "v1", "--pool", "stable", "--model", "classifier", "--artifact",
+                 "file:///models/classifier/1", "--notes", "first model"},
+                &out),
+            0)
+      << out;
+  ASSERT_EQ(
+      Ctl({"version", "add", "v2", "--pool", "canary", "--model", "classifier", "--artifact",
+           "file:///models/classifier/2", "--digest", digest, "--notes", "retrained on May data"},
+          &out),
+      0)
+      << out;
+  EXPECT_THAT(out, HasSubstr("registered version v2 on pool canary"));
+  EXPECT_EQ(Ctl({"version", "add", "v2", "--pool", "canary"}, &out), 1);
+  EXPECT_THAT(out, HasSubstr("ALREADY_EXISTS: version \"v2\" is already registered"));
+  EXPECT_EQ(Ctl({"version", "add", "v3", "--pool", "canary", "--digest", "md5:abc"}, &out), 1);
+  EXPECT_THAT(out, HasSubstr("INVALID_ARGUMENT: digest:"));
+  EXPECT_EQ(Ctl({"version", "add", "v3", "--pool", "nope"}, &out, viewer_), 1);
+  EXPECT_THAT(out, HasSubstr("PERMISSION_DENIED"));
+
+  auto versions = Versions();
+  ASSERT_EQ(versions.size(), 2u);
+  EXPECT_EQ(versions["v1"]["state"], "active");
+  EXPECT_EQ(versions["v1"]["shares"][0]["route"], "infer");
+  EXPECT_EQ(versions["v2"]["state"], "registered");
+  EXPECT_EQ(versions["v2"]["registered_by"], "release-bot");
+  EXPECT_EQ(versions["v2"]["digest"], digest);
+  EXPECT_EQ(versions["v2"]["notes"], "retrained on May data");
+  ASSERT_EQ(Ctl({"version", "list"}, &out, viewer_), 0) << out;
+  EXPECT_THAT(out, AllOf(HasSubstr("VERSION"), HasSubstr("infer 100%"), HasSubstr("registered")));
+
+  // A rollout names the versions; the proxy routes to their pools.
+  InferenceLoad load(proxy_->address());
+  ASSERT_EQ(Ctl({"rollout", "start", "infer", "--stable", "v1", "--candidate", "v2", "--steps",
+                 "50,100", "--interval", "1s", "--min-requests", "20", "--max-error-rate", "0.05",
+                 "--reason", "release v2"},
+                &out),
+            0)
+      << out;
+  EXPECT_THAT(out, HasSubstr("canary v1 (pool stable) -> v2 (pool canary)"));
+  versions = Versions();
+  EXPECT_EQ(versions["v2"]["state"], "candidate");
+  EXPECT_EQ(versions["v2"]["last_release_outcome"], "in_progress");
+  EXPECT_EQ(Ctl({"version", "deactivate", "v2", "--reason", "too early"}, &out), 1);
+  EXPECT_THAT(out, HasSubstr("FAILED_PRECONDITION: version \"v2\" still serves traffic (pool "
+                             "canary: route infer sends it 50%)"));
+  ASSERT_EQ(Ctl({"rollout", "events", "infer", "--until-done"}, &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("v2 now takes 100%"));
+  auto served = load.Take();
+  EXPECT_GT(served["canary"][true], 20);
+
+  ASSERT_EQ(Ctl({"history", "infer"}, &out, viewer_), 0) << out;
+  EXPECT_THAT(out, HasSubstr("v1 (pool stable) -> v2 (pool canary)  promoted"));
+  versions = Versions();
+  EXPECT_EQ(versions["v1"]["state"], "inactive");
+  EXPECT_EQ(versions["v2"]["state"], "active");
+  EXPECT_EQ(versions["v2"]["last_release"], "1");
+  EXPECT_EQ(versions["v2"]["last_release_outcome"], "promoted");
+
+  // v1 is retired for good: not a candidate, not given traffic.
+  ASSERT_EQ(Ctl({"version", "deactivate", "v1", "--reason", "CVE-2026-1234 in its runtime"}, &out),
+            0)
+      << out;
+  ASSERT_EQ(Ctl({"version", "get", "v1"}, &out, viewer_), 0) << out;
+  EXPECT_THAT(out, AllOf(HasSubstr("version v1  (pool stable)  deactivated"),
+                         HasSubstr("by release-bot: CVE-2026-1234 in its runtime"),
+                         HasSubstr("last release:  #1 promoted")));
+  EXPECT_EQ(Ctl({"rollout", "start", "infer", "--stable", "v2", "--candidate", "v1", "--steps",
+                 "50", "--max-error-rate", "0.05"},
+                &out),
+            1);
+  EXPECT_THAT(out, HasSubstr("FAILED_PRECONDITION: candidate: version \"v1\" (pool stable) is "
+                             "deactivated by release-bot"));
+  EXPECT_EQ(Ctl({"set-weight", "infer", "stable=50", "canary=50", "--reason", "x"}, &out), 1);
+  EXPECT_THAT(out, HasSubstr("version \"v1\" (pool stable) is deactivated"));
+  load.Take();
+  absl::SleepFor(absl::Milliseconds(300));
+  served = load.Take();
+  EXPECT_EQ(served["stable"][true] + served["stable"][false], 0);
+  EXPECT_GT(served["canary"][true], 20);
+
+  // The audit log has each registry change with its actor.
+  ASSERT_EQ(Ctl({"audit", "--json"}, &out, viewer_), 0) << out;
+  EXPECT_THAT(out, AllOf(HasSubstr("\"AddVersion\""), HasSubstr("\"DeactivateVersion\"")));
+}
+
+}  // namespace
+}  // namespace rollout::testing
