@@ -250,6 +250,15 @@ void FillRollout(const Release& r, bool with_decisions, v1::Rollout* out) {
   out->set_stable(r.spec.stable);
   out->set_candidate(r.spec.candidate);
   out->set_stable_version(r.spec.stable_version);
+  for (const Gate& g : r.gates) {
+    v1::Gate* gate = out->add_gates();
+    gate->set_name(g.name);
+    gate->set_state(GateStateName(g.state));
+    gate->set_detail(g.detail);
+    gate->set_by(g.by);
+    gate->set_time(Rfc3339(g.time));
+    if (!g.data.is_null()) gate->set_data_json(g.data.dump());
+  }
   out->set_candidate_version(r.spec.candidate_version);
   out->set_total_steps(r.TotalSteps());
   out->set_candidate_percent(r.CandidatePercent());
@@ -312,6 +321,11 @@ absl::StatusOr<RolloutSpec> SpecFromRequest(const v1::StartRolloutRequest& q) {
   if (q.alpha() != 0) spec.alpha = q.alpha();
   spec.auto_promote = q.auto_promote();
   spec.notes = q.notes();
+  if (!q.compatibility().empty()) {
+    absl::StatusOr<Compatibility> c = ParseCompatibility(q.compatibility());
+    if (!c.ok()) return c.status();
+    spec.compatibility = *c;
+  }
   return spec;
 }
 

@@ -2,11 +2,14 @@
 //
 //   demo-model-server --port 9001 --version v1
 //   demo-model-server --port 0 --version v2 --error-rate 0.2 --extra-latency-ms 30
+//   demo-model-server --port 0 --features 5          # a model that takes 5 features
+//   demo-model-server --port 0 --model-versions 1,2  # two versions of one model
 //
 // Prints "... listening on HOST:PORT" once serving (useful with --port 0), serves
 // grpc.health.v1.Health, and exits 0 on SIGTERM/SIGINT after draining for up to 5 s.
-// SIGUSR1 flips its health between SERVING and NOT_SERVING (inference keeps working), so
-// tests and the chaos soak can flap a backend's health.
+// SIGUSR1 flips its health between SERVING and NOT_SERVING, and its KServe ServerReady
+// with it (inference keeps working), so tests and the chaos soak can flap a backend's
+// health and readiness.
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <signal.h>
@@ -29,6 +32,12 @@ int main(int argc, char** argv) {
   app.add_option("--version", options.version, "model version served (also picks the weights)")
       ->capture_default_str();
   app.add_option("--model", options.model, "model name served")->capture_default_str();
+  app.add_option("--model-versions", options.model_versions,
+                 "model versions hosted, each with its own weights (default: --version)")
+      ->delimiter(',');
+  app.add_option("--features", options.features, "input features the model takes")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
   app.add_option("--error-rate", options.error_rate,
                  "share of inference calls that fail with INTERNAL, 0..1")
       ->check(CLI::Range(0.0, 1.0))
@@ -65,8 +74,14 @@ int main(int argc, char** argv) {
     return 1;
   }
   server->GetHealthCheckService()->SetServingStatus(true);
+  std::string versions = options.version;
+  if (!options.model_versions.empty()) {
+    versions.clear();
+    for (const std::string& v : options.model_versions)
+      versions += (versions.empty() ? "" : ",") + v;
+  }
   std::printf("demo-model-server: model %s version %s listening on %s:%d\n", options.model.c_str(),
-              options.version.c_str(), host.c_str(), bound);
+              versions.c_str(), host.c_str(), bound);
   std::fflush(stdout);
 
   int sig = 0;
@@ -74,6 +89,7 @@ int main(int argc, char** argv) {
   while (sigwait(&signals, &sig) == 0 && sig == SIGUSR1) {
     serving = !serving;
     server->GetHealthCheckService()->SetServingStatus(serving);
+    service.SetReady(serving);
     std::printf("demo-model-server: health %s\n", serving ? "SERVING" : "NOT_SERVING");
     std::fflush(stdout);
   }

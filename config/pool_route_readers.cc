@@ -71,11 +71,36 @@ absl::StatusOr<routing::UpstreamTlsSpec> ReadUpstreamTls(const Reader& in, const
   return tls;
 }
 
+namespace {
+
+absl::StatusOr<routing::HealthCheckSpec> ReadHealthCheck(const Reader& in, const YAML::Node& hc,
+                                                         const std::string& hpath) {
+  RETURN_IF_ERROR(in.CheckKeys(
+      hc, hpath, {"interval", "timeout", "healthy_threshold", "unhealthy_threshold", "service"}));
+  routing::HealthCheckSpec spec;
+  spec.enabled = true;
+  if (hc["interval"])
+    ASSIGN_OR_RETURN(spec.interval, in.Duration(hc["interval"], hpath + ".interval"));
+  if (hc["timeout"]) ASSIGN_OR_RETURN(spec.timeout, in.Duration(hc["timeout"], hpath + ".timeout"));
+  if (hc["healthy_threshold"]) {
+    ASSIGN_OR_RETURN(spec.healthy_threshold,
+                     in.Integer(hc["healthy_threshold"], hpath + ".healthy_threshold", 1, 100));
+  }
+  if (hc["unhealthy_threshold"]) {
+    ASSIGN_OR_RETURN(spec.unhealthy_threshold,
+                     in.Integer(hc["unhealthy_threshold"], hpath + ".unhealthy_threshold", 1, 100));
+  }
+  if (hc["service"]) ASSIGN_OR_RETURN(spec.service, in.String(hc["service"], hpath + ".service"));
+  return spec;
+}
+
+}  // namespace
+
 absl::StatusOr<routing::PoolSpec> ReadPool(const Reader& in, const YAML::Node& node,
                                            const std::string& path) {
-  RETURN_IF_ERROR(in.CheckKeys(
-      node, path,
-      {"name", "endpoints", "health_check", "outlier_detection", "max_concurrent_calls", "tls"}));
+  RETURN_IF_ERROR(in.CheckKeys(node, path,
+                               {"name", "endpoints", "health_check", "outlier_detection",
+                                "max_concurrent_calls", "tls", "model_name", "model_version"}));
   routing::PoolSpec pool;
   pool.definition = Reader::Canonical(node);
   if (!node["name"]) return in.Error(node, path, "missing required key \"name\"");
@@ -92,31 +117,20 @@ absl::StatusOr<routing::PoolSpec> ReadPool(const Reader& in, const YAML::Node& n
     pool.endpoints.push_back(std::move(address));
   }
   if (node["tls"]) ASSIGN_OR_RETURN(pool.tls, ReadUpstreamTls(in, node["tls"], path + ".tls"));
+  if (node["model_name"]) {
+    ASSIGN_OR_RETURN(pool.model_name, in.String(node["model_name"], path + ".model_name"));
+    if (pool.model_name.empty()) return in.Error(node, path + ".model_name", "must not be empty");
+  }
+  if (node["model_version"]) {
+    ASSIGN_OR_RETURN(pool.model_version, in.String(node["model_version"], path + ".model_version"));
+  }
   if (node["max_concurrent_calls"]) {
     ASSIGN_OR_RETURN(
         pool.max_concurrent_calls,
         in.Integer(node["max_concurrent_calls"], path + ".max_concurrent_calls", 1, INT32_MAX));
   }
   if (const YAML::Node hc = node["health_check"]) {
-    const std::string hpath = path + ".health_check";
-    RETURN_IF_ERROR(in.CheckKeys(
-        hc, hpath, {"interval", "timeout", "healthy_threshold", "unhealthy_threshold", "service"}));
-    routing::HealthCheckSpec& spec = pool.health_check;
-    spec.enabled = true;
-    if (hc["interval"])
-      ASSIGN_OR_RETURN(spec.interval, in.Duration(hc["interval"], hpath + ".interval"));
-    if (hc["timeout"])
-      ASSIGN_OR_RETURN(spec.timeout, in.Duration(hc["timeout"], hpath + ".timeout"));
-    if (hc["healthy_threshold"]) {
-      ASSIGN_OR_RETURN(spec.healthy_threshold,
-                       in.Integer(hc["healthy_threshold"], hpath + ".healthy_threshold", 1, 100));
-    }
-    if (hc["unhealthy_threshold"]) {
-      ASSIGN_OR_RETURN(
-          spec.unhealthy_threshold,
-          in.Integer(hc["unhealthy_threshold"], hpath + ".unhealthy_threshold", 1, 100));
-    }
-    if (hc["service"]) ASSIGN_OR_RETURN(spec.service, in.String(hc["service"], hpath + ".service"));
+    ASSIGN_OR_RETURN(pool.health_check, ReadHealthCheck(in, hc, path + ".health_check"));
   }
   if (const YAML::Node o = node["outlier_detection"]) {
     const std::string opath = path + ".outlier_detection";

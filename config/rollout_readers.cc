@@ -20,6 +20,38 @@ absl::StatusOr<std::vector<double>> Numbers(const Reader& in, const YAML::Node& 
   return out;
 }
 
+// The keys of particular strategies, the notes and the gates.
+absl::Status ReadStrategyKeys(const Reader& in, const YAML::Node& node, const std::string& path,
+                              RolloutSpec* spec) {
+  if (node["mirror_percent"]) {
+    ASSIGN_OR_RETURN(spec->mirror_percent,
+                     in.Number(node["mirror_percent"], path + ".mirror_percent"));
+  }
+  if (node["rollback_window"]) {
+    ASSIGN_OR_RETURN(spec->rollback_window,
+                     in.Duration(node["rollback_window"], path + ".rollback_window"));
+  }
+  if (node["duration"])
+    ASSIGN_OR_RETURN(spec->duration, in.Duration(node["duration"], path + ".duration"));
+  if (node["sample_size"]) {
+    ASSIGN_OR_RETURN(spec->sample_size,
+                     in.Integer(node["sample_size"], path + ".sample_size", 1, INT64_MAX));
+  }
+  if (node["alpha"]) ASSIGN_OR_RETURN(spec->alpha, in.Number(node["alpha"], path + ".alpha"));
+  if (node["auto_promote"]) {
+    ASSIGN_OR_RETURN(spec->auto_promote, in.Bool(node["auto_promote"], path + ".auto_promote"));
+  }
+  if (node["notes"]) ASSIGN_OR_RETURN(spec->notes, in.String(node["notes"], path + ".notes"));
+  if (node["compatibility"]) {
+    std::string name;
+    ASSIGN_OR_RETURN(name, in.String(node["compatibility"], path + ".compatibility"));
+    absl::StatusOr<Compatibility> c = ParseCompatibility(name);
+    if (!c.ok()) return in.Error(node["compatibility"], path, c.status().message());
+    spec->compatibility = *c;
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<RolloutSpec> ReadRollout(const Reader& in, const YAML::Node& node,
@@ -32,7 +64,7 @@ absl::StatusOr<RolloutSpec> ReadRollout(const Reader& in, const YAML::Node& node
                                     "max_p99",       "max_p99_ratio",  "max_mismatch_rate",
                                     "failure_limit", "mirror_percent", "rollback_window",
                                     "duration",      "sample_size",    "alpha",
-                                    "auto_promote",  "notes"});
+                                    "auto_promote",  "notes",          "compatibility"});
       !s.ok()) {
     return s;
   }
@@ -74,25 +106,7 @@ absl::StatusOr<RolloutSpec> ReadRollout(const Reader& in, const YAML::Node& node
     ASSIGN_OR_RETURN(a.failure_limit,
                      in.Integer(node["failure_limit"], path + ".failure_limit", 1, 1000));
   }
-  if (node["mirror_percent"]) {
-    ASSIGN_OR_RETURN(spec.mirror_percent,
-                     in.Number(node["mirror_percent"], path + ".mirror_percent"));
-  }
-  if (node["rollback_window"]) {
-    ASSIGN_OR_RETURN(spec.rollback_window,
-                     in.Duration(node["rollback_window"], path + ".rollback_window"));
-  }
-  if (node["duration"])
-    ASSIGN_OR_RETURN(spec.duration, in.Duration(node["duration"], path + ".duration"));
-  if (node["sample_size"]) {
-    ASSIGN_OR_RETURN(spec.sample_size,
-                     in.Integer(node["sample_size"], path + ".sample_size", 1, INT64_MAX));
-  }
-  if (node["alpha"]) ASSIGN_OR_RETURN(spec.alpha, in.Number(node["alpha"], path + ".alpha"));
-  if (node["auto_promote"]) {
-    ASSIGN_OR_RETURN(spec.auto_promote, in.Bool(node["auto_promote"], path + ".auto_promote"));
-  }
-  if (node["notes"]) ASSIGN_OR_RETURN(spec.notes, in.String(node["notes"], path + ".notes"));
+  RETURN_IF_ERROR(ReadStrategyKeys(in, node, path, &spec));
   if (absl::Status s = ValidateRolloutSpec(table, &spec); !s.ok()) {
     return in.Error(node, path, s.message());
   }

@@ -37,6 +37,12 @@ absl::StatusOr<Strategy> ParseStrategy(const std::string& name) {
                  absl::StrCat("unknown strategy \"", name, "\" (", NamesOf(kStrategyNames), ")"));
 }
 
+absl::StatusOr<Compatibility> ParseCompatibility(const std::string& name) {
+  if (std::optional<Compatibility> c = ValueOf(kCompatibilityNames, name)) return *c;
+  return Invalid("compatibility",
+                 absl::StrCat("unknown value \"", name, "\" (", NamesOf(kCompatibilityNames), ")"));
+}
+
 nlohmann::json RolloutSpec::ToJson() const {
   nlohmann::json j;
   j["route"] = route;
@@ -61,6 +67,8 @@ nlohmann::json RolloutSpec::ToJson() const {
   j["alpha"] = alpha;
   j["auto_promote"] = auto_promote;
   j["notes"] = notes;
+  if (compatibility != Compatibility::kAuto)
+    j["compatibility"] = NameOf(kCompatibilityNames, compatibility);
   return j;
 }
 
@@ -92,6 +100,9 @@ absl::StatusOr<RolloutSpec> RolloutSpec::FromJson(const nlohmann::json& j) {
     s.alpha = j.value("alpha", 0.05);
     s.auto_promote = j.value("auto_promote", false);
     s.notes = j.value("notes", "");
+    auto compatibility = ParseCompatibility(j.value("compatibility", "auto"));
+    if (!compatibility.ok()) return absl::DataLossError(compatibility.status().message());
+    s.compatibility = *compatibility;
   } catch (const nlohmann::json::exception& e) {
     return absl::DataLossError(absl::StrCat("rollout spec: ", e.what()));
   }

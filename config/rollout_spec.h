@@ -34,6 +34,17 @@ inline constexpr EnumName<Strategy> kStrategyNames[] = {{Strategy::kCanary, "can
 inline const char* StrategyName(Strategy s) { return NameOf(kStrategyNames, s); }
 absl::StatusOr<Strategy> ParseStrategy(const std::string& name);
 
+// The compatibility gate (rollout/compatibility.h). auto: on for routes of the KServe v2
+// service whose model's name is known (from the versions, the pools or the route's match),
+// and recorded as skipped otherwise; schema: on, and a start without a known model name is
+// refused; none: off.
+enum class Compatibility { kAuto, kSchema, kNone };
+inline constexpr EnumName<Compatibility> kCompatibilityNames[] = {
+    {Compatibility::kAuto, "auto"},
+    {Compatibility::kSchema, "schema"},
+    {Compatibility::kNone, "none"}};
+absl::StatusOr<Compatibility> ParseCompatibility(const std::string& name);
+
 // The thresholds of one analysis. Unset thresholds are not checked.
 struct AnalysisSpec {
   absl::Duration interval = absl::Seconds(30);
@@ -66,6 +77,7 @@ struct RolloutSpec {
   double alpha = 0.05;                                // ab_test significance level
   bool auto_promote = false;                          // ab_test: act on the verdict
   std::string notes;                                  // release notes
+  Compatibility compatibility = Compatibility::kAuto;
 
   // The version's name where one is registered, else the pool's.
   const std::string& StableName() const { return stable_version.empty() ? stable : stable_version; }

@@ -48,6 +48,26 @@ absl::StatusOr<Decision> Decision::FromJson(const nlohmann::json& j) {
   return d;
 }
 
+nlohmann::json Gate::ToJson() const {
+  return {{"name", name}, {"state", GateStateName(state)}, {"detail", detail}, {"data", data},
+          {"by", by},     {"time_ns", ToNs(time)}};
+}
+
+absl::StatusOr<Gate> Gate::FromJson(const nlohmann::json& j) {
+  Gate g;
+  g.name = j.value("name", "");
+  const std::optional<GateState> state = ValueOf(kGateStateNames, j.value("state", ""));
+  if (g.name.empty() || !state.has_value()) {
+    return absl::DataLossError("a gate needs a name and a known state");
+  }
+  g.state = *state;
+  g.detail = j.value("detail", "");
+  if (j.contains("data")) g.data = j["data"];
+  g.by = j.value("by", "");
+  g.time = FromNs(j.value("time_ns", INT64_MIN));
+  return g;
+}
+
 std::string Release::Outcome() const {
   if (phase == Phase::kPromoted) return "promoted";
   if (phase == Phase::kAborted) return "aborted";
@@ -55,6 +75,7 @@ std::string Release::Outcome() const {
 }
 
 double Release::CandidatePercent() const {
+  if (gated()) return 0;
   switch (spec.strategy) {
     case Strategy::kCanary:
       if (phase == Phase::kPromoted) return 100;
@@ -86,6 +107,8 @@ int Release::TotalSteps() const {
 nlohmann::json Release::ToJson() const {
   nlohmann::json decisions_json = nlohmann::json::array();
   for (const Decision& d : decisions) decisions_json.push_back(d.ToJson());
+  nlohmann::json gates_json = nlohmann::json::array();
+  for (const Gate& g : gates) gates_json.push_back(g.ToJson());
   return {{"id", id},
           {"spec", spec.ToJson()},
           {"started_by", started_by},
@@ -103,6 +126,7 @@ nlohmann::json Release::ToJson() const {
           {"follows", follows},
           {"ab_stable", ab_stable.ToJson()},
           {"ab_candidate", ab_candidate.ToJson()},
+          {"gates", gates_json},
           {"decisions", decisions_json}};
 }
 
@@ -132,6 +156,11 @@ absl::StatusOr<Release> Release::FromJson(const nlohmann::json& j) {
     r.follows = j.value("follows", uint64_t{0});
     if (j.contains("ab_stable")) r.ab_stable = PoolStats::FromJson(j["ab_stable"]);
     if (j.contains("ab_candidate")) r.ab_candidate = PoolStats::FromJson(j["ab_candidate"]);
+    for (const auto& g : j.value("gates", nlohmann::json::array())) {
+      absl::StatusOr<Gate> gate = Gate::FromJson(g);
+      if (!gate.ok()) return gate.status();
+      r.gates.push_back(*std::move(gate));
+    }
     for (const auto& d : j.at("decisions")) {
       absl::StatusOr<Decision> decision = Decision::FromJson(d);
       if (!decision.ok()) return decision.status();

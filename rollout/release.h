@@ -22,16 +22,24 @@
 
 namespace rollout::control {
 
+// Gating: the pre-release gates run (compatibility, ...); the candidate gets no traffic.
 // Progressing: steps and analyses run. Paused: nothing moves until resumed.
 // RollbackWindow: blue_green switched; abort flips back at once. Concluded: an ab_test
 // reached its verdict and waits for promote or abort. Promoted and Aborted are final.
-enum class Phase { kProgressing, kPaused, kRollbackWindow, kConcluded, kPromoted, kAborted };
-inline constexpr EnumName<Phase> kPhaseNames[] = {{Phase::kProgressing, "progressing"},
-                                                  {Phase::kPaused, "paused"},
-                                                  {Phase::kRollbackWindow, "rollback_window"},
-                                                  {Phase::kConcluded, "concluded"},
-                                                  {Phase::kPromoted, "promoted"},
-                                                  {Phase::kAborted, "aborted"}};
+enum class Phase {
+  kProgressing,
+  kPaused,
+  kRollbackWindow,
+  kConcluded,
+  kPromoted,
+  kAborted,
+  kGating
+};
+inline constexpr EnumName<Phase> kPhaseNames[] = {
+    {Phase::kGating, "gating"},       {Phase::kProgressing, "progressing"},
+    {Phase::kPaused, "paused"},       {Phase::kRollbackWindow, "rollback_window"},
+    {Phase::kConcluded, "concluded"}, {Phase::kPromoted, "promoted"},
+    {Phase::kAborted, "aborted"}};
 inline const char* PhaseName(Phase p) { return NameOf(kPhaseNames, p); }
 
 // What a decision on a rollout was: the start, one analysis' result (hold, pass, fail), a
@@ -50,6 +58,7 @@ enum class DecisionKind {
   kPause,
   kResume,
   kRestore,
+  kGate,
 };
 inline constexpr EnumName<DecisionKind> kDecisionKindNames[] = {
     {DecisionKind::kStart, "start"},     {DecisionKind::kHold, "hold"},
@@ -57,7 +66,8 @@ inline constexpr EnumName<DecisionKind> kDecisionKindNames[] = {
     {DecisionKind::kStep, "step"},       {DecisionKind::kSwitch, "switch"},
     {DecisionKind::kVerdict, "verdict"}, {DecisionKind::kPromote, "promote"},
     {DecisionKind::kAbort, "abort"},     {DecisionKind::kPause, "pause"},
-    {DecisionKind::kResume, "resume"},   {DecisionKind::kRestore, "restore"}};
+    {DecisionKind::kResume, "resume"},   {DecisionKind::kRestore, "restore"},
+    {DecisionKind::kGate, "gate"}};
 inline const char* DecisionKindName(DecisionKind k) { return NameOf(kDecisionKindNames, k); }
 // A phase change, worth a notification (not an analysis that changed nothing).
 inline bool IsPhaseChange(DecisionKind k) {
@@ -74,6 +84,26 @@ struct Decision {
 
   nlohmann::json ToJson() const;
   static absl::StatusOr<Decision> FromJson(const nlohmann::json& j);
+};
+
+// A pre-release gate's answer: pending until it passes or fails (or is skipped, saying why).
+enum class GateState { kPending, kPassed, kFailed, kSkipped };
+inline constexpr EnumName<GateState> kGateStateNames[] = {{GateState::kPending, "pending"},
+                                                          {GateState::kPassed, "passed"},
+                                                          {GateState::kFailed, "failed"},
+                                                          {GateState::kSkipped, "skipped"}};
+inline const char* GateStateName(GateState s) { return NameOf(kGateStateNames, s); }
+
+struct Gate {
+  std::string name;  // compatibility
+  GateState state = GateState::kPending;
+  std::string detail;   // one line for people
+  nlohmann::json data;  // what was asked and answered
+  std::string by;       // who answered: the engine, a webhook, a person
+  absl::Time time = absl::InfinitePast();
+
+  nlohmann::json ToJson() const;
+  static absl::StatusOr<Gate> FromJson(const nlohmann::json& j);
 };
 
 struct Release {
@@ -93,8 +123,20 @@ struct Release {
   std::string outcome_reason;
   uint64_t follows = 0;               // the shadow rollout whose promotion started this one
   PoolStats ab_stable, ab_candidate;  // ab_test: the traffic so far
+  std::vector<Gate> gates;            // in the order they run, before step 1
   std::vector<Decision> decisions;
 
+  // Waiting on its gates (or paused while it was): the candidate gets no traffic yet.
+  bool gated() const {
+    return phase == Phase::kGating || (phase == Phase::kPaused && paused_from == Phase::kGating);
+  }
+  // The first gate still to pass (nullptr when none is pending).
+  const Gate* pending_gate() const {
+    for (const Gate& g : gates) {
+      if (g.state == GateState::kPending) return &g;
+    }
+    return nullptr;
+  }
   bool active() const { return phase != Phase::kPromoted && phase != Phase::kAborted; }
   // "in_progress", "promoted", "aborted".
   std::string Outcome() const;

@@ -5,14 +5,16 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "base/log.h"
 #include "base/status_macros.h"
+#include "rollout/compatibility_gate.h"
 #include "rollout/strategy.h"
 
 namespace rollout::control {
 namespace {
 
-constexpr char kEngine[] = "rollout-engine";
+constexpr const char* kEngine = kEngineActor;
 constexpr char kConfig[] = "config";  // the actor of the config file's rollouts
 constexpr size_t kMaxEvents = 1000;
 
@@ -173,13 +175,19 @@ absl::Status RolloutEngine::CommitLocked(Release next, Decision decision,
 
 absl::StatusOr<Release> RolloutEngine::Start(const std::string& actor, RolloutSpec spec,
                                              const std::string& reason, const std::string& source) {
+  // The gates ask the backends: before taking the lock, on the spec as it will run.
+  RETURN_IF_ERROR(NameVersions(*controller_, &spec));
+  RETURN_IF_ERROR(ValidateRolloutSpec(*controller_->Current().table, &spec));
+  absl::StatusOr<std::vector<Gate>> gates = RunGates(spec);
+  if (!gates.ok()) return gates.status();
   std::lock_guard<std::mutex> lock(mu_);
-  return StartLocked(actor, std::move(spec), reason, source, 0);
+  return StartLocked(actor, std::move(spec), reason, source, 0, *std::move(gates));
 }
 
 absl::StatusOr<Release> RolloutEngine::StartLocked(const std::string& actor, RolloutSpec spec,
                                                    const std::string& reason,
-                                                   const std::string& source, uint64_t follows) {
+                                                   const std::string& source, uint64_t follows,
+                                                   std::vector<Gate> gates) {
   RETURN_IF_ERROR(NameVersions(*controller_, &spec));
   RETURN_IF_ERROR(ValidateRolloutSpec(*controller_->Current().table, &spec));
   for (const auto& [id, r] : releases_) {
@@ -203,14 +211,36 @@ absl::StatusOr<Release> RolloutEngine::StartLocked(const std::string& actor, Rol
   if (r.spec.strategy == Strategy::kAbTest && r.spec.duration > absl::ZeroDuration()) {
     r.deadline = now + r.spec.duration;
   }
-  const std::string what = StrategyOf(r.spec.strategy).Describe(r);
+  r.gates = std::move(gates);
+  const std::string head = absl::StrCat(StrategyName(r.spec.strategy), " ", r.spec.StableName(),
+                                        " -> ", r.spec.CandidateName(), ": ");
+  for (const Gate& g : r.gates) {
+    if (g.state != GateState::kFailed) continue;
+    // Refused at a gate: recorded as a release that never sent the candidate a call.
+    r.phase = Phase::kAborted;
+    r.ended = now;
+    r.outcome_reason = absl::StrCat("refused at the ", g.name, " gate: ", g.detail);
+    Decision d{now, 0, DecisionKind::kAbort, actor, absl::StrCat(head, r.outcome_reason), g.data};
+    RETURN_IF_ERROR(CommitLocked(r, std::move(d), std::nullopt));
+    return absl::FailedPreconditionError(
+        absl::StrCat(g.detail, " (recorded as release #", r.id, ", aborted)"));
+  }
+  std::vector<std::string> gate_notes;
+  for (const Gate& g : r.gates) {
+    if (g.state == GateState::kPending) r.phase = Phase::kGating;
+    gate_notes.push_back(absl::StrCat(g.name, " ", GateStateName(g.state)));
+  }
+  const std::string what =
+      r.gated() ? absl::StrCat("waiting for its gates, no traffic yet (", r.pending_gate()->detail,
+                               "); next try in ", absl::FormatDuration(r.spec.analysis.interval))
+                : absl::StrCat(StrategyOf(r.spec.strategy).Describe(r), "; first analysis in ",
+                               absl::FormatDuration(r.spec.analysis.interval));
   Decision d{now,
              0,
              DecisionKind::kStart,
              actor,
-             absl::StrCat(StrategyName(r.spec.strategy), " ", r.spec.StableName(), " -> ",
-                          r.spec.CandidateName(), ": ", what, "; first analysis in ",
-                          absl::FormatDuration(r.spec.analysis.interval),
+             absl::StrCat(head, what,
+                          gate_notes.empty() ? "" : "; gates: ", absl::StrJoin(gate_notes, ", "),
                           reason.empty() ? "" : absl::StrCat(" (", reason, ")")),
              r.spec.ToJson()};
   const RouteOverride change = RouteChangeFor(r);
@@ -234,58 +264,6 @@ absl::StatusOr<Release*> RolloutEngine::ActiveLocked(const std::string& route) {
                    ", was ", latest->Outcome(), " at ", Rfc3339(latest->ended), ")"));
 }
 
-absl::StatusOr<Release> RolloutEngine::Pause(const std::string& actor, const std::string& route,
-                                             const std::string& reason) {
-  std::lock_guard<std::mutex> lock(mu_);
-  absl::StatusOr<Release*> active = ActiveLocked(route);
-  if (!active.ok()) return active.status();
-  Release next = **active;
-  if (next.phase == Phase::kPaused || next.phase == Phase::kConcluded) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("rollout #", next.id, " is ", PhaseName(next.phase), ", not running"));
-  }
-  next.paused_from = next.phase;
-  next.phase = Phase::kPaused;
-  Decision d{{},
-             0,
-             DecisionKind::kPause,
-             actor,
-             absl::StrCat("paused at ", Where(next), reason.empty() ? "" : ": ", reason),
-             {}};
-  RETURN_IF_ERROR(CommitLocked(next, std::move(d), std::nullopt));
-  return releases_.at(next.id);
-}
-
-absl::StatusOr<Release> RolloutEngine::Resume(const std::string& actor, const std::string& route,
-                                              const std::string& reason) {
-  std::lock_guard<std::mutex> lock(mu_);
-  absl::StatusOr<Release*> active = ActiveLocked(route);
-  if (!active.ok()) return active.status();
-  Release next = **active;
-  if (next.phase != Phase::kPaused) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("rollout #", next.id, " is ", PhaseName(next.phase), ", not paused"));
-  }
-  const absl::Time now = options_.clock();
-  absl::Time paused_at = now;
-  for (const Decision& d : next.decisions) {
-    if (d.kind == DecisionKind::kPause) paused_at = d.time;
-  }
-  next.phase = next.paused_from;
-  next.next_analysis = now + next.spec.analysis.interval;
-  if (next.deadline != absl::InfiniteFuture()) next.deadline += now - paused_at;  // time frozen
-  Decision d{{},
-             0,
-             DecisionKind::kResume,
-             actor,
-             absl::StrCat("resumed at ", Where(next), "; next analysis in ",
-                          absl::FormatDuration(next.spec.analysis.interval),
-                          reason.empty() ? "" : ": ", reason),
-             {}};
-  RETURN_IF_ERROR(CommitLocked(next, std::move(d), std::nullopt));
-  return releases_.at(next.id);
-}
-
 absl::Status RolloutEngine::EndLocked(Release next, DecisionKind end, const std::string& actor,
                                       const std::string& detail, nlohmann::json data) {
   const bool promote = end == DecisionKind::kPromote;
@@ -306,10 +284,11 @@ absl::Status RolloutEngine::EndLocked(Release next, DecisionKind end, const std:
   Decision d{{}, 0, end, actor, std::move(outcome), std::move(data)};
   RETURN_IF_ERROR(CommitLocked(next, std::move(d), RouteChangeFor(next)));
   if (!follow_up.has_value()) return absl::OkStatus();
+  // The same candidate passed its gates at the first rollout's start.
   return StartLocked(actor, *follow_up,
                      absl::StrCat("promoted from ", StrategyName(next.spec.strategy), " rollout #",
                                   next.id),
-                     next.source, next.id)
+                     next.source, next.id, next.gates)
       .status();
 }
 
@@ -320,44 +299,17 @@ absl::StatusOr<Release> RolloutEngine::EndByHand(DecisionKind end, const std::st
   absl::StatusOr<Release*> active = ActiveLocked(route);
   if (!active.ok()) return active.status();
   const uint64_t id = (*active)->id;
+  if (end == DecisionKind::kPromote && (*active)->gated()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("rollout #", id, " is still at its gates (",
+                     (*active)->pending_gate() ? (*active)->pending_gate()->detail : "paused",
+                     "); the candidate has had no traffic: wait, or abort it"));
+  }
   const std::string detail =
       absl::StrCat(end == DecisionKind::kPromote ? "promoted by " : "aborted by ", actor, " at ",
                    Where(**active), reason.empty() ? "" : ": ", reason);
   RETURN_IF_ERROR(EndLocked(**active, end, actor, detail, {}));
   return releases_.at(id);
-}
-
-absl::StatusOr<Release> RolloutEngine::Get(const std::string& route) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  const Release* latest = nullptr;
-  for (const auto& [id, r] : releases_) {
-    if (r.spec.route != route) continue;
-    if (r.active()) return r;
-    latest = &r;
-  }
-  if (latest == nullptr) {
-    return absl::NotFoundError(absl::StrCat("route \"", route, "\" has had no rollout"));
-  }
-  return *latest;
-}
-
-absl::StatusOr<Release> RolloutEngine::GetById(uint64_t id) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = releases_.find(id);
-  if (it == releases_.end()) {
-    return absl::NotFoundError(absl::StrCat("no release #", id, " (kept: the last ",
-                                            options_.max_finished_records, " finished)"));
-  }
-  return it->second;
-}
-
-std::vector<Release> RolloutEngine::History(const std::string& route) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  std::vector<Release> out;
-  for (const auto& [id, r] : releases_) {
-    if (route.empty() || r.spec.route == route) out.push_back(r);
-  }
-  return out;
 }
 
 std::vector<std::string> RolloutEngine::StartDeclared(const std::vector<RolloutSpec>& declared) {
@@ -384,8 +336,13 @@ std::vector<std::string> RolloutEngine::StartDeclared(const std::vector<RolloutS
                                    ran->id, " (", ran->Outcome(), ")"));
       continue;
     }
+    // The gates run on the next tick, without the lock.
+    std::vector<Gate> gates;
+    if (filled.compatibility != Compatibility::kNone) {
+      gates.push_back({kCompatibilityGate, GateState::kPending, "not asked yet", {}, kEngine, {}});
+    }
     absl::StatusOr<Release> r =
-        StartLocked(kConfig, filled, "declared in the config file", kConfig, 0);
+        StartLocked(kConfig, filled, "declared in the config file", kConfig, 0, std::move(gates));
     notes.push_back(
         r.ok() ? absl::StrCat("rollout on ", spec.route, ": started #", r->id)
                : absl::StrCat("rollout on ", spec.route, " not started: ", r.status().message()));
@@ -416,7 +373,8 @@ void RolloutEngine::Tick() {
     std::lock_guard<std::mutex> lock(mu_);
     const absl::Time now = options_.clock();
     for (const auto& [id, r] : releases_) {
-      const bool running = r.phase == Phase::kProgressing || r.phase == Phase::kRollbackWindow;
+      const bool running = r.phase == Phase::kProgressing || r.phase == Phase::kRollbackWindow ||
+                           r.phase == Phase::kGating;
       const bool orphaned = r.active() && !missing(r).empty();
       if (orphaned || (running && (now >= r.next_analysis || now >= r.deadline))) {
         due.push_back(r);
@@ -439,6 +397,14 @@ void RolloutEngine::Tick() {
       if (absl::Status s = CommitLocked(next, std::move(d), std::nullopt); !s.ok()) {
         log::Error(absl::StrCat("rollout #", r.id, ": ", s.message()));
       }
+      continue;
+    }
+    if (r.phase == Phase::kGating) {
+      Gate gate = RerunGate(r);  // asks the backends: outside the lock
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = releases_.find(r.id);
+      if (it == releases_.end() || it->second.decisions.size() != r.decisions.size()) continue;
+      GateLocked(it->second, std::move(gate));
       continue;
     }
     // Read outside the lock: a Prometheus query may take a while.
@@ -471,37 +437,6 @@ void RolloutEngine::AnalyseLocked(Release next, const absl::StatusOr<PoolStats>&
   if (!s.ok()) {
     log::Error(absl::StrCat("rollout #", next.id, ": ", s.message()));
   }
-}
-
-std::vector<RolloutEngine::Event> RolloutEngine::WaitEvents(uint64_t after_seq,
-                                                            const std::string& route,
-                                                            absl::Time deadline) const {
-  std::unique_lock<std::mutex> lock(mu_);
-  std::vector<Event> out;
-  while (true) {
-    for (const Event& e : events_) {
-      if (e.seq > after_seq && (route.empty() || e.release.spec.route == route)) out.push_back(e);
-    }
-    if (!out.empty() || absl::Now() >= deadline) return out;
-    events_cv_.wait_until(lock, absl::ToChronoTime(deadline));
-  }
-}
-
-uint64_t RolloutEngine::LastEventSeq() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return event_seq_;
-}
-
-std::vector<RolloutEngine::RouteGauge> RolloutEngine::Gauges() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  std::map<std::string, const Release*> latest;
-  for (const auto& [id, r] : releases_) {
-    const Release*& slot = latest[r.spec.route];
-    if (slot == nullptr || !slot->active()) slot = &r;
-  }
-  std::vector<RouteGauge> out;
-  for (const auto& [route, r] : latest) out.push_back({route, r->step + 1, r->phase});
-  return out;
 }
 
 }  // namespace rollout::control

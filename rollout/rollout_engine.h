@@ -31,6 +31,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "control/controller.h"
+#include "rollout/compatibility.h"
 #include "rollout/metric_source.h"
 #include "rollout/release.h"
 
@@ -43,11 +44,18 @@ class Notifier {
   virtual void Notify(const nlohmann::json& event) = 0;  // must not block
 };
 
+// The actor of the engine's own decisions.
+inline constexpr char kEngineActor[] = "rollout-engine";
+
 class RolloutEngine final {
  public:
   struct Options {
     MetricSource* source = nullptr;  // required
     Notifier* notifier = nullptr;    // optional
+    // Asks the backends for their models' schemas (the compatibility gate); without one the
+    // gate is recorded as skipped.
+    ModelProbe* probe = nullptr;
+    absl::Duration probe_timeout = absl::Seconds(5);
     std::function<absl::Time()> clock = [] { return absl::Now(); };
     size_t max_finished_records = 200;  // older finished releases are dropped
   };
@@ -57,7 +65,10 @@ class RolloutEngine final {
                                                                Options options);
 
   // The manual verbs. FAILED_PRECONDITION names what is in the way (a rollout already
-  // running, or none to act on).
+  // running, or none to act on). Start first runs the compatibility gate: a candidate that
+  // is not compatible is refused (FAILED_PRECONDITION naming the tensor, and recorded as an
+  // aborted release); one that is not ready yet starts in phase gating, with no traffic,
+  // until it is.
   absl::StatusOr<Release> Start(const std::string& actor, RolloutSpec spec,
                                 const std::string& reason, const std::string& source = "api");
   absl::StatusOr<Release> Pause(const std::string& actor, const std::string& route,
@@ -118,9 +129,20 @@ class RolloutEngine final {
       : controller_(controller), options_(std::move(options)) {}
 
   void LoadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // `gates`: the pre-release gates' answers so far (a pending one starts the rollout in
+  // phase gating, a failed one records it aborted and refuses the start).
   absl::StatusOr<Release> StartLocked(const std::string& actor, RolloutSpec spec,
                                       const std::string& reason, const std::string& source,
-                                      uint64_t follows) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+                                      uint64_t follows, std::vector<Gate> gates)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The gates of a new rollout on `spec` (names resolved, defaults filled in), asked now.
+  // Makes network calls: call without the lock.
+  absl::StatusOr<std::vector<Gate>> RunGates(const RolloutSpec& spec);
+  // The next gate of a gating release, run again (without the lock).
+  Gate RerunGate(const Release& r);
+  // Records a gate's new answer on a gating release: a pass moves on (to step 1 once every
+  // gate passed), a failure aborts, a pending answer holds.
+  void GateLocked(Release next, Gate gate) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The active release of `route`, or FAILED_PRECONDITION.
   absl::StatusOr<Release*> ActiveLocked(const std::string& route)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

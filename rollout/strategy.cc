@@ -23,7 +23,7 @@ RouteOverride RouteChangeFor(const Release& r) {
   RouteOverride o;
   const double candidate = r.CandidatePercent();
   o.split = {{r.spec.stable, 100 - candidate}, {r.spec.candidate, candidate}};
-  if (r.active()) StrategyOf(r.spec.strategy).Shape(r, &o);
+  if (r.active() && !r.gated()) StrategyOf(r.spec.strategy).Shape(r, &o);
   return o;  // a final phase: the file's mirror and header come back
 }
 

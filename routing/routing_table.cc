@@ -211,7 +211,8 @@ absl::StatusOr<std::shared_ptr<const RoutingTable>> RoutingTable::Create(
     if (absl::Status s = CheckPool(spec, path); !s.ok()) return s;
     pools.push_back(Pool{std::move(spec.name), std::move(spec.endpoints), spec.health_check,
                          spec.outlier, spec.max_concurrent_calls, std::move(spec.tls),
-                         std::move(spec.definition)});
+                         std::move(spec.definition), std::move(spec.model_name),
+                         std::move(spec.model_version)});
   }
 
   absl::flat_hash_set<std::string> route_names;

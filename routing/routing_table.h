@@ -54,6 +54,11 @@ struct PoolSpec {
   // once. 0: no limit.
   int64_t max_concurrent_calls = 0;
   UpstreamTlsSpec tls;  // TLS to the pool's backends; off by default
+  // The model this pool's backends serve, for several versions on one server: when set,
+  // the proxy rewrites ModelInferRequest.model_name / .model_version of each call it sends
+  // here. Empty: left as the client sent it.
+  std::string model_name;
+  std::string model_version;
   // The config file's entry for the pool as canonical YAML (no comments or layout), set
   // by the loader; the controller's fingerprints use it, so every key is in them.
   std::string definition;
@@ -114,7 +119,9 @@ class RoutingTable final {
     OutlierSpec outlier;
     int64_t max_concurrent_calls = 0;  // 0: no limit
     UpstreamTlsSpec tls;
-    std::string definition;  // PoolSpec::definition
+    std::string definition;     // PoolSpec::definition
+    std::string model_name;     // PoolSpec::model_name
+    std::string model_version;  // PoolSpec::model_version
   };
   struct MetadataMatcher {
     std::string key;

@@ -65,6 +65,7 @@ absl::Status Server::StartRollouts() {
   control::RolloutEngine::Options options;
   options.source = source_.get();
   options.notifier = notifier_.get();
+  options.probe = &probe_;
   ASSIGN_OR_RETURN(rollouts_, control::RolloutEngine::Create(controller_.get(), options));
   if (config_.etcd.has_value()) {
     replica_ = std::make_unique<SharedStateReplica>(

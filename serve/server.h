@@ -25,6 +25,7 @@
 #include "metrics/metrics_exporter.h"
 #include "notify/webhook_notifier.h"
 #include "proxy/engine.h"
+#include "rollout/compatibility.h"
 #include "rollout/metric_source.h"
 #include "rollout/rollout_engine.h"
 #include "serve/admin_server.h"
@@ -61,6 +62,7 @@ class Server final {
   std::unique_ptr<control::Controller> controller_;
   std::unique_ptr<control::MetricSource> source_;
   std::unique_ptr<control::WebhookNotifier> notifier_;
+  control::GrpcModelProbe probe_;  // the compatibility gate's
   std::unique_ptr<control::RolloutEngine> rollouts_;
   std::unique_ptr<SharedStateReplica> replica_;  // with state_store.etcd
   std::unique_ptr<RolloutLoop> loop_;

@@ -21,8 +21,12 @@ grpc::Status Invalid(const std::string& message) {
 
 }  // namespace
 
-InferenceService::InferenceService(ServiceOptions options)
-    : options_(std::move(options)), model_(options_.version) {}
+InferenceService::InferenceService(ServiceOptions options) : options_(std::move(options)) {
+  std::vector<std::string> versions = options_.model_versions;
+  if (versions.empty()) versions.push_back(options_.version);
+  for (const std::string& v : versions) models_.emplace(v, TinyMlp(v, options_.features));
+  default_version_ = versions.back();
+}
 
 grpc::Status InferenceService::ServerLive(grpc::ServerContext*, const inference::ServerLiveRequest*,
                                           inference::ServerLiveResponse* response) {
@@ -33,7 +37,7 @@ grpc::Status InferenceService::ServerLive(grpc::ServerContext*, const inference:
 grpc::Status InferenceService::ServerReady(grpc::ServerContext*,
                                            const inference::ServerReadyRequest*,
                                            inference::ServerReadyResponse* response) {
-  response->set_ready(true);
+  response->set_ready(ready_);
   return grpc::Status::OK;
 }
 
@@ -41,7 +45,7 @@ grpc::Status InferenceService::ModelReady(grpc::ServerContext*,
                                           const inference::ModelReadyRequest* request,
                                           inference::ModelReadyResponse* response) {
   // Like Triton: an unknown model is "not ready", not an error, so probes stay simple.
-  response->set_ready(CheckModel(request->name(), request->version()).ok());
+  response->set_ready(FindModel(request->name(), request->version()).ok());
   return grpc::Status::OK;
 }
 
@@ -56,15 +60,21 @@ grpc::Status InferenceService::ServerMetadata(grpc::ServerContext*,
 grpc::Status InferenceService::ModelMetadata(grpc::ServerContext*,
                                              const inference::ModelMetadataRequest* request,
                                              inference::ModelMetadataResponse* response) {
-  if (grpc::Status s = CheckModel(request->name(), request->version()); !s.ok()) return s;
+  auto model = FindModel(request->name(), request->version());
+  if (!model.ok())
+    return grpc::Status(grpc::StatusCode::NOT_FOUND, std::string(model.status().message()));
   response->set_name(options_.model);
-  response->add_versions(options_.version);
+  if (request->version().empty()) {
+    for (const auto& [version, mlp] : models_) response->add_versions(version);
+  } else {
+    response->add_versions(request->version());
+  }
   response->set_platform("rollout_demo_mlp");
   auto* input = response->add_inputs();
   input->set_name(kInput);
   input->set_datatype("FP32");
   input->add_shape(-1);
-  input->add_shape(TinyMlp::kInputs);
+  input->add_shape((*model)->second.inputs());
   auto* probabilities = response->add_outputs();
   probabilities->set_name(kProbabilities);
   probabilities->set_datatype("FP32");
@@ -77,29 +87,30 @@ grpc::Status InferenceService::ModelMetadata(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status InferenceService::CheckModel(const std::string& name,
-                                          const std::string& version) const {
+absl::StatusOr<const std::pair<const std::string, TinyMlp>*> InferenceService::FindModel(
+    const std::string& name, const std::string& version) const {
   if (name != options_.model) {
-    return grpc::Status(
-        grpc::StatusCode::NOT_FOUND,
+    return absl::NotFoundError(
         absl::StrCat("unknown model \"", name, "\"; this server hosts \"", options_.model, "\""));
   }
-  if (!version.empty() && version != options_.version) {
-    return grpc::Status(grpc::StatusCode::NOT_FOUND,
-                        absl::StrCat("model \"", name, "\" has no version \"", version,
-                                     "\"; this server hosts version \"", options_.version, "\""));
+  auto it = models_.find(version.empty() ? default_version_ : version);
+  if (it == models_.end()) {
+    std::vector<std::string> hosted;
+    for (const auto& [v, mlp] : models_) hosted.push_back(v);
+    return absl::NotFoundError(absl::StrCat("model \"", name, "\" has no version \"", version,
+                                            "\"; this server hosts ", absl::StrJoin(hosted, ", ")));
   }
-  return grpc::Status::OK;
+  return &*it;
 }
 
 namespace {
 
 // The input tensor's values, from raw_input_contents or contents.fp32_contents (one of
-// them), checked against the [batch, kInputs] shape.
-grpc::Status ReadFeatures(const inference::ModelInferRequest& request, int64_t batch,
+// them), checked against the [batch, features] shape.
+grpc::Status ReadFeatures(const inference::ModelInferRequest& request, int64_t batch, int features,
                           std::vector<float>* out) {
   const auto& input = request.inputs(0);
-  const size_t values = static_cast<size_t>(batch) * TinyMlp::kInputs;
+  const size_t values = static_cast<size_t>(batch) * features;
   std::vector<float>& data = *out;
   data.resize(values);
   const bool has_contents = input.has_contents() && input.contents().fp32_contents_size() > 0;
@@ -110,8 +121,7 @@ grpc::Status ReadFeatures(const inference::ModelInferRequest& request, int64_t b
     const std::string& raw = request.raw_input_contents(0);
     if (raw.size() != values * sizeof(float)) {
       return Invalid(absl::StrCat("raw_input_contents[0] has ", raw.size(), " bytes; shape [",
-                                  batch, ", ", TinyMlp::kInputs, "] FP32 needs ",
-                                  values * sizeof(float)));
+                                  batch, ", ", features, "] FP32 needs ", values * sizeof(float)));
     }
     std::memcpy(data.data(), raw.data(), raw.size());
   } else if (has_contents) {
@@ -132,9 +142,12 @@ grpc::Status ReadFeatures(const inference::ModelInferRequest& request, int64_t b
 
 grpc::Status InferenceService::Infer(const inference::ModelInferRequest& request,
                                      inference::ModelInferResponse* response) const {
-  if (grpc::Status s = CheckModel(request.model_name(), request.model_version()); !s.ok()) {
-    return s;
+  auto model = FindModel(request.model_name(), request.model_version());
+  if (!model.ok()) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND, std::string(model.status().message()));
   }
+  const TinyMlp& mlp = (*model)->second;
+  const int features = mlp.inputs();
   if (request.inputs_size() != 1 || request.inputs(0).name() != kInput) {
     return Invalid(absl::StrCat("expected exactly one input tensor named \"", kInput, "\", got ",
                                 request.inputs_size()));
@@ -144,16 +157,16 @@ grpc::Status InferenceService::Infer(const inference::ModelInferRequest& request
     return Invalid(absl::StrCat("input \"", kInput, "\": datatype must be FP32, got \"",
                                 input.datatype(), "\""));
   }
-  if (input.shape_size() != 2 || input.shape(1) != TinyMlp::kInputs || input.shape(0) < 1 ||
+  if (input.shape_size() != 2 || input.shape(1) != features || input.shape(0) < 1 ||
       input.shape(0) > kMaxBatch) {
-    return Invalid(absl::StrCat("input \"", kInput, "\": shape must be [N, ", TinyMlp::kInputs,
+    return Invalid(absl::StrCat("input \"", kInput, "\": shape must be [N, ", features,
                                 "] with 1 <= N <= ", kMaxBatch, ", got [",
                                 absl::StrJoin(input.shape(), ", "), "]"));
   }
   const int64_t batch = input.shape(0);
-  const size_t values = static_cast<size_t>(batch) * TinyMlp::kInputs;
+  const size_t values = static_cast<size_t>(batch) * features;
   std::vector<float> data;
-  if (grpc::Status s = ReadFeatures(request, batch, &data); !s.ok()) return s;
+  if (grpc::Status s = ReadFeatures(request, batch, features, &data); !s.ok()) return s;
 
   bool want_probabilities = request.outputs_size() == 0;
   bool want_class = request.outputs_size() == 0;
@@ -168,19 +181,17 @@ grpc::Status InferenceService::Infer(const inference::ModelInferRequest& request
     }
   }
 
-  std::string probabilities(values / TinyMlp::kInputs * TinyMlp::kClasses * sizeof(float), '\0');
+  std::string probabilities(values / features * TinyMlp::kClasses * sizeof(float), '\0');
   std::string classes(static_cast<size_t>(batch) * sizeof(int64_t), '\0');
   for (int64_t row = 0; row < batch; ++row) {
-    std::array<float, TinyMlp::kInputs> features;
-    std::copy_n(data.begin() + row * TinyMlp::kInputs, TinyMlp::kInputs, features.begin());
-    const std::array<float, TinyMlp::kClasses> p = model_.Predict(features);
+    const std::array<float, TinyMlp::kClasses> p = mlp.Predict(data.data() + row * features);
     std::memcpy(&probabilities[row * TinyMlp::kClasses * sizeof(float)], p.data(), sizeof(p));
     const int64_t label = std::max_element(p.begin(), p.end()) - p.begin();
     std::memcpy(&classes[row * sizeof(int64_t)], &label, sizeof(label));
   }
 
   response->set_model_name(options_.model);
-  response->set_model_version(options_.version);
+  response->set_model_version((*model)->first);
   response->set_id(request.id());
   if (want_probabilities) {
     auto* out = response->add_outputs();

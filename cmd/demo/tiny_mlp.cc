@@ -30,11 +30,10 @@ uint64_t Fnv1a(const std::string& s) {
 
 }  // namespace
 
-TinyMlp::TinyMlp(const std::string& version) {
+TinyMlp::TinyMlp(const std::string& version, int inputs)
+    : inputs_(inputs), w1_(static_cast<size_t>(kHidden) * inputs) {
   WeightSource rng(Fnv1a(version));
-  for (auto& row : w1_) {
-    for (float& w : row) w = rng.Next();
-  }
+  for (float& w : w1_) w = rng.Next();
   for (float& b : b1_) b = rng.Next() * 0.1f;
   for (auto& row : w2_) {
     for (float& w : row) w = rng.Next();
@@ -42,12 +41,11 @@ TinyMlp::TinyMlp(const std::string& version) {
   for (float& b : b2_) b = rng.Next() * 0.1f;
 }
 
-std::array<float, TinyMlp::kClasses> TinyMlp::Predict(
-    const std::array<float, kInputs>& features) const {
+std::array<float, TinyMlp::kClasses> TinyMlp::Predict(const float* features) const {
   float hidden[kHidden];
   for (int h = 0; h < kHidden; ++h) {
     float sum = b1_[h];
-    for (int i = 0; i < kInputs; ++i) sum += w1_[h][i] * features[i];
+    for (int i = 0; i < inputs_; ++i) sum += w1_[h * inputs_ + i] * features[i];
     hidden[h] = std::max(0.0f, sum);
   }
   std::array<float, kClasses> logits;

@@ -103,6 +103,8 @@ void AddStartFlags(CLI::App* start, StartFlags* f) {
   start->add_option("--alpha", f->alpha, "ab_test significance level (default 0.05)");
   start->add_flag("--auto-promote", f->auto_promote, "ab_test: act on the verdict");
   start->add_option("--notes", f->notes, "release notes, kept in the release record");
+  start->add_option("--compatibility", f->compatibility,
+                    "auto | schema | none: compare the models' tensors before any traffic");
 }
 
 // Fills `q` from the flags; prints the problem and returns false on a bad value.
@@ -110,6 +112,7 @@ bool BuildStart(const StartFlags& f, v1::StartRolloutRequest* q) {
   q->set_strategy(f.strategy);
   q->set_stable(f.stable);
   q->set_candidate(f.candidate);
+  q->set_compatibility(f.compatibility);
   if (!f.steps.empty()) {
     std::vector<double> steps;
     if (!ParseSteps(f.steps, &steps)) {

@@ -1,6 +1,8 @@
 // The release process end to end with real processes: demo-model-server versions behind a
 // real rollout-proxy, driven by rolloutctl. Versions are registered, listed with their
 // state and traffic, named by rollouts and the release history, and deactivated for good.
+#include <signal.h>
+
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
@@ -22,7 +24,7 @@ constexpr char kViewerSecret[] = "dashboard-secret-0123456789";
 class ReleaseProcessTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(v1_.ok() && v2_.ok());
+    ASSERT_TRUE(v1_.ok() && v2_.ok() && wide_.ok());
     dir_.WriteFile("admin.tokens", absl::StrCat("release-bot admin ", kAdminSecret,
                                                 "\ndashboard viewer ", kViewerSecret, "\n"));
     token_ = dir_.WriteFile("bot.token", kAdminSecret);
@@ -36,12 +38,16 @@ state_dir: @DIR@/state
 pools:
   - { name: stable, endpoints: ["@V1@"] }
   - { name: canary, endpoints: ["@V2@"] }
+  - { name: wide, endpoints: ["@V3@"] }
 routes:
   - name: infer
     match: { method_prefix: /inference.GRPCInferenceService/ }
     split: [ { pool: stable, weight: 100 } ]
 )",
-        {{"@DIR@", dir_.path()}, {"@V1@", v1_.address()}, {"@V2@", v2_.address()}}));
+        {{"@DIR@", dir_.path()},
+         {"@V1@", v1_.address()},
+         {"@V2@", v2_.address()},
+         {"@V3@", wide_.address()}}));
     ASSERT_TRUE(proxy_->ok()) << proxy_->Log();
   }
 
@@ -50,6 +56,21 @@ routes:
                                      "--token-file", token.empty() ? token_ : token};
     argv.insert(argv.end(), args.begin(), args.end());
     return RunCommand(argv, out, absl::Seconds(40));
+  }
+
+  // Registers v1 (pool stable), v2 (canary) and v3 (wide), all of model "classifier".
+  void RegisterVersions() {
+    std::string out;
+    for (auto [name, pool] : {std::pair{"v1", "stable"}, {"v2", "canary"}, {"v3", "wide"}}) {
+      ASSERT_EQ(Ctl({"version", "add", name, "--pool", pool, "--model", "classifier"}, &out), 0)
+          << out;
+    }
+  }
+
+  nlohmann::json Rollout() {
+    std::string out;
+    EXPECT_EQ(Ctl({"--json", "rollout", "get", "infer"}, &out, viewer_), 0) << out;
+    return nlohmann::json::parse(out, nullptr, false);
   }
 
   // `version list --json`, by name.
@@ -65,6 +86,7 @@ routes:
   TempDir dir_;
   DemoServerProcess v1_{{"--version", "v1"}};
   DemoServerProcess v2_{{"--version", "v2"}};
+  DemoServerProcess wide_{{"--version", "v3", "--features", "5"}};  // not compatible
   std::string token_, viewer_;
   std::unique_ptr<ProxyProcess> proxy_;
 };
@@ -156,6 +178,89 @@ TEST_F(ReleaseProcessTest, VersionsAreRegisteredNamedByReleasesAndDeactivatedFor
   // The audit log has each registry change with its actor.
   ASSERT_EQ(Ctl({"audit", "--json"}, &out, viewer_), 0) << out;
   EXPECT_THAT(out, AllOf(HasSubstr("\"AddVersion\""), HasSubstr("\"DeactivateVersion\"")));
+}
+
+TEST_F(ReleaseProcessTest, AnIncompatibleCandidateIsRefusedNamingTheTensorBeforeAnyCall) {
+  RegisterVersions();
+  InferenceLoad load(proxy_->address());
+  std::string out;
+  EXPECT_EQ(Ctl({"rollout", "start", "infer", "--stable", "v1", "--candidate", "v3", "--steps",
+                 "50", "--max-error-rate", "0.05", "--reason", "release v3"},
+                &out),
+            1);
+  EXPECT_THAT(out, HasSubstr("FAILED_PRECONDITION: candidate v3 is not compatible with v1: "
+                             "input \"input\" shape [-1,5] vs [-1,4] (recorded as release #1, "
+                             "aborted)"));
+  // The refusal is a release of its own, with the gate's answer and both schemas.
+  const nlohmann::json r = Rollout();
+  EXPECT_EQ(r["outcome"], "aborted");
+  ASSERT_EQ(r["gates"].size(), 1u);
+  EXPECT_EQ(r["gates"][0]["name"], "compatibility");
+  EXPECT_EQ(r["gates"][0]["state"], "failed");
+  const nlohmann::json data = nlohmann::json::parse(r["gates"][0]["data_json"].get<std::string>());
+  EXPECT_EQ(data["candidate"]["schema"]["inputs"][0]["shape"], nlohmann::json({-1, 5}));
+  EXPECT_EQ(data["stable"]["schema"]["inputs"][0]["shape"], nlohmann::json({-1, 4}));
+  ASSERT_EQ(Ctl({"history", "infer"}, &out, viewer_), 0) << out;
+  EXPECT_THAT(out, HasSubstr("refused at the compatibility gate"));
+  absl::SleepFor(absl::Milliseconds(300));
+  auto served = load.Take();
+  EXPECT_EQ(served["wide"][true] + served["wide"][false], 0) << "no call reached v3";
+  EXPECT_GT(served["stable"][true], 20);
+
+  // A compatible candidate passes, and the gate's answer is in its record.
+  ASSERT_EQ(Ctl({"rollout", "start", "infer", "--stable", "v1", "--candidate", "v2", "--steps",
+                 "50", "--max-error-rate", "0.05", "--reason", "release v2"},
+                &out),
+            0)
+      << out;
+  EXPECT_THAT(out, HasSubstr("gates: compatibility passed"));
+  EXPECT_EQ(Rollout()["gates"][0]["detail"],
+            "candidate v2 is compatible with v1: 1 inputs, 2 outputs agree");
+  // Without the gate the same incompatible start goes through (and fails on live calls).
+  ASSERT_EQ(Ctl({"rollout", "abort", "infer", "--reason", "next"}, &out), 0) << out;
+  ASSERT_EQ(Ctl({"rollout", "start", "infer", "--stable", "v1", "--candidate", "v3", "--steps",
+                 "50", "--max-error-rate", "0.05", "--compatibility", "none"},
+                &out),
+            0)
+      << out;
+  EXPECT_EQ(Rollout()["gates"][0]["state"], "skipped");
+}
+
+TEST_F(ReleaseProcessTest, ACandidateThatIsNotReadyHoldsTheStartWithNoTrafficUntilItIs) {
+  RegisterVersions();
+  v2_.process().Signal(SIGUSR1);  // ServerReady: false
+  ASSERT_FALSE(v2_.process().WaitForLine("health NOT_SERVING", absl::Seconds(5)).empty());
+  InferenceLoad load(proxy_->address());
+  std::string out;
+  ASSERT_EQ(Ctl({"rollout", "start", "infer", "--stable", "v1", "--candidate", "v2", "--steps",
+                 "50", "--interval", "1s", "--min-requests", "20", "--max-error-rate", "0.05"},
+                &out),
+            0)
+      << out;
+  EXPECT_THAT(out, HasSubstr("gating"));
+  absl::SleepFor(absl::Milliseconds(2500));
+  nlohmann::json r = Rollout();
+  EXPECT_EQ(r["phase"], "gating");
+  EXPECT_EQ(r["gates"][0]["state"], "pending");
+  EXPECT_THAT(r["decisions"].back()["detail"].get<std::string>(),
+              HasSubstr("hold at the compatibility gate: waiting: candidate v2 not ready: server"));
+  auto served = load.Take();
+  EXPECT_EQ(served["canary"][true] + served["canary"][false], 0) << "no traffic while gated";
+  EXPECT_EQ(Ctl({"rollout", "promote", "infer"}, &out), 1);
+  EXPECT_THAT(out, HasSubstr("is still at its gates"));
+
+  v2_.process().Signal(SIGUSR1);  // ready again: the next try passes
+  const absl::Time give_up = absl::Now() + absl::Seconds(10);
+  while (Rollout()["phase"] == "gating" && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  r = Rollout();
+  EXPECT_EQ(r["phase"], "progressing");
+  EXPECT_EQ(r["gates"][0]["state"], "passed");
+  load.Take();
+  absl::SleepFor(absl::Milliseconds(500));
+  served = load.Take();
+  EXPECT_GT(served["canary"][true], 20);
 }
 
 }  // namespace
