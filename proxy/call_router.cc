@@ -56,6 +56,7 @@ absl::Status CallRouter::Route(const routing::CallAttributes& attrs, int64_t now
     } else if (UpstreamSet::Endpoint* e =
                    upstreams_.Pick(upstreams_.pool(route.mirror_pool), now_ns, NextRandom())) {
       target->mirror_endpoint = e;
+      target->mirror_pool = upstreams_.pool(route.mirror_pool);
       target->mirror_stats = mirror_stats;
       target->mirror_tolerance = route.mirror_tolerance;
     } else {

@@ -30,6 +30,7 @@ class CallRouter final {
     metrics::CallSeries::Cell* stats;  // this worker's cell of (route, pool)
     // Set when this call gets a shadow copy.
     UpstreamSet::Endpoint* mirror_endpoint;
+    UpstreamSet::Pool* mirror_pool;
     metrics::CallSeries::Cell* mirror_stats;
     double mirror_tolerance;
   };

@@ -3,6 +3,7 @@
 #include <array>
 
 #include "absl/strings/str_cat.h"
+#include "proxy/model_fields.h"
 
 namespace rollout::proxy {
 
@@ -46,6 +47,7 @@ void UpstreamSet::Sync(const routing::RoutingTable& table) {
     pool->outlier = spec.outlier;
     pool->limit = shared_->pool_limits.Get(spec.name);
     pool->limit->set_max(spec.max_concurrent_calls);
+    pool->model_fields = EncodeModelFields(spec.model_name, spec.model_version);
     pool->endpoints.clear();
     pool->states.clear();
     pool->unresolved.clear();

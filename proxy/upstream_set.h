@@ -57,6 +57,9 @@ class UpstreamSet final {
     routing::OutlierSpec outlier;
     ConcurrencyLimit* limit;  // shared by every worker, by pool name
     std::string unresolved;   // endpoint names without an address yet, and why
+    // The model fields appended to each request message that names a model (the pool's
+    // model_name / model_version, pre-encoded; see h2/model_rewriter.h); "" for none.
+    std::string model_fields;
   };
 
   UpstreamSet(EngineShared* shared, LinkFactory link_factory);

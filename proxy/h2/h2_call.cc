@@ -81,8 +81,31 @@ void H2Call::Route(bool first) {
     return;
   }
   if (v.kind == CallFlow::Verdict::kFail) return Fail(v.code, v.message);
+  // The shadow takes the client's bytes as they came; its pool rewrites them its own way.
   if (flow_.target().mirror_endpoint != nullptr) StartMirror();
+  if (!flow_.target().pool->model_fields.empty() && ModelRewriter::NamesModel(attrs_.method)) {
+    StartRewrite();
+    if (reply_ == Reply::kEnded) return;
+  }
   SendOrRetry();
+}
+
+void H2Call::StartRewrite() {
+  rewriter_ = std::make_unique<ModelRewriter>(flow_.target().pool->model_fields);
+  const std::string queued = request_.TakeUnsent();  // read before routing, not sent yet
+  PushRequest(reinterpret_cast<const uint8_t*>(queued.data()), queued.size(), /*replay=*/true);
+}
+
+bool H2Call::PushRequest(const uint8_t* data, size_t size, bool replay) {
+  if (rewriter_ == nullptr) {
+    request_.Push(data, size);
+    return true;
+  }
+  std::string error;
+  if (rewriter_->Feed(data, size, &request_, &error, replay)) return true;
+  Fail(kUnimplemented,
+       absl::StrCat("rollout-proxy: pool ", *flow_.target().pool->name, " cannot take ", error));
+  return false;
 }
 
 bool H2Call::TryReadModel() {
@@ -180,8 +203,8 @@ void H2Call::OnRequestData(const uint8_t* data, size_t size) {
                 absl::StrCat("rollout-proxy: a request message is larger than max_message_bytes (",
                              request_guard_.max(), ")"));
   }
-  request_.Push(data, size);
   if (mirror_ != nullptr) mirror_->OnClientData(data, size);
+  if (!PushRequest(data, size)) return;
   if (flow_.phase() == CallFlow::Phase::kNeedsModel) TryReadModel();
 }
 

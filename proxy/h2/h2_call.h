@@ -32,6 +32,7 @@
 #include <nghttp2/nghttp2.h>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -43,6 +44,7 @@
 #include "proxy/h2/call_list.h"
 #include "proxy/h2/grpc_wire.h"
 #include "proxy/h2/header_block.h"
+#include "proxy/h2/model_rewriter.h"
 #include "proxy/h2/pipe.h"
 #include "proxy/h2/upstream_stream.h"
 #include "routing/routing_table.h"
@@ -114,6 +116,12 @@ class H2Call final : public UpstreamStream {
   bool TryReadModel();
   // Opens the shadow copy for a mirrored route (the target's mirror_endpoint).
   void StartMirror();
+  // The chosen pool pins the model (model_name / model_version): rewrites what is queued
+  // and every request message from now on.
+  void StartRewrite();
+  // Request bytes into the request pipe, through the rewrite when there is one (`replay`:
+  // bytes the pipe had already, see Pipe::TakeUnsent); false when the call failed on them.
+  bool PushRequest(const uint8_t* data, size_t size, bool replay = false);
   // Opens the backend stream on the flow's endpoint, or retries as the flow decides.
   void SendOrRetry();
   // The attempt on the flow's endpoint never reached it: another endpoint of the pool, or
@@ -176,6 +184,7 @@ class H2Call final : public UpstreamStream {
   int status_for_local_ = 0;    // the code of local_code_
   CallFlow flow_;               // the proxy's policy for the call: route, slots, retries
   H2Mirror* mirror_ = nullptr;  // the shadow copy, until the call's end
+  std::unique_ptr<ModelRewriter> rewriter_;  // when the call's pool pins the model
 
   Reply reply_ = Reply::kWaiting;
   // Whether each of the call's two streams is still open; the call deletes itself once

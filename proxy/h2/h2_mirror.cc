@@ -38,6 +38,9 @@ H2Mirror* H2Mirror::Start(CallContext* context, const CallRouter::Target& target
   }
   auto* m = new H2Mirror(context, target, deadline_ns);
   m->method_ = std::string(request_headers.Get(":path").value_or(""));
+  if (!target.mirror_pool->model_fields.empty() && ModelRewriter::NamesModel(m->method_)) {
+    m->rewriter_ = std::make_unique<ModelRewriter>(target.mirror_pool->model_fields);
+  }
   std::vector<nghttp2_nv> nva;
   nva.reserve(request_headers.size() + 1);
   request_headers.AppendTo(&nva);
@@ -62,7 +65,12 @@ H2Mirror* H2Mirror::Start(CallContext* context, const CallRouter::Target& target
 
 void H2Mirror::OnClientData(const uint8_t* data, size_t size) {
   if (dropped_ || !open_) return;
-  request_.Push(data, size);
+  std::string error;
+  if (rewriter_ == nullptr) {
+    request_.Push(data, size);
+  } else if (!rewriter_->Feed(data, size, &request_, &error)) {
+    return Drop();  // a message its pool cannot take: nothing to compare
+  }
   Account();
 }
 

@@ -25,6 +25,7 @@
 #include <nghttp2/nghttp2.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "metrics/call_series.h"
@@ -33,6 +34,7 @@
 #include "proxy/h2/call_list.h"
 #include "proxy/h2/header_block.h"
 #include "proxy/h2/message_splitter.h"
+#include "proxy/h2/model_rewriter.h"
 #include "proxy/h2/pipe.h"
 #include "proxy/h2/upstream_stream.h"
 
@@ -95,6 +97,7 @@ class H2Mirror final : public UpstreamStream {
   UpstreamConnection* up_ = nullptr;
   int32_t stream_ = 0;
   Pipe request_;
+  std::unique_ptr<ModelRewriter> rewriter_;  // when the mirror's pool pins the model
   MessageSplitter primary_{kMaxAnswers};
   MessageSplitter shadow_{kMaxAnswers};
   size_t accounted_ = 0;  // what the worker's mirror budget counts for this mirror

@@ -1,10 +1,26 @@
 #include "proxy/h2/pipe.h"
 
+#include <algorithm>
+
 #include "proxy/h2/connection.h"
 
 namespace rollout::proxy::h2 {
 
 void Pipe::Push(const uint8_t* data, size_t size) {
+  source_in_ += size;
+  Append(data, size);
+}
+
+void Pipe::PushLocal(const uint8_t* data, size_t size) { Append(data, size); }
+
+std::string Pipe::TakeUnsent() {
+  std::string out = buf_.substr(off_);
+  buf_.clear();
+  off_ = 0;
+  return out;
+}
+
+void Pipe::Append(const uint8_t* data, size_t size) {
   if (off_ > 0 && off_ == buf_.size()) {
     buf_.clear();
     off_ = 0;
@@ -50,18 +66,20 @@ int Pipe::Send(const uint8_t* framehd, size_t length) {
     buf_.erase(0, off_);
     off_ = 0;
   }
-  Release(length);
+  // The source's bytes among those sent so far; the proxy's own hold no window.
+  const uint64_t sent = std::min(taken_, source_in_);
+  if (sent > released_) Release(sent - released_);
   return 0;
 }
 
 void Pipe::Discard() {
-  const size_t n = queued();
   buf_.clear();
   off_ = 0;
-  Release(n);
+  Release(source_in_ - released_);
 }
 
 void Pipe::Release(size_t n) {
+  released_ += n;
   if (src_ == nullptr || n == 0) return;
   // Counts for the connection even once the stream is closed.
   nghttp2_session_consume(src_->session(), src_stream_, n);

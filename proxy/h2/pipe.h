@@ -8,6 +8,9 @@
 // (nghttp2_session_consume). So a stream holds at most one window of bytes per direction,
 // and a slow reader slows its writer, end to end.
 //
+// The proxy may add bytes of its own (PushLocal: a model rewrite's fields); they hold no
+// window of the source's, so what is given back is never more than the source sent.
+//
 // Thread-safety: used by one worker thread.
 #ifndef ROLLOUT_PROXY_H2_PIPE_H_
 #define ROLLOUT_PROXY_H2_PIPE_H_
@@ -37,6 +40,11 @@ class Pipe final {
 
   // Received bytes; wakes the sink's data provider if it was waiting.
   void Push(const uint8_t* data, size_t size);
+  // Bytes of the proxy's own, sent in order with the received ones.
+  void PushLocal(const uint8_t* data, size_t size);
+  // Before the sink has sent anything: takes back what is queued, to push it again changed
+  // (with PushLocal: those bytes still hold the source's window, counted once).
+  std::string TakeUnsent();
   // The source ended its side (END_STREAM).
   void End();
   bool ended() const { return eof_; }
@@ -56,7 +64,7 @@ class Pipe final {
   // The source stream is closed: gives back the window of what is queued now, and will
   // not give back anything more.
   void ReleaseAndDetachSource() {
-    Release(queued());
+    Release(source_in_ - released_);
     src_ = nullptr;
   }
   // The source connection is gone: nothing to give back any more.
@@ -66,9 +74,13 @@ class Pipe final {
  private:
   void Release(size_t n);
 
+  void Append(const uint8_t* data, size_t size);
+
   std::string buf_;
   size_t off_ = 0;
   uint64_t taken_ = 0;
+  uint64_t source_in_ = 0;  // bytes pushed by the source (not PushLocal)
+  uint64_t released_ = 0;   // of those, given back
   bool eof_ = false;
   bool deferred_ = false;
   H2Connection* src_ = nullptr;

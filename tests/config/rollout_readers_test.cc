@@ -33,6 +33,7 @@ rollouts:
     max_p99_ratio: 1.5
     failure_limit: 3
     notes: "v2: retrained on May data"
+    compatibility: schema
 )";
   absl::StatusOr<Config> config = ParseConfig(std::string(kValid) + extra, "proxy.yaml");
   ASSERT_TRUE(config.ok()) << config.status();
@@ -56,6 +57,7 @@ rollouts:
   EXPECT_FALSE(r.analysis.max_mismatch_rate.has_value());
   EXPECT_EQ(r.analysis.failure_limit, 3);
   EXPECT_EQ(r.notes, "v2: retrained on May data");
+  EXPECT_EQ(r.compatibility, Compatibility::kSchema);
 
   auto error = [&](const std::string& from, const std::string& to) {
     std::string text = std::string(kValid) + extra;
@@ -77,6 +79,8 @@ rollouts:
   EXPECT_THAT(error("failure_limit: 3", "failure_limit: 0"),
               HasSubstr("rollouts[0].failure_limit: 0 is out of range"));
   EXPECT_THAT(error("notes:", "speed:"), HasSubstr("rollouts[0].speed: unknown key"));
+  EXPECT_THAT(error("compatibility: schema", "compatibility: loose"),
+              HasSubstr("compatibility: unknown value \"loose\" (auto, schema, none)"));
   EXPECT_THAT(error("source: prometheus", "source: graphite"),
               HasSubstr("analysis.source: unknown source \"graphite\""));
   EXPECT_THAT(error("url: http://prometheus:9090/", "url: prometheus:9090"),
@@ -86,6 +90,20 @@ rollouts:
   EXPECT_THAT(ErrorOf(std::string(kValid) + extra +
                       "  - { route: infer, stable: v1, candidate: v2, steps: [10] }\n"),
               HasSubstr("rollouts[1].route: route \"infer\" already has a rollout above"));
+}
+
+TEST(ConfigLoaderTest, APoolMayPinTheModelItsServersServe) {
+  absl::StatusOr<Config> config = ParseConfig(
+      Variant(R"({ name: v2, endpoints: ["127.0.0.1:9002"] })",
+              R"({ name: v2, endpoints: ["127.0.0.1:9002"], model_name: clf, model_version: 2 })"),
+      "proxy.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->pools[1].model_name, "clf");
+  EXPECT_EQ(config->pools[1].model_version, "2");
+  EXPECT_EQ(config->table->pools()[1].model_version, "2");
+  EXPECT_THAT(ErrorOf(Variant(R"(endpoints: ["127.0.0.1:9002"] })",
+                              R"(endpoints: ["127.0.0.1:9002"], model_name: "" })")),
+              HasSubstr("pools[1].model_name: must not be empty"));
 }
 
 TEST(ConfigLoaderTest, AbTestNeedsAStickyRouteAndAnEnd) {
