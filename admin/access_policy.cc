@@ -21,7 +21,7 @@ constexpr MethodRole kMethodRoles[] = {
     {"ResumeRollout", Role::kAdmin},     {"PromoteRollout", Role::kAdmin},
     {"AbortRollout", Role::kAdmin},      {"ListVersions", Role::kViewer},
     {"GetVersion", Role::kViewer},       {"AddVersion", Role::kAdmin},
-    {"DeactivateVersion", Role::kAdmin},
+    {"DeactivateVersion", Role::kAdmin}, {"Rollback", Role::kAdmin},
 };
 
 }  // namespace

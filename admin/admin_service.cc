@@ -283,6 +283,7 @@ void FillRollout(const Release& r, bool with_decisions, v1::Rollout* out) {
   }
   out->set_consecutive_failures(r.consecutive_failures);
   out->set_follows(r.follows);
+  out->set_rollback_to(r.rollback_to);
   out->set_spec_json(r.spec.ToJson().dump());
   if (!with_decisions) return;
   for (const Decision& d : r.decisions) FillDecision(d, out->add_decisions());
@@ -328,21 +329,6 @@ absl::StatusOr<RolloutSpec> SpecFromRequest(const v1::StartRolloutRequest& q) {
   }
   return spec;
 }
-
-namespace {
-
-// A verb that lost the race with another replica's commit is tried again: the engine has
-// read the records in the store, so it decides again on what is there now (the rollout may
-// have ended, or be paused already, and the answer says so).
-template <typename Verb>
-absl::StatusOr<Release> RetryingConflicts(Verb verb) {
-  for (int attempt = 1;; ++attempt) {
-    absl::StatusOr<Release> r = verb();
-    if (r.ok() || !IsStoreConflict(r.status()) || attempt == 4) return r;
-  }
-}
-
-}  // namespace
 
 grpc::Status AdminService::StartRollout(grpc::ServerContext* ctx,
                                         const v1::StartRolloutRequest* request,

@@ -65,6 +65,9 @@ class AdminService final : public admin::v1::AdminService::Service {
                             grpc::ServerWriter<admin::v1::RolloutEvent>* writer) override;
   grpc::Status ListReleases(grpc::ServerContext* ctx, const admin::v1::ListReleasesRequest* request,
                             admin::v1::ListReleasesResponse* response) override;
+  // Rollback to an earlier release (release_methods.cc).
+  grpc::Status Rollback(grpc::ServerContext* ctx, const admin::v1::RollbackRequest* request,
+                        admin::v1::Rollout* response) override;
   // The version registry (version_methods.cc).
   grpc::Status AddVersion(grpc::ServerContext* ctx, const admin::v1::AddVersionRequest* request,
                           admin::v1::Version* response) override;
@@ -98,6 +101,17 @@ class AdminService final : public admin::v1::AdminService::Service {
   const HealthSource health_;
   const ReplicaSource replicas_;
 };
+
+// A verb that lost the race with another replica's commit is tried again: the engine has
+// read the records in the store, so it decides again on what is there now (the rollout may
+// have ended, or be paused already, and the answer says so).
+template <typename Verb>
+absl::StatusOr<Release> RetryingConflicts(Verb verb) {
+  for (int attempt = 1;; ++attempt) {
+    absl::StatusOr<Release> r = verb();
+    if (r.ok() || !IsStoreConflict(r.status()) || attempt == 4) return r;
+  }
+}
 
 // absl::Status -> grpc::Status, same code and message.
 grpc::Status ToGrpcStatus(const absl::Status& status);

@@ -33,8 +33,12 @@ std::optional<double> GetOptional(const nlohmann::json& j, const char* key) {
 
 absl::StatusOr<Strategy> ParseStrategy(const std::string& name) {
   if (std::optional<Strategy> s = ValueOf(kStrategyNames, name)) return *s;
-  return Invalid("strategy",
-                 absl::StrCat("unknown strategy \"", name, "\" (", NamesOf(kStrategyNames), ")"));
+  std::vector<std::string> startable;  // a rollback is a verb of its own
+  for (const auto& entry : kStrategyNames) {
+    if (entry.value != Strategy::kRollback) startable.push_back(entry.name);
+  }
+  return Invalid("strategy", absl::StrCat("unknown strategy \"", name, "\" (",
+                                          absl::StrJoin(startable, ", "), ")"));
 }
 
 absl::StatusOr<Compatibility> ParseCompatibility(const std::string& name) {
@@ -155,6 +159,10 @@ absl::Status CheckStrategy(const routing::RoutingTable::Route& route, RolloutSpe
       }
       break;
     }
+    case Strategy::kRollback:
+      return Invalid("strategy",
+                     "a rollback is not started as a rollout: use rolloutctl rollback "
+                     "ROUTE --to-release N (or the Rollback RPC)");
     case Strategy::kBlueGreen:
       if (!spec->steps.empty()) return Invalid("steps", "blue_green switches 0 -> 100 at once");
       if (spec->rollback_window < absl::ZeroDuration()) {

@@ -26,11 +26,14 @@
 
 namespace rollout::control {
 
-enum class Strategy { kCanary, kBlueGreen, kAbTest, kShadow };
+// kRollback: a rollback (RolloutEngine::Rollback), the route back to what an earlier release
+// left serving in one step; it is recorded like a rollout but is never started as one.
+enum class Strategy { kCanary, kBlueGreen, kAbTest, kShadow, kRollback };
 inline constexpr EnumName<Strategy> kStrategyNames[] = {{Strategy::kCanary, "canary"},
                                                         {Strategy::kBlueGreen, "blue_green"},
                                                         {Strategy::kAbTest, "ab_test"},
-                                                        {Strategy::kShadow, "shadow"}};
+                                                        {Strategy::kShadow, "shadow"},
+                                                        {Strategy::kRollback, "rollback"}};
 inline const char* StrategyName(Strategy s) { return NameOf(kStrategyNames, s); }
 absl::StatusOr<Strategy> ParseStrategy(const std::string& name);
 

@@ -89,6 +89,8 @@ double Release::CandidatePercent() const {
       return spec.steps[0];
     case Strategy::kShadow:
       return 0;
+    case Strategy::kRollback:
+      return phase == Phase::kAborted ? 0 : 100;
   }
   return 0;
 }
@@ -124,6 +126,7 @@ nlohmann::json Release::ToJson() const {
           {"consecutive_failures", consecutive_failures},
           {"outcome_reason", outcome_reason},
           {"follows", follows},
+          {"rollback_to", rollback_to},
           {"ab_stable", ab_stable.ToJson()},
           {"ab_candidate", ab_candidate.ToJson()},
           {"gates", gates_json},
@@ -154,6 +157,7 @@ absl::StatusOr<Release> Release::FromJson(const nlohmann::json& j) {
     r.consecutive_failures = j.value("consecutive_failures", 0);
     r.outcome_reason = j.value("outcome_reason", "");
     r.follows = j.value("follows", uint64_t{0});
+    r.rollback_to = j.value("rollback_to", uint64_t{0});
     if (j.contains("ab_stable")) r.ab_stable = PoolStats::FromJson(j["ab_stable"]);
     if (j.contains("ab_candidate")) r.ab_candidate = PoolStats::FromJson(j["ab_candidate"]);
     for (const auto& g : j.value("gates", nlohmann::json::array())) {

@@ -122,6 +122,7 @@ struct Release {
   int consecutive_failures = 0;
   std::string outcome_reason;
   uint64_t follows = 0;               // the shadow rollout whose promotion started this one
+  uint64_t rollback_to = 0;           // a rollback: the release whose end it restores
   PoolStats ab_stable, ab_candidate;  // ab_test: the traffic so far
   std::vector<Gate> gates;            // in the order they run, before step 1
   std::vector<Decision> decisions;

@@ -24,8 +24,8 @@ std::string AuditVerb(DecisionKind kind) {
   return "Rollout" + verb;
 }
 
-// Puts the pools behind the versions `spec` names (or the versions behind its pools) in
-// it; a deactivated version is refused, naming the side.
+}  // namespace
+
 absl::Status NameVersions(const Controller& controller, RolloutSpec* spec) {
   for (auto [field, name, version] :
        {std::tuple{"stable", &spec->stable, &spec->stable_version},
@@ -40,8 +40,6 @@ absl::Status NameVersions(const Controller& controller, RolloutSpec* spec) {
   }
   return absl::OkStatus();
 }
-
-}  // namespace
 
 absl::StatusOr<std::unique_ptr<RolloutEngine>> RolloutEngine::Create(Controller* controller,
                                                                      Options options) {
@@ -215,15 +213,7 @@ absl::StatusOr<Release> RolloutEngine::StartLocked(const std::string& actor, Rol
   const std::string head = absl::StrCat(StrategyName(r.spec.strategy), " ", r.spec.StableName(),
                                         " -> ", r.spec.CandidateName(), ": ");
   for (const Gate& g : r.gates) {
-    if (g.state != GateState::kFailed) continue;
-    // Refused at a gate: recorded as a release that never sent the candidate a call.
-    r.phase = Phase::kAborted;
-    r.ended = now;
-    r.outcome_reason = absl::StrCat("refused at the ", g.name, " gate: ", g.detail);
-    Decision d{now, 0, DecisionKind::kAbort, actor, absl::StrCat(head, r.outcome_reason), g.data};
-    RETURN_IF_ERROR(CommitLocked(r, std::move(d), std::nullopt));
-    return absl::FailedPreconditionError(
-        absl::StrCat(g.detail, " (recorded as release #", r.id, ", aborted)"));
+    if (g.state == GateState::kFailed) return RefuseLocked(std::move(r), g, actor, head);
   }
   std::vector<std::string> gate_notes;
   for (const Gate& g : r.gates) {
@@ -246,6 +236,18 @@ absl::StatusOr<Release> RolloutEngine::StartLocked(const std::string& actor, Rol
   const RouteOverride change = RouteChangeFor(r);
   RETURN_IF_ERROR(CommitLocked(r, std::move(d), change));
   return releases_.at(r.id);
+}
+
+absl::Status RolloutEngine::RefuseLocked(Release r, const Gate& gate, const std::string& actor,
+                                         const std::string& head) {
+  r.phase = Phase::kAborted;
+  r.ended = options_.clock();
+  r.outcome_reason = absl::StrCat("refused at the ", gate.name, " gate: ", gate.detail);
+  Decision d{r.ended,  0, DecisionKind::kAbort, actor, absl::StrCat(head, r.outcome_reason),
+             gate.data};
+  RETURN_IF_ERROR(CommitLocked(r, std::move(d), std::nullopt));
+  return absl::FailedPreconditionError(
+      absl::StrCat(gate.detail, " (recorded as release #", r.id, ", aborted)"));
 }
 
 absl::StatusOr<Release*> RolloutEngine::ActiveLocked(const std::string& route) {

@@ -44,6 +44,10 @@ class Notifier {
   virtual void Notify(const nlohmann::json& event) = 0;  // must not block
 };
 
+// Puts the pools behind the versions `spec` names (or the versions behind its pools) in
+// it; a deactivated version is refused, naming the side.
+absl::Status NameVersions(const Controller& controller, RolloutSpec* spec);
+
 // The actor of the engine's own decisions.
 inline constexpr char kEngineActor[] = "rollout-engine";
 
@@ -83,6 +87,14 @@ class RolloutEngine final {
                                 const std::string& reason) {
     return EndByHand(DecisionKind::kAbort, actor, route, reason);
   }
+  // Returns `route` in one step to what an earlier release left serving: release
+  // `to_release`, else the version (or pool) `to_version`. Refused (FAILED_PRECONDITION)
+  // while a rollout runs on the route, or when the target is deactivated, serves already,
+  // is not ready, or is not compatible with what serves now (the compatibility gate).
+  // Recorded as a release of strategy rollback, promoted when made (rollout_rollback.cc).
+  absl::StatusOr<Release> Rollback(const std::string& actor, const std::string& route,
+                                   uint64_t to_release, const std::string& to_version,
+                                   const std::string& reason);
 
   // The route's active rollout, else its latest one. NOT_FOUND if it never had one.
   absl::StatusOr<Release> Get(const std::string& route) const;
@@ -135,6 +147,10 @@ class RolloutEngine final {
                                       const std::string& reason, const std::string& source,
                                       uint64_t follows, std::vector<Gate> gates)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Records `r` as refused at `gate` (aborted, with the gate's answer) and returns the
+  // refusal; `head` starts its decision's detail.
+  absl::Status RefuseLocked(Release r, const Gate& gate, const std::string& actor,
+                            const std::string& head) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The gates of a new rollout on `spec` (names resolved, defaults filled in), asked now.
   // Makes network calls: call without the lock.
   absl::StatusOr<std::vector<Gate>> RunGates(const RolloutSpec& spec);

@@ -15,6 +15,8 @@ const RolloutStrategy& StrategyOf(Strategy s) {
       return AbTestStrategy();
     case Strategy::kShadow:
       return ShadowStrategy();
+    case Strategy::kRollback:
+      return RollbackStrategy();
   }
   return CanaryStrategy();
 }

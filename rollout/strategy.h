@@ -55,6 +55,7 @@ const RolloutStrategy& CanaryStrategy();
 const RolloutStrategy& BlueGreenStrategy();
 const RolloutStrategy& AbTestStrategy();
 const RolloutStrategy& ShadowStrategy();
+const RolloutStrategy& RollbackStrategy();
 
 // The route change that puts `release` in force: the split for its step, and the mirror
 // and override header its strategy needs. Final phases give back the file's mirror.

@@ -44,7 +44,9 @@ struct Args {
   double window = 30;  // routes --window
   std::string since, until, page_token;
   uint32_t limit = 100;
-  uint64_t id = 0;  // rollout get --id
+  uint64_t id = 0;          // rollout get --id
+  uint64_t to_release = 0;  // rollback
+  std::string to_version;
   bool until_done = false;
   std::string interval = "1s";  // rollout watch
   int count = 0;
@@ -63,7 +65,7 @@ struct Verb {
 
 std::vector<Verb> AdminVerbs();    // status, routes, set-weight, reload, audit, history, health
 std::vector<Verb> RolloutVerbs();  // rollout start, pause, resume, promote, abort, get, ...
-std::vector<Verb> VersionVerbs();  // version add, list, get, deactivate
+std::vector<Verb> VersionVerbs();  // version add, list, get, deactivate; rollback
 inline std::vector<Verb> AllVerbs() {
   std::vector<Verb> all = AdminVerbs();
   for (Verb& v : RolloutVerbs()) all.push_back(std::move(v));

@@ -1,4 +1,5 @@
-// The verbs of `version`: add, list, get and deactivate (the version registry).
+// The verbs of `version`: add, list, get and deactivate (the version registry); and
+// `rollback`, back to an earlier release or version.
 #include <cstdio>
 #include <string>
 
@@ -100,6 +101,19 @@ int Deactivate(Client& client, const Args& a) {
               });
 }
 
+int Rollback(Client& client, const Args& a) {
+  if ((a.to_release == 0) == a.to_version.empty()) {
+    std::fprintf(stderr, "rolloutctl: rollback: give one of --to-release N or --to-version V\n");
+    return kUsage;
+  }
+  v1::RollbackRequest request;
+  request.set_route(a.route);
+  request.set_to_release(a.to_release);
+  request.set_to_version(a.to_version);
+  request.set_reason(a.reason);
+  return Call(client, &v1::AdminService::Stub::Rollback, request, PrintRollout);
+}
+
 }  // namespace
 
 std::vector<Verb> VersionVerbs() {
@@ -135,6 +149,15 @@ std::vector<Verb> VersionVerbs() {
          cmd->add_option("--reason", a->reason, "why (recorded in the audit log)")->required();
        },
        Deactivate},
+      {"rollback", "back, in one step, to what an earlier release left serving",
+       "rolloutctl rollback infer --to-release 1 --reason \"v3 drifts on night traffic\"",
+       [](CLI::App* cmd, Args* a) {
+         cmd->add_option("route", a->route, "route name")->required();
+         cmd->add_option("--to-release", a->to_release, "the release whose end to restore");
+         cmd->add_option("--to-version", a->to_version, "or a version (or pool) to return to");
+         cmd->add_option("--reason", a->reason, "why (recorded in the audit log)")->required();
+       },
+       Rollback},
   };
 }
 

@@ -263,5 +263,55 @@ TEST_F(ReleaseProcessTest, ACandidateThatIsNotReadyHoldsTheStartWithNoTrafficUnt
   EXPECT_GT(served["canary"][true], 20);
 }
 
+TEST_F(ReleaseProcessTest, RollbackReturnsInOneStepToWhatAnEarlierReleaseLeftServing) {
+  RegisterVersions();
+  InferenceLoad load(proxy_->address());
+  std::string out;
+  ASSERT_EQ(Ctl({"rollout", "start", "infer", "--stable", "v1", "--candidate", "v2", "--steps",
+                 "100", "--interval", "1s", "--min-requests", "20", "--max-error-rate", "0.05"},
+                &out),
+            0)
+      << out;
+  ASSERT_EQ(Ctl({"rollout", "events", "infer", "--until-done"}, &out), 0) << out;  // #1: v2
+  auto serves = [&](const std::string& pool) {
+    load.Take();
+    absl::SleepFor(absl::Milliseconds(400));
+    auto served = load.Take();
+    return served[pool][true] > 20 && served.size() == 1;
+  };
+  ASSERT_TRUE(serves("canary"));
+
+  ASSERT_EQ(
+      Ctl({"rollback", "infer", "--to-version", "v1", "--reason", "v2 drifts at night"}, &out), 0)
+      << out;
+  EXPECT_THAT(out, AllOf(HasSubstr("rollout #2 on infer: rollback v2 (pool canary) -> v1 (pool "
+                                   "stable), promoted"),
+                         HasSubstr("rolled back: v1 takes 100%")));
+  EXPECT_TRUE(serves("stable"));
+  ASSERT_EQ(Ctl({"rollback", "infer", "--to-release", "1", "--reason", "false alarm"}, &out), 0)
+      << out;
+  EXPECT_THAT(out, HasSubstr("back to what release #1 left serving in one step (false alarm)"));
+  EXPECT_TRUE(serves("canary"));
+  const nlohmann::json r = Rollout();
+  EXPECT_EQ(r["strategy"], "rollback");
+  EXPECT_EQ(r["rollback_to"], "1");
+  EXPECT_EQ(r["gates"][0]["state"], "passed");
+
+  // Refusals: the same version, an incompatible one (recorded), a deactivated one.
+  EXPECT_EQ(Ctl({"rollback", "infer", "--to-version", "v2", "--reason", "x"}, &out), 1);
+  EXPECT_THAT(out, HasSubstr("serves v2 already"));
+  EXPECT_EQ(Ctl({"rollback", "infer", "--to-version", "v3", "--reason", "x"}, &out), 1);
+  EXPECT_THAT(out, HasSubstr("candidate v3 is not compatible with v2: input \"input\" shape"));
+  ASSERT_EQ(Ctl({"version", "deactivate", "v1", "--reason", "CVE"}, &out), 0) << out;
+  EXPECT_EQ(Ctl({"rollback", "infer", "--to-release", "2", "--reason", "x"}, &out), 1);
+  EXPECT_THAT(out, HasSubstr("FAILED_PRECONDITION: rollback candidate: version \"v1\" (pool "
+                             "stable) is deactivated"));
+  EXPECT_EQ(Ctl({"rollback", "infer", "--reason", "x"}, &out), 2);  // neither target given
+  EXPECT_TRUE(serves("canary"));
+  ASSERT_EQ(Ctl({"history", "infer"}, &out, viewer_), 0) << out;
+  EXPECT_THAT(out, AllOf(HasSubstr("#3    infer      rollback"),
+                         HasSubstr("refused at the compatibility gate")));
+}
+
 }  // namespace
 }  // namespace rollout::testing
