@@ -284,6 +284,8 @@ void FillRollout(const Release& r, bool with_decisions, v1::Rollout* out) {
   out->set_consecutive_failures(r.consecutive_failures);
   out->set_follows(r.follows);
   out->set_rollback_to(r.rollback_to);
+  out->set_start_at(Rfc3339(r.spec.start_at));
+  if (r.spec.window.has_value()) out->set_window(r.spec.window->ToString());
   out->set_spec_json(r.spec.ToJson().dump());
   if (!with_decisions) return;
   for (const Decision& d : r.decisions) FillDecision(d, out->add_decisions());
@@ -326,6 +328,19 @@ absl::StatusOr<RolloutSpec> SpecFromRequest(const v1::StartRolloutRequest& q) {
     absl::StatusOr<Compatibility> c = ParseCompatibility(q.compatibility());
     if (!c.ok()) return c.status();
     spec.compatibility = *c;
+  }
+  if (!q.start_at().empty()) {
+    std::string err;
+    if (!absl::ParseTime(absl::RFC3339_full, q.start_at(), &spec.start_at, &err)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("start_at: \"", q.start_at(), "\" is not an RFC 3339 time (", err, ")"));
+    }
+  }
+  if (q.has_window()) {
+    absl::StatusOr<ReleaseWindow> w =
+        ReleaseWindow::Parse(q.window().days(), q.window().hours(), q.window().timezone());
+    if (!w.ok()) return w.status();
+    spec.window = *std::move(w);
   }
   return spec;
 }

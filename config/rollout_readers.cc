@@ -42,6 +42,24 @@ absl::Status ReadStrategyKeys(const Reader& in, const YAML::Node& node, const st
     ASSIGN_OR_RETURN(spec->auto_promote, in.Bool(node["auto_promote"], path + ".auto_promote"));
   }
   if (node["notes"]) ASSIGN_OR_RETURN(spec->notes, in.String(node["notes"], path + ".notes"));
+  if (node["start_at"]) {
+    std::string text, err;
+    ASSIGN_OR_RETURN(text, in.String(node["start_at"], path + ".start_at"));
+    if (!absl::ParseTime(absl::RFC3339_full, text, &spec->start_at, &err)) {
+      return in.Error(node["start_at"], path + ".start_at",
+                      absl::StrCat("\"", text, "\" is not an RFC 3339 time (", err, ")"));
+    }
+  }
+  if (const YAML::Node w = node["window"]) {
+    RETURN_IF_ERROR(in.CheckKeys(w, path + ".window", {"days", "hours", "timezone"}));
+    std::string days, hours, zone;
+    if (w["days"]) ASSIGN_OR_RETURN(days, in.String(w["days"], path + ".window.days"));
+    if (w["hours"]) ASSIGN_OR_RETURN(hours, in.String(w["hours"], path + ".window.hours"));
+    if (w["timezone"]) ASSIGN_OR_RETURN(zone, in.String(w["timezone"], path + ".window.timezone"));
+    absl::StatusOr<ReleaseWindow> parsed = ReleaseWindow::Parse(days, hours, zone);
+    if (!parsed.ok()) return in.Error(w, path, parsed.status().message());
+    spec->window = *std::move(parsed);
+  }
   if (node["compatibility"]) {
     std::string name;
     ASSIGN_OR_RETURN(name, in.String(node["compatibility"], path + ".compatibility"));
@@ -64,7 +82,8 @@ absl::StatusOr<RolloutSpec> ReadRollout(const Reader& in, const YAML::Node& node
                                     "max_p99",       "max_p99_ratio",  "max_mismatch_rate",
                                     "failure_limit", "mirror_percent", "rollback_window",
                                     "duration",      "sample_size",    "alpha",
-                                    "auto_promote",  "notes",          "compatibility"});
+                                    "auto_promote",  "notes",          "compatibility",
+                                    "start_at",      "window"});
       !s.ok()) {
     return s;
   }

@@ -71,6 +71,10 @@ nlohmann::json RolloutSpec::ToJson() const {
   j["alpha"] = alpha;
   j["auto_promote"] = auto_promote;
   j["notes"] = notes;
+  if (start_at != absl::InfinitePast()) {
+    j["start_at"] = absl::FormatTime(absl::RFC3339_full, start_at, absl::UTCTimeZone());
+  }
+  if (window.has_value()) j["window"] = window->ToJson();
   if (compatibility != Compatibility::kAuto)
     j["compatibility"] = NameOf(kCompatibilityNames, compatibility);
   return j;
@@ -107,6 +111,18 @@ absl::StatusOr<RolloutSpec> RolloutSpec::FromJson(const nlohmann::json& j) {
     auto compatibility = ParseCompatibility(j.value("compatibility", "auto"));
     if (!compatibility.ok()) return absl::DataLossError(compatibility.status().message());
     s.compatibility = *compatibility;
+    if (j.contains("start_at")) {
+      std::string err;
+      if (!absl::ParseTime(absl::RFC3339_full, j["start_at"].get<std::string>(), &s.start_at,
+                           &err)) {
+        return absl::DataLossError(absl::StrCat("rollout spec: start_at: ", err));
+      }
+    }
+    if (j.contains("window")) {
+      absl::StatusOr<ReleaseWindow> w = ReleaseWindow::FromJson(j["window"]);
+      if (!w.ok()) return absl::DataLossError(absl::StrCat("rollout spec: ", w.status().message()));
+      s.window = *std::move(w);
+    }
   } catch (const nlohmann::json::exception& e) {
     return absl::DataLossError(absl::StrCat("rollout spec: ", e.what()));
   }

@@ -22,6 +22,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "base/enum_names.h"
+#include "config/release_window.h"
 #include "routing/routing_table.h"
 
 namespace rollout::control {
@@ -81,6 +82,10 @@ struct RolloutSpec {
   bool auto_promote = false;                          // ab_test: act on the verdict
   std::string notes;                                  // release notes
   Compatibility compatibility = Compatibility::kAuto;
+  // The release plan: the rollout waits (phase scheduled) until start_at, and its steps
+  // advance only inside the window (phase waiting_for_window outside it).
+  absl::Time start_at = absl::InfinitePast();
+  std::optional<ReleaseWindow> window;
 
   // The version's name where one is registered, else the pool's.
   const std::string& StableName() const { return stable_version.empty() ? stable : stable_version; }

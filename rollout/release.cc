@@ -127,6 +127,7 @@ nlohmann::json Release::ToJson() const {
           {"outcome_reason", outcome_reason},
           {"follows", follows},
           {"rollback_to", rollback_to},
+          {"begun", begun},
           {"ab_stable", ab_stable.ToJson()},
           {"ab_candidate", ab_candidate.ToJson()},
           {"gates", gates_json},
@@ -158,6 +159,7 @@ absl::StatusOr<Release> Release::FromJson(const nlohmann::json& j) {
     r.outcome_reason = j.value("outcome_reason", "");
     r.follows = j.value("follows", uint64_t{0});
     r.rollback_to = j.value("rollback_to", uint64_t{0});
+    r.begun = j.value("begun", r.phase != Phase::kGating && r.phase != Phase::kScheduled);
     if (j.contains("ab_stable")) r.ab_stable = PoolStats::FromJson(j["ab_stable"]);
     if (j.contains("ab_candidate")) r.ab_candidate = PoolStats::FromJson(j["ab_candidate"]);
     for (const auto& g : j.value("gates", nlohmann::json::array())) {

@@ -22,7 +22,9 @@
 
 namespace rollout::control {
 
-// Gating: the pre-release gates run (compatibility, ...); the candidate gets no traffic.
+// Before step 1 (the candidate gets no traffic yet): Scheduled until the spec's start_at;
+// Gating while the pre-release gates run (compatibility, ...); WaitingForWindow outside
+// the release window (also later, when a passed step waits for the window to open).
 // Progressing: steps and analyses run. Paused: nothing moves until resumed.
 // RollbackWindow: blue_green switched; abort flips back at once. Concluded: an ab_test
 // reached its verdict and waits for promote or abort. Promoted and Aborted are final.
@@ -33,9 +35,12 @@ enum class Phase {
   kConcluded,
   kPromoted,
   kAborted,
-  kGating
+  kGating,
+  kScheduled,
+  kWaitingForWindow
 };
 inline constexpr EnumName<Phase> kPhaseNames[] = {
+    {Phase::kScheduled, "scheduled"}, {Phase::kWaitingForWindow, "waiting_for_window"},
     {Phase::kGating, "gating"},       {Phase::kProgressing, "progressing"},
     {Phase::kPaused, "paused"},       {Phase::kRollbackWindow, "rollback_window"},
     {Phase::kConcluded, "concluded"}, {Phase::kPromoted, "promoted"},
@@ -127,10 +132,10 @@ struct Release {
   std::vector<Gate> gates;            // in the order they run, before step 1
   std::vector<Decision> decisions;
 
-  // Waiting on its gates (or paused while it was): the candidate gets no traffic yet.
-  bool gated() const {
-    return phase == Phase::kGating || (phase == Phase::kPaused && paused_from == Phase::kGating);
-  }
+  // Whether step 1 has been put in force; before, the candidate gets no traffic.
+  bool begun = true;
+  // Active and not begun: scheduled, at its gates, or waiting for its window.
+  bool gated() const { return active() && !begun; }
   // The first gate still to pass (nullptr when none is pending).
   const Gate* pending_gate() const {
     for (const Gate& g : gates) {

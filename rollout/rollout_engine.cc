@@ -87,7 +87,8 @@ absl::Status RolloutEngine::TakeOver() {
     if (r.active()) active.push_back(r);
   }
   for (Release next : active) {
-    next.next_analysis = now + next.spec.analysis.interval;
+    // Not begun: its plan (start time, window) says when to look again.
+    if (next.begun) next.next_analysis = now + next.spec.analysis.interval;
     Decision d{
         now,
         0,
@@ -205,10 +206,7 @@ absl::StatusOr<Release> RolloutEngine::StartLocked(const std::string& actor, Rol
   r.reason = reason;
   r.started = now;
   r.follows = follows;
-  r.next_analysis = now + r.spec.analysis.interval;
-  if (r.spec.strategy == Strategy::kAbTest && r.spec.duration > absl::ZeroDuration()) {
-    r.deadline = now + r.spec.duration;
-  }
+  r.begun = false;
   r.gates = std::move(gates);
   const std::string head = absl::StrCat(StrategyName(r.spec.strategy), " ", r.spec.StableName(),
                                         " -> ", r.spec.CandidateName(), ": ");
@@ -216,15 +214,9 @@ absl::StatusOr<Release> RolloutEngine::StartLocked(const std::string& actor, Rol
     if (g.state == GateState::kFailed) return RefuseLocked(std::move(r), g, actor, head);
   }
   std::vector<std::string> gate_notes;
-  for (const Gate& g : r.gates) {
-    if (g.state == GateState::kPending) r.phase = Phase::kGating;
+  for (const Gate& g : r.gates)
     gate_notes.push_back(absl::StrCat(g.name, " ", GateStateName(g.state)));
-  }
-  const std::string what =
-      r.gated() ? absl::StrCat("waiting for its gates, no traffic yet (", r.pending_gate()->detail,
-                               "); next try in ", absl::FormatDuration(r.spec.analysis.interval))
-                : absl::StrCat(StrategyOf(r.spec.strategy).Describe(r), "; first analysis in ",
-                               absl::FormatDuration(r.spec.analysis.interval));
+  const std::string what = Prestart(&r, now);
   Decision d{now,
              0,
              DecisionKind::kStart,
@@ -376,7 +368,8 @@ void RolloutEngine::Tick() {
     const absl::Time now = options_.clock();
     for (const auto& [id, r] : releases_) {
       const bool running = r.phase == Phase::kProgressing || r.phase == Phase::kRollbackWindow ||
-                           r.phase == Phase::kGating;
+                           r.phase == Phase::kGating || r.phase == Phase::kScheduled ||
+                           r.phase == Phase::kWaitingForWindow;
       const bool orphaned = r.active() && !missing(r).empty();
       if (orphaned || (running && (now >= r.next_analysis || now >= r.deadline))) {
         due.push_back(r);
@@ -401,12 +394,16 @@ void RolloutEngine::Tick() {
       }
       continue;
     }
-    if (r.phase == Phase::kGating) {
-      Gate gate = RerunGate(r);  // asks the backends: outside the lock
+    if (!r.begun) {
+      Release next = r;
+      if (next.phase == Phase::kScheduled && options_.clock() >= next.spec.start_at) {
+        AskGatesAgain(&next);  // the start time came: ask the backends as they are now
+      }
+      Gate gate = RerunGate(next);  // asks the backends: outside the lock
       std::lock_guard<std::mutex> lock(mu_);
       auto it = releases_.find(r.id);
       if (it == releases_.end() || it->second.decisions.size() != r.decisions.size()) continue;
-      GateLocked(it->second, std::move(gate));
+      GateLocked(std::move(next), std::move(gate));
       continue;
     }
     // Read outside the lock: a Prometheus query may take a while.
@@ -426,7 +423,14 @@ void RolloutEngine::AnalyseLocked(Release next, const absl::StatusOr<PoolStats>&
                                   const absl::StatusOr<PoolStats>& stable) {
   const absl::Time now = options_.clock();
   next.next_analysis = now + next.spec.analysis.interval;
-  Move m = StrategyOf(next.spec.strategy).Analyse(&next, candidate, stable, now);
+  const bool open = !next.spec.window.has_value() || next.spec.window->Contains(now);
+  if (open && next.phase == Phase::kWaitingForWindow) next.phase = Phase::kProgressing;
+  Release trial = next;
+  Move m = StrategyOf(next.spec.strategy).Analyse(&trial, candidate, stable, now);
+  const bool advance = m.kind == DecisionKind::kStep || m.kind == DecisionKind::kSwitch ||
+                       m.kind == DecisionKind::kPromote;
+  if (advance && !open) return HoldForWindowLocked(std::move(next), trial, m);
+  next = std::move(trial);
   absl::Status s;
   if (m.kind == DecisionKind::kPromote || m.kind == DecisionKind::kAbort) {
     s = EndLocked(std::move(next), m.kind, kEngine, m.detail, std::move(m.data));
@@ -439,6 +443,24 @@ void RolloutEngine::AnalyseLocked(Release next, const absl::StatusOr<PoolStats>&
   if (!s.ok()) {
     log::Error(absl::StrCat("rollout #", next.id, ": ", s.message()));
   }
+}
+
+void RolloutEngine::HoldForWindowLocked(Release next, const Release& passed, const Move& m) {
+  // The analyses go on outside the window (a failing candidate is still aborted); only
+  // the move waits.
+  next.consecutive_failures = passed.consecutive_failures;
+  if (next.phase == Phase::kProgressing) next.phase = Phase::kWaitingForWindow;
+  const std::string prefix = "hold: outside the release window";
+  if (!next.decisions.empty() && next.decisions.back().detail.rfind(prefix, 0) == 0) {
+    releases_[next.id].next_analysis = next.next_analysis;  // said already: no new record
+    return;
+  }
+  const std::string detail =
+      absl::StrCat(prefix, " (", next.spec.window->ToString(), "), the next step waits until ",
+                   Rfc3339(next.spec.window->NextOpening(options_.clock())), ": ", m.detail);
+  absl::Status s =
+      CommitLocked(next, {{}, 0, DecisionKind::kHold, kEngine, detail, m.data}, std::nullopt);
+  if (!s.ok()) log::Error(absl::StrCat("rollout #", next.id, ": ", s.message()));
 }
 
 }  // namespace rollout::control

@@ -34,6 +34,7 @@
 #include "rollout/compatibility.h"
 #include "rollout/metric_source.h"
 #include "rollout/release.h"
+#include "rollout/strategy.h"
 
 namespace rollout::control {
 
@@ -147,6 +148,10 @@ class RolloutEngine final {
                                       const std::string& reason, const std::string& source,
                                       uint64_t follows, std::vector<Gate> gates)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The spec of a rollback of `route` (names resolved): from what serves now to `to_release`'s
+  // end, or to `to_version`. FAILED_PRECONDITION names what stands in the way.
+  absl::StatusOr<RolloutSpec> RollbackSpec(const std::string& route, uint64_t to_release,
+                                           const std::string& to_version) const;
   // Records `r` as refused at `gate` (aborted, with the gate's answer) and returns the
   // refusal; `head` starts its decision's detail.
   absl::Status RefuseLocked(Release r, const Gate& gate, const std::string& actor,
@@ -156,9 +161,16 @@ class RolloutEngine final {
   absl::StatusOr<std::vector<Gate>> RunGates(const RolloutSpec& spec);
   // The next gate of a gating release, run again (without the lock).
   Gate RerunGate(const Release& r);
-  // Records a gate's new answer on a gating release: a pass moves on (to step 1 once every
-  // gate passed), a failure aborts, a pending answer holds.
+  // Records a gate's new answer on a release that has not begun: a failure aborts; else it
+  // goes on as Prestart says (`gate` with no name: nothing was asked).
   void GateLocked(Release next, Gate gate) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Where a release that has not begun stands now: scheduled (before its start_at), at its
+  // gates (one pending), waiting for its window, or begun at step 1 (phase progressing).
+  // Sets its phase and when to look again; returns what to say of it.
+  std::string Prestart(Release* r, absl::Time now) const;
+  // The gates the engine answered go back to pending, to be asked again (at the start time
+  // of a scheduled rollout).
+  static void AskGatesAgain(Release* r);
   // The active release of `route`, or FAILED_PRECONDITION.
   absl::StatusOr<Release*> ActiveLocked(const std::string& route)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -169,6 +181,10 @@ class RolloutEngine final {
   // Runs one due analysis of `release` with the windows read outside the lock.
   void AnalyseLocked(Release next, const absl::StatusOr<PoolStats>& candidate,
                      const absl::StatusOr<PoolStats>& stable) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A passed analysis whose move (`m`, computed on `passed`) waits for the release window:
+  // `next` holds where it is, in phase waiting_for_window (said once per closed window).
+  void HoldForWindowLocked(Release next, const Release& passed, const Move& m)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The end of a rollout (`end` kPromote or kAbort), with its decision and route change;
   // a promotion also starts the strategy's follow-up rollout (shadow: a canary).
   absl::Status EndLocked(Release next, DecisionKind end, const std::string& actor,

@@ -27,14 +27,9 @@ std::string ServingPool(const routing::RoutingTable& table, const std::string& r
 
 }  // namespace
 
-absl::StatusOr<Release> RolloutEngine::Rollback(const std::string& actor, const std::string& route,
-                                                uint64_t to_release, const std::string& to_version,
-                                                const std::string& reason) {
-  if ((to_release == 0) == to_version.empty()) {
-    return absl::InvalidArgumentError("give one of to_release (--to-release N) or to_version");
-  }
-  if (reason.empty())
-    return absl::InvalidArgumentError("reason: required, it goes to the audit log");
+absl::StatusOr<RolloutSpec> RolloutEngine::RollbackSpec(const std::string& route,
+                                                        uint64_t to_release,
+                                                        const std::string& to_version) const {
   std::string target = to_version;
   if (to_release != 0) {
     absl::StatusOr<Release> old = GetById(to_release);
@@ -71,6 +66,20 @@ absl::StatusOr<Release> RolloutEngine::Rollback(const std::string& actor, const 
     return absl::FailedPreconditionError(
         absl::StrCat("route \"", route, "\" serves ", spec.CandidateName(), " already"));
   }
+  return spec;
+}
+
+absl::StatusOr<Release> RolloutEngine::Rollback(const std::string& actor, const std::string& route,
+                                                uint64_t to_release, const std::string& to_version,
+                                                const std::string& reason) {
+  if ((to_release == 0) == to_version.empty()) {
+    return absl::InvalidArgumentError("give one of to_release (--to-release N) or to_version");
+  }
+  if (reason.empty())
+    return absl::InvalidArgumentError("reason: required, it goes to the audit log");
+  absl::StatusOr<RolloutSpec> planned = RollbackSpec(route, to_release, to_version);
+  if (!planned.ok()) return planned.status();
+  RolloutSpec spec = *std::move(planned);
   absl::StatusOr<std::vector<Gate>> gates = RunGates(spec);  // asks the backends: no lock
   if (!gates.ok()) return gates.status();
 

@@ -103,6 +103,9 @@ void AddStartFlags(CLI::App* start, StartFlags* f) {
   start->add_option("--alpha", f->alpha, "ab_test significance level (default 0.05)");
   start->add_flag("--auto-promote", f->auto_promote, "ab_test: act on the verdict");
   start->add_option("--notes", f->notes, "release notes, kept in the release record");
+  start->add_option("--start-at", f->start_at, "RFC 3339 time: wait until then (scheduled)");
+  start->add_option("--window", f->window,
+                    "steps advance only inside it, e.g. \"mon-fri 02:00-06:00 UTC\"");
   start->add_option("--compatibility", f->compatibility,
                     "auto | schema | none: compare the models' tensors before any traffic");
 }
@@ -113,6 +116,20 @@ bool BuildStart(const StartFlags& f, v1::StartRolloutRequest* q) {
   q->set_stable(f.stable);
   q->set_candidate(f.candidate);
   q->set_compatibility(f.compatibility);
+  q->set_start_at(f.start_at);
+  if (!f.window.empty()) {
+    std::vector<std::string> parts = absl::StrSplit(f.window, ' ', absl::SkipEmpty());
+    if (parts.size() < 2 || parts.size() > 3) {
+      std::fprintf(stderr,
+                   "rolloutctl: --window: \"%s\" is not DAYS HOURS [TIMEZONE], e.g. "
+                   "\"mon-fri 02:00-06:00 UTC\"\n",
+                   f.window.c_str());
+      return false;
+    }
+    q->mutable_window()->set_days(parts[0]);
+    q->mutable_window()->set_hours(parts[1]);
+    if (parts.size() == 3) q->mutable_window()->set_timezone(parts[2]);
+  }
   if (!f.steps.empty()) {
     std::vector<double> steps;
     if (!ParseSteps(f.steps, &steps)) {

@@ -22,7 +22,7 @@ namespace rollout::ctl {
 // The flags of `rollout start` (the same names as the config's keys, with dashes).
 struct StartFlags {
   std::string strategy = "canary", stable, candidate, steps, interval, max_p99, rollback_window,
-              duration, notes, compatibility;
+              duration, notes, compatibility, start_at, window;
   uint64_t min_requests = 0, sample_size = 0;
   uint32_t failure_limit = 0;
   double mirror_percent = 0, alpha = 0;

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -243,7 +244,8 @@ TEST_F(ReleaseProcessTest, ACandidateThatIsNotReadyHoldsTheStartWithNoTrafficUnt
   EXPECT_EQ(r["phase"], "gating");
   EXPECT_EQ(r["gates"][0]["state"], "pending");
   EXPECT_THAT(r["decisions"].back()["detail"].get<std::string>(),
-              HasSubstr("hold at the compatibility gate: waiting: candidate v2 not ready: server"));
+              HasSubstr("hold: at the compatibility gate, no traffic yet: waiting: candidate v2 "
+                        "not ready: server"));
   auto served = load.Take();
   EXPECT_EQ(served["canary"][true] + served["canary"][false], 0) << "no traffic while gated";
   EXPECT_EQ(Ctl({"rollout", "promote", "infer"}, &out), 1);
@@ -311,6 +313,59 @@ TEST_F(ReleaseProcessTest, RollbackReturnsInOneStepToWhatAnEarlierReleaseLeftSer
   ASSERT_EQ(Ctl({"history", "infer"}, &out, viewer_), 0) << out;
   EXPECT_THAT(out, AllOf(HasSubstr("#3    infer      rollback"),
                          HasSubstr("refused at the compatibility gate")));
+}
+
+TEST_F(ReleaseProcessTest, AScheduledStartAndAClosedWindowKeepTheCandidateAtZeroUntilTheirTime) {
+  InferenceLoad load(proxy_->address());
+  const std::string start_at =
+      absl::FormatTime(absl::RFC3339_sec, absl::Now() + absl::Seconds(3), absl::UTCTimeZone());
+  std::string out;
+  ASSERT_EQ(Ctl({"rollout", "start", "infer", "--stable", "stable", "--candidate", "canary",
+                 "--steps", "50", "--interval", "1s", "--min-requests", "20", "--max-error-rate",
+                 "0.05", "--start-at", start_at, "--reason", "tonight"},
+                &out),
+            0)
+      << out;
+  EXPECT_THAT(out, HasSubstr("scheduled"));
+  absl::SleepFor(absl::Milliseconds(1500));
+  EXPECT_EQ(Rollout()["phase"], "scheduled");
+  auto served = load.Take();
+  EXPECT_EQ(served["canary"][true] + served["canary"][false], 0) << "nothing before its time";
+  const absl::Time give_up = absl::Now() + absl::Seconds(10);
+  while (Rollout()["phase"] == "scheduled" && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  EXPECT_EQ(Rollout()["start_at"], start_at.substr(0, 19) + "+00:00");
+  ASSERT_NE(Rollout()["phase"], "scheduled");
+  load.Take();
+  absl::SleepFor(absl::Milliseconds(500));
+  EXPECT_GT(load.Take()["canary"][true], 20) << "step 1 once the time came";
+  ASSERT_EQ(Ctl({"rollout", "abort", "infer", "--reason", "next test"}, &out), 0) << out;
+
+  // A window that opens in two hours: the rollout waits there, and abort works at any time.
+  const int hour = absl::ToCivilHour(absl::Now(), absl::UTCTimeZone()).hour();
+  const std::string window =
+      absl::StrFormat("all %02d:00-%02d:00 UTC", (hour + 2) % 24, (hour + 3) % 24);
+  ASSERT_EQ(
+      Ctl({"rollout", "start", "infer", "--stable", "stable", "--candidate", "canary", "--steps",
+           "50", "--interval", "1s", "--max-error-rate", "0.05", "--window", window},
+          &out),
+      0)
+      << out;
+  nlohmann::json r = Rollout();
+  EXPECT_EQ(r["phase"], "waiting_for_window");
+  EXPECT_EQ(r["window"], window);
+  load.Take();
+  absl::SleepFor(absl::Milliseconds(1500));
+  served = load.Take();
+  EXPECT_EQ(served["canary"][true] + served["canary"][false], 0) << "no traffic outside it";
+  ASSERT_EQ(Ctl({"rollout", "abort", "infer", "--reason", "not tonight"}, &out), 0) << out;
+  EXPECT_EQ(Rollout()["outcome"], "aborted");
+  EXPECT_EQ(Ctl({"rollout", "start", "infer", "--stable", "stable", "--candidate", "canary",
+                 "--steps", "50", "--max-error-rate", "0.05", "--window", "weekdays 2-6"},
+                &out),
+            1);
+  EXPECT_THAT(out, HasSubstr("INVALID_ARGUMENT: window.days: \"weekdays\""));
 }
 
 }  // namespace

@@ -34,6 +34,8 @@ rollouts:
     failure_limit: 3
     notes: "v2: retrained on May data"
     compatibility: schema
+    start_at: "2027-01-15T02:00:00Z"
+    window: { days: mon-fri, hours: "02:00-06:00", timezone: UTC }
 )";
   absl::StatusOr<Config> config = ParseConfig(std::string(kValid) + extra, "proxy.yaml");
   ASSERT_TRUE(config.ok()) << config.status();
@@ -58,6 +60,9 @@ rollouts:
   EXPECT_EQ(r.analysis.failure_limit, 3);
   EXPECT_EQ(r.notes, "v2: retrained on May data");
   EXPECT_EQ(r.compatibility, Compatibility::kSchema);
+  EXPECT_EQ(r.start_at, absl::FromUnixSeconds(1'800'000'000) - absl::Hours(6));
+  ASSERT_TRUE(r.window.has_value());
+  EXPECT_EQ(r.window->ToString(), "mon-fri 02:00-06:00 UTC");
 
   auto error = [&](const std::string& from, const std::string& to) {
     std::string text = std::string(kValid) + extra;
@@ -79,6 +84,10 @@ rollouts:
   EXPECT_THAT(error("failure_limit: 3", "failure_limit: 0"),
               HasSubstr("rollouts[0].failure_limit: 0 is out of range"));
   EXPECT_THAT(error("notes:", "speed:"), HasSubstr("rollouts[0].speed: unknown key"));
+  EXPECT_THAT(error("hours: \"02:00-06:00\"", "hours: \"2am\""),
+              HasSubstr("rollouts[0]: window.hours: \"2am\""));
+  EXPECT_THAT(error("start_at: \"2027-01-15T02:00:00Z\"", "start_at: tonight"),
+              HasSubstr("rollouts[0].start_at: \"tonight\" is not an RFC 3339 time"));
   EXPECT_THAT(error("compatibility: schema", "compatibility: loose"),
               HasSubstr("compatibility: unknown value \"loose\" (auto, schema, none)"));
   EXPECT_THAT(error("source: prometheus", "source: graphite"),
