@@ -52,6 +52,7 @@ void AdminService::FillVersion(const VersionRecord& v, v1::Version* out) const {
       out->set_last_release(r.id);
       out->set_last_release_outcome(r.Outcome());
       out->set_last_release_reason(r.outcome_reason);
+      out->set_last_release_role(as_candidate ? "candidate" : "stable");
       candidate = candidate || (r.active() && as_candidate);
       stable = stable || (r.active() && as_stable);
     }

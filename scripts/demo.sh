@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # The demo: three versions of a model behind rollout-proxy, live KServe v2 traffic through
-# it, and two automated canary releases, shown as they happen:
-#   1. v2 is released in steps (10% -> 25% -> 50%) and promoted on good metrics;
+# it, and automated canary releases, shown as they happen:
+#   0. v1..v4 are registered as versions (rolloutctl version add / version list);
+#   1. v2 passes the compatibility gate, is released in steps (10% -> 25% -> 50%) and
+#      promoted on good metrics;
 #   2. v3, which fails 20% of its calls (demo-model-server --error-rate 0.2), is aborted by
-#      the metrics, traffic goes back to v2, and the reason is printed.
+#      the metrics, traffic goes back to v2, and the reason is printed;
+#   3. v4, whose model takes 5 features instead of 4, is refused by the compatibility gate
+#      before any call reaches it.
 # Run as root on a fresh Debian 12 machine:  bash scripts/demo.sh
 #
 #   DEMO_INTERVAL=10s bash scripts/demo.sh   # analysis interval (default 5s; the demo
@@ -24,6 +28,7 @@ INTERVAL="${DEMO_INTERVAL:-5s}"
 start v1 "$BIN/demo-model-server" --port 0 --version v1; V1=$PORT
 start v2 "$BIN/demo-model-server" --port 0 --version v2; V2=$PORT
 start v3 "$BIN/demo-model-server" --port 0 --version v3 --error-rate 0.2; V3=$PORT
+start v4 "$BIN/demo-model-server" --port 0 --version v4 --features 5; V4=$PORT
 echo "demo admin demo-secret-$(date +%s%N)" > "$WORK/admin.tokens"
 cut -d' ' -f3 "$WORK/admin.tokens" > "$WORK/demo.token"
 cat > "$WORK/proxy.yaml" <<YAML
@@ -36,12 +41,14 @@ pools:
   - { name: v1, endpoints: ["127.0.0.1:$V1"] }
   - { name: v2, endpoints: ["127.0.0.1:$V2"] }
   - { name: v3, endpoints: ["127.0.0.1:$V3"] }
+  - { name: v4, endpoints: ["127.0.0.1:$V4"] }
 routes:
   - name: infer
     match: { method_prefix: /inference.GRPCInferenceService/ }
     split: [ { pool: v1, weight: 100 } ]
 YAML
-echo "== model servers: v1 on :$V1, v2 on :$V2, v3 on :$V3 (v3 fails 20% of its calls)"
+echo "== model servers: v1 on :$V1, v2 on :$V2, v3 on :$V3 (v3 fails 20% of its calls)," \
+     "v4 on :$V4 (its model takes 5 features, not 4)"
 "$BIN/rollout-proxy" --config "$WORK/proxy.yaml" --check
 start proxy "$BIN/rollout-proxy" --config "$WORK/proxy.yaml"; PROXY=$PORT; PROXY_PID=$PID
 METRICS=$(grep -oE 'metrics listening on [0-9.]+:[0-9]+' "$WORK/proxy.log" | grep -oE '[0-9]+$')
@@ -54,7 +61,16 @@ echo "== rollout-proxy on 127.0.0.1:$PROXY (all traffic to v1), admin on :$ADMIN
   --concurrency 4 --duration 600s > "$WORK/client.log" 2>&1 &
 PIDS+=($!)
 echo "== live KServe traffic: ${DEMO_RATE:-200} calls/s from rollout-demo-client"
-sleep 2
+echo
+echo "== register the versions (rolloutctl version add), then list them"
+for v in v1 v2 v3 v4; do
+  echo "\$ rolloutctl version add $v --pool $v --model classifier --artifact file:///models/classifier/$v"
+  ctl version add "$v" --pool "$v" --model classifier --artifact "file:///models/classifier/$v" \
+    --notes "demo build of $v" > /dev/null
+done
+echo "\$ rolloutctl version list"
+ctl version list
+sleep 1
 
 release() {  # release VERSION FROM: start a canary and print its decisions as they happen
   echo
@@ -64,7 +80,7 @@ release() {  # release VERSION FROM: start a canary and print its decisions as t
   echo "\$ rolloutctl rollout start infer --stable $2 --candidate $1 --steps 10,25,50 ..."
   ctl rollout start infer --stable "$2" --candidate "$1" --steps 10,25,50 \
     --interval "$INTERVAL" --min-requests 50 --max-error-rate 0.01 --max-p99 100ms \
-    --failure-limit 2 --notes "demo release of $1" --reason "demo" > /dev/null
+    --failure-limit 2 --notes "demo release of $1" --reason "demo" | grep "gate " || true
   echo "\$ rolloutctl rollout events infer --until-done"
   local code=0
   ctl rollout events infer --until-done || code=$?
@@ -78,6 +94,19 @@ if release v3 v2; then
 fi
 echo "-> v3 aborted automatically, and v2 serves 100% again. Why:"
 ctl --json rollout get infer | grep -oE '"outcome_reason": "[^"]*"' | sed 's/^/   /'
+
+echo
+echo "== release v4: the compatibility gate compares its tensors with v2's before any call"
+echo "\$ rolloutctl rollout start infer --stable v2 --candidate v4 --steps 10,25,50 ..."
+if ctl rollout start infer --stable v2 --candidate v4 --steps 10,25,50 --max-error-rate 0.01 \
+    --reason "demo"; then
+  echo "error: v4 should have been refused by the compatibility gate" >&2; exit 1
+fi
+echo "-> v4 refused before any user call reached it"
+
+echo
+echo "== the versions now (rolloutctl version list)"
+ctl version list
 
 echo
 echo "== what each version served over the last 30 s (rolloutctl status)"

@@ -92,6 +92,12 @@ void PrintRollout(const v1::Rollout& r) {
               r.started_by().c_str(), r.source().c_str(), r.reason().empty() ? "" : ": ",
               r.reason().c_str());
   if (!r.notes().empty()) std::printf("  notes: %s\n", r.notes().c_str());
+  if (!r.start_at().empty()) std::printf("  planned start %s\n", Local(r.start_at()).c_str());
+  if (!r.window().empty()) std::printf("  steps advance inside %s\n", r.window().c_str());
+  for (const v1::Gate& g : r.gates()) {
+    std::printf("  gate %s: %s: %s%s%s\n", g.name().c_str(), g.state().c_str(), g.detail().c_str(),
+                g.by().empty() ? "" : " (by ", g.by().empty() ? "" : (g.by() + ")").c_str());
+  }
   if (!r.next_analysis_time().empty()) {
     std::printf("  next analysis %s, failures in a row %u\n", Local(r.next_analysis_time()).c_str(),
                 r.consecutive_failures());

@@ -22,14 +22,15 @@ std::string Shares(const v1::Version& v) {
 
 std::string LastRelease(const v1::Version& v) {
   if (v.last_release() == 0) return "-";
-  return absl::StrCat("#", v.last_release(), " ", v.last_release_outcome());
+  return absl::StrCat("#", v.last_release(), " ", v.last_release_outcome(), " (",
+                      v.last_release_role(), ")");
 }
 
 void PrintVersionTable(const google::protobuf::RepeatedPtrField<v1::Version>& versions) {
-  std::printf("%-12s %-12s %-12s %-20s %-14s %-20s %s\n", "VERSION", "POOL", "STATE", "TRAFFIC",
+  std::printf("%-12s %-12s %-12s %-20s %-26s %-20s %s\n", "VERSION", "POOL", "STATE", "TRAFFIC",
               "LAST RELEASE", "REGISTERED", "BY");
   for (const v1::Version& v : versions) {
-    std::printf("%-12s %-12s %-12s %-20s %-14s %-20s %s\n", v.name().c_str(), v.pool().c_str(),
+    std::printf("%-12s %-12s %-12s %-20s %-26s %-20s %s\n", v.name().c_str(), v.pool().c_str(),
                 v.state().c_str(), Shares(v).c_str(), LastRelease(v).c_str(),
                 Local(v.registered_time()).c_str(), v.registered_by().c_str());
   }

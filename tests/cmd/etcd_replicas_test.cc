@@ -55,6 +55,33 @@ TEST_F(EtcdReplicasTest, AWriteThroughAnyReplicaIsPushedToTheOthers) {
   EXPECT_THAT(audit.back().replica(), HasSubstr("pid "));
 }
 
+TEST_F(EtcdReplicasTest, TheVersionRegistryIsSharedAndItsRulesHoldOnEveryReplica) {
+  std::string out;
+  ASSERT_EQ(Ctl(0, {"version", "add", "v2", "--pool", "v2", "--notes", "retrained"}, &out), 0)
+      << out;
+  // Another replica sees it at once (pushed by the watch) and refuses a second one.
+  const absl::Time give_up = absl::Now() + absl::Seconds(5);
+  while (Ctl(1, {"--json", "version", "get", "v2"}, &out) != 0 && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_THAT(out, AllOf(HasSubstr("\"registered_by\": \"ops\""), HasSubstr("retrained")));
+  EXPECT_EQ(Ctl(2, {"version", "add", "v2", "--pool", "v2"}, &out), 1);
+  EXPECT_THAT(out, HasSubstr("ALREADY_EXISTS"));
+  // Deactivated through one replica, it is refused a weight through another.
+  ASSERT_TRUE(SetWeights(1, 50, 50, "v2 on").ok());
+  WaitForGeneration(Generation(1));
+  ASSERT_EQ(Ctl(2, {"version", "deactivate", "v2", "--reason", "CVE"}, &out), 1);
+  EXPECT_THAT(out, HasSubstr("still serves traffic"));
+  ASSERT_TRUE(SetWeights(1, 100, 0, "v2 off").ok());
+  ASSERT_EQ(Ctl(2, {"version", "deactivate", "v2", "--reason", "CVE"}, &out), 0) << out;
+  absl::StatusOr<uint64_t> refused = SetWeights(0, 50, 50, "v2 back");
+  for (int i = 0; i < 50 && refused.ok(); ++i) {  // until replica 0 has the deactivation
+    absl::SleepFor(absl::Milliseconds(50));
+    refused = SetWeights(0, 50, 50, "v2 back");
+  }
+  EXPECT_THAT(std::string(refused.status().message()), HasSubstr("is deactivated by ops"));
+}
+
 TEST_F(EtcdReplicasTest, TheSameStickyKeyLandsOnTheSamePoolThroughEachReplica) {
   ASSERT_TRUE(SetWeights(0, 50, 50, "half").ok());
   WaitForGeneration(Generation(0));

@@ -161,7 +161,7 @@ TEST_F(ReleaseProcessTest, VersionsAreRegisteredNamedByReleasesAndDeactivatedFor
   ASSERT_EQ(Ctl({"version", "get", "v1"}, &out, viewer_), 0) << out;
   EXPECT_THAT(out, AllOf(HasSubstr("version v1  (pool stable)  deactivated"),
                          HasSubstr("by release-bot: CVE-2026-1234 in its runtime"),
-                         HasSubstr("last release:  #1 promoted")));
+                         HasSubstr("last release:  #1 promoted (stable)")));
   EXPECT_EQ(Ctl({"rollout", "start", "infer", "--stable", "v2", "--candidate", "v1", "--steps",
                  "50", "--max-error-rate", "0.05"},
                 &out),
