@@ -22,6 +22,7 @@ constexpr MethodRole kMethodRoles[] = {
     {"AbortRollout", Role::kAdmin},      {"ListVersions", Role::kViewer},
     {"GetVersion", Role::kViewer},       {"AddVersion", Role::kAdmin},
     {"DeactivateVersion", Role::kAdmin}, {"Rollback", Role::kAdmin},
+    {"ApproveRollout", Role::kAdmin},
 };
 
 }  // namespace

@@ -336,6 +336,16 @@ absl::StatusOr<RolloutSpec> SpecFromRequest(const v1::StartRolloutRequest& q) {
           absl::StrCat("start_at: \"", q.start_at(), "\" is not an RFC 3339 time (", err, ")"));
     }
   }
+  if (q.approval().required() || !q.approval().webhook().empty()) {
+    ApprovalSpec a;
+    a.webhook = q.approval().webhook();
+    if (q.approval().timeout_seconds() < 0) {
+      return absl::InvalidArgumentError("approval.timeout: must be > 0");
+    }
+    if (q.approval().timeout_seconds() > 0)
+      a.timeout = absl::Seconds(q.approval().timeout_seconds());
+    spec.approval = a;
+  }
   if (q.has_window()) {
     absl::StatusOr<ReleaseWindow> w =
         ReleaseWindow::Parse(q.window().days(), q.window().hours(), q.window().timezone());

@@ -59,6 +59,8 @@ class AdminService final : public admin::v1::AdminService::Service {
                               admin::v1::Rollout* response) override;
   grpc::Status AbortRollout(grpc::ServerContext* ctx, const admin::v1::RolloutRequest* request,
                             admin::v1::Rollout* response) override;
+  grpc::Status ApproveRollout(grpc::ServerContext* ctx, const admin::v1::RolloutRequest* request,
+                              admin::v1::Rollout* response) override;
   grpc::Status GetRollout(grpc::ServerContext* ctx, const admin::v1::RolloutRequest* request,
                           admin::v1::Rollout* response) override;
   grpc::Status WatchRollout(grpc::ServerContext* ctx, const admin::v1::RolloutRequest* request,

@@ -1,4 +1,5 @@
-// AdminService's release-process methods beyond the rollout verbs: Rollback.
+// AdminService's release-process methods beyond the rollout verbs: Rollback and
+// ApproveRollout.
 #include "admin/admin_service.h"
 
 namespace rollout::control {
@@ -16,6 +17,12 @@ grpc::Status AdminService::Rollback(grpc::ServerContext* ctx, const v1::Rollback
   if (!r.ok()) return ToGrpcStatus(r.status());
   FillRollout(*r, true, response);
   return grpc::Status::OK;
+}
+
+grpc::Status AdminService::ApproveRollout(grpc::ServerContext* ctx,
+                                          const v1::RolloutRequest* request,
+                                          v1::Rollout* response) {
+  return Act(ctx, "ApproveRollout", request, response, &RolloutEngine::Approve);
 }
 
 }  // namespace rollout::control

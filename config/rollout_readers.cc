@@ -60,6 +60,17 @@ absl::Status ReadStrategyKeys(const Reader& in, const YAML::Node& node, const st
     if (!parsed.ok()) return in.Error(w, path, parsed.status().message());
     spec->window = *std::move(parsed);
   }
+  if (const YAML::Node a = node["approval"]) {
+    RETURN_IF_ERROR(in.CheckKeys(a, path + ".approval", {"webhook", "timeout"}));
+    ApprovalSpec approval;
+    if (a["webhook"]) {
+      ASSIGN_OR_RETURN(approval.webhook, in.String(a["webhook"], path + ".approval.webhook"));
+    }
+    if (a["timeout"]) {
+      ASSIGN_OR_RETURN(approval.timeout, in.Duration(a["timeout"], path + ".approval.timeout"));
+    }
+    spec->approval = approval;
+  }
   if (node["compatibility"]) {
     std::string name;
     ASSIGN_OR_RETURN(name, in.String(node["compatibility"], path + ".compatibility"));
@@ -83,7 +94,7 @@ absl::StatusOr<RolloutSpec> ReadRollout(const Reader& in, const YAML::Node& node
                                     "failure_limit", "mirror_percent", "rollback_window",
                                     "duration",      "sample_size",    "alpha",
                                     "auto_promote",  "notes",          "compatibility",
-                                    "start_at",      "window"});
+                                    "start_at",      "window",         "approval"});
       !s.ok()) {
     return s;
   }

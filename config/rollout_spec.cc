@@ -75,6 +75,10 @@ nlohmann::json RolloutSpec::ToJson() const {
     j["start_at"] = absl::FormatTime(absl::RFC3339_full, start_at, absl::UTCTimeZone());
   }
   if (window.has_value()) j["window"] = window->ToJson();
+  if (approval.has_value()) {
+    j["approval"] = {{"webhook", approval->webhook},
+                     {"timeout_seconds", absl::ToDoubleSeconds(approval->timeout)}};
+  }
   if (compatibility != Compatibility::kAuto)
     j["compatibility"] = NameOf(kCompatibilityNames, compatibility);
   return j;
@@ -117,6 +121,12 @@ absl::StatusOr<RolloutSpec> RolloutSpec::FromJson(const nlohmann::json& j) {
                            &err)) {
         return absl::DataLossError(absl::StrCat("rollout spec: start_at: ", err));
       }
+    }
+    if (j.contains("approval")) {
+      ApprovalSpec a;
+      a.webhook = j["approval"].value("webhook", "");
+      a.timeout = absl::Seconds(j["approval"].value("timeout_seconds", 3600.0));
+      s.approval = a;
     }
     if (j.contains("window")) {
       absl::StatusOr<ReleaseWindow> w = ReleaseWindow::FromJson(j["window"]);
@@ -203,6 +213,17 @@ absl::Status CheckStrategy(const routing::RoutingTable::Route& route, RolloutSpe
   return absl::OkStatus();
 }
 
+absl::Status CheckApproval(const std::optional<ApprovalSpec>& a) {
+  if (!a.has_value()) return absl::OkStatus();
+  if (!a->webhook.empty() && a->webhook.rfind("http://", 0) != 0 &&
+      a->webhook.rfind("https://", 0) != 0) {
+    return Invalid("approval.webhook",
+                   absl::StrCat("\"", a->webhook, "\" must start with http:// or https://"));
+  }
+  if (a->timeout <= absl::ZeroDuration()) return Invalid("approval.timeout", "must be > 0");
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status ValidateRolloutSpec(const routing::RoutingTable& table, RolloutSpec* spec) {
@@ -233,6 +254,7 @@ absl::Status ValidateRolloutSpec(const routing::RoutingTable& table, RolloutSpec
     return Invalid("candidate", "must differ from stable");
   }
   RETURN_IF_ERROR(CheckAnalysis(spec->analysis));
+  RETURN_IF_ERROR(CheckApproval(spec->approval));
   if (!(spec->mirror_percent >= 0 && spec->mirror_percent <= 100)) {
     return Invalid("mirror_percent", "must be between 0 and 100");
   }

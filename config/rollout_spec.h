@@ -49,6 +49,15 @@ inline constexpr EnumName<Compatibility> kCompatibilityNames[] = {
     {Compatibility::kNone, "none"}};
 absl::StatusOr<Compatibility> ParseCompatibility(const std::string& name);
 
+// The approval gate: a sign-off before step 1 (the security audit before release). With a
+// webhook the engine POSTs the release to it and takes {"approved": true} or {"approved":
+// false, "reason": ...}; without one, or while it does not answer, `rolloutctl rollout
+// approve` signs off by hand. No sign-off within `timeout` aborts the release.
+struct ApprovalSpec {
+  std::string webhook;  // http:// or https://; "" for a sign-off by hand only
+  absl::Duration timeout = absl::Hours(1);
+};
+
 // The thresholds of one analysis. Unset thresholds are not checked.
 struct AnalysisSpec {
   absl::Duration interval = absl::Seconds(30);
@@ -86,6 +95,7 @@ struct RolloutSpec {
   // advance only inside the window (phase waiting_for_window outside it).
   absl::Time start_at = absl::InfinitePast();
   std::optional<ReleaseWindow> window;
+  std::optional<ApprovalSpec> approval;
 
   // The version's name where one is registered, else the pool's.
   const std::string& StableName() const { return stable_version.empty() ? stable : stable_version; }

@@ -30,6 +30,7 @@
 namespace rollout::control {
 
 inline constexpr char kCompatibilityGate[] = "compatibility";
+inline constexpr char kApprovalGate[] = "approval";
 
 class CompatibilityGate {
  public:

@@ -49,8 +49,8 @@ absl::StatusOr<Decision> Decision::FromJson(const nlohmann::json& j) {
 }
 
 nlohmann::json Gate::ToJson() const {
-  return {{"name", name}, {"state", GateStateName(state)}, {"detail", detail}, {"data", data},
-          {"by", by},     {"time_ns", ToNs(time)}};
+  return {{"name", name}, {"state", GateStateName(state)}, {"detail", detail},       {"data", data},
+          {"by", by},     {"time_ns", ToNs(time)},         {"since_ns", ToNs(since)}};
 }
 
 absl::StatusOr<Gate> Gate::FromJson(const nlohmann::json& j) {
@@ -65,6 +65,7 @@ absl::StatusOr<Gate> Gate::FromJson(const nlohmann::json& j) {
   if (j.contains("data")) g.data = j["data"];
   g.by = j.value("by", "");
   g.time = FromNs(j.value("time_ns", INT64_MIN));
+  g.since = FromNs(j.value("since_ns", INT64_MIN));
   return g;
 }
 

@@ -100,12 +100,13 @@ inline constexpr EnumName<GateState> kGateStateNames[] = {{GateState::kPending, 
 inline const char* GateStateName(GateState s) { return NameOf(kGateStateNames, s); }
 
 struct Gate {
-  std::string name;  // compatibility
+  std::string name;  // compatibility, approval
   GateState state = GateState::kPending;
   std::string detail;   // one line for people
   nlohmann::json data;  // what was asked and answered
   std::string by;       // who answered: the engine, a webhook, a person
   absl::Time time = absl::InfinitePast();
+  absl::Time since = absl::InfinitePast();  // when it was first asked (approval's timeout)
 
   nlohmann::json ToJson() const;
   static absl::StatusOr<Gate> FromJson(const nlohmann::json& j);

@@ -179,6 +179,12 @@ absl::StatusOr<Release> RolloutEngine::Start(const std::string& actor, RolloutSp
   RETURN_IF_ERROR(ValidateRolloutSpec(*controller_->Current().table, &spec));
   absl::StatusOr<std::vector<Gate>> gates = RunGates(spec);
   if (!gates.ok()) return gates.status();
+  for (Gate& g : *gates) {  // in order: each is asked once the ones before it passed
+    if (g.state == GateState::kPending && g.name == kApprovalGate) {
+      g = AskApproval(spec, g, 0, actor, reason);
+    }
+    if (g.state == GateState::kPending || g.state == GateState::kFailed) break;
+  }
   std::lock_guard<std::mutex> lock(mu_);
   return StartLocked(actor, std::move(spec), reason, source, 0, *std::move(gates));
 }
@@ -403,7 +409,9 @@ void RolloutEngine::Tick() {
       std::lock_guard<std::mutex> lock(mu_);
       auto it = releases_.find(r.id);
       if (it == releases_.end() || it->second.decisions.size() != r.decisions.size()) continue;
-      GateLocked(std::move(next), std::move(gate));
+      if (absl::Status s = GateLocked(std::move(next), std::move(gate)); !s.ok()) {
+        log::Error(absl::StrCat("rollout #", r.id, ": ", s.message()));
+      }
       continue;
     }
     // Read outside the lock: a Prometheus query may take a while.

@@ -88,6 +88,10 @@ class RolloutEngine final {
                                 const std::string& reason) {
     return EndByHand(DecisionKind::kAbort, actor, route, reason);
   }
+  // Signs off the active rollout's pending approval gate as `actor` (FAILED_PRECONDITION
+  // when it has none waiting); the rollout goes on as its other gates and plan allow.
+  absl::StatusOr<Release> Approve(const std::string& actor, const std::string& route,
+                                  const std::string& reason);
   // Returns `route` in one step to what an earlier release left serving: release
   // `to_release`, else the version (or pool) `to_version`. Refused (FAILED_PRECONDITION)
   // while a rollout runs on the route, or when the target is deactivated, serves already,
@@ -161,9 +165,14 @@ class RolloutEngine final {
   absl::StatusOr<std::vector<Gate>> RunGates(const RolloutSpec& spec);
   // The next gate of a gating release, run again (without the lock).
   Gate RerunGate(const Release& r);
+  // Asks the approval webhook (or says it waits for a sign-off by hand), or fails `before`
+  // once its timeout has passed since it was first asked. Without the lock.
+  Gate AskApproval(const RolloutSpec& spec, Gate before, uint64_t id, const std::string& actor,
+                   const std::string& reason);
   // Records a gate's new answer on a release that has not begun: a failure aborts; else it
   // goes on as Prestart says (`gate` with no name: nothing was asked).
-  void GateLocked(Release next, Gate gate) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status GateLocked(Release next, Gate gate, const std::string& actor = kEngineActor)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Where a release that has not begun stands now: scheduled (before its start_at), at its
   // gates (one pending), waiting for its window, or begun at step 1 (phase progressing).
   // Sets its phase and when to look again; returns what to say of it.

@@ -2,7 +2,9 @@
 // rollout waits in phase gating, and what their answers do to the release.
 #include "absl/strings/str_cat.h"
 #include "base/log.h"
+#include "base/status_macros.h"
 #include "rollout/compatibility_gate.h"
+#include "rollout/http_client.h"
 #include "rollout/rollout_engine.h"
 #include "rollout/strategy.h"
 
@@ -25,7 +27,76 @@ absl::StatusOr<std::vector<Gate>> RolloutEngine::RunGates(const RolloutSpec& spe
   }
   gate.by = kEngineActor;
   gate.time = options_.clock();
-  return std::vector<Gate>{std::move(gate)};
+  std::vector<Gate> gates = {std::move(gate)};
+  if (spec.approval.has_value()) {
+    gates.push_back({kApprovalGate, GateState::kPending, "not asked yet", {}, "", {}});
+  }
+  return gates;
+}
+
+Gate RolloutEngine::AskApproval(const RolloutSpec& spec, Gate g, uint64_t id,
+                                const std::string& actor, const std::string& reason) {
+  const absl::Time now = options_.clock();
+  if (g.since == absl::InfinitePast()) g.since = now;
+  const absl::Time deadline = g.since + spec.approval->timeout;
+  if (now >= deadline) {
+    g.state = GateState::kFailed;
+    g.by = kEngineActor;
+    g.time = now;
+    g.detail = absl::StrCat("no approval within ", absl::FormatDuration(spec.approval->timeout));
+    return g;
+  }
+  const std::string by_hand =
+      absl::StrCat("rolloutctl rollout approve ", spec.route, " --reason R (it times out at ",
+                   Rfc3339(absl::FromUnixSeconds(absl::ToUnixSeconds(deadline))), ")");
+  if (spec.approval->webhook.empty()) {
+    g.detail = absl::StrCat("waiting for a sign-off: ", by_hand);
+    return g;
+  }
+  // What the approver needs to judge the release: its versions and what they are.
+  const std::map<std::string, VersionRecord> versions = controller_->Versions();
+  auto describe = [&](const std::string& pool, const std::string& version) {
+    nlohmann::json j = {{"pool", pool}, {"version", version}};
+    if (auto v = versions.find(version); v != versions.end()) {
+      j.update({{"model", v->second.model},
+                {"model_version", v->second.model_version},
+                {"artifact", v->second.artifact},
+                {"digest", v->second.digest},
+                {"notes", v->second.notes}});
+    }
+    return j;
+  };
+  const nlohmann::json body = {{"event", "RolloutApproval"},
+                               {"release", id},
+                               {"route", spec.route},
+                               {"strategy", StrategyName(spec.strategy)},
+                               {"stable", describe(spec.stable, spec.stable_version)},
+                               {"candidate", describe(spec.candidate, spec.candidate_version)},
+                               {"notes", spec.notes},
+                               {"started_by", actor},
+                               {"reason", reason},
+                               {"deadline", Rfc3339(deadline)}};
+  absl::StatusOr<HttpResponse> r =
+      HttpPostJson(spec.approval->webhook, body.dump(), options_.probe_timeout);
+  nlohmann::json answer;
+  if (r.ok()) answer = nlohmann::json::parse(r->body, nullptr, /*allow_exceptions=*/false);
+  if (!r.ok() || r->status / 100 != 2 || !answer.is_object() || !answer.contains("approved") ||
+      !answer["approved"].is_boolean()) {
+    const std::string why = !r.ok()                ? std::string(r.status().message())
+                            : r->status / 100 != 2 ? absl::StrCat("HTTP ", r->status)
+                                                   : "no {\"approved\": true|false} in its answer";
+    g.detail = absl::StrCat("waiting for ", spec.approval->webhook, " (", why, "), or ", by_hand);
+    return g;
+  }
+  const bool approved = answer["approved"].get<bool>();
+  const std::string said = answer.value("reason", "");
+  g.state = approved ? GateState::kPassed : GateState::kFailed;
+  g.by = spec.approval->webhook;
+  g.time = now;
+  g.data = answer;
+  g.detail = absl::StrCat(approved ? "approved by " : "denied by ", spec.approval->webhook,
+                          said.empty() ? "" : ": ", said);
+  return g;
 }
 
 Gate RolloutEngine::RerunGate(const Release& r) {
@@ -38,20 +109,23 @@ Gate RolloutEngine::RerunGate(const Release& r) {
     return {pending->name, GateState::kFailed, std::string(gates.status().message()), {},
             kEngineActor,  options_.clock()};
   }
+  if (pending->name == kApprovalGate) {
+    return AskApproval(r.spec, *pending, r.id, r.started_by, r.reason);
+  }
   for (Gate& g : *gates) {
     if (g.name == pending->name) return std::move(g);
   }
   return none;
 }
 
-void RolloutEngine::GateLocked(Release next, Gate gate) {
+absl::Status RolloutEngine::GateLocked(Release next, Gate gate, const std::string& actor) {
   const absl::Time now = options_.clock();
   for (Gate& g : next.gates) {
     if (!gate.name.empty() && g.name == gate.name) g = gate;
   }
   absl::Status s;
   if (gate.state == GateState::kFailed) {
-    s = EndLocked(std::move(next), DecisionKind::kAbort, kEngineActor,
+    s = EndLocked(std::move(next), DecisionKind::kAbort, actor,
                   absl::StrCat("aborted at the ", gate.name, " gate: ", gate.detail), gate.data);
   } else {
     const std::string what = Prestart(&next, now);
@@ -64,10 +138,9 @@ void RolloutEngine::GateLocked(Release next, Gate gate) {
                                   : absl::StrCat(next.begun ? "" : "hold: ", what);
     std::optional<RouteOverride> change;
     if (next.begun) change = RouteChangeFor(next);
-    s = CommitLocked(next, {{}, 0, kind, kEngineActor, std::move(detail), gate.data},
-                     std::move(change));
+    s = CommitLocked(next, {{}, 0, kind, actor, std::move(detail), gate.data}, std::move(change));
   }
-  if (!s.ok()) log::Error(absl::StrCat("rollout #", next.id, ": ", s.message()));
+  return s;
 }
 
 std::string RolloutEngine::Prestart(Release* r, absl::Time now) const {
@@ -107,6 +180,30 @@ void RolloutEngine::AskGatesAgain(Release* r) {
     g.state = GateState::kPending;
     g.detail = "asked again at the start time";
   }
+}
+
+absl::StatusOr<Release> RolloutEngine::Approve(const std::string& actor, const std::string& route,
+                                               const std::string& reason) {
+  std::lock_guard<std::mutex> lock(mu_);
+  absl::StatusOr<Release*> active = ActiveLocked(route);
+  if (!active.ok()) return active.status();
+  Release next = **active;
+  Gate* approval = nullptr;
+  for (Gate& g : next.gates) {
+    if (g.name == kApprovalGate && g.state == GateState::kPending) approval = &g;
+  }
+  if (approval == nullptr) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("rollout #", next.id, " has no approval waiting"));
+  }
+  Gate gate = *approval;
+  gate.state = GateState::kPassed;
+  gate.by = actor;
+  gate.time = options_.clock();
+  gate.detail = absl::StrCat("approved by ", actor, reason.empty() ? "" : ": ", reason);
+  const uint64_t id = next.id;
+  RETURN_IF_ERROR(GateLocked(std::move(next), std::move(gate), actor));
+  return releases_.at(id);
 }
 
 }  // namespace rollout::control

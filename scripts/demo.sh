@@ -2,8 +2,8 @@
 # The demo: three versions of a model behind rollout-proxy, live KServe v2 traffic through
 # it, and automated canary releases, shown as they happen:
 #   0. v1..v4 are registered as versions (rolloutctl version add / version list);
-#   1. v2 passes the compatibility gate, is released in steps (10% -> 25% -> 50%) and
-#      promoted on good metrics;
+#   1. v2 passes the compatibility gate, waits for a person's approval (rolloutctl rollout
+#      approve), is released in steps (10% -> 25% -> 50%) and promoted on good metrics;
 #   2. v3, which fails 20% of its calls (demo-model-server --error-rate 0.2), is aborted by
 #      the metrics, traffic goes back to v2, and the reason is printed;
 #   3. v4, whose model takes 5 features instead of 4, is refused by the compatibility gate
@@ -72,7 +72,7 @@ echo "\$ rolloutctl version list"
 ctl version list
 sleep 1
 
-release() {  # release VERSION FROM: start a canary and print its decisions as they happen
+release() {  # release VERSION FROM [FLAGS...]: start a canary, print its decisions as they happen
   echo
   echo "== release $1 as a canary of $2: 10% -> 25% -> 50% -> 100%, judged every $INTERVAL;"
   echo "   each window needs at least 50 calls, an error rate of at most 1% and a p99 of at most"
@@ -80,14 +80,20 @@ release() {  # release VERSION FROM: start a canary and print its decisions as t
   echo "\$ rolloutctl rollout start infer --stable $2 --candidate $1 --steps 10,25,50 ..."
   ctl rollout start infer --stable "$2" --candidate "$1" --steps 10,25,50 \
     --interval "$INTERVAL" --min-requests 50 --max-error-rate 0.01 --max-p99 100ms \
-    --failure-limit 2 --notes "demo release of $1" --reason "demo" | grep "gate " || true
+    --failure-limit 2 --notes "demo release of $1" --reason "demo" "${@:3}" | grep "gate " || true
+  if [ "${3:-}" = "--approval" ]; then
+    sleep 1
+    echo "-> $1 waits at its approval gate, with no traffic; a person signs off:"
+    echo "\$ rolloutctl rollout approve infer --reason \"security review SR-7 passed\""
+    ctl rollout approve infer --reason "security review SR-7 passed" | grep "gate approval" || true
+  fi
   echo "\$ rolloutctl rollout events infer --until-done"
   local code=0
   ctl rollout events infer --until-done || code=$?
   return $code
 }
 
-release v2 v1 || { echo "error: v2 should have been promoted" >&2; exit 1; }
+release v2 v1 --approval || { echo "error: v2 should have been promoted" >&2; exit 1; }
 echo "-> v2 promoted: it now serves 100% of the calls"
 if release v3 v2; then
   echo "error: v3 should have been aborted" >&2; exit 1

@@ -106,6 +106,11 @@ void AddStartFlags(CLI::App* start, StartFlags* f) {
   start->add_option("--start-at", f->start_at, "RFC 3339 time: wait until then (scheduled)");
   start->add_option("--window", f->window,
                     "steps advance only inside it, e.g. \"mon-fri 02:00-06:00 UTC\"");
+  start->add_flag("--approval", f->approval, "hold before step 1 for rolloutctl rollout approve");
+  start->add_option("--approval-webhook", f->approval_webhook,
+                    "ask this URL to approve the release before step 1");
+  start->add_option("--approval-timeout", f->approval_timeout,
+                    "no approval by then aborts (default 1h)");
   start->add_option("--compatibility", f->compatibility,
                     "auto | schema | none: compare the models' tensors before any traffic");
 }
@@ -117,6 +122,19 @@ bool BuildStart(const StartFlags& f, v1::StartRolloutRequest* q) {
   q->set_candidate(f.candidate);
   q->set_compatibility(f.compatibility);
   q->set_start_at(f.start_at);
+  if (f.approval || !f.approval_webhook.empty()) {
+    q->mutable_approval()->set_required(true);
+    q->mutable_approval()->set_webhook(f.approval_webhook);
+    if (!f.approval_timeout.empty()) {
+      absl::Duration d;
+      if (!absl::ParseDuration(f.approval_timeout, &d) || d <= absl::ZeroDuration()) {
+        std::fprintf(stderr, "rolloutctl: --approval-timeout: \"%s\" is not a duration\n",
+                     f.approval_timeout.c_str());
+        return false;
+      }
+      q->mutable_approval()->set_timeout_seconds(absl::ToDoubleSeconds(d));
+    }
+  }
   if (!f.window.empty()) {
     std::vector<std::string> parts = absl::StrSplit(f.window, ' ', absl::SkipEmpty());
     if (parts.size() < 2 || parts.size() > 3) {
@@ -284,6 +302,7 @@ std::vector<Verb> RolloutVerbs() {
       Act("resume", &v1::AdminService::Stub::ResumeRollout),
       Act("promote", &v1::AdminService::Stub::PromoteRollout),
       Act("abort", &v1::AdminService::Stub::AbortRollout),
+      Act("approve", &v1::AdminService::Stub::ApproveRollout),
       {"rollout get", "a rollout in full, with every decision", "rolloutctl rollout get infer",
        [](CLI::App* cmd, Args* a) {
          cmd->add_option("route", a->route, "route name (its active rollout, else its latest)");

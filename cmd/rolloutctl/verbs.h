@@ -22,12 +22,13 @@ namespace rollout::ctl {
 // The flags of `rollout start` (the same names as the config's keys, with dashes).
 struct StartFlags {
   std::string strategy = "canary", stable, candidate, steps, interval, max_p99, rollback_window,
-              duration, notes, compatibility, start_at, window;
+              duration, notes, compatibility, start_at, window, approval_webhook, approval_timeout;
   uint64_t min_requests = 0, sample_size = 0;
   uint32_t failure_limit = 0;
   double mirror_percent = 0, alpha = 0;
   std::optional<double> max_error_rate, max_error_rate_increase, max_p99_ratio, max_mismatch_rate;
   bool auto_promote = false;
+  bool approval = false;
 };
 
 // The flags of `version add`.

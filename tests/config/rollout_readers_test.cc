@@ -36,6 +36,7 @@ rollouts:
     compatibility: schema
     start_at: "2027-01-15T02:00:00Z"
     window: { days: mon-fri, hours: "02:00-06:00", timezone: UTC }
+    approval: { webhook: "http://security.example/approve", timeout: 30m }
 )";
   absl::StatusOr<Config> config = ParseConfig(std::string(kValid) + extra, "proxy.yaml");
   ASSERT_TRUE(config.ok()) << config.status();
@@ -63,6 +64,9 @@ rollouts:
   EXPECT_EQ(r.start_at, absl::FromUnixSeconds(1'800'000'000) - absl::Hours(6));
   ASSERT_TRUE(r.window.has_value());
   EXPECT_EQ(r.window->ToString(), "mon-fri 02:00-06:00 UTC");
+  ASSERT_TRUE(r.approval.has_value());
+  EXPECT_EQ(r.approval->webhook, "http://security.example/approve");
+  EXPECT_EQ(r.approval->timeout, absl::Minutes(30));
 
   auto error = [&](const std::string& from, const std::string& to) {
     std::string text = std::string(kValid) + extra;
@@ -88,6 +92,8 @@ rollouts:
               HasSubstr("rollouts[0]: window.hours: \"2am\""));
   EXPECT_THAT(error("start_at: \"2027-01-15T02:00:00Z\"", "start_at: tonight"),
               HasSubstr("rollouts[0].start_at: \"tonight\" is not an RFC 3339 time"));
+  EXPECT_THAT(error("webhook: \"http://security.example/approve\"", "webhook: \"security\""),
+              HasSubstr("approval.webhook: \"security\" must start with http://"));
   EXPECT_THAT(error("compatibility: schema", "compatibility: loose"),
               HasSubstr("compatibility: unknown value \"loose\" (auto, schema, none)"));
   EXPECT_THAT(error("source: prometheus", "source: graphite"),

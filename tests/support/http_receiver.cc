@@ -56,10 +56,16 @@ void HttpReceiver::Serve() {
       if (data.size() >= header_end + 4 + length) break;
     }
     const bool fail = requests_.fetch_add(1) < fail_first_;
-    const std::string reply = fail ? "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n"
-                                     "Connection: close\r\n\r\n"
-                                   : "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n"
-                                     "Connection: close\r\n\r\n";
+    std::string body;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      body = reply_;
+    }
+    const std::string reply =
+        fail ? "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n"
+               "Connection: close\r\n\r\n"
+             : "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
+                   std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
     (void)!write(fd, reply.data(), reply.size());
     close(fd);
     if (!fail && header_end != std::string::npos) {

@@ -1,5 +1,6 @@
 // HttpReceiver: a tiny HTTP/1.1 server on 127.0.0.1 (port 0) that records the bodies it is
-// sent, for webhook tests. The first `fail_first` requests get 500; the rest get 200.
+// sent, for webhook tests. The first `fail_first` requests get 500; the rest get 200, with
+// the body SetReply() gave (JSON; none by default).
 //
 //   HttpReceiver hooks(/*fail_first=*/2);
 //   ... POST to hooks.url() ...
@@ -27,6 +28,10 @@ class HttpReceiver {
 
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/hook"; }
   int requests() const { return requests_.load(); }
+  void SetReply(std::string json) {
+    std::lock_guard<std::mutex> lock(mu_);
+    reply_ = std::move(json);
+  }
   // The bodies of the requests answered 200, once there are at least `n` (or at timeout).
   std::vector<std::string> WaitFor(size_t n, absl::Duration timeout);
 
@@ -41,6 +46,7 @@ class HttpReceiver {
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<std::string> bodies_;
+  std::string reply_;
   std::thread thread_;
 };
 

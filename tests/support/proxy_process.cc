@@ -13,7 +13,7 @@ ProxyProcess::ProxyProcess(const std::string& config_yaml)
   process_ =
       std::make_unique<ChildProcess>(std::vector<std::string>{kProxyBin, "--config", config_path_});
   const std::string port =
-      process_->WaitForLine(R"(data plane listening on [0-9.]+:(\d+))", absl::Seconds(10));
+      process_->WaitForLine(R"(data plane listening on [0-9.]+:(\d+))", absl::Seconds(20));
   if (!absl::SimpleAtoi(port, &port_)) port_ = 0;
   // Printed before the data plane line, so it is there by now if configured.
   const std::string metrics =
