@@ -37,6 +37,13 @@ std::string MakeTempPath(const char* pattern_suffix, bool dir) {
 
 ChildProcess::ChildProcess(std::vector<std::string> argv)
     : log_path_(MakeTempPath("log", /*dir=*/false)) {
+  // Everything the child needs is built before fork(): between fork() and exec() the child
+  // may call only async-signal-safe functions. An allocation there can wait forever on a
+  // malloc lock that another thread of the test held at the fork (a child that hangs with
+  // an empty log, seen under ASan).
+  std::vector<char*> args;
+  for (std::string& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
   pid_ = fork();
   if (pid_ == 0) {
     const int fd = open(log_path_.c_str(), O_WRONLY | O_TRUNC);
@@ -47,9 +54,6 @@ ChildProcess::ChildProcess(std::vector<std::string> argv)
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
-    std::vector<char*> args;
-    for (std::string& a : argv) args.push_back(a.data());
-    args.push_back(nullptr);
     execv(args[0], args.data());
     _exit(127);
   }
