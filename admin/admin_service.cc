@@ -346,6 +346,19 @@ absl::StatusOr<RolloutSpec> SpecFromRequest(const v1::StartRolloutRequest& q) {
       a.timeout = absl::Seconds(q.approval().timeout_seconds());
     spec.approval = a;
   }
+  if (q.load_test().duration_seconds() != 0) {
+    const v1::LoadTest& t = q.load_test();
+    if (t.duration_seconds() < 0 || t.rate() < 0 || t.timeout_seconds() < 0) {
+      return absl::InvalidArgumentError("load_test: duration, rate and timeout must be > 0");
+    }
+    LoadTestSpec l;
+    l.duration = absl::Seconds(t.duration_seconds());
+    if (t.rate() > 0) l.rate = t.rate();
+    if (t.sample() > 0) l.sample = t.sample();
+    if (t.max_bytes() > 0) l.max_bytes = t.max_bytes();
+    if (t.timeout_seconds() > 0) l.timeout = absl::Seconds(t.timeout_seconds());
+    spec.load_test = l;
+  }
   if (q.has_window()) {
     absl::StatusOr<ReleaseWindow> w =
         ReleaseWindow::Parse(q.window().days(), q.window().hours(), q.window().timezone());

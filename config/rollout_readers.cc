@@ -60,6 +60,26 @@ absl::Status ReadStrategyKeys(const Reader& in, const YAML::Node& node, const st
     if (!parsed.ok()) return in.Error(w, path, parsed.status().message());
     spec->window = *std::move(parsed);
   }
+  return absl::OkStatus();
+}
+
+// The pre-release gates' keys: load_test and approval.
+absl::Status ReadGates(const Reader& in, const YAML::Node& node, const std::string& path,
+                       RolloutSpec* spec) {
+  if (const YAML::Node t = node["load_test"]) {
+    const std::string at = path + ".load_test";
+    RETURN_IF_ERROR(in.CheckKeys(t, at, {"duration", "rate", "sample", "max_bytes", "timeout"}));
+    LoadTestSpec l;
+    if (t["duration"]) ASSIGN_OR_RETURN(l.duration, in.Duration(t["duration"], at + ".duration"));
+    if (t["rate"]) ASSIGN_OR_RETURN(l.rate, in.Number(t["rate"], at + ".rate"));
+    if (t["sample"]) ASSIGN_OR_RETURN(l.sample, in.Integer(t["sample"], at + ".sample", 1, 10000));
+    if (t["max_bytes"]) {
+      ASSIGN_OR_RETURN(l.max_bytes,
+                       in.Integer(t["max_bytes"], at + ".max_bytes", 64 << 10, int64_t{256} << 20));
+    }
+    if (t["timeout"]) ASSIGN_OR_RETURN(l.timeout, in.Duration(t["timeout"], at + ".timeout"));
+    spec->load_test = l;
+  }
   if (const YAML::Node a = node["approval"]) {
     RETURN_IF_ERROR(in.CheckKeys(a, path + ".approval", {"webhook", "timeout"}));
     ApprovalSpec approval;
@@ -94,7 +114,8 @@ absl::StatusOr<RolloutSpec> ReadRollout(const Reader& in, const YAML::Node& node
                                     "failure_limit", "mirror_percent", "rollback_window",
                                     "duration",      "sample_size",    "alpha",
                                     "auto_promote",  "notes",          "compatibility",
-                                    "start_at",      "window",         "approval"});
+                                    "start_at",      "window",         "approval",
+                                    "load_test"});
       !s.ok()) {
     return s;
   }
@@ -137,6 +158,7 @@ absl::StatusOr<RolloutSpec> ReadRollout(const Reader& in, const YAML::Node& node
                      in.Integer(node["failure_limit"], path + ".failure_limit", 1, 1000));
   }
   RETURN_IF_ERROR(ReadStrategyKeys(in, node, path, &spec));
+  RETURN_IF_ERROR(ReadGates(in, node, path, &spec));
   if (absl::Status s = ValidateRolloutSpec(table, &spec); !s.ok()) {
     return in.Error(node, path, s.message());
   }

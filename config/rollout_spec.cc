@@ -75,6 +75,13 @@ nlohmann::json RolloutSpec::ToJson() const {
     j["start_at"] = absl::FormatTime(absl::RFC3339_full, start_at, absl::UTCTimeZone());
   }
   if (window.has_value()) j["window"] = window->ToJson();
+  if (load_test.has_value()) {
+    j["load_test"] = {{"duration_seconds", absl::ToDoubleSeconds(load_test->duration)},
+                      {"rate", load_test->rate},
+                      {"sample", load_test->sample},
+                      {"max_bytes", load_test->max_bytes},
+                      {"timeout_seconds", absl::ToDoubleSeconds(load_test->timeout)}};
+  }
   if (approval.has_value()) {
     j["approval"] = {{"webhook", approval->webhook},
                      {"timeout_seconds", absl::ToDoubleSeconds(approval->timeout)}};
@@ -121,6 +128,16 @@ absl::StatusOr<RolloutSpec> RolloutSpec::FromJson(const nlohmann::json& j) {
                            &err)) {
         return absl::DataLossError(absl::StrCat("rollout spec: start_at: ", err));
       }
+    }
+    if (j.contains("load_test")) {
+      const nlohmann::json& t = j["load_test"];
+      LoadTestSpec l;
+      l.duration = absl::Seconds(t.value("duration_seconds", 30.0));
+      l.rate = t.value("rate", l.rate);
+      l.sample = t.value("sample", l.sample);
+      l.max_bytes = t.value("max_bytes", l.max_bytes);
+      l.timeout = absl::Seconds(t.value("timeout_seconds", 300.0));
+      s.load_test = l;
     }
     if (j.contains("approval")) {
       ApprovalSpec a;
@@ -224,6 +241,34 @@ absl::Status CheckApproval(const std::optional<ApprovalSpec>& a) {
   return absl::OkStatus();
 }
 
+absl::Status CheckLoadTest(const RolloutSpec& spec) {
+  if (!spec.load_test.has_value()) return absl::OkStatus();
+  const LoadTestSpec& l = *spec.load_test;
+  if (spec.strategy == Strategy::kShadow) {
+    return Invalid("load_test", "a shadow rollout tests the candidate on mirrored traffic already");
+  }
+  if (l.duration <= absl::ZeroDuration() || l.duration > absl::Hours(1)) {
+    return Invalid("load_test.duration", "must be in (0, 1h]");
+  }
+  if (!(l.rate > 0 && l.rate <= 1000)) return Invalid("load_test.rate", "must be in (0, 1000]");
+  if (l.sample < 1 || l.sample > 10000) return Invalid("load_test.sample", "must be in [1, 10000]");
+  if (l.max_bytes < (uint64_t{64} << 10) || l.max_bytes > (uint64_t{256} << 20)) {
+    return Invalid("load_test.max_bytes", "must be in [64 KiB, 256 MiB]");
+  }
+  if (l.timeout <= absl::ZeroDuration()) return Invalid("load_test.timeout", "must be > 0");
+  const double calls = l.rate * absl::ToDoubleSeconds(l.duration);
+  if (calls < static_cast<double>(spec.analysis.min_requests)) {
+    return Invalid("load_test",
+                   absl::StrCat("rate x duration makes ", static_cast<uint64_t>(calls),
+                                " calls, fewer than min_requests ", spec.analysis.min_requests,
+                                ": raise the rate or the duration"));
+  }
+  if (!spec.analysis.max_error_rate.has_value() && !spec.analysis.max_p99_seconds.has_value()) {
+    return Invalid("load_test", "needs max_error_rate or max_p99 to judge the replayed calls by");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status ValidateRolloutSpec(const routing::RoutingTable& table, RolloutSpec* spec) {
@@ -255,6 +300,7 @@ absl::Status ValidateRolloutSpec(const routing::RoutingTable& table, RolloutSpec
   }
   RETURN_IF_ERROR(CheckAnalysis(spec->analysis));
   RETURN_IF_ERROR(CheckApproval(spec->approval));
+  RETURN_IF_ERROR(CheckLoadTest(*spec));
   if (!(spec->mirror_percent >= 0 && spec->mirror_percent <= 100)) {
     return Invalid("mirror_percent", "must be between 0 and 100");
   }

@@ -58,6 +58,22 @@ struct ApprovalSpec {
   absl::Duration timeout = absl::Hours(1);
 };
 
+// The load-test gate: the performance test before release. Before step 1 the proxy copies
+// a sample of the route's real requests as they arrive (at most `sample` requests and
+// `max_bytes` in all, in memory only, never written anywhere), then replays it to the
+// candidate's endpoints only, at `rate` calls a second for `duration`; nobody sees those
+// answers. They are judged with the rollout's analysis thresholds (error rate and p99, and
+// against the stable pool's live traffic over the same time): a failure aborts the release
+// before any user call. No request to sample within `timeout` aborts it too. A request over
+// a sixteenth of `max_bytes` (at most 1 MiB), or with a compressed message, is not replayed.
+struct LoadTestSpec {
+  absl::Duration duration = absl::Seconds(30);
+  double rate = 20;  // calls a second
+  uint64_t sample = 100;
+  uint64_t max_bytes = 16 << 20;
+  absl::Duration timeout = absl::Minutes(5);  // to collect the sample
+};
+
 // The thresholds of one analysis. Unset thresholds are not checked.
 struct AnalysisSpec {
   absl::Duration interval = absl::Seconds(30);
@@ -95,6 +111,7 @@ struct RolloutSpec {
   // advance only inside the window (phase waiting_for_window outside it).
   absl::Time start_at = absl::InfinitePast();
   std::optional<ReleaseWindow> window;
+  std::optional<LoadTestSpec> load_test;
   std::optional<ApprovalSpec> approval;
 
   // The version's name where one is registered, else the pool's.

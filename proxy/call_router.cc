@@ -46,6 +46,7 @@ absl::Status CallRouter::Route(const routing::CallAttributes& attrs, int64_t now
   if (*needs_model) return absl::OkStatus();
   UpstreamSet::Pool* pool = upstreams_.pool(decision->pool);
   target->pool = pool;
+  target->route = &table.routes()[decision->route].name;
   target->stats = stats_[decision->route][decision->pool];
   target->mirror_endpoint = nullptr;
   if (decision->mirror) {

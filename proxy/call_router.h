@@ -26,6 +26,8 @@ class CallRouter final {
   // Where the router sent a call.
   struct Target {
     UpstreamSet::Pool* pool;  // valid for the worker's life
+    // The route's name; valid until this router's next Route() (a new table may come).
+    const std::string* route;
     UpstreamSet::Endpoint* endpoint;
     metrics::CallSeries::Cell* stats;  // this worker's cell of (route, pool)
     // Set when this call gets a shadow copy.

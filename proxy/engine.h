@@ -24,6 +24,7 @@
 #include "metrics/call_metrics.h"
 #include "metrics/listener_counters.h"
 #include "metrics/rejections.h"
+#include "proxy/request_sampler.h"
 #include "routing/connection_limits.h"
 #include "routing/resolver_spec.h"
 #include "routing/tls_spec.h"
@@ -45,6 +46,9 @@ struct EngineOptions {
   routing::ResolverSpec resolver;
   // Where calls are recorded; must have a cell per worker and outlive the engine.
   metrics::CallMetrics* call_metrics = nullptr;
+  // Where calls' requests are copied while the load-test gate samples a route; optional,
+  // and must outlive the engine.
+  RequestSampler* sampler = nullptr;
 };
 
 // The checks every engine makes of its options: workers, metric cells, limits.

@@ -13,6 +13,7 @@
 #include "proxy/concurrency_limit.h"
 #include "proxy/endpoint_state.h"
 #include "proxy/name_resolver.h"
+#include "proxy/request_sampler.h"
 
 namespace rollout::proxy {
 
@@ -24,6 +25,8 @@ struct EngineShared {
   // What endpoint host names stand for; null: endpoints are used as configured (the gRPC
   // library resolves them itself).
   const NameResolver* names = nullptr;
+  // Where the load-test gate's samples are copied (EngineOptions::sampler); may be null.
+  RequestSampler* sampler = nullptr;
 
   // Calls refused by a concurrency limit so far: the listener's (if limited) and each
   // limited pool's (Engine::Rejected).

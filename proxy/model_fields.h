@@ -14,6 +14,16 @@
 
 namespace rollout::proxy {
 
+// Whether the request messages of `method` (a :path) name a model in fields 1 and 2: the
+// KServe v2 ModelInfer, ModelStreamInfer, ModelReady and ModelMetadata.
+inline bool NamesModel(absl::string_view method) {
+  constexpr absl::string_view kService = "/inference.GRPCInferenceService/";
+  if (method.substr(0, kService.size()) != kService) return false;
+  const absl::string_view name = method.substr(kService.size());
+  return name == "ModelInfer" || name == "ModelStreamInfer" || name == "ModelReady" ||
+         name == "ModelMetadata";
+}
+
 inline std::string EncodeModelFields(absl::string_view name, absl::string_view version) {
   std::string out;
   for (const auto& [tag, value] :

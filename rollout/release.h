@@ -100,13 +100,16 @@ inline constexpr EnumName<GateState> kGateStateNames[] = {{GateState::kPending, 
 inline const char* GateStateName(GateState s) { return NameOf(kGateStateNames, s); }
 
 struct Gate {
-  std::string name;  // compatibility, approval
+  std::string name;  // compatibility, load_test, approval
   GateState state = GateState::kPending;
   std::string detail;   // one line for people
   nlohmann::json data;  // what was asked and answered
   std::string by;       // who answered: the engine, a webhook, a person
   absl::Time time = absl::InfinitePast();
   absl::Time since = absl::InfinitePast();  // when it was first asked (approval's timeout)
+  // A pending gate that runs on its own (the load test): when to look at it next, sooner
+  // than the analysis interval. Not kept in the record.
+  absl::Time ask_again = absl::InfinitePast();
 
   nlohmann::json ToJson() const;
   static absl::StatusOr<Gate> FromJson(const nlohmann::json& j);

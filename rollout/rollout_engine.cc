@@ -271,6 +271,7 @@ absl::Status RolloutEngine::EndLocked(Release next, DecisionKind end, const std:
       promote ? StrategyOf(next.spec.strategy).FollowUp(next) : std::nullopt;
   next.phase = promote ? Phase::kPromoted : Phase::kAborted;
   next.ended = options_.clock();
+  if (options_.load_tester != nullptr) options_.load_tester->Cancel(next.id);  // if one runs
   next.outcome_reason = detail;
   std::string outcome;
   if (!promote) {
@@ -337,12 +338,8 @@ std::vector<std::string> RolloutEngine::StartDeclared(const std::vector<RolloutS
       continue;
     }
     // The gates run on the next tick, without the lock.
-    std::vector<Gate> gates;
-    if (filled.compatibility != Compatibility::kNone) {
-      gates.push_back({kCompatibilityGate, GateState::kPending, "not asked yet", {}, kEngine, {}});
-    }
-    absl::StatusOr<Release> r =
-        StartLocked(kConfig, filled, "declared in the config file", kConfig, 0, std::move(gates));
+    absl::StatusOr<Release> r = StartLocked(kConfig, filled, "declared in the config file", kConfig,
+                                            0, PendingGates(filled));
     notes.push_back(
         r.ok() ? absl::StrCat("rollout on ", spec.route, ": started #", r->id)
                : absl::StrCat("rollout on ", spec.route, " not started: ", r.status().message()));

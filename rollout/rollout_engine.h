@@ -32,6 +32,7 @@
 #include "absl/status/statusor.h"
 #include "control/controller.h"
 #include "rollout/compatibility.h"
+#include "rollout/load_test.h"
 #include "rollout/metric_source.h"
 #include "rollout/release.h"
 #include "rollout/strategy.h"
@@ -60,6 +61,9 @@ class RolloutEngine final {
     // Asks the backends for their models' schemas (the compatibility gate); without one the
     // gate is recorded as skipped.
     ModelProbe* probe = nullptr;
+    // Runs the load-test gate's tests; without one a rollout asking for a load test fails
+    // that gate.
+    LoadTester* load_tester = nullptr;
     absl::Duration probe_timeout = absl::Seconds(5);
     std::function<absl::Time()> clock = [] { return absl::Now(); };
     size_t max_finished_records = 200;  // older finished releases are dropped
@@ -160,9 +164,16 @@ class RolloutEngine final {
   // refusal; `head` starts its decision's detail.
   absl::Status RefuseLocked(Release r, const Gate& gate, const std::string& actor,
                             const std::string& head) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The gates of a new rollout on `spec` (names resolved, defaults filled in), asked now.
-  // Makes network calls: call without the lock.
+  // The gates of a rollout on `spec`, in the order they are asked (compatibility, load_test,
+  // approval), none asked yet.
+  std::vector<Gate> PendingGates(const RolloutSpec& spec) const;
+  // The gates of a new rollout on `spec` (names resolved, defaults filled in), the
+  // compatibility gate asked now. Makes network calls: call without the lock.
   absl::StatusOr<std::vector<Gate>> RunGates(const RolloutSpec& spec);
+  // Starts the load test of `r`, or follows it, or judges it once done (rollout_load_test.cc).
+  // Without the lock.
+  Gate AskLoadTest(const Release& r, Gate before);
+  LoadTestPlan PlanLoadTest(const Release& r) const;
   // The next gate of a gating release, run again (without the lock).
   Gate RerunGate(const Release& r);
   // Asks the approval webhook (or says it waits for a sign-off by hand), or fails `before`
@@ -173,6 +184,11 @@ class RolloutEngine final {
   // goes on as Prestart says (`gate` with no name: nothing was asked).
   absl::Status GateLocked(Release next, Gate gate, const std::string& actor = kEngineActor)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A gate that runs on its own (the load test) goes on in the same stage: its progress
+  // replaces the current record's in memory only, and it is looked at again at its
+  // ask_again, without a new decision (one per analysis interval at most). False when
+  // there is something to record.
+  bool QuietLocked(const Release& next, const Gate& gate) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Where a release that has not begun stands now: scheduled (before its start_at), at its
   // gates (one pending), waiting for its window, or begun at step 1 (phase progressing).
   // Sets its phase and when to look again; returns what to say of it.

@@ -10,6 +10,20 @@
 
 namespace rollout::control {
 
+std::vector<Gate> RolloutEngine::PendingGates(const RolloutSpec& spec) const {
+  std::vector<Gate> gates = {
+      {kCompatibilityGate, GateState::kPending, "not asked yet", {}, "", {}}};
+  if (spec.load_test.has_value()) {
+    Gate g{kLoadTestGate, GateState::kPending, "not begun yet", {}, "", {}};
+    g.ask_again = options_.clock();  // at once: it takes a while
+    gates.push_back(std::move(g));
+  }
+  if (spec.approval.has_value()) {
+    gates.push_back({kApprovalGate, GateState::kPending, "not asked yet", {}, "", {}});
+  }
+  return gates;
+}
+
 absl::StatusOr<std::vector<Gate>> RolloutEngine::RunGates(const RolloutSpec& spec) {
   absl::StatusOr<CompatibilityGate::Plan> plan =
       CompatibilityGate::Make(*controller_->store()->Current(), spec, controller_->Versions());
@@ -27,10 +41,8 @@ absl::StatusOr<std::vector<Gate>> RolloutEngine::RunGates(const RolloutSpec& spe
   }
   gate.by = kEngineActor;
   gate.time = options_.clock();
-  std::vector<Gate> gates = {std::move(gate)};
-  if (spec.approval.has_value()) {
-    gates.push_back({kApprovalGate, GateState::kPending, "not asked yet", {}, "", {}});
-  }
+  std::vector<Gate> gates = PendingGates(spec);
+  gates.front() = std::move(gate);
   return gates;
 }
 
@@ -104,13 +116,14 @@ Gate RolloutEngine::RerunGate(const Release& r) {
   Gate none;  // nothing (left) to ask: GateLocked moves on
   none.state = GateState::kPassed;
   if (pending == nullptr) return none;
+  if (pending->name == kApprovalGate) {
+    return AskApproval(r.spec, *pending, r.id, r.started_by, r.reason);
+  }
+  if (pending->name == kLoadTestGate) return AskLoadTest(r, *pending);
   absl::StatusOr<std::vector<Gate>> gates = RunGates(r.spec);
   if (!gates.ok()) {
     return {pending->name, GateState::kFailed, std::string(gates.status().message()), {},
             kEngineActor,  options_.clock()};
-  }
-  if (pending->name == kApprovalGate) {
-    return AskApproval(r.spec, *pending, r.id, r.started_by, r.reason);
   }
   for (Gate& g : *gates) {
     if (g.name == pending->name) return std::move(g);
@@ -118,7 +131,34 @@ Gate RolloutEngine::RerunGate(const Release& r) {
   return none;
 }
 
+namespace {
+
+// What a gate that runs on its own is doing (its data's "stage"), or "".
+std::string StageOf(const Gate& g) {
+  return g.data.is_object() ? g.data.value("stage", std::string()) : std::string();
+}
+
+}  // namespace
+
+bool RolloutEngine::QuietLocked(const Release& next, const Gate& gate) {
+  Release& current = releases_.at(next.id);
+  const Gate* before = current.pending_gate();
+  const absl::Time now = options_.clock();
+  if (gate.state != GateState::kPending || gate.ask_again == absl::InfinitePast() ||
+      before == nullptr || before->name != gate.name || StageOf(*before) != StageOf(gate) ||
+      current.decisions.empty() ||
+      now - current.decisions.back().time >= current.spec.analysis.interval) {
+    return false;
+  }
+  for (Gate& g : current.gates) {
+    if (g.name == gate.name) g = gate;  // shown by the status; recorded at the next change
+  }
+  current.next_analysis = gate.ask_again;
+  return true;
+}
+
 absl::Status RolloutEngine::GateLocked(Release next, Gate gate, const std::string& actor) {
+  if (QuietLocked(next, gate)) return absl::OkStatus();
   const absl::Time now = options_.clock();
   for (Gate& g : next.gates) {
     if (!gate.name.empty() && g.name == gate.name) g = gate;
@@ -155,8 +195,11 @@ std::string RolloutEngine::Prestart(Release* r, absl::Time now) const {
   if (const Gate* g = r->pending_gate()) {
     r->phase = Phase::kGating;
     r->next_analysis = now + spec.analysis.interval;
-    return absl::StrCat("at the ", g->name, " gate, no traffic yet: ", g->detail, "; next try in ",
-                        absl::FormatDuration(spec.analysis.interval));
+    if (g->ask_again != absl::InfinitePast()) {
+      r->next_analysis = std::min(r->next_analysis, g->ask_again);
+    }
+    return absl::StrCat("at the ", g->name, " gate, no traffic yet: ", g->detail, "; next look in ",
+                        absl::FormatDuration(r->next_analysis - now));
   }
   if (spec.window.has_value() && !spec.window->Contains(now)) {
     r->phase = Phase::kWaitingForWindow;

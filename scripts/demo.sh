@@ -2,8 +2,9 @@
 # The demo: three versions of a model behind rollout-proxy, live KServe v2 traffic through
 # it, and automated canary releases, shown as they happen:
 #   0. v1..v4 are registered as versions (rolloutctl version add / version list);
-#   1. v2 passes the compatibility gate, waits for a person's approval (rolloutctl rollout
-#      approve), is released in steps (10% -> 25% -> 50%) and promoted on good metrics;
+#   1. v2 passes the compatibility gate and a 10 s load test (a sample of the users' calls
+#      replayed to v2 alone), waits for a person's approval (rolloutctl rollout approve), is
+#      released in steps (10% -> 25% -> 50%) and promoted on good metrics;
 #   2. v3, which fails 20% of its calls (demo-model-server --error-rate 0.2), is aborted by
 #      the metrics, traffic goes back to v2, and the reason is printed;
 #   3. v4, whose model takes 5 features instead of 4, is refused by the compatibility gate
@@ -13,6 +14,7 @@
 #   DEMO_INTERVAL=10s bash scripts/demo.sh   # analysis interval (default 5s; the demo
 #                                            # takes about 10 intervals)
 #   DEMO_RATE=500 bash scripts/demo.sh       # calls per second (default 200)
+#   DEMO_LOAD_TEST=30s bash scripts/demo.sh  # v2's load test (default 10s)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
@@ -81,7 +83,17 @@ release() {  # release VERSION FROM [FLAGS...]: start a canary, print its decisi
   ctl rollout start infer --stable "$2" --candidate "$1" --steps 10,25,50 \
     --interval "$INTERVAL" --min-requests 50 --max-error-rate 0.01 --max-p99 100ms \
     --failure-limit 2 --notes "demo release of $1" --reason "demo" "${@:3}" | grep "gate " || true
-  if [ "${3:-}" = "--approval" ]; then
+  if [[ " ${*:3} " == *" --load-test "* ]]; then
+    echo "-> $1 first gets a load test: a sample of the users' calls (all still served by $2)"
+    echo "   is replayed to $1 alone, and judged on the same thresholds; nobody sees its answers"
+    local gate=""
+    until [[ "$gate" == *"load_test: passed"* || "$gate" == *"load_test: failed"* ]]; do
+      sleep 2
+      gate=$(ctl rollout get infer | grep "gate load_test" || true)
+      echo "$gate"
+    done
+  fi
+  if [[ " ${*:3} " == *" --approval "* ]]; then
     sleep 1
     echo "-> $1 waits at its approval gate, with no traffic; a person signs off:"
     echo "\$ rolloutctl rollout approve infer --reason \"security review SR-7 passed\""
@@ -93,7 +105,7 @@ release() {  # release VERSION FROM [FLAGS...]: start a canary, print its decisi
   return $code
 }
 
-release v2 v1 --approval || { echo "error: v2 should have been promoted" >&2; exit 1; }
+release v2 v1 --load-test "${DEMO_LOAD_TEST:-10s}" --approval || { echo "error: v2 should have been promoted" >&2; exit 1; }
 echo "-> v2 promoted: it now serves 100% of the calls"
 if release v3 v2; then
   echo "error: v3 should have been aborted" >&2; exit 1

@@ -66,6 +66,7 @@ absl::Status Server::StartRollouts() {
   options.source = source_.get();
   options.notifier = notifier_.get();
   options.probe = &probe_;
+  options.load_tester = &load_tester_;
   ASSIGN_OR_RETURN(rollouts_, control::RolloutEngine::Create(controller_.get(), options));
   if (config_.etcd.has_value()) {
     replica_ = std::make_unique<SharedStateReplica>(
@@ -88,6 +89,7 @@ absl::Status Server::StartListeners(std::optional<control::TokenStore> tokens) {
   options.connections = config_.connections;
   options.resolver = config_.resolver;
   options.call_metrics = call_metrics_.get();
+  options.sampler = &sampler_;
   ASSIGN_OR_RETURN(engine_, proxy::h2::H2Engine::Create(options, controller_->store()));
   proxy::Engine* engine = engine_.get();
   auto health = [engine] { return engine->EndpointHealth(); };

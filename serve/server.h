@@ -25,7 +25,9 @@
 #include "metrics/metrics_exporter.h"
 #include "notify/webhook_notifier.h"
 #include "proxy/engine.h"
+#include "proxy/request_sampler.h"
 #include "rollout/compatibility.h"
+#include "rollout/load_replayer.h"
 #include "rollout/metric_source.h"
 #include "rollout/rollout_engine.h"
 #include "serve/admin_server.h"
@@ -63,6 +65,9 @@ class Server final {
   std::unique_ptr<control::MetricSource> source_;
   std::unique_ptr<control::WebhookNotifier> notifier_;
   control::GrpcModelProbe probe_;  // the compatibility gate's
+  // The load-test gate's: samples copied by the data plane, replayed by the tester.
+  proxy::RequestSampler sampler_;
+  control::GrpcLoadTester load_tester_{&sampler_};
   std::unique_ptr<control::RolloutEngine> rollouts_;
   std::unique_ptr<SharedStateReplica> replica_;  // with state_store.etcd
   std::unique_ptr<RolloutLoop> loop_;

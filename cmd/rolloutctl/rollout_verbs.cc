@@ -111,8 +111,55 @@ void AddStartFlags(CLI::App* start, StartFlags* f) {
                     "ask this URL to approve the release before step 1");
   start->add_option("--approval-timeout", f->approval_timeout,
                     "no approval by then aborts (default 1h)");
+  start->add_option("--load-test", f->load_test,
+                    "replay a sample of the route's requests to the candidate alone for this "
+                    "long before step 1, judged on the thresholds, e.g. 30s");
+  start->add_option("--load-test-rate", f->load_test_rate, "load test calls a second (default 20)");
+  start->add_option("--load-test-sample", f->load_test_sample,
+                    "requests the load test copies (default 100)");
+  start->add_option("--load-test-timeout", f->load_test_timeout,
+                    "no request to sample by then aborts (default 5m)");
   start->add_option("--compatibility", f->compatibility,
                     "auto | schema | none: compare the models' tensors before any traffic");
+}
+
+// `text` of `flag` as seconds; prints the problem and returns false when it is not a
+// duration > 0.
+bool Seconds(const char* flag, const std::string& text, double* seconds) {
+  absl::Duration d;
+  if (!absl::ParseDuration(text, &d) || d <= absl::ZeroDuration()) {
+    std::fprintf(stderr, "rolloutctl: %s: \"%s\" is not a duration, e.g. 30s\n", flag,
+                 text.c_str());
+    return false;
+  }
+  *seconds = absl::ToDoubleSeconds(d);
+  return true;
+}
+
+// The gates' flags into `q`; false on a bad value.
+bool BuildGates(const StartFlags& f, v1::StartRolloutRequest* q) {
+  q->set_compatibility(f.compatibility);
+  double s = 0;
+  if (f.approval || !f.approval_webhook.empty()) {
+    q->mutable_approval()->set_required(true);
+    q->mutable_approval()->set_webhook(f.approval_webhook);
+    if (!f.approval_timeout.empty()) {
+      if (!Seconds("--approval-timeout", f.approval_timeout, &s)) return false;
+      q->mutable_approval()->set_timeout_seconds(s);
+    }
+  }
+  if (!f.load_test.empty()) {
+    if (!Seconds("--load-test", f.load_test, &s)) return false;
+    v1::LoadTest* t = q->mutable_load_test();
+    t->set_duration_seconds(s);
+    t->set_rate(f.load_test_rate);
+    t->set_sample(f.load_test_sample);
+    if (!f.load_test_timeout.empty()) {
+      if (!Seconds("--load-test-timeout", f.load_test_timeout, &s)) return false;
+      t->set_timeout_seconds(s);
+    }
+  }
+  return true;
 }
 
 // Fills `q` from the flags; prints the problem and returns false on a bad value.
@@ -120,21 +167,8 @@ bool BuildStart(const StartFlags& f, v1::StartRolloutRequest* q) {
   q->set_strategy(f.strategy);
   q->set_stable(f.stable);
   q->set_candidate(f.candidate);
-  q->set_compatibility(f.compatibility);
   q->set_start_at(f.start_at);
-  if (f.approval || !f.approval_webhook.empty()) {
-    q->mutable_approval()->set_required(true);
-    q->mutable_approval()->set_webhook(f.approval_webhook);
-    if (!f.approval_timeout.empty()) {
-      absl::Duration d;
-      if (!absl::ParseDuration(f.approval_timeout, &d) || d <= absl::ZeroDuration()) {
-        std::fprintf(stderr, "rolloutctl: --approval-timeout: \"%s\" is not a duration\n",
-                     f.approval_timeout.c_str());
-        return false;
-      }
-      q->mutable_approval()->set_timeout_seconds(absl::ToDoubleSeconds(d));
-    }
-  }
+  if (!BuildGates(f, q)) return false;
   if (!f.window.empty()) {
     std::vector<std::string> parts = absl::StrSplit(f.window, ' ', absl::SkipEmpty());
     if (parts.size() < 2 || parts.size() > 3) {

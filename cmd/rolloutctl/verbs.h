@@ -22,8 +22,10 @@ namespace rollout::ctl {
 // The flags of `rollout start` (the same names as the config's keys, with dashes).
 struct StartFlags {
   std::string strategy = "canary", stable, candidate, steps, interval, max_p99, rollback_window,
-              duration, notes, compatibility, start_at, window, approval_webhook, approval_timeout;
-  uint64_t min_requests = 0, sample_size = 0;
+              duration, notes, compatibility, start_at, window, approval_webhook, approval_timeout,
+              load_test, load_test_timeout;
+  uint64_t min_requests = 0, sample_size = 0, load_test_sample = 0;
+  double load_test_rate = 0;
   uint32_t failure_limit = 0;
   double mirror_percent = 0, alpha = 0;
   std::optional<double> max_error_rate, max_error_rate_increase, max_p99_ratio, max_mismatch_rate;

@@ -16,6 +16,7 @@
 #include "proxy/concurrency_limit.h"
 #include "proxy/h2/deadline_list.h"
 #include "proxy/h2/event_loop.h"
+#include "proxy/request_sampler.h"
 #include "routing/connection_limits.h"
 
 namespace rollout::proxy::h2 {
@@ -44,6 +45,9 @@ class CallContext : public EventLoop {
   virtual void MirrorStarted(H2Mirror* mirror) = 0;
   virtual void MirrorEnded(H2Mirror* mirror) = 0;
   virtual size_t& mirror_bytes() = 0;
+  // Where a call's request is copied while its route is sampled (the load-test gate); may
+  // be null.
+  virtual RequestSampler* sampler() = 0;
 
  protected:
   ~CallContext() = default;

@@ -11,6 +11,7 @@
 #include "proxy/h2/first_message_model.h"
 #include "proxy/h2/h2_mirror.h"
 #include "proxy/h2/upstream_connection.h"
+#include "proxy/model_fields.h"
 
 namespace rollout::proxy::h2 {
 namespace {
@@ -81,9 +82,10 @@ void H2Call::Route(bool first) {
     return;
   }
   if (v.kind == CallFlow::Verdict::kFail) return Fail(v.code, v.message);
+  if (RequestSampler* sampler = context_->sampler()) StartSample(sampler);
   // The shadow takes the client's bytes as they came; its pool rewrites them its own way.
   if (flow_.target().mirror_endpoint != nullptr) StartMirror();
-  if (!flow_.target().pool->model_fields.empty() && ModelRewriter::NamesModel(attrs_.method)) {
+  if (!flow_.target().pool->model_fields.empty() && NamesModel(attrs_.method)) {
     StartRewrite();
     if (reply_ == Reply::kEnded) return;
   }
@@ -94,6 +96,16 @@ void H2Call::StartRewrite() {
   rewriter_ = std::make_unique<ModelRewriter>(flow_.target().pool->model_fields);
   const std::string queued = request_.TakeUnsent();  // read before routing, not sent yet
   PushRequest(reinterpret_cast<const uint8_t*>(queued.data()), queued.size(), /*replay=*/true);
+}
+
+void H2Call::StartSample(RequestSampler* sampler) {
+  sample_ = sampler->Begin(*flow_.target().route, attrs_.method);
+  if (sample_ == nullptr) return;
+  sample_->Append(request_.data(), request_.queued());  // what came before routing
+  if (request_.ended()) {
+    sample_->Keep();
+    sample_.reset();
+  }
 }
 
 bool H2Call::PushRequest(const uint8_t* data, size_t size, bool replay) {
@@ -193,6 +205,7 @@ void H2Call::EndHealthWatch() {
 
 void H2Call::OnRequestData(const uint8_t* data, size_t size) {
   if (closing() || health_) {  // nobody will read it: give the window back
+    sample_.reset();           // nor replay it: it is not whole
     nghttp2_session_consume(down_->session(), down_stream_, size);
     down_->MarkDirty();
     return;
@@ -204,6 +217,7 @@ void H2Call::OnRequestData(const uint8_t* data, size_t size) {
                              request_guard_.max(), ")"));
   }
   if (mirror_ != nullptr) mirror_->OnClientData(data, size);
+  if (sample_ != nullptr) sample_->Append(data, size);
   if (!PushRequest(data, size)) return;
   if (flow_.phase() == CallFlow::Phase::kNeedsModel) TryReadModel();
 }
@@ -211,6 +225,8 @@ void H2Call::OnRequestData(const uint8_t* data, size_t size) {
 void H2Call::OnRequestEnd() {
   request_.End();
   if (mirror_ != nullptr) mirror_->OnClientEnd();
+  if (sample_ != nullptr && !closing()) sample_->Keep();
+  sample_.reset();
   if (flow_.phase() == CallFlow::Phase::kNeedsModel) TryReadModel();
 }
 

@@ -7,7 +7,8 @@
 // endpoint unchanged (every header, grpc-timeout included, so the backend sees the caller's
 // deadline), and the backend's headers, DATA and trailers come back unchanged, plus
 // `x-rollout-pool: <pool>`. Messages are never parsed (but for model_name, and the length
-// prefixes when max_message_bytes is set).
+// prefixes when max_message_bytes is set). While the load-test gate samples the call's
+// route, the request's bytes are also copied into the sample (proxy/request_sampler.h).
 //
 // Deadline: the proxy enforces the client's grpc-timeout itself, from the moment the request
 // headers are in, whether or not the backend does.
@@ -47,6 +48,7 @@
 #include "proxy/h2/model_rewriter.h"
 #include "proxy/h2/pipe.h"
 #include "proxy/h2/upstream_stream.h"
+#include "proxy/request_sampler.h"
 #include "routing/routing_table.h"
 
 namespace rollout::proxy::h2 {
@@ -114,6 +116,8 @@ class H2Call final : public UpstreamStream {
   void Route(bool first);
   // The first message's model_name, once enough of it is in; false while waiting.
   bool TryReadModel();
+  // Copies the request for the load-test gate's sample, when its route is being sampled.
+  void StartSample(RequestSampler* sampler);
   // Opens the shadow copy for a mirrored route (the target's mirror_endpoint).
   void StartMirror();
   // The chosen pool pins the model (model_name / model_version): rewrites what is queued
@@ -184,7 +188,8 @@ class H2Call final : public UpstreamStream {
   int status_for_local_ = 0;    // the code of local_code_
   CallFlow flow_;               // the proxy's policy for the call: route, slots, retries
   H2Mirror* mirror_ = nullptr;  // the shadow copy, until the call's end
-  std::unique_ptr<ModelRewriter> rewriter_;  // when the call's pool pins the model
+  std::unique_ptr<ModelRewriter> rewriter_;       // when the call's pool pins the model
+  std::unique_ptr<RequestSampler::Copy> sample_;  // while the request is copied for a sample
 
   Reply reply_ = Reply::kWaiting;
   // Whether each of the call's two streams is still open; the call deletes itself once

@@ -69,6 +69,7 @@ absl::StatusOr<std::unique_ptr<H2Engine>> H2Engine::Create(
   engine->names_ = std::make_unique<NameResolver>(store, options.resolver);
   if (absl::Status s = engine->names_->Start(absl::Seconds(5)); !s.ok()) return s;
   engine->shared_.names = engine->names_.get();
+  engine->shared_.sampler = options.sampler;
   absl::StatusOr<int> fd = Listen(options.listen, &engine->port_);
   if (!fd.ok()) return fd.status();
   engine->listen_fd_ = *fd;

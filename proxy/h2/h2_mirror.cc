@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "proxy/h2/upstream_connection.h"
 #include "proxy/mirror_comparator.h"
+#include "proxy/model_fields.h"
 
 namespace rollout::proxy::h2 {
 namespace {
@@ -38,7 +39,7 @@ H2Mirror* H2Mirror::Start(CallContext* context, const CallRouter::Target& target
   }
   auto* m = new H2Mirror(context, target, deadline_ns);
   m->method_ = std::string(request_headers.Get(":path").value_or(""));
-  if (!target.mirror_pool->model_fields.empty() && ModelRewriter::NamesModel(m->method_)) {
+  if (!target.mirror_pool->model_fields.empty() && NamesModel(m->method_)) {
     m->rewriter_ = std::make_unique<ModelRewriter>(target.mirror_pool->model_fields);
   }
   std::vector<nghttp2_nv> nva;

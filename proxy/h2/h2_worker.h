@@ -82,6 +82,7 @@ class H2Worker final : public CallContext {
   void MirrorStarted(H2Mirror* mirror) override;
   void MirrorEnded(H2Mirror* mirror) override;
   size_t& mirror_bytes() override { return mirror_bytes_; }
+  RequestSampler* sampler() override { return shared_->sampler; }
 
  private:
   void Run();

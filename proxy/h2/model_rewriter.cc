@@ -3,19 +3,6 @@
 #include <algorithm>
 
 namespace rollout::proxy::h2 {
-namespace {
-
-constexpr absl::string_view kService = "/inference.GRPCInferenceService/";
-
-}  // namespace
-
-bool ModelRewriter::NamesModel(absl::string_view method) {
-  if (method.substr(0, kService.size()) != kService) return false;
-  const absl::string_view name = method.substr(kService.size());
-  return name == "ModelInfer" || name == "ModelStreamInfer" || name == "ModelReady" ||
-         name == "ModelMetadata";
-}
-
 bool ModelRewriter::Feed(const uint8_t* data, size_t size, Pipe* out, std::string* error,
                          bool replay) {
   auto client = [&](const uint8_t* p, size_t n) {

@@ -1,8 +1,7 @@
 // ModelRewriter: pins the model a pool serves, on the wire, for several versions of one
 // model behind the same servers (pools: - { name: v2, model_name: clf, model_version: "2" }).
 //
-// For the KServe v2 calls that name a model (ModelInfer, ModelStreamInfer, ModelReady,
-// ModelMetadata: field 1 is the model's name, field 2 its version in each), every request
+// For the KServe v2 calls that name a model (NamesModel in proxy/model_fields.h), every request
 // message gets the pool's fields appended: `0x0a len name` and `0x12 len version`, and its
 // length prefix grows by as much. A protobuf parser keeps the last value of a singular
 // field it sees, so the backend reads the pool's model and version whatever the client
@@ -30,9 +29,6 @@ namespace rollout::proxy::h2 {
 class ModelRewriter final {
  public:
   explicit ModelRewriter(std::string fields) : fields_(std::move(fields)) {}
-
-  // Whether the request messages of `method` (a :path) name a model in fields 1 and 2.
-  static bool NamesModel(absl::string_view method);
 
   // The next request bytes: pushed into `out` rewritten (the client's bytes with Push, the
   // appended fields with PushLocal; everything with PushLocal when `replay`, for bytes the

@@ -41,6 +41,7 @@ pools:
   - { name: stable, endpoints: ["@V1@"] }
   - { name: canary, endpoints: ["@V2@"] }
   - { name: wide, endpoints: ["@V3@"] }
+@MORE@
 routes:
   - name: infer
     match: { method_prefix: /inference.GRPCInferenceService/ }
@@ -49,9 +50,13 @@ routes:
         {{"@DIR@", dir_.path()},
          {"@V1@", v1_.address()},
          {"@V2@", v2_.address()},
-         {"@V3@", wide_.address()}}));
+         {"@V3@", wide_.address()},
+         {"@MORE@", MorePools()}}));
     ASSERT_TRUE(proxy_->ok()) << proxy_->Log();
   }
+
+  // Pools a test adds to the three, as YAML list items.
+  virtual std::string MorePools() { return ""; }
 
   int Ctl(std::vector<std::string> args, std::string* out, const std::string& token = "") {
     std::vector<std::string> argv = {kRolloutctlBin, "--admin", proxy_->admin_address(),

@@ -107,6 +107,51 @@ rollouts:
               HasSubstr("rollouts[1].route: route \"infer\" already has a rollout above"));
 }
 
+TEST(ConfigLoaderTest, ARolloutMayAskForALoadTest) {
+  const std::string rollout = R"(
+rollouts:
+  - route: infer
+    stable: v1
+    candidate: v2
+    steps: [10, 50]
+    max_error_rate: 0.01
+    max_p99: 250ms
+    load_test: { duration: 20s, rate: 10, sample: 50, max_bytes: 1048576, timeout: 2m }
+)";
+  absl::StatusOr<Config> config = ParseConfig(std::string(kValid) + rollout, "proxy.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  const RolloutSpec& r = config->rollouts.at(0);
+  ASSERT_TRUE(r.load_test.has_value());
+  EXPECT_EQ(r.load_test->duration, absl::Seconds(20));
+  EXPECT_DOUBLE_EQ(r.load_test->rate, 10);
+  EXPECT_EQ(r.load_test->sample, 50u);
+  EXPECT_EQ(r.load_test->max_bytes, 1048576u);
+  EXPECT_EQ(r.load_test->timeout, absl::Minutes(2));
+  absl::StatusOr<RolloutSpec> back = RolloutSpec::FromJson(r.ToJson());  // as records keep it
+  ASSERT_TRUE(back.ok()) << back.status();
+  ASSERT_TRUE(back->load_test.has_value());
+  EXPECT_EQ(back->load_test->duration, absl::Seconds(20));
+  EXPECT_EQ(back->load_test->sample, 50u);
+
+  auto error = [&](const std::string& from, const std::string& to) {
+    std::string text = std::string(kValid) + rollout;
+    text.replace(text.find(from), from.size(), to);
+    return ErrorOf(text);
+  };
+  EXPECT_THAT(error("rate: 10,", "rate: 1,"),
+              HasSubstr("load_test: rate x duration makes 20 calls, fewer than min_requests 100"));
+  EXPECT_THAT(error("rate: 10,", "rate: 5000,"), HasSubstr("load_test.rate: must be in (0, 1000]"));
+  EXPECT_THAT(error("sample: 50,", "samples: 50,"),
+              HasSubstr("rollouts[0].load_test.samples: unknown key"));
+  EXPECT_THAT(error("max_bytes: 1048576", "max_bytes: 100"),
+              HasSubstr("load_test.max_bytes: 100 is out of range"));
+  EXPECT_THAT(
+      error("    max_error_rate: 0.01\n    max_p99: 250ms\n", ""),
+      HasSubstr("rollouts[0]: load_test: needs max_error_rate or max_p99 to judge the replayed"));
+  EXPECT_THAT(error("    stable: v1\n", "    stable: v1\n    strategy: shadow\n"),
+              HasSubstr("load_test: a shadow rollout tests the candidate on mirrored traffic"));
+}
+
 TEST(ConfigLoaderTest, APoolMayPinTheModelItsServersServe) {
   absl::StatusOr<Config> config = ParseConfig(
       Variant(R"({ name: v2, endpoints: ["127.0.0.1:9002"] })",

@@ -107,11 +107,11 @@ TEST(ModelRewriterTest, ACompressedMessageIsRefused) {
 }
 
 TEST(ModelRewriterTest, OnlyTheCallsThatNameAModel) {
-  EXPECT_TRUE(ModelRewriter::NamesModel("/inference.GRPCInferenceService/ModelInfer"));
-  EXPECT_TRUE(ModelRewriter::NamesModel("/inference.GRPCInferenceService/ModelStreamInfer"));
-  EXPECT_TRUE(ModelRewriter::NamesModel("/inference.GRPCInferenceService/ModelMetadata"));
-  EXPECT_FALSE(ModelRewriter::NamesModel("/inference.GRPCInferenceService/ServerReady"));
-  EXPECT_FALSE(ModelRewriter::NamesModel("/other.Service/ModelInfer"));
+  EXPECT_TRUE(NamesModel("/inference.GRPCInferenceService/ModelInfer"));
+  EXPECT_TRUE(NamesModel("/inference.GRPCInferenceService/ModelStreamInfer"));
+  EXPECT_TRUE(NamesModel("/inference.GRPCInferenceService/ModelMetadata"));
+  EXPECT_FALSE(NamesModel("/inference.GRPCInferenceService/ServerReady"));
+  EXPECT_FALSE(NamesModel("/other.Service/ModelInfer"));
 }
 
 }  // namespace
