@@ -198,8 +198,11 @@ std::string RolloutEngine::Prestart(Release* r, absl::Time now) const {
     if (g->ask_again != absl::InfinitePast()) {
       r->next_analysis = std::min(r->next_analysis, g->ask_again);
     }
-    return absl::StrCat("at the ", g->name, " gate, no traffic yet: ", g->detail, "; next look in ",
-                        absl::FormatDuration(r->next_analysis - now));
+    const absl::Duration next = absl::Ceil(r->next_analysis - now, absl::Milliseconds(100));
+    return absl::StrCat("at the ", g->name, " gate, no traffic yet: ", g->detail,
+                        next <= absl::ZeroDuration()
+                            ? "; next look at once"
+                            : absl::StrCat("; next look in ", absl::FormatDuration(next)));
   }
   if (spec.window.has_value() && !spec.window->Contains(now)) {
     r->phase = Phase::kWaitingForWindow;
