@@ -134,6 +134,26 @@ TEST_F(LoadTestGateTest, AnAbortStopsTheTestUnderWay) {
   EXPECT_EQ(PastTheGates(absl::Seconds(15))["phase"], "progressing");
 }
 
+TEST_F(LoadTestGateTest, AProxyKilledDuringTheTestStartsItAgainAfterItsRestart) {
+  InferenceLoad load(proxy_->address());
+  std::string out;
+  ASSERT_EQ(Start("canary", {"--load-test", "2s", "--load-test-rate", "30"}, &out), 0) << out;
+  const absl::Time give_up = absl::Now() + absl::Seconds(10);
+  while (Rollout()["gates"][1]["detail"].get<std::string>().find("replaying") ==
+             std::string::npos &&
+         absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  KillAndRestart();
+  load.Retarget(proxy_->address());
+  const nlohmann::json r = PastTheGates(absl::Seconds(20));
+  EXPECT_EQ(r["phase"], "progressing");
+  EXPECT_EQ(r["gates"][1]["state"], "passed");
+  EXPECT_EQ(GateData(r["gates"][1])["calls"], 60);  // a whole test, after the restart
+  ASSERT_EQ(Ctl({"--json", "rollout", "get", "infer"}, &out, viewer_), 0);
+  EXPECT_THAT(out, HasSubstr("proxy restarted: gating"));
+}
+
 TEST_F(LoadTestGateTest, ASpecThatCannotBeJudgedIsRefused) {
   std::string out;
   EXPECT_EQ(Ctl({"rollout", "start", "infer", "--stable", "stable", "--candidate", "canary",

@@ -5,6 +5,8 @@
 #ifndef ROLLOUT_TESTS_CMD_RELEASE_FIXTURE_H_
 #define ROLLOUT_TESTS_CMD_RELEASE_FIXTURE_H_
 
+#include <signal.h>
+
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -31,7 +33,7 @@ class ReleaseProcessTest : public ::testing::Test {
                                                 "\ndashboard viewer ", kViewerSecret, "\n"));
     token_ = dir_.WriteFile("bot.token", kAdminSecret);
     viewer_ = dir_.WriteFile("viewer.token", kViewerSecret);
-    proxy_ = std::make_unique<ProxyProcess>(absl::StrReplaceAll(
+    config_ = absl::StrReplaceAll(
         R"(
 listen: 127.0.0.1:0
 workers: 2
@@ -51,7 +53,16 @@ routes:
          {"@V1@", v1_.address()},
          {"@V2@", v2_.address()},
          {"@V3@", wide_.address()},
-         {"@MORE@", MorePools()}}));
+         {"@MORE@", MorePools()}});
+    proxy_ = std::make_unique<ProxyProcess>(config_);
+    ASSERT_TRUE(proxy_->ok()) << proxy_->Log();
+  }
+
+  // kill -9, then a new proxy on the same config and state (its ports change).
+  void KillAndRestart() {
+    proxy_->process().Signal(SIGKILL);
+    ASSERT_TRUE(proxy_->process().WaitForExit(absl::Seconds(5)).has_value());
+    proxy_ = std::make_unique<ProxyProcess>(config_);
     ASSERT_TRUE(proxy_->ok()) << proxy_->Log();
   }
 
@@ -99,6 +110,7 @@ routes:
   DemoServerProcess v2_{{"--version", "v2"}};
   DemoServerProcess wide_{{"--version", "v3", "--features", "5"}};  // not compatible
   std::string token_, viewer_;
+  std::string config_;
   std::unique_ptr<ProxyProcess> proxy_;
 };
 
