@@ -58,17 +58,13 @@ void AdminService::FillRoutes(const Controller::View& view, absl::Duration windo
         FillRollout(*r, false, out->mutable_rollout());
       }
     }
-    uint32_t best = 0;
+    out->set_active_pool(view.table->pools()[route.split.pool(route.split.Largest())].name);
     for (size_t i = 0; i < route.split.size(); ++i) {
       const std::string& pool = view.table->pools()[route.split.pool(i)].name;
       v1::PoolWeight* w = out->add_split();
       w->set_pool(pool);
       w->set_weight(spec.split[i].weight);
       w->set_share(route.split.PartsPerMillion(i) / 1e6);
-      if (route.split.PartsPerMillion(i) > best) {
-        best = route.split.PartsPerMillion(i);
-        out->set_active_pool(pool);
-      }
       if (calls_ == nullptr) continue;
       std::optional<metrics::WindowSnapshot> s = calls_->Snapshot(route.name, pool, window);
       if (!s.has_value()) continue;

@@ -11,16 +11,7 @@ namespace {
 // The pool with the largest share of `route` now, or "" if there is no such route.
 std::string ServingPool(const routing::RoutingTable& table, const std::string& route) {
   for (const auto& r : table.routes()) {
-    if (r.name != route) continue;
-    std::string best;
-    uint32_t most = 0;
-    for (size_t i = 0; i < r.split.size(); ++i) {
-      if (r.split.PartsPerMillion(i) > most) {
-        most = r.split.PartsPerMillion(i);
-        best = table.pools()[r.split.pool(i)].name;
-      }
-    }
-    return best;
+    if (r.name == route) return table.pools()[r.split.pool(r.split.Largest())].name;
   }
   return "";
 }

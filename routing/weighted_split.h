@@ -48,6 +48,14 @@ class WeightedSplit final {
   }
   size_t size() const { return pools_.size(); }
   size_t pool(size_t i) const { return pools_[i]; }
+  // The arm with the largest share (the first of equals): the route's serving pool.
+  size_t Largest() const {
+    size_t best = 0;
+    for (size_t i = 1; i < size(); ++i) {
+      if (PartsPerMillion(i) > PartsPerMillion(best)) best = i;
+    }
+    return best;
+  }
 
  private:
   WeightedSplit(std::vector<size_t> pools, std::vector<uint32_t> cumulative)

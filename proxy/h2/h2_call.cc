@@ -95,7 +95,7 @@ void H2Call::Route(bool first) {
 void H2Call::StartRewrite() {
   rewriter_ = std::make_unique<ModelRewriter>(flow_.target().pool->model_fields);
   const std::string queued = request_.TakeUnsent();  // read before routing, not sent yet
-  PushRequest(reinterpret_cast<const uint8_t*>(queued.data()), queued.size(), /*replay=*/true);
+  PushRequest(reinterpret_cast<const uint8_t*>(queued.data()), queued.size());
 }
 
 void H2Call::StartSample(RequestSampler* sampler) {
@@ -108,13 +108,9 @@ void H2Call::StartSample(RequestSampler* sampler) {
   }
 }
 
-bool H2Call::PushRequest(const uint8_t* data, size_t size, bool replay) {
-  if (rewriter_ == nullptr) {
-    request_.Push(data, size);
-    return true;
-  }
+bool H2Call::PushRequest(const uint8_t* data, size_t size) {
   std::string error;
-  if (rewriter_->Feed(data, size, &request_, &error, replay)) return true;
+  if (PushRequestBytes(rewriter_.get(), data, size, &request_, &error)) return true;
   Fail(kUnimplemented,
        absl::StrCat("rollout-proxy: pool ", *flow_.target().pool->name, " cannot take ", error));
   return false;

@@ -123,9 +123,9 @@ class H2Call final : public UpstreamStream {
   // The chosen pool pins the model (model_name / model_version): rewrites what is queued
   // and every request message from now on.
   void StartRewrite();
-  // Request bytes into the request pipe, through the rewrite when there is one (`replay`:
-  // bytes the pipe had already, see Pipe::TakeUnsent); false when the call failed on them.
-  bool PushRequest(const uint8_t* data, size_t size, bool replay = false);
+  // Request bytes into the request pipe, through the rewrite when there is one; false when
+  // the call failed on them.
+  bool PushRequest(const uint8_t* data, size_t size);
   // Opens the backend stream on the flow's endpoint, or retries as the flow decides.
   void SendOrRetry();
   // The attempt on the flow's endpoint never reached it: another endpoint of the pool, or

@@ -67,9 +67,7 @@ H2Mirror* H2Mirror::Start(CallContext* context, const CallRouter::Target& target
 void H2Mirror::OnClientData(const uint8_t* data, size_t size) {
   if (dropped_ || !open_) return;
   std::string error;
-  if (rewriter_ == nullptr) {
-    request_.Push(data, size);
-  } else if (!rewriter_->Feed(data, size, &request_, &error)) {
+  if (!PushRequestBytes(rewriter_.get(), data, size, &request_, &error)) {
     return Drop();  // a message its pool cannot take: nothing to compare
   }
   Account();

@@ -3,11 +3,9 @@
 #include <algorithm>
 
 namespace rollout::proxy::h2 {
-bool ModelRewriter::Feed(const uint8_t* data, size_t size, Pipe* out, std::string* error,
-                         bool replay) {
-  auto client = [&](const uint8_t* p, size_t n) {
-    replay ? out->PushLocal(p, n) : out->Push(p, n);
-  };
+
+bool ModelRewriter::Feed(const uint8_t* data, size_t size, Pipe* out, std::string* error) {
+  auto client = [&](const uint8_t* p, size_t n) { out->Push(p, n); };
   while (size > 0) {
     if (in_body_) {
       const size_t n = static_cast<size_t>(std::min<uint64_t>(body_left_, size));

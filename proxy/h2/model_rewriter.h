@@ -31,10 +31,8 @@ class ModelRewriter final {
   explicit ModelRewriter(std::string fields) : fields_(std::move(fields)) {}
 
   // The next request bytes: pushed into `out` rewritten (the client's bytes with Push, the
-  // appended fields with PushLocal; everything with PushLocal when `replay`, for bytes the
-  // pipe counted already, see Pipe::TakeUnsent). False, with `error` set, on a compressed
-  // message.
-  bool Feed(const uint8_t* data, size_t size, Pipe* out, std::string* error, bool replay = false);
+  // appended fields with PushLocal). False, with `error` set, on a compressed message.
+  bool Feed(const uint8_t* data, size_t size, Pipe* out, std::string* error);
 
  private:
   const std::string fields_;
@@ -43,6 +41,17 @@ class ModelRewriter final {
   uint64_t body_left_ = 0;  // payload bytes of the current message still to come
   bool in_body_ = false;
 };
+
+// Request bytes into `out`: through `rewriter` when the pool pins its model, else as they
+// are. False, with `error` set, when the rewriter refuses them.
+inline bool PushRequestBytes(ModelRewriter* rewriter, const uint8_t* data, size_t size, Pipe* out,
+                             std::string* error) {
+  if (rewriter == nullptr) {
+    out->Push(data, size);
+    return true;
+  }
+  return rewriter->Feed(data, size, out, error);
+}
 
 }  // namespace rollout::proxy::h2
 

@@ -15,6 +15,7 @@ void Pipe::PushLocal(const uint8_t* data, size_t size) { Append(data, size); }
 
 std::string Pipe::TakeUnsent() {
   std::string out = buf_.substr(off_);
+  source_in_ -= std::min<uint64_t>(out.size(), source_in_ - released_);
   buf_.clear();
   off_ = 0;
   return out;

@@ -43,7 +43,7 @@ class Pipe final {
   // Bytes of the proxy's own, sent in order with the received ones.
   void PushLocal(const uint8_t* data, size_t size);
   // Before the sink has sent anything: takes back what is queued, to push it again changed
-  // (with PushLocal: those bytes still hold the source's window, counted once).
+  // (with Push: the source's bytes are uncounted here, so that they are counted once).
   std::string TakeUnsent();
   // The source ended its side (END_STREAM).
   void End();

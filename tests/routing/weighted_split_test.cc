@@ -22,6 +22,12 @@ TEST(WeightedSplitTest, PicksByCumulativeRangeOfInjectedRandom) {
   EXPECT_EQ(split->Pick(kR), 7u);  // the random value wraps modulo the resolution
 }
 
+TEST(WeightedSplitTest, LargestIsTheArmWithTheMostTrafficAndTheFirstOfEquals) {
+  EXPECT_EQ(WeightedSplit::Create({{7, 10}, {3, 90}})->Largest(), 1u);
+  EXPECT_EQ(WeightedSplit::Create({{7, 50}, {3, 50}})->Largest(), 0u);
+  EXPECT_EQ(WeightedSplit::Create({{7, 0}, {3, 0.01}, {5, 0}})->Largest(), 1u);
+}
+
 TEST(WeightedSplitTest, FractionalWeightsKeepHundredthOfAPercent) {
   // 0.01% canary: exactly 100 parts per million.
   auto split = WeightedSplit::Create({{1, 0.01}, {0, 99.99}});
