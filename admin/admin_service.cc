@@ -278,6 +278,14 @@ void FillRollout(const Release& r, bool with_decisions, v1::Rollout* out) {
     out->set_next_analysis_time(Rfc3339(r.next_analysis));
   }
   out->set_consecutive_failures(r.consecutive_failures);
+  out->set_consecutive_holds(r.consecutive_holds);
+  if (r.phase == Phase::kPaused || r.phase == Phase::kInconclusive) {
+    for (const Decision& d : r.decisions) {
+      if (d.kind == DecisionKind::kPause || d.kind == DecisionKind::kInconclusive) {
+        out->set_stopped_reason(d.detail);
+      }
+    }
+  }
   out->set_follows(r.follows);
   out->set_rollback_to(r.rollback_to);
   out->set_start_at(Rfc3339(r.spec.start_at));
@@ -307,6 +315,9 @@ absl::StatusOr<RolloutSpec> SpecFromRequest(const v1::StartRolloutRequest& q) {
   if (q.has_max_p99_ratio()) spec.analysis.max_p99_ratio = q.max_p99_ratio();
   if (q.has_max_mismatch_rate()) spec.analysis.max_mismatch_rate = q.max_mismatch_rate();
   if (q.failure_limit() > 0) spec.analysis.failure_limit = static_cast<int>(q.failure_limit());
+  if (q.inconclusive_limit() > 0) {
+    spec.analysis.inconclusive_limit = static_cast<int>(q.inconclusive_limit());
+  }
   spec.mirror_percent = q.mirror_percent();
   if (q.rollback_window_seconds() < 0) {
     return absl::InvalidArgumentError("rollback_window: must be >= 0");

@@ -101,40 +101,10 @@ absl::Status ReadGates(const Reader& in, const YAML::Node& node, const std::stri
   return absl::OkStatus();
 }
 
-}  // namespace
-
-absl::StatusOr<RolloutSpec> ReadRollout(const Reader& in, const YAML::Node& node,
-                                        const std::string& path,
-                                        const routing::RoutingTable& table) {
-  if (absl::Status s =
-          in.CheckKeys(node, path, {"route",         "strategy",       "stable",
-                                    "candidate",     "steps",          "interval",
-                                    "min_requests",  "max_error_rate", "max_error_rate_increase",
-                                    "max_p99",       "max_p99_ratio",  "max_mismatch_rate",
-                                    "failure_limit", "mirror_percent", "rollback_window",
-                                    "duration",      "sample_size",    "alpha",
-                                    "auto_promote",  "notes",          "compatibility",
-                                    "start_at",      "window",         "approval",
-                                    "load_test"});
-      !s.ok()) {
-    return s;
-  }
-  RolloutSpec spec;
-  for (const char* key : {"route", "stable", "candidate"}) {
-    if (!node[key]) return in.Error(node, absl::StrCat(path, ".", key), "missing required key");
-  }
-  ASSIGN_OR_RETURN(spec.route, in.String(node["route"], path + ".route"));
-  ASSIGN_OR_RETURN(spec.stable, in.String(node["stable"], path + ".stable"));
-  ASSIGN_OR_RETURN(spec.candidate, in.String(node["candidate"], path + ".candidate"));
-  if (node["strategy"]) {
-    std::string name;
-    ASSIGN_OR_RETURN(name, in.String(node["strategy"], path + ".strategy"));
-    absl::StatusOr<Strategy> strategy = ParseStrategy(name);
-    if (!strategy.ok()) return in.Error(node["strategy"], path, strategy.status().message());
-    spec.strategy = *strategy;
-  }
-  if (node["steps"]) ASSIGN_OR_RETURN(spec.steps, Numbers(in, node["steps"], path + ".steps"));
-  AnalysisSpec& a = spec.analysis;
+// A rollout's analysis keys: the interval, min_requests, the thresholds and the limits.
+absl::Status ReadThresholds(const Reader& in, const YAML::Node& node, const std::string& path,
+                            AnalysisSpec* spec) {
+  AnalysisSpec& a = *spec;
   if (node["interval"])
     ASSIGN_OR_RETURN(a.interval, in.Duration(node["interval"], path + ".interval"));
   if (node["min_requests"]) {
@@ -153,10 +123,68 @@ absl::StatusOr<RolloutSpec> ReadRollout(const Reader& in, const YAML::Node& node
     ASSIGN_OR_RETURN(d, in.Duration(node["max_p99"], path + ".max_p99"));
     a.max_p99_seconds = absl::ToDoubleSeconds(d);
   }
+  if (node["inconclusive_limit"]) {
+    ASSIGN_OR_RETURN(a.inconclusive_limit, in.Integer(node["inconclusive_limit"],
+                                                      path + ".inconclusive_limit", 1, 10000));
+  }
   if (node["failure_limit"]) {
     ASSIGN_OR_RETURN(a.failure_limit,
                      in.Integer(node["failure_limit"], path + ".failure_limit", 1, 1000));
   }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<RolloutSpec> ReadRollout(const Reader& in, const YAML::Node& node,
+                                        const std::string& path,
+                                        const routing::RoutingTable& table) {
+  if (absl::Status s = in.CheckKeys(node, path,
+                                    {"route",
+                                     "strategy",
+                                     "stable",
+                                     "candidate",
+                                     "steps",
+                                     "interval",
+                                     "min_requests",
+                                     "max_error_rate",
+                                     "max_error_rate_increase",
+                                     "max_p99",
+                                     "max_p99_ratio",
+                                     "max_mismatch_rate",
+                                     "failure_limit",
+                                     "mirror_percent",
+                                     "rollback_window",
+                                     "duration",
+                                     "sample_size",
+                                     "alpha",
+                                     "auto_promote",
+                                     "notes",
+                                     "compatibility",
+                                     "start_at",
+                                     "window",
+                                     "approval",
+                                     "load_test",
+                                     "inconclusive_limit"});
+      !s.ok()) {
+    return s;
+  }
+  RolloutSpec spec;
+  for (const char* key : {"route", "stable", "candidate"}) {
+    if (!node[key]) return in.Error(node, absl::StrCat(path, ".", key), "missing required key");
+  }
+  ASSIGN_OR_RETURN(spec.route, in.String(node["route"], path + ".route"));
+  ASSIGN_OR_RETURN(spec.stable, in.String(node["stable"], path + ".stable"));
+  ASSIGN_OR_RETURN(spec.candidate, in.String(node["candidate"], path + ".candidate"));
+  if (node["strategy"]) {
+    std::string name;
+    ASSIGN_OR_RETURN(name, in.String(node["strategy"], path + ".strategy"));
+    absl::StatusOr<Strategy> strategy = ParseStrategy(name);
+    if (!strategy.ok()) return in.Error(node["strategy"], path, strategy.status().message());
+    spec.strategy = *strategy;
+  }
+  if (node["steps"]) ASSIGN_OR_RETURN(spec.steps, Numbers(in, node["steps"], path + ".steps"));
+  RETURN_IF_ERROR(ReadThresholds(in, node, path, &spec.analysis));
   RETURN_IF_ERROR(ReadStrategyKeys(in, node, path, &spec));
   RETURN_IF_ERROR(ReadGates(in, node, path, &spec));
   if (absl::Status s = ValidateRolloutSpec(table, &spec); !s.ok()) {

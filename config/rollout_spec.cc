@@ -64,6 +64,7 @@ nlohmann::json RolloutSpec::ToJson() const {
   PutOptional(j, "max_p99_ratio", analysis.max_p99_ratio);
   PutOptional(j, "max_mismatch_rate", analysis.max_mismatch_rate);
   j["failure_limit"] = analysis.failure_limit;
+  j["inconclusive_limit"] = analysis.inconclusive_limit;
   j["mirror_percent"] = mirror_percent;
   j["rollback_window_seconds"] = absl::ToDoubleSeconds(rollback_window);
   j["duration_seconds"] = absl::ToDoubleSeconds(duration);
@@ -112,6 +113,7 @@ absl::StatusOr<RolloutSpec> RolloutSpec::FromJson(const nlohmann::json& j) {
     s.analysis.max_p99_ratio = GetOptional(j, "max_p99_ratio");
     s.analysis.max_mismatch_rate = GetOptional(j, "max_mismatch_rate");
     s.analysis.failure_limit = j.at("failure_limit").get<int>();
+    s.analysis.inconclusive_limit = j.value("inconclusive_limit", 10);
     s.mirror_percent = j.value("mirror_percent", 0.0);
     s.rollback_window = absl::Seconds(j.value("rollback_window_seconds", 300.0));
     s.duration = absl::Seconds(j.value("duration_seconds", 0.0));
@@ -164,6 +166,7 @@ absl::Status CheckAnalysis(const AnalysisSpec& a) {
     return Invalid("interval", absl::StrCat(absl::FormatDuration(a.interval), " is below 1s"));
   }
   if (a.failure_limit < 1) return Invalid("failure_limit", "must be at least 1");
+  if (a.inconclusive_limit < 1) return Invalid("inconclusive_limit", "must be at least 1");
   for (auto [field, v] :
        {std::pair<const char*, const std::optional<double>*>{"max_error_rate", &a.max_error_rate},
         {"max_error_rate_increase", &a.max_error_rate_increase},
@@ -175,6 +178,35 @@ absl::Status CheckAnalysis(const AnalysisSpec& a) {
   }
   if (a.max_p99_ratio.has_value() && !(*a.max_p99_ratio > 0)) {
     return Invalid("max_p99_ratio", "must be > 0");
+  }
+  return absl::OkStatus();
+}
+
+// A strategy judged against thresholds at every interval must have one that holds alone:
+// relative checks are skipped while the stable pool has fewer than min_requests calls (and
+// at a 100% step it has none), so with only those every step would pass unjudged.
+absl::Status CheckAbsoluteThreshold(const RolloutSpec& spec) {
+  const AnalysisSpec& a = spec.analysis;
+  switch (spec.strategy) {
+    case Strategy::kCanary:
+    case Strategy::kBlueGreen:
+      if (a.max_error_rate.has_value() || a.max_p99_seconds.has_value()) return absl::OkStatus();
+      return Invalid("analysis",
+                     absl::StrCat(StrategyName(spec.strategy),
+                                  " needs an absolute threshold: set max_error_rate (e.g. 0.01) or "
+                                  "max_p99 (e.g. 250ms); relative checks alone are skipped while "
+                                  "stable has too few calls"));
+    case Strategy::kShadow:
+      if (a.max_error_rate.has_value() || a.max_p99_seconds.has_value() ||
+          a.max_mismatch_rate.has_value()) {
+        return absl::OkStatus();
+      }
+      return Invalid("analysis",
+                     "shadow needs an absolute threshold: set max_error_rate, max_p99 or "
+                     "max_mismatch_rate");
+    case Strategy::kAbTest:    // judged by its test, not thresholds
+    case Strategy::kRollback:  // not judged
+      return absl::OkStatus();
   }
   return absl::OkStatus();
 }
@@ -305,7 +337,7 @@ absl::Status ValidateRolloutSpec(const routing::RoutingTable& table, RolloutSpec
     return Invalid("mirror_percent", "must be between 0 and 100");
   }
   RETURN_IF_ERROR(CheckStrategy(*route, spec));
-  return absl::OkStatus();
+  return CheckAbsoluteThreshold(*spec);
 }
 
 }  // namespace rollout::control

@@ -84,6 +84,9 @@ struct AnalysisSpec {
   std::optional<double> max_p99_ratio;            // candidate p99 / stable p99
   std::optional<double> max_mismatch_rate;        // shadow answers that disagree, 0..1
   int failure_limit = 2;                          // consecutive failures that abort
+  // Holds in a row (too little traffic, no data, a check that could not be made) after
+  // which the rollout stops in phase inconclusive for a person to decide.
+  int inconclusive_limit = 10;
 };
 
 struct RolloutSpec {

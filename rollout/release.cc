@@ -125,6 +125,7 @@ nlohmann::json Release::ToJson() const {
           {"next_analysis_ns", ToNs(next_analysis)},
           {"deadline_ns", ToNs(deadline)},
           {"consecutive_failures", consecutive_failures},
+          {"consecutive_holds", consecutive_holds},
           {"outcome_reason", outcome_reason},
           {"follows", follows},
           {"rollback_to", rollback_to},
@@ -157,6 +158,7 @@ absl::StatusOr<Release> Release::FromJson(const nlohmann::json& j) {
     r.next_analysis = FromNs(j.at("next_analysis_ns").get<int64_t>());
     r.deadline = FromNs(j.at("deadline_ns").get<int64_t>());
     r.consecutive_failures = j.value("consecutive_failures", 0);
+    r.consecutive_holds = j.value("consecutive_holds", 0);
     r.outcome_reason = j.value("outcome_reason", "");
     r.follows = j.value("follows", uint64_t{0});
     r.rollback_to = j.value("rollback_to", uint64_t{0});

@@ -25,7 +25,9 @@ namespace rollout::control {
 // Before step 1 (the candidate gets no traffic yet): Scheduled until the spec's start_at;
 // Gating while the pre-release gates run (compatibility, ...); WaitingForWindow outside
 // the release window (also later, when a passed step waits for the window to open).
-// Progressing: steps and analyses run. Paused: nothing moves until resumed.
+// Progressing: steps and analyses run. Paused: nothing moves until resumed. Inconclusive:
+// inconclusive_limit analyses in a row could not decide; nothing moves until a person
+// resumes, promotes or aborts it.
 // RollbackWindow: blue_green switched; abort flips back at once. Concluded: an ab_test
 // reached its verdict and waits for promote or abort. Promoted and Aborted are final.
 enum class Phase {
@@ -37,14 +39,15 @@ enum class Phase {
   kAborted,
   kGating,
   kScheduled,
-  kWaitingForWindow
+  kWaitingForWindow,
+  kInconclusive
 };
 inline constexpr EnumName<Phase> kPhaseNames[] = {
     {Phase::kScheduled, "scheduled"}, {Phase::kWaitingForWindow, "waiting_for_window"},
     {Phase::kGating, "gating"},       {Phase::kProgressing, "progressing"},
     {Phase::kPaused, "paused"},       {Phase::kRollbackWindow, "rollback_window"},
     {Phase::kConcluded, "concluded"}, {Phase::kPromoted, "promoted"},
-    {Phase::kAborted, "aborted"}};
+    {Phase::kAborted, "aborted"},     {Phase::kInconclusive, "inconclusive"}};
 inline const char* PhaseName(Phase p) { return NameOf(kPhaseNames, p); }
 
 // What a decision on a rollout was: the start, one analysis' result (hold, pass, fail), a
@@ -64,6 +67,7 @@ enum class DecisionKind {
   kResume,
   kRestore,
   kGate,
+  kInconclusive,
 };
 inline constexpr EnumName<DecisionKind> kDecisionKindNames[] = {
     {DecisionKind::kStart, "start"},     {DecisionKind::kHold, "hold"},
@@ -72,7 +76,7 @@ inline constexpr EnumName<DecisionKind> kDecisionKindNames[] = {
     {DecisionKind::kVerdict, "verdict"}, {DecisionKind::kPromote, "promote"},
     {DecisionKind::kAbort, "abort"},     {DecisionKind::kPause, "pause"},
     {DecisionKind::kResume, "resume"},   {DecisionKind::kRestore, "restore"},
-    {DecisionKind::kGate, "gate"}};
+    {DecisionKind::kGate, "gate"},       {DecisionKind::kInconclusive, "inconclusive"}};
 inline const char* DecisionKindName(DecisionKind k) { return NameOf(kDecisionKindNames, k); }
 // A phase change, worth a notification (not an analysis that changed nothing).
 inline bool IsPhaseChange(DecisionKind k) {
@@ -129,6 +133,7 @@ struct Release {
   absl::Time next_analysis = absl::InfinitePast();
   absl::Time deadline = absl::InfiniteFuture();  // rollback window end; ab_test end
   int consecutive_failures = 0;
+  int consecutive_holds = 0;  // analyses in a row that could not decide
   std::string outcome_reason;
   uint64_t follows = 0;               // the shadow rollout whose promotion started this one
   uint64_t rollback_to = 0;           // a rollback: the release whose end it restores

@@ -13,7 +13,8 @@ absl::StatusOr<Release> RolloutEngine::Pause(const std::string& actor, const std
   absl::StatusOr<Release*> active = ActiveLocked(route);
   if (!active.ok()) return active.status();
   Release next = **active;
-  if (next.phase == Phase::kPaused || next.phase == Phase::kConcluded) {
+  if (next.phase == Phase::kPaused || next.phase == Phase::kConcluded ||
+      next.phase == Phase::kInconclusive) {
     return absl::FailedPreconditionError(
         absl::StrCat("rollout #", next.id, " is ", PhaseName(next.phase), ", not running"));
   }
@@ -35,16 +36,19 @@ absl::StatusOr<Release> RolloutEngine::Resume(const std::string& actor, const st
   absl::StatusOr<Release*> active = ActiveLocked(route);
   if (!active.ok()) return active.status();
   Release next = **active;
-  if (next.phase != Phase::kPaused) {
+  if (next.phase != Phase::kPaused && next.phase != Phase::kInconclusive) {
     return absl::FailedPreconditionError(
         absl::StrCat("rollout #", next.id, " is ", PhaseName(next.phase), ", not paused"));
   }
   const absl::Time now = options_.clock();
   absl::Time paused_at = now;
   for (const Decision& d : next.decisions) {
-    if (d.kind == DecisionKind::kPause) paused_at = d.time;
+    if (d.kind == DecisionKind::kPause || d.kind == DecisionKind::kInconclusive) {
+      paused_at = d.time;
+    }
   }
   next.phase = next.paused_from;
+  next.consecutive_holds = 0;  // an inconclusive rollout gets a fresh count of holds
   next.next_analysis = now + next.spec.analysis.interval;
   if (next.deadline != absl::InfiniteFuture()) next.deadline += now - paused_at;  // time frozen
   Decision d{{},

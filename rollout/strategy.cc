@@ -58,8 +58,20 @@ std::optional<Move> HoldOrFail(Release* next, const Verdict& v) {
   const AnalysisSpec& a = next->spec.analysis;
   switch (v.outcome) {
     case Outcome::kHold:
+      next->consecutive_holds += 1;
+      if (next->consecutive_holds >= a.inconclusive_limit) {
+        next->paused_from = next->phase;
+        next->phase = Phase::kInconclusive;
+        return Move{DecisionKind::kInconclusive,
+                    absl::StrCat("inconclusive: ", next->consecutive_holds,
+                                 " analyses in a row could not decide (inconclusive_limit ",
+                                 a.inconclusive_limit, "); last: ", v.summary, "; stopped at ",
+                                 Where(*next), " for a person to resume, promote or abort"),
+                    v.ToJson()};
+      }
       return Move{DecisionKind::kHold, v.summary, v.ToJson()};
     case Outcome::kFail:
+      next->consecutive_holds = 0;
       next->consecutive_failures += 1;
       if (next->consecutive_failures >= a.failure_limit) {
         return Move{DecisionKind::kAbort,
@@ -76,6 +88,7 @@ std::optional<Move> HoldOrFail(Release* next, const Verdict& v) {
       break;
   }
   next->consecutive_failures = 0;
+  next->consecutive_holds = 0;
   return std::nullopt;
 }
 

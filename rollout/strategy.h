@@ -69,8 +69,9 @@ inline constexpr char kPreviewHeader[] = "x-rollout-pool";
 // calls (`shadow`); a window that could not be read is a hold ("no data").
 Verdict JudgeInterval(const Release& r, const absl::StatusOr<PoolStats>& candidate,
                       const absl::StatusOr<PoolStats>& stable, bool shadow);
-// A verdict that did not pass: a hold, a failure, or an abort once failure_limit failures
-// came in a row. nullopt when it passed (the failures in a row start again from 0).
+// A verdict that did not pass: a hold (phase inconclusive once inconclusive_limit holds
+// came in a row), a failure, or an abort once failure_limit failures came in a row.
+// nullopt when it passed (the failures and holds in a row start again from 0).
 std::optional<Move> HoldOrFail(Release* next, const Verdict& v);
 
 // "v2 at 5% (step 1/4)".

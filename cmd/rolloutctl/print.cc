@@ -43,6 +43,7 @@ void PrintRoutes(const google::protobuf::RepeatedPtrField<v1::Route>& routes) {
                   static_cast<unsigned long long>(r.id()), r.strategy().c_str(),
                   StableName(r).c_str(), CandidateName(r).c_str(), r.phase().c_str(), r.step(),
                   r.total_steps(), CandidateName(r).c_str(), r.candidate_percent());
+      if (!r.stopped_reason().empty()) std::printf("    %s\n", r.stopped_reason().c_str());
     }
     if (!route.active_pool().empty())
       std::printf("  active version: %s\n", route.active_pool().c_str());
@@ -99,9 +100,11 @@ void PrintRollout(const v1::Rollout& r) {
                 g.by().empty() ? "" : " (by ", g.by().empty() ? "" : (g.by() + ")").c_str());
   }
   if (!r.next_analysis_time().empty()) {
-    std::printf("  next analysis %s, failures in a row %u\n", Local(r.next_analysis_time()).c_str(),
-                r.consecutive_failures());
+    std::printf("  next analysis %s, failures in a row %u, holds in a row %u\n",
+                Local(r.next_analysis_time()).c_str(), r.consecutive_failures(),
+                r.consecutive_holds());
   }
+  if (!r.stopped_reason().empty()) std::printf("  stopped: %s\n", r.stopped_reason().c_str());
   if (r.outcome() != "in_progress") {
     std::printf("  %s at %s: %s\n", r.outcome().c_str(), Local(r.end_time()).c_str(),
                 r.outcome_reason().c_str());

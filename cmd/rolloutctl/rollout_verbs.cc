@@ -96,6 +96,8 @@ void AddStartFlags(CLI::App* start, StartFlags* f) {
   start->add_option("--max-p99-ratio", f->max_p99_ratio, "candidate p99 / stable p99");
   start->add_option("--max-mismatch-rate", f->max_mismatch_rate, "shadow disagreement, fraction");
   start->add_option("--failure-limit", f->failure_limit, "failed analyses in a row that abort");
+  start->add_option("--inconclusive-limit", f->inconclusive_limit,
+                    "holds in a row that stop it for a person to decide (default 10)");
   start->add_option("--mirror-percent", f->mirror_percent, "blue_green preview / shadow");
   start->add_option("--rollback-window", f->rollback_window, "blue_green (default 5m)");
   start->add_option("--duration", f->duration, "ab_test: how long");
@@ -221,6 +223,7 @@ bool BuildStart(const StartFlags& f, v1::StartRolloutRequest* q) {
   if (f.max_p99_ratio) q->set_max_p99_ratio(*f.max_p99_ratio);
   if (f.max_mismatch_rate) q->set_max_mismatch_rate(*f.max_mismatch_rate);
   q->set_failure_limit(f.failure_limit);
+  q->set_inconclusive_limit(f.inconclusive_limit);
   q->set_mirror_percent(f.mirror_percent);
   q->set_sample_size(f.sample_size);
   q->set_alpha(f.alpha);

@@ -26,7 +26,7 @@ struct StartFlags {
               load_test, load_test_timeout;
   uint64_t min_requests = 0, sample_size = 0, load_test_sample = 0;
   double load_test_rate = 0;
-  uint32_t failure_limit = 0;
+  uint32_t failure_limit = 0, inconclusive_limit = 0;
   double mirror_percent = 0, alpha = 0;
   std::optional<double> max_error_rate, max_error_rate_increase, max_p99_ratio, max_mismatch_rate;
   bool auto_promote = false;

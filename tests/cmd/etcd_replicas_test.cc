@@ -210,11 +210,12 @@ TEST_F(EtcdReplicasTest, RolloutVerbsWorkThroughAnyReplica) {
   EXPECT_EQ(Routes(a).leader(), name);
   EXPECT_EQ(Routes(b).replica_role(), "follower");
   std::string out;
-  ASSERT_EQ(Ctl(a,
-                {"rollout", "start", "echo", "--stable", "v1", "--candidate", "v2", "--steps",
-                 "20,60", "--interval", "1h", "--reason", "through a follower"},
-                &out),
-            0)
+  ASSERT_EQ(
+      Ctl(a,
+          {"rollout", "start", "echo", "--stable", "v1", "--candidate", "v2", "--steps", "20,60",
+           "--interval", "1h", "--max-error-rate", "0.05", "--reason", "through a follower"},
+          &out),
+      0)
       << out;
   WaitForGeneration(Generation(a));
   for (int i = 0; i < 3; ++i) EXPECT_EQ(ShareOfV2(i), 0.2) << "replica " << i;

@@ -257,8 +257,13 @@ TEST_F(RolloutEndToEndTest, ManualControlAndClearRefusals) {
       Ctl({"rollout", "start", "infer", "--stable", "v1", "--candidate", "v2", "--steps", "x"},
           &out),
       2);
+  EXPECT_EQ(Ctl({"rollout", "start", "infer", "--stable", "v1", "--candidate", "v2", "--steps",
+                 "25,50", "--max-p99-ratio", "1.5"},
+                &out),
+            1);
+  EXPECT_THAT(out, HasSubstr("canary needs an absolute threshold: set max_error_rate"));
   ASSERT_EQ(Ctl({"rollout", "start", "infer", "--stable", "v1", "--candidate", "v2", "--steps",
-                 "25,50", "--interval", "1h"},
+                 "25,50", "--interval", "1h", "--max-error-rate", "0.05"},
                 &out),
             0)
       << out;
@@ -274,6 +279,30 @@ TEST_F(RolloutEndToEndTest, ManualControlAndClearRefusals) {
   ASSERT_EQ(Ctl({"rollout", "get", "infer"}, &out), 0) << out;
   EXPECT_THAT(out, AllOf(HasSubstr("start"), HasSubstr("pause"), HasSubstr("resume"),
                          HasSubstr("promote")));
+}
+
+TEST_F(RolloutEndToEndTest, ACanaryThatCannotBeJudgedStopsInconclusiveAndSaysWhy) {
+  std::string out;
+  ASSERT_EQ(Ctl({"rollout", "start", "infer", "--stable", "v1", "--candidate", "v2", "--steps",
+                 "10,50", "--interval", "1s", "--min-requests", "100000", "--max-error-rate",
+                 "0.05", "--inconclusive-limit", "2"},
+                &out),
+            0)
+      << out;
+  const absl::Time give_up = absl::Now() + absl::Seconds(15);
+  while (Get()["phase"] != "inconclusive" && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  ASSERT_EQ(Get()["phase"], "inconclusive");
+  ASSERT_EQ(Ctl({"status"}, &out), 0) << out;
+  EXPECT_THAT(out, AllOf(HasSubstr("rollout #1 canary v1 -> v2: inconclusive, step 1/2"),
+                         HasSubstr("inconclusive: 2 analyses in a row could not decide "
+                                   "(inconclusive_limit 2); last: hold: candidate answered"),
+                         HasSubstr("for a person to resume, promote or abort")));
+  ASSERT_EQ(Ctl({"rollout", "resume", "infer", "--reason", "lower the bar"}, &out), 0) << out;
+  EXPECT_EQ(Get()["phase"], "progressing");
+  ASSERT_EQ(Ctl({"rollout", "abort", "infer", "--reason", "not enough traffic today"}, &out), 0)
+      << out;
 }
 
 // Analysis over PromQL: a real Prometheus scrapes the proxy, and the engine judges the

@@ -102,9 +102,11 @@ rollouts:
               HasSubstr("analysis.prometheus.url: must start with http://"));
   EXPECT_THAT(error("\"http://hooks.example/rollouts\"", "\"hooks\""),
               HasSubstr("notifications.webhooks[0]: must start with http://"));
-  EXPECT_THAT(ErrorOf(std::string(kValid) + extra +
-                      "  - { route: infer, stable: v1, candidate: v2, steps: [10] }\n"),
-              HasSubstr("rollouts[1].route: route \"infer\" already has a rollout above"));
+  EXPECT_THAT(
+      ErrorOf(
+          std::string(kValid) + extra +
+          "  - { route: infer, stable: v1, candidate: v2, steps: [10], max_error_rate: 0.1 }\n"),
+      HasSubstr("rollouts[1].route: route \"infer\" already has a rollout above"));
 }
 
 TEST(ConfigLoaderTest, ARolloutMayAskForALoadTest) {

@@ -173,7 +173,8 @@ routes:
     mirror: { pool: b, percent: 100 }
     split: [ { pool: a, weight: 1 } ]
 rollouts:
-  - { route: echo, strategy: canary, stable: a, candidate: b, steps: [10], interval: 1h }
+  - { route: echo, strategy: canary, stable: a, candidate: b, steps: [10], interval: 1h,
+      max_error_rate: 0.01 }
 )",
                                          {{"@A@", a.address()}, {"@B@", b.address()}}));
   ASSERT_TRUE(proxy.ok()) << proxy.Log();

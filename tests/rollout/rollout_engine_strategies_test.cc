@@ -93,6 +93,7 @@ TEST_F(RolloutEngineTest, ShadowJudgesItsOwnLatency) {
   RolloutSpec spec = Canary();
   spec.strategy = Strategy::kShadow;
   spec.analysis.max_error_rate.reset();
+  spec.analysis.max_mismatch_rate = 0.5;  // the absolute check a shadow needs; it holds here
   spec.analysis.max_p99_ratio = 1.5;
   spec.analysis.failure_limit = 1;
   ASSERT_TRUE(engine_->Start("alice", spec, "").ok());
