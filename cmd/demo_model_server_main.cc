@@ -4,6 +4,7 @@
 //   demo-model-server --port 0 --version v2 --error-rate 0.2 --extra-latency-ms 30
 //   demo-model-server --port 0 --features 5          # a model that takes 5 features
 //   demo-model-server --port 0 --model-versions 1,2  # two versions of one model
+//   demo-model-server --port 0 --generate 20 --first-token-ms 300 --token-ms 20  # streams
 //
 // Prints "... listening on HOST:PORT" once serving (useful with --port 0), serves
 // grpc.health.v1.Health, and exits 0 on SIGTERM/SIGINT after draining for up to 5 s.
@@ -20,15 +21,10 @@
 #include "absl/strings/str_cat.h"
 #include "cmd/demo/inference_service.h"
 
-int main(int argc, char** argv) {
-  CLI::App app{"demo-model-server: a KServe v2 gRPC model server for rollout demos and tests"};
-  rollout::demo::ServiceOptions options;
-  std::string host = "127.0.0.1";
-  int port = 0;
-  app.add_option("--port", port, "port to listen on; 0 picks a free one")
-      ->check(CLI::Range(0, 65535))
-      ->capture_default_str();
-  app.add_option("--host", host, "address to bind")->capture_default_str();
+namespace {
+
+// The model's flags: what it serves, the faults it injects, how it streams.
+void AddModelFlags(CLI::App& app, rollout::demo::ServiceOptions& options) {
   app.add_option("--version", options.version, "model version served (also picks the weights)")
       ->capture_default_str();
   app.add_option("--model", options.model, "model name served")->capture_default_str();
@@ -46,6 +42,29 @@ int main(int argc, char** argv) {
                  "milliseconds added to every inference call")
       ->check(CLI::Range(0, 600000))
       ->capture_default_str();
+  app.add_option("--generate", options.generate,
+                 "ModelStreamInfer answers each request with this many messages (a token stream)")
+      ->check(CLI::Range(0, 100000));
+  app.add_option("--first-token-ms", options.first_token_ms,
+                 "with --generate: milliseconds before the first message")
+      ->check(CLI::Range(0, 600000));
+  app.add_option("--token-ms", options.token_ms,
+                 "with --generate: milliseconds between the later messages")
+      ->check(CLI::Range(0, 600000));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"demo-model-server: a KServe v2 gRPC model server for rollout demos and tests"};
+  rollout::demo::ServiceOptions options;
+  std::string host = "127.0.0.1";
+  int port = 0;
+  app.add_option("--port", port, "port to listen on; 0 picks a free one")
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
+  app.add_option("--host", host, "address to bind")->capture_default_str();
+  AddModelFlags(app, options);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

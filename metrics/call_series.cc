@@ -36,19 +36,6 @@ namespace {
 
 constexpr int64_t kNsPerSecond = 1'000'000'000;
 
-size_t LatencyBucket(uint64_t latency_ns) {
-  static const auto kBoundsNs = [] {
-    std::array<uint64_t, kLatencyBucketsSeconds.size()> bounds{};
-    for (size_t i = 0; i < bounds.size(); ++i) {
-      bounds[i] = static_cast<uint64_t>(kLatencyBucketsSeconds[i] * kNsPerSecond);
-    }
-    return bounds;
-  }();
-  size_t i = 0;
-  while (i < kBoundsNs.size() && latency_ns > kBoundsNs[i]) ++i;
-  return i;  // kBoundsNs.size() is +Inf
-}
-
 }  // namespace
 
 void CallSeries::Cell::OnEnd(int grpc_code, uint64_t latency_ns, int64_t now_ns) {
@@ -163,6 +150,7 @@ CallSeries::Totals CallSeries::Sum() const {
     for (size_t i = 0; i < t.mirror_top1.size(); ++i) {
       t.mirror_top1[i] += cell->mirror_top1_[i].load(std::memory_order_relaxed);
     }
+    cell->stream_.AddTo(&t.stream);
   }
   t.sum_seconds = static_cast<double>(sum_ns) / kNsPerSecond;
   return t;

@@ -35,6 +35,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/time/time.h"
 #include "metrics/log_linear_histogram.h"
+#include "metrics/stream_counters.h"
 
 namespace rollout::metrics {
 
@@ -49,10 +50,6 @@ inline constexpr int kNumGrpcCodes = 17;
 enum class CodeClass : uint8_t { kOk = 0, kCancelled, kClientError, kServerError };
 inline constexpr int kNumCodeClasses = 4;
 CodeClass ClassOf(int grpc_code);
-
-// Upper bounds (seconds) of the Prometheus latency histogram; +Inf is implied.
-inline constexpr std::array<double, 15> kLatencyBucketsSeconds = {
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
 
 // How a shadow (mirror) call's answers compared with the primary's.
 enum class MirrorResult : uint8_t { kMatch = 0, kMismatch, kError, kDropped };
@@ -118,6 +115,8 @@ class CallSeries final {
       Add(mirror_top1_[0], agree);
       Add(mirror_top1_[1], disagree);
     }
+    // The response messages of this (route, pool)'s calls.
+    StreamCounters& stream() { return stream_; }
 
    private:
     friend class CallSeries;
@@ -137,6 +136,7 @@ class CallSeries final {
     std::array<std::atomic<uint64_t>, kLatencyBucketsSeconds.size() + 1> mirror_buckets_{};
     std::atomic<uint64_t> mirror_sum_ns_{0};
     std::array<std::atomic<uint64_t>, 2> mirror_top1_{};  // agree, disagree
+    StreamCounters stream_;
     // The second being recorded, and its counts (moved to the ring when it ends).
     std::atomic<int64_t> second_{-1};
     std::array<std::atomic<uint64_t>, kNumCodeClasses> second_classes_{};
@@ -158,6 +158,7 @@ class CallSeries final {
     std::array<uint64_t, kLatencyBucketsSeconds.size() + 1> mirror_buckets{};  // shadow times
     double mirror_sum_seconds = 0;
     std::array<uint64_t, 2> mirror_top1{};  // classifier rows: agree, disagree
+    StreamCounters::Totals stream;
   };
 
   CallSeries(std::string route, std::string pool, int workers);

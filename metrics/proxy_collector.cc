@@ -65,11 +65,16 @@ class CallFamilies {
     duration_.metric.push_back(Histogram(labels, t.buckets, t.sum_seconds));
     inflight_.metric.push_back(GaugeOf(labels, static_cast<double>(t.inflight)));
     retries_.metric.push_back(CounterOf(labels, t.retries));
+    if (t.stream.messages == 0) return;
+    first_message_.metric.push_back(Histogram(labels, t.stream.first, t.stream.first_sum_seconds));
+    message_gap_.metric.push_back(Histogram(labels, t.stream.gap, t.stream.gap_sum_seconds));
+    messages_.metric.push_back(CounterOf(labels, t.stream.messages));
   }
 
   void MoveTo(std::vector<MetricFamily>* out) {
-    for (MetricFamily* f : {&requests_, &duration_, &inflight_, &retries_, &mirror_,
-                            &mirror_difference_, &mirror_duration_, &top1_}) {
+    for (MetricFamily* f :
+         {&requests_, &duration_, &inflight_, &retries_, &mirror_, &mirror_difference_,
+          &mirror_duration_, &top1_, &first_message_, &message_gap_, &messages_}) {
       out->push_back(std::move(*f));
     }
   }
@@ -96,6 +101,19 @@ class CallFamilies {
     }
   }
 
+  MetricFamily first_message_ =
+      Family("rollout_proxy_stream_first_message_seconds",
+             "Time from a call's request headers to the start of its first response message "
+             "(a generative model's time to first token), by route and pool.",
+             MetricType::Histogram);
+  MetricFamily message_gap_ =
+      Family("rollout_proxy_stream_message_gap_seconds",
+             "Time between the starts of a call's successive response messages, by route and "
+             "pool.",
+             MetricType::Histogram);
+  MetricFamily messages_ =
+      Family("rollout_proxy_stream_messages_total",
+             "Response messages of the calls, by route and pool.", MetricType::Counter);
   MetricFamily requests_ =
       Family("rollout_proxy_requests_total",
              "Calls the proxy finished, by route, pool and gRPC status code.", MetricType::Counter);

@@ -211,14 +211,23 @@ grpc::Status InferenceService::Infer(const inference::ModelInferRequest& request
   return grpc::Status::OK;
 }
 
+namespace {
+
+// Sleeps `ms`; false as soon as the call is cancelled.
+bool Wait(grpc::ServerContext* context, int ms) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+  while (std::chrono::steady_clock::now() < until) {
+    if (context->IsCancelled()) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
+}  // namespace
+
 grpc::Status InferenceService::InjectFaults(grpc::ServerContext* context) const {
-  if (options_.extra_latency_ms > 0) {
-    const auto until =
-        std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.extra_latency_ms);
-    while (std::chrono::steady_clock::now() < until) {
-      if (context->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
+  if (options_.extra_latency_ms > 0 && !Wait(context, options_.extra_latency_ms)) {
+    return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
   }
   if (options_.error_rate > 0) {
     thread_local absl::BitGen rng;
@@ -253,7 +262,16 @@ grpc::Status InferenceService::ModelStreamInfer(
       reply.Clear();
       reply.set_error_message(s.error_message());
     }
-    if (!stream->Write(reply)) break;
+    if (!s.ok() || options_.generate <= 0) {
+      if (!stream->Write(reply)) break;
+      continue;
+    }
+    for (int token = 0; token < options_.generate; ++token) {  // a generative model's stream
+      if (!Wait(context, token == 0 ? options_.first_token_ms : options_.token_ms)) {
+        return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
+      }
+      if (!stream->Write(reply)) return grpc::Status::OK;
+    }
   }
   return grpc::Status::OK;
 }

@@ -31,6 +31,11 @@ struct ServiceOptions {
   int features = TinyMlp::kInputs;  // the input tensor's second dimension
   double error_rate = 0;            // share of inference calls failed on purpose, 0..1
   int extra_latency_ms = 0;         // added to every inference call
+  // ModelStreamInfer as a token stream: `generate` answers per request (0: one), the first
+  // after first_token_ms, each later one token_ms after the one before.
+  int generate = 0;
+  int first_token_ms = 0;
+  int token_ms = 0;
 };
 
 class InferenceService final : public inference::GRPCInferenceService::Service {

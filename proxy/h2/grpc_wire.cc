@@ -105,7 +105,8 @@ int StatusForResetCode(uint32_t error_code) {
   }
 }
 
-bool MessageSizeGuard::Feed(const uint8_t* data, size_t size) {
+size_t MessageStarts::Feed(const uint8_t* data, size_t size, uint64_t* longest) {
+  size_t starts = 0;
   while (size > 0) {
     if (body_left_ > 0) {
       const size_t take = static_cast<size_t>(std::min<uint64_t>(body_left_, size));
@@ -114,15 +115,16 @@ bool MessageSizeGuard::Feed(const uint8_t* data, size_t size) {
       size -= take;
       continue;
     }
+    if (prefix_have_ == 0) ++starts;
     prefix_[prefix_have_++] = *data++;
     --size;
     if (prefix_have_ == kMessagePrefixBytes) {
       prefix_have_ = 0;
       body_left_ = MessageLength(prefix_);
-      if (static_cast<int64_t>(body_left_) > max_) return false;
+      if (longest != nullptr) *longest = std::max(*longest, body_left_);
     }
   }
-  return true;
+  return starts;
 }
 
 }  // namespace rollout::proxy::h2

@@ -40,6 +40,20 @@ std::optional<int> ParseGrpcStatus(absl::string_view value);
 // The gRPC code a client sees for a stream reset with HTTP/2 error `error_code`.
 int StatusForResetCode(uint32_t error_code);
 
+// MessageStarts: where gRPC messages begin in one direction of a stream, as its DATA arrives
+// in chunks of any size. Nothing is copied or decoded: only the length prefixes are read.
+class MessageStarts final {
+ public:
+  // How many messages begin in `data` (the first byte of their prefix is in it). When
+  // `longest` is set, it gets the largest length a prefix completed in `data` declares.
+  size_t Feed(const uint8_t* data, size_t size, uint64_t* longest = nullptr);
+
+ private:
+  uint64_t body_left_ = 0;  // bytes of the current message still to come
+  uint8_t prefix_[kMessagePrefixBytes];
+  size_t prefix_have_ = 0;
+};
+
 // Watches the messages of one direction of a stream go by, across DATA frames, and says
 // when one declares a length over the limit.
 class MessageSizeGuard final {
@@ -47,14 +61,16 @@ class MessageSizeGuard final {
   explicit MessageSizeGuard(int64_t max_bytes) : max_(max_bytes) {}
   bool limited() const { return max_ >= 0; }
   // False once a message prefix in `data` declares more than max_bytes.
-  bool Feed(const uint8_t* data, size_t size);
+  bool Feed(const uint8_t* data, size_t size) {
+    uint64_t longest = 0;
+    prefixes_.Feed(data, size, &longest);
+    return static_cast<int64_t>(longest) <= max_;
+  }
   int64_t max() const { return max_; }
 
  private:
   int64_t max_;
-  uint64_t body_left_ = 0;  // bytes of the current message still to come
-  uint8_t prefix_[kMessagePrefixBytes];
-  size_t prefix_have_ = 0;
+  MessageStarts prefixes_;
 };
 
 }  // namespace rollout::proxy::h2

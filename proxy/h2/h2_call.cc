@@ -56,6 +56,7 @@ void H2Call::OnRequestHeader(absl::string_view name, absl::string_view value) {
 }
 
 void H2Call::OnRequestHeadersDone(bool end_stream) {
+  started_ns_ = context_->now_ns();
   if (end_stream) request_.End();
   const std::optional<absl::string_view> path = request_headers_.Get(":path");
   if (!path.has_value()) return Fail(kUnimplemented, "rollout-proxy: a request without :path");
@@ -299,8 +300,25 @@ void H2Call::OnResponseData(const uint8_t* data, size_t size) {
                                                  "max_message_bytes (",
                                                  response_guard_.max(), ")"));
   }
+  if (const size_t starts = response_starts_.Feed(data, size)) CountMessages(starts);
   response_.Push(data, size);
   if (mirror_ != nullptr) mirror_->OnPrimaryData(data, size);
+}
+
+void H2Call::CountMessages(size_t starts) {
+  metrics::StreamCounters& stream = flow_.target().stats->stream();
+  const int64_t now = context_->now_ns();
+  for (size_t i = 0; i < starts; ++i) {
+    if (!first_message_seen_) {
+      first_message_seen_ = true;
+      stream.OnFirstMessage(static_cast<uint64_t>(std::max<int64_t>(now - started_ns_, 0)));
+    } else {  // messages that came in one read arrived together
+      stream.OnGap(i == 0 ? static_cast<uint64_t>(std::max<int64_t>(now - last_message_ns_, 0))
+                          : 0);
+    }
+  }
+  last_message_ns_ = now;
+  stream.OnMessages(starts);
 }
 
 void H2Call::OnResponseEnd() {

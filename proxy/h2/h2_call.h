@@ -131,6 +131,8 @@ class H2Call final : public UpstreamStream {
   // The attempt on the flow's endpoint never reached it: another endpoint of the pool, or
   // the call fails as the flow decides (UNAVAILABLE naming the pool, endpoint and `why`).
   void RetryOrFail(absl::string_view why);
+  // `starts` response messages began in the DATA just read: the stream metrics.
+  void CountMessages(size_t starts);
   // The response pipe has run dry after the backend's end: send the trailers.
   void OnResponseDrained(uint32_t* data_flags);
   // Opens the backend stream on the flow's endpoint; false if that endpoint cannot take it.
@@ -180,6 +182,10 @@ class H2Call final : public UpstreamStream {
   Pipe response_;  // backend -> client
   MessageSizeGuard request_guard_;
   MessageSizeGuard response_guard_;
+  MessageStarts response_starts_;  // for the first-message and gap times
+  int64_t started_ns_ = 0;         // the request headers were in
+  int64_t last_message_ns_ = 0;    // the last response message began
+  bool first_message_seen_ = false;
 
   MetadataView metadata_view_{&request_headers_};
   routing::CallAttributes attrs_;

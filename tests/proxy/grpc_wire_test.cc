@@ -2,6 +2,7 @@
 
 #include <nghttp2/nghttp2.h>
 
+#include <algorithm>
 #include <limits>
 #include <string>
 #include <vector>
@@ -96,6 +97,28 @@ TEST(GrpcWireTest, GrpcTimeoutIsUpToEightDigitsAndAUnit) {
   EXPECT_EQ(ParseGrpcTimeoutNs("10s"), std::nullopt);
   EXPECT_EQ(ParseGrpcTimeoutNs("-1S"), std::nullopt);
   EXPECT_EQ(ParseGrpcTimeoutNs("1 S"), std::nullopt);
+}
+
+TEST(MessageStartsTest, FindsEachMessageWhereItsFirstByteArrivesHoweverTheBytesAreCut) {
+  // Three messages: 3 bytes, empty, 300 bytes (a length prefix with a non-zero high byte).
+  std::string wire;
+  for (size_t length : {size_t{3}, size_t{0}, size_t{300}}) {
+    wire += std::string{'\0', '\0', '\0', static_cast<char>(length >> 8),
+                        static_cast<char>(length & 0xff)};
+    wire += std::string(length, 'x');
+  }
+  const auto* bytes = reinterpret_cast<const uint8_t*>(wire.data());
+  for (size_t chunk = 1; chunk <= wire.size(); ++chunk) {
+    MessageStarts starts;
+    size_t total = 0, first_chunk_starts = 0;
+    for (size_t at = 0; at < wire.size(); at += chunk) {
+      const size_t n = starts.Feed(bytes + at, std::min(chunk, wire.size() - at));
+      if (at == 0) first_chunk_starts = n;
+      total += n;
+    }
+    EXPECT_EQ(total, 3u) << "chunks of " << chunk;
+    EXPECT_EQ(first_chunk_starts, chunk >= 14 ? 3u : chunk >= 9 ? 2u : 1u) << chunk;
+  }
 }
 
 }  // namespace

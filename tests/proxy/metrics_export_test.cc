@@ -11,8 +11,10 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "inference/grpc_predict_v2.grpc.pb.h"
 #include "tests/support/echo_backend.h"
 #include "tests/support/http_get.h"
+#include "tests/support/kserve_request.h"
 #include "tests/support/proxy_process.h"
 
 namespace rollout::testing {
@@ -149,6 +151,50 @@ scrape_configs:
     seen = count_of("stable") == stable && count_of("canary") == canary;
   }
   EXPECT_TRUE(seen) << "last answer: " << body << "\nprometheus log:\n" << prometheus.Log();
+}
+
+// A generative model's stream through the proxy: the time to its first message and the gaps
+// between the later ones, measured on the frame level, as a client would see them.
+TEST(StreamMetricsTest, FirstMessageAndGapsOfATokenStreamAreExported) {
+  DemoServerProcess generator(
+      {"--version", "v4", "--generate", "5", "--first-token-ms", "200", "--token-ms", "30"});
+  ASSERT_TRUE(generator.ok());
+  ProxyProcess proxy(absl::StrReplaceAll(R"(
+listen: 127.0.0.1:0
+metrics: { listen: 127.0.0.1:0 }
+pools:
+  - { name: gen, endpoints: ["G"] }
+routes:
+  - name: chat
+    split: [ { pool: gen, weight: 100 } ]
+)",
+                                         {{"G", generator.address()}}));
+  ASSERT_TRUE(proxy.ok()) << proxy.Log();
+  auto stub = inference::GRPCInferenceService::NewStub(proxy.NewChannel());
+  grpc::ClientContext ctx;
+  auto stream = stub->ModelStreamInfer(&ctx);
+  ASSERT_TRUE(stream->Write(InferRequest()));
+  stream->WritesDone();
+  inference::ModelStreamInferResponse reply;
+  int messages = 0;
+  while (stream->Read(&reply)) ++messages;
+  ASSERT_TRUE(stream->Finish().ok());
+  EXPECT_EQ(messages, 5);
+  absl::StatusOr<std::string> text = HttpGet(proxy.metrics_port(), "/metrics");
+  ASSERT_TRUE(text.ok()) << text.status();
+  const std::string labels = R"({route="chat",pool="gen")";
+  const std::string first = "rollout_proxy_stream_first_message_seconds";
+  EXPECT_EQ(Sample(*text, first + "_count" + labels + "}"), 1);
+  EXPECT_GE(Sample(*text, first + "_sum" + labels + "}"), 0.2);
+  EXPECT_EQ(Sample(*text, first + "_bucket" + labels + R"(,le="0.1"})"), 0);
+  EXPECT_EQ(Sample(*text, first + "_bucket" + labels + R"(,le="0.5"})"), 1);
+  const std::string gap = "rollout_proxy_stream_message_gap_seconds";
+  EXPECT_EQ(Sample(*text, gap + "_count" + labels + "}"), 4);
+  EXPECT_GE(Sample(*text, gap + "_sum" + labels + "}"), 4 * 0.030);
+  EXPECT_EQ(Sample(*text, gap + "_bucket" + labels + R"(,le="0.01"})"), 0);
+  EXPECT_EQ(Sample(*text, "rollout_proxy_stream_messages_total" + labels + "}"), 5);
+  // The whole call took longer than its first message: one duration alone would hide it.
+  EXPECT_GE(Sample(*text, "rollout_proxy_request_duration_seconds_sum" + labels + "}"), 0.32);
 }
 
 }  // namespace
