@@ -42,6 +42,11 @@ class LoadTestGateTest : public ReleaseProcessTest {
     }
     return r;
   }
+  // Past its gates, the one-step canary runs, or (on a slow machine, by the time it is
+  // looked at) has been promoted already.
+  static ::testing::Matcher<const nlohmann::json&> Begun() {
+    return ::testing::AnyOf(nlohmann::json("progressing"), nlohmann::json("promoted"));
+  }
   static nlohmann::json GateData(const nlohmann::json& gate) {
     return nlohmann::json::parse(gate.value("data_json", "{}"), nullptr, false);
   }
@@ -93,7 +98,7 @@ TEST_F(LoadTestGateTest, AGoodCandidatePassesAndItsCanaryBegins) {
               HasSubstr("replaying 25 requests of route infer to canary at 30/s for 2s"));
   EXPECT_EQ(load.Take().count("canary"), 0u);
   r = PastTheGates(absl::Seconds(20));
-  EXPECT_EQ(r["phase"], "progressing");
+  EXPECT_THAT(r["phase"], Begun());
   const nlohmann::json& gate = r["gates"][1];
   EXPECT_EQ(gate["state"], "passed");
   EXPECT_EQ(gate["by"], "rollout-engine");
@@ -131,7 +136,7 @@ TEST_F(LoadTestGateTest, AnAbortStopsTheTestUnderWay) {
   EXPECT_EQ(load.Take().count("canary"), 0u);
   // The next rollout on the route gets a sample of its own, and is not blocked by the last.
   ASSERT_EQ(Start("canary", {"--load-test", "1s", "--load-test-rate", "30"}, &out), 0) << out;
-  EXPECT_EQ(PastTheGates(absl::Seconds(15))["phase"], "progressing");
+  EXPECT_THAT(PastTheGates(absl::Seconds(15))["phase"], Begun());
 }
 
 TEST_F(LoadTestGateTest, AProxyKilledDuringTheTestStartsItAgainAfterItsRestart) {
@@ -147,7 +152,7 @@ TEST_F(LoadTestGateTest, AProxyKilledDuringTheTestStartsItAgainAfterItsRestart) 
   KillAndRestart();
   load.Retarget(proxy_->address());
   const nlohmann::json r = PastTheGates(absl::Seconds(20));
-  EXPECT_EQ(r["phase"], "progressing");
+  EXPECT_THAT(r["phase"], Begun());
   EXPECT_EQ(r["gates"][1]["state"], "passed");
   EXPECT_EQ(GateData(r["gates"][1])["calls"], 60);  // a whole test, after the restart
   ASSERT_EQ(Ctl({"--json", "rollout", "get", "infer"}, &out, viewer_), 0);
