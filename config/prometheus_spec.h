@@ -35,6 +35,14 @@ struct PrometheusQueries {
   std::string mirror_latency_buckets =
       "sum by (le) (increase(rollout_proxy_mirror_duration_seconds_bucket{route=\"{route}\","
       "pool=\"{pool}\"}[{window}]))";
+  // Vectors by `le`: cumulative buckets of the time to the first response message, and of
+  // the gaps between later ones.
+  std::string first_message_buckets =
+      "sum by (le) (increase(rollout_proxy_stream_first_message_seconds_bucket{route=\"{route}\","
+      "pool=\"{pool}\"}[{window}]))";
+  std::string message_gap_buckets =
+      "sum by (le) (increase(rollout_proxy_stream_message_gap_seconds_bucket{route=\"{route}\","
+      "pool=\"{pool}\"}[{window}]))";
 };
 
 struct PrometheusSourceConfig {

@@ -115,13 +115,19 @@ absl::Status ReadThresholds(const Reader& in, const YAML::Node& node, const std:
        {std::pair<const char*, std::optional<double>*>{"max_error_rate", &a.max_error_rate},
         {"max_error_rate_increase", &a.max_error_rate_increase},
         {"max_p99_ratio", &a.max_p99_ratio},
-        {"max_mismatch_rate", &a.max_mismatch_rate}}) {
+        {"max_mismatch_rate", &a.max_mismatch_rate},
+        {"max_first_message_p99_ratio", &a.max_first_message_p99_ratio},
+        {"max_message_gap_p99_ratio", &a.max_message_gap_p99_ratio}}) {
     if (node[key]) ASSIGN_OR_RETURN(*field, in.Number(node[key], absl::StrCat(path, ".", key)));
   }
-  if (node["max_p99"]) {
+  for (auto [key, field] :
+       {std::pair<const char*, std::optional<double>*>{"max_p99", &a.max_p99_seconds},
+        {"max_first_message_p99", &a.max_first_message_p99_seconds},
+        {"max_message_gap_p99", &a.max_message_gap_p99_seconds}}) {
+    if (!node[key]) continue;
     absl::Duration d;
-    ASSIGN_OR_RETURN(d, in.Duration(node["max_p99"], path + ".max_p99"));
-    a.max_p99_seconds = absl::ToDoubleSeconds(d);
+    ASSIGN_OR_RETURN(d, in.Duration(node[key], absl::StrCat(path, ".", key)));
+    *field = absl::ToDoubleSeconds(d);
   }
   if (node["inconclusive_limit"]) {
     ASSIGN_OR_RETURN(a.inconclusive_limit, in.Integer(node["inconclusive_limit"],
@@ -165,7 +171,11 @@ absl::StatusOr<RolloutSpec> ReadRollout(const Reader& in, const YAML::Node& node
                                      "window",
                                      "approval",
                                      "load_test",
-                                     "inconclusive_limit"});
+                                     "inconclusive_limit",
+                                     "max_first_message_p99",
+                                     "max_first_message_p99_ratio",
+                                     "max_message_gap_p99",
+                                     "max_message_gap_p99_ratio"});
       !s.ok()) {
     return s;
   }
@@ -219,15 +229,18 @@ absl::Status ReadAnalysis(const Reader& in, const YAML::Node& node, AnalysisConf
   }
   if (const YAML::Node q = p["queries"]) {
     const std::string qpath = "analysis.prometheus.queries";
-    RETURN_IF_ERROR(in.CheckKeys(q, qpath,
-                                 {"requests", "server_errors", "latency_buckets", "mirror_results",
-                                  "mirror_latency_buckets"}));
+    RETURN_IF_ERROR(
+        in.CheckKeys(q, qpath,
+                     {"requests", "server_errors", "latency_buckets", "mirror_results",
+                      "mirror_latency_buckets", "first_message_buckets", "message_gap_buckets"}));
     PrometheusQueries& queries = out->prometheus.queries;
     for (auto [key, field] : {std::pair<const char*, std::string*>{"requests", &queries.requests},
                               {"server_errors", &queries.server_errors},
                               {"latency_buckets", &queries.latency_buckets},
                               {"mirror_results", &queries.mirror_results},
-                              {"mirror_latency_buckets", &queries.mirror_latency_buckets}}) {
+                              {"mirror_latency_buckets", &queries.mirror_latency_buckets},
+                              {"first_message_buckets", &queries.first_message_buckets},
+                              {"message_gap_buckets", &queries.message_gap_buckets}}) {
       if (q[key]) ASSIGN_OR_RETURN(*field, in.String(q[key], absl::StrCat(qpath, ".", key)));
     }
   }

@@ -63,6 +63,10 @@ nlohmann::json RolloutSpec::ToJson() const {
   PutOptional(j, "max_p99_seconds", analysis.max_p99_seconds);
   PutOptional(j, "max_p99_ratio", analysis.max_p99_ratio);
   PutOptional(j, "max_mismatch_rate", analysis.max_mismatch_rate);
+  PutOptional(j, "max_first_message_p99_seconds", analysis.max_first_message_p99_seconds);
+  PutOptional(j, "max_first_message_p99_ratio", analysis.max_first_message_p99_ratio);
+  PutOptional(j, "max_message_gap_p99_seconds", analysis.max_message_gap_p99_seconds);
+  PutOptional(j, "max_message_gap_p99_ratio", analysis.max_message_gap_p99_ratio);
   j["failure_limit"] = analysis.failure_limit;
   j["inconclusive_limit"] = analysis.inconclusive_limit;
   j["mirror_percent"] = mirror_percent;
@@ -112,6 +116,10 @@ absl::StatusOr<RolloutSpec> RolloutSpec::FromJson(const nlohmann::json& j) {
     s.analysis.max_p99_seconds = GetOptional(j, "max_p99_seconds");
     s.analysis.max_p99_ratio = GetOptional(j, "max_p99_ratio");
     s.analysis.max_mismatch_rate = GetOptional(j, "max_mismatch_rate");
+    s.analysis.max_first_message_p99_seconds = GetOptional(j, "max_first_message_p99_seconds");
+    s.analysis.max_first_message_p99_ratio = GetOptional(j, "max_first_message_p99_ratio");
+    s.analysis.max_message_gap_p99_seconds = GetOptional(j, "max_message_gap_p99_seconds");
+    s.analysis.max_message_gap_p99_ratio = GetOptional(j, "max_message_gap_p99_ratio");
     s.analysis.failure_limit = j.at("failure_limit").get<int>();
     s.analysis.inconclusive_limit = j.value("inconclusive_limit", 10);
     s.mirror_percent = j.value("mirror_percent", 0.0);
@@ -176,8 +184,13 @@ absl::Status CheckAnalysis(const AnalysisSpec& a) {
   if (a.max_p99_seconds.has_value() && !(*a.max_p99_seconds > 0)) {
     return Invalid("max_p99", "must be > 0");
   }
-  if (a.max_p99_ratio.has_value() && !(*a.max_p99_ratio > 0)) {
-    return Invalid("max_p99_ratio", "must be > 0");
+  for (auto [field, v] :
+       {std::pair<const char*, const std::optional<double>*>{"max_p99_ratio", &a.max_p99_ratio},
+        {"max_first_message_p99", &a.max_first_message_p99_seconds},
+        {"max_first_message_p99_ratio", &a.max_first_message_p99_ratio},
+        {"max_message_gap_p99", &a.max_message_gap_p99_seconds},
+        {"max_message_gap_p99_ratio", &a.max_message_gap_p99_ratio}}) {
+    if (v->has_value() && !(**v > 0)) return Invalid(field, "must be > 0");
   }
   return absl::OkStatus();
 }
@@ -190,7 +203,11 @@ absl::Status CheckAbsoluteThreshold(const RolloutSpec& spec) {
   switch (spec.strategy) {
     case Strategy::kCanary:
     case Strategy::kBlueGreen:
-      if (a.max_error_rate.has_value() || a.max_p99_seconds.has_value()) return absl::OkStatus();
+      if (a.max_error_rate.has_value() || a.max_p99_seconds.has_value() ||
+          a.max_first_message_p99_seconds.has_value() ||
+          a.max_message_gap_p99_seconds.has_value()) {
+        return absl::OkStatus();
+      }
       return Invalid("analysis",
                      absl::StrCat(StrategyName(spec.strategy),
                                   " needs an absolute threshold: set max_error_rate (e.g. 0.01) or "

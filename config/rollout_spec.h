@@ -83,7 +83,14 @@ struct AnalysisSpec {
   std::optional<double> max_p99_seconds;          // candidate's p99
   std::optional<double> max_p99_ratio;            // candidate p99 / stable p99
   std::optional<double> max_mismatch_rate;        // shadow answers that disagree, 0..1
-  int failure_limit = 2;                          // consecutive failures that abort
+  // The response messages (streaming calls of generative models): the candidate's p99 time
+  // from the request headers to its first message (time to first token), and of the gaps
+  // between later messages; each absolute, and as a ratio to the stable pool's.
+  std::optional<double> max_first_message_p99_seconds;
+  std::optional<double> max_first_message_p99_ratio;
+  std::optional<double> max_message_gap_p99_seconds;
+  std::optional<double> max_message_gap_p99_ratio;
+  int failure_limit = 2;  // consecutive failures that abort
   // Holds in a row (too little traffic, no data, a check that could not be made) after
   // which the rollout stops in phase inconclusive for a person to decide.
   int inconclusive_limit = 10;

@@ -77,6 +77,28 @@ void CallSeries::Cell::OnMirror(MirrorResult result, double difference, int64_t 
   }
 }
 
+void CallSeries::Cell::OnFirstMessage(uint64_t latency_ns, int64_t now_ns) {
+  stream_.OnFirstMessage(latency_ns);
+  const int64_t second = now_ns / kNsPerSecond;
+  if (second != second_.load(std::memory_order_relaxed)) series_->Roll(*this, second);
+  const uint64_t capped = std::min<uint64_t>(latency_ns, (uint64_t{1} << 38) - 1);
+  Add(second_first_[StreamWindowBuckets::Index(capped)], uint64_t{1});
+  if (capped > second_first_max_ns_.load(std::memory_order_relaxed)) {
+    second_first_max_ns_.store(capped, std::memory_order_relaxed);
+  }
+}
+
+void CallSeries::Cell::OnMessageGap(uint64_t gap_ns, int64_t now_ns) {
+  stream_.OnGap(gap_ns);
+  const int64_t second = now_ns / kNsPerSecond;
+  if (second != second_.load(std::memory_order_relaxed)) series_->Roll(*this, second);
+  const uint64_t capped = std::min<uint64_t>(gap_ns, (uint64_t{1} << 38) - 1);
+  Add(second_gap_[StreamWindowBuckets::Index(capped)], uint64_t{1});
+  if (capped > second_gap_max_ns_.load(std::memory_order_relaxed)) {
+    second_gap_max_ns_.store(capped, std::memory_order_relaxed);
+  }
+}
+
 CallSeries::CallSeries(std::string route, std::string pool, int workers)
     : route_(std::move(route)), pool_(std::move(pool)), ring_(kSlots) {
   for (int i = 0; i < workers; ++i) {
@@ -112,6 +134,15 @@ void CallSeries::Roll(Cell& cell, int64_t second) {
       }
       slot.mirror_max_ns =
           std::max(slot.mirror_max_ns, cell.second_mirror_max_ns_.load(std::memory_order_relaxed));
+      for (size_t b = 0; b < kStreamWindowBuckets; ++b) {
+        slot.first[b] +=
+            static_cast<uint32_t>(cell.second_first_[b].load(std::memory_order_relaxed));
+        slot.gap[b] += static_cast<uint32_t>(cell.second_gap_[b].load(std::memory_order_relaxed));
+      }
+      slot.first_max_ns =
+          std::max(slot.first_max_ns, cell.second_first_max_ns_.load(std::memory_order_relaxed));
+      slot.gap_max_ns =
+          std::max(slot.gap_max_ns, cell.second_gap_max_ns_.load(std::memory_order_relaxed));
     }
   }
   // Cleared under the lock, so Snapshot never counts a second both here and in the ring.
@@ -121,6 +152,10 @@ void CallSeries::Roll(Cell& cell, int64_t second) {
   for (auto& m : cell.second_mirror_) m.store(0, std::memory_order_relaxed);
   for (auto& b : cell.second_mirror_buckets_) b.store(0, std::memory_order_relaxed);
   cell.second_mirror_max_ns_.store(0, std::memory_order_relaxed);
+  for (auto& b : cell.second_first_) b.store(0, std::memory_order_relaxed);
+  for (auto& b : cell.second_gap_) b.store(0, std::memory_order_relaxed);
+  cell.second_first_max_ns_.store(0, std::memory_order_relaxed);
+  cell.second_gap_max_ns_.store(0, std::memory_order_relaxed);
   cell.second_.store(second, std::memory_order_relaxed);
 }
 
@@ -161,6 +196,8 @@ WindowCounts EmptyCounts(absl::Duration window) {
   w.window = window;
   w.buckets.assign(CallSeries::kWindowBuckets, 0);
   w.mirror_buckets.assign(CallSeries::kMirrorWindowBuckets, 0);
+  w.first_buckets.assign(CallSeries::kStreamWindowBuckets, 0);
+  w.gap_buckets.assign(CallSeries::kStreamWindowBuckets, 0);
   return w;
 }
 
@@ -173,6 +210,14 @@ void WindowCounts::Add(const WindowCounts& o) {
     mirror_buckets[i] += o.mirror_buckets[i];
   }
   mirror_max_ns = std::max(mirror_max_ns, o.mirror_max_ns);
+  for (size_t i = 0; i < first_buckets.size() && i < o.first_buckets.size(); ++i) {
+    first_buckets[i] += o.first_buckets[i];
+  }
+  for (size_t i = 0; i < gap_buckets.size() && i < o.gap_buckets.size(); ++i) {
+    gap_buckets[i] += o.gap_buckets[i];
+  }
+  first_max_ns = std::max(first_max_ns, o.first_max_ns);
+  gap_max_ns = std::max(gap_max_ns, o.gap_max_ns);
 }
 
 WindowCounts CallSeries::Counts(absl::Duration window, int64_t now_ns) const {
@@ -192,6 +237,12 @@ WindowCounts CallSeries::Counts(absl::Duration window, int64_t now_ns) const {
     for (int r = 0; r < kNumMirrorResults; ++r) w.mirror[r] += slot.mirror[r];
     for (size_t b = 0; b < kMirrorWindowBuckets; ++b) w.mirror_buckets[b] += slot.mirror_buckets[b];
     w.mirror_max_ns = std::max(w.mirror_max_ns, slot.mirror_max_ns);
+    for (size_t b = 0; b < kStreamWindowBuckets; ++b) {
+      w.first_buckets[b] += slot.first[b];
+      w.gap_buckets[b] += slot.gap[b];
+    }
+    w.first_max_ns = std::max(w.first_max_ns, slot.first_max_ns);
+    w.gap_max_ns = std::max(w.gap_max_ns, slot.gap_max_ns);
   }
   for (const auto& cell : cells_) {  // the seconds workers are still recording
     if (!in_window(cell->second_.load(std::memory_order_relaxed))) continue;
@@ -210,6 +261,13 @@ WindowCounts CallSeries::Counts(absl::Duration window, int64_t now_ns) const {
     }
     w.mirror_max_ns =
         std::max(w.mirror_max_ns, cell->second_mirror_max_ns_.load(std::memory_order_relaxed));
+    for (size_t b = 0; b < kStreamWindowBuckets; ++b) {
+      w.first_buckets[b] += cell->second_first_[b].load(std::memory_order_relaxed);
+      w.gap_buckets[b] += cell->second_gap_[b].load(std::memory_order_relaxed);
+    }
+    w.first_max_ns =
+        std::max(w.first_max_ns, cell->second_first_max_ns_.load(std::memory_order_relaxed));
+    w.gap_max_ns = std::max(w.gap_max_ns, cell->second_gap_max_ns_.load(std::memory_order_relaxed));
   }
   return w;
 }
@@ -238,6 +296,18 @@ WindowSnapshot Summarize(WindowCounts w) {
   s.mirror_p99 = absl::Nanoseconds(MirrorWindowBuckets::Quantile(
       [&](size_t i) { return w.mirror_buckets[i]; }, w.mirror_buckets.size(), s.mirror_timed,
       w.mirror_max_ns, 0.99));
+  using StreamWindowBuckets = CallSeries::StreamWindowBuckets;
+  auto stream = [](const std::vector<uint64_t>& bins, uint64_t max_ns, uint64_t* timed,
+                   absl::Duration* p50, absl::Duration* p95, absl::Duration* p99) {
+    *timed = 0;
+    for (uint64_t b : bins) *timed += b;
+    for (auto [q, out] : {std::pair{0.50, p50}, {0.95, p95}, {0.99, p99}}) {
+      *out = absl::Nanoseconds(StreamWindowBuckets::Quantile([&](size_t i) { return bins[i]; },
+                                                             bins.size(), *timed, max_ns, q));
+    }
+  };
+  stream(w.first_buckets, w.first_max_ns, &s.first_timed, &s.first_p50, &s.first_p95, &s.first_p99);
+  stream(w.gap_buckets, w.gap_max_ns, &s.gap_timed, &s.gap_p50, &s.gap_p95, &s.gap_p99);
   s.latency_bins = std::move(w.buckets);
   return s;
 }

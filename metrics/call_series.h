@@ -74,6 +74,12 @@ struct WindowSnapshot {
   // The window's latencies, in CallSeries::WindowBuckets (nanoseconds); for tests of
   // whole distributions (A/B verdicts).
   std::vector<uint64_t> latency_bins;
+  // The response messages (StreamCounters): calls whose first message began in the window
+  // and its quantiles, and the gaps between later messages (zero when there were none).
+  uint64_t first_timed = 0;
+  absl::Duration first_p50, first_p95, first_p99;
+  uint64_t gap_timed = 0;
+  absl::Duration gap_p50, gap_p95, gap_p99;
 };
 
 // The raw counts behind a WindowSnapshot, which can be added up (across replicas) before
@@ -86,6 +92,10 @@ struct WindowCounts {
   std::array<uint64_t, kNumMirrorResults> mirror{};
   std::vector<uint64_t> mirror_buckets;  // CallSeries::MirrorWindowBuckets
   uint64_t mirror_max_ns = 0;
+  std::vector<uint64_t> first_buckets;  // CallSeries::StreamWindowBuckets
+  uint64_t first_max_ns = 0;
+  std::vector<uint64_t> gap_buckets;  // CallSeries::StreamWindowBuckets
+  uint64_t gap_max_ns = 0;
 
   void Add(const WindowCounts& other);
 };
@@ -99,6 +109,9 @@ class CallSeries final {
   // Shadow latencies are kept coarser (p99 within 6%): only mirrored pools use them.
   using MirrorWindowBuckets = LogLinearBuckets<3>;
   static constexpr size_t kMirrorWindowBuckets = MirrorWindowBuckets::CountFor(38);
+  // The response messages' first-message and gap times, as coarse (p99 within 6%).
+  using StreamWindowBuckets = LogLinearBuckets<3>;
+  static constexpr size_t kStreamWindowBuckets = StreamWindowBuckets::CountFor(38);
 
   class Cell {
    public:
@@ -115,8 +128,12 @@ class CallSeries final {
       Add(mirror_top1_[0], agree);
       Add(mirror_top1_[1], disagree);
     }
-    // The response messages of this (route, pool)'s calls.
-    StreamCounters& stream() { return stream_; }
+    // The response messages of this (route, pool)'s calls: a call's first one began
+    // `latency_ns` after its request headers; a later one `gap_ns` after the one before;
+    // `n` more began.
+    void OnFirstMessage(uint64_t latency_ns, int64_t now_ns);
+    void OnMessageGap(uint64_t gap_ns, int64_t now_ns);
+    void OnMessages(uint64_t n) { stream_.OnMessages(n); }
 
    private:
     friend class CallSeries;
@@ -145,6 +162,10 @@ class CallSeries final {
     std::array<std::atomic<uint64_t>, kNumMirrorResults> second_mirror_{};
     std::array<std::atomic<uint64_t>, kMirrorWindowBuckets> second_mirror_buckets_{};
     std::atomic<uint64_t> second_mirror_max_ns_{0};
+    std::array<std::atomic<uint64_t>, kStreamWindowBuckets> second_first_{};
+    std::atomic<uint64_t> second_first_max_ns_{0};
+    std::array<std::atomic<uint64_t>, kStreamWindowBuckets> second_gap_{};
+    std::atomic<uint64_t> second_gap_max_ns_{0};
   };
 
   struct Totals {
@@ -182,6 +203,10 @@ class CallSeries final {
     std::array<uint64_t, kNumMirrorResults> mirror{};
     std::vector<uint32_t> mirror_buckets = std::vector<uint32_t>(kMirrorWindowBuckets);
     uint64_t mirror_max_ns = 0;
+    std::vector<uint32_t> first = std::vector<uint32_t>(kStreamWindowBuckets);
+    uint64_t first_max_ns = 0;
+    std::vector<uint32_t> gap = std::vector<uint32_t>(kStreamWindowBuckets);
+    uint64_t gap_max_ns = 0;
   };
   static constexpr int kSlots = 64;  // > kMaxWindowSeconds, so a full window never wraps
 

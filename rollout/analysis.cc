@@ -53,6 +53,49 @@ void Conclude(Verdict* v) {
   if (v->checks.empty()) Note(v, "no threshold set");
 }
 
+// The response messages' checks: the time to the first message and the gaps after it,
+// absolute and against stable. False when a check is asked for and the candidate has no
+// such data (the verdict holds unless another check failed).
+bool AddStreamChecks(const AnalysisSpec& spec, const PoolStats& candidate, const PoolStats& stable,
+                     bool stable_enough, Verdict* v) {
+  struct Metric {
+    const char* name;  // of the checks
+    const char* what;  // for people
+    std::optional<double> PoolStats::*p99;
+    const std::optional<double>* max;
+    const std::optional<double>* ratio;
+  };
+  bool complete = true;
+  for (const Metric& m :
+       {Metric{"first_message_p99", "first message p99", &PoolStats::first_message_p99_seconds,
+               &spec.max_first_message_p99_seconds, &spec.max_first_message_p99_ratio},
+        Metric{"message_gap_p99", "message gap p99", &PoolStats::message_gap_p99_seconds,
+               &spec.max_message_gap_p99_seconds, &spec.max_message_gap_p99_ratio}}) {
+    if (!m.max->has_value() && !m.ratio->has_value()) continue;
+    const std::optional<double>& c = candidate.*m.p99;
+    if (!c.has_value()) {
+      Note(v, absl::StrCat("no ", m.what, " data for the candidate (no response message timed)"));
+      complete = false;
+      continue;
+    }
+    if (m.max->has_value()) {
+      AddCheck(v, absl::StrCat(m.name, "_seconds"), *c, **m.max,
+               absl::StrCat(m.what, " ", Ms(*c), " vs max ", Ms(**m.max)));
+    }
+    if (!m.ratio->has_value()) continue;
+    const std::optional<double>& s = stable.*m.p99;
+    if (stable_enough && s.has_value() && *s > 0) {
+      AddCheck(v, absl::StrCat(m.name, "_ratio"), *c / *s, **m.ratio,
+               absl::StrFormat("%s %s vs stable %s: ratio %.2f vs max %.2f", m.what, Ms(*c), Ms(*s),
+                               *c / *s, **m.ratio));
+    } else {
+      Note(v,
+           absl::StrCat(m.what, " ratio not checked: stable answered ", stable.requests, " calls"));
+    }
+  }
+  return complete;
+}
+
 }  // namespace
 
 namespace {
@@ -98,6 +141,13 @@ void PoolStats::Add(const PoolStats& other) {
   latency = std::move(merged);
   p99_seconds = HistogramQuantile(latency, 0.99);
   if (!p99_seconds.has_value()) p99_seconds = other.p99_seconds;
+  // No histogram is kept of these: the later window's stand.
+  if (other.first_message_p99_seconds.has_value()) {
+    first_message_p99_seconds = other.first_message_p99_seconds;
+  }
+  if (other.message_gap_p99_seconds.has_value()) {
+    message_gap_p99_seconds = other.message_gap_p99_seconds;
+  }
 }
 
 nlohmann::json PoolStats::ToJson() const {
@@ -109,6 +159,10 @@ nlohmann::json PoolStats::ToJson() const {
                       {"mirror_errors", mirror_errors}};
   if (p99_seconds.has_value()) j["p99_seconds"] = *p99_seconds;
   if (mirror_p99_seconds.has_value()) j["mirror_p99_seconds"] = *mirror_p99_seconds;
+  if (first_message_p99_seconds.has_value()) {
+    j["first_message_p99_seconds"] = *first_message_p99_seconds;
+  }
+  if (message_gap_p99_seconds.has_value()) j["message_gap_p99_seconds"] = *message_gap_p99_seconds;
   if (!latency.empty()) j["latency"] = latency;
   if (replicas > 0) j["replicas"] = replicas;
   return j;
@@ -122,6 +176,12 @@ PoolStats PoolStats::FromJson(const nlohmann::json& j) {
   s.mirror_mismatch = j.value("mirror_mismatch", uint64_t{0});
   s.mirror_errors = j.value("mirror_errors", uint64_t{0});
   if (j.contains("p99_seconds")) s.p99_seconds = j["p99_seconds"].get<double>();
+  if (j.contains("first_message_p99_seconds")) {
+    s.first_message_p99_seconds = j["first_message_p99_seconds"].get<double>();
+  }
+  if (j.contains("message_gap_p99_seconds")) {
+    s.message_gap_p99_seconds = j["message_gap_p99_seconds"].get<double>();
+  }
   s.replicas = j.value("replicas", 0);
   if (j.contains("latency")) {
     s.latency = j["latency"].get<std::vector<std::pair<double, uint64_t>>>();
@@ -206,6 +266,9 @@ Verdict Judge(const AnalysisSpec& spec, const PoolStats& candidate, const PoolSt
     } else {
       Note(&v, absl::StrCat("p99 ratio not checked: stable answered ", stable.requests, " calls"));
     }
+  }
+  if (!AddStreamChecks(spec, candidate, stable, stable_enough, &v)) {
+    return HoldUnlessFailed(std::move(v));
   }
   if (spec.max_mismatch_rate.has_value()) {
     const uint64_t compared = candidate.mirror_match + candidate.mirror_mismatch;

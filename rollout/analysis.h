@@ -37,6 +37,10 @@ struct PoolStats {
   uint64_t mirror_mismatch = 0;
   uint64_t mirror_errors = 0;
   std::optional<double> mirror_p99_seconds;  // the shadow calls' own p99; unset when unknown
+  // The response messages' p99s: from the request headers to the first one (time to first
+  // token), and between later ones; unset when no message was timed.
+  std::optional<double> first_message_p99_seconds;
+  std::optional<double> message_gap_p99_seconds;
   // Latency histogram, not cumulative: (upper bound in seconds, count), rising bounds.
   std::vector<std::pair<double, uint64_t>> latency;
   // How many replicas' traffic this sums (state_store.etcd); 0: this process's only.

@@ -14,6 +14,8 @@ PoolStats ToPoolStats(const metrics::WindowSnapshot& s) {
   p.mirror_mismatch = s.mirror[static_cast<int>(MirrorResult::kMismatch)];
   p.mirror_errors = s.mirror[static_cast<int>(MirrorResult::kError)];
   if (s.mirror_timed > 0) p.mirror_p99_seconds = absl::ToDoubleSeconds(s.mirror_p99);
+  if (s.first_timed > 0) p.first_message_p99_seconds = absl::ToDoubleSeconds(s.first_p99);
+  if (s.gap_timed > 0) p.message_gap_p99_seconds = absl::ToDoubleSeconds(s.gap_p99);
   using Buckets = metrics::CallSeries::WindowBuckets;
   for (size_t i = 0; i < s.latency_bins.size(); ++i) {
     if (s.latency_bins[i] == 0) continue;  // sparse

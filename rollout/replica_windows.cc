@@ -42,7 +42,11 @@ nlohmann::json EncodeCounts(const std::string& route, const std::string& pool,
           {"x", c.max_ns},
           {"m", c.mirror},
           {"mb", Sparse(c.mirror_buckets)},
-          {"mx", c.mirror_max_ns}};
+          {"mx", c.mirror_max_ns},
+          {"fb", Sparse(c.first_buckets)},
+          {"fx", c.first_max_ns},
+          {"gb", Sparse(c.gap_buckets)},
+          {"gx", c.gap_max_ns}};
 }
 
 void AddEncodedCounts(const nlohmann::json& j, metrics::WindowCounts* into) {
@@ -58,6 +62,10 @@ void AddEncodedCounts(const nlohmann::json& j, metrics::WindowCounts* into) {
   AddSparse(j.value("mb", nlohmann::json()), &into->mirror_buckets);
   into->max_ns = std::max(into->max_ns, j.value("x", uint64_t{0}));
   into->mirror_max_ns = std::max(into->mirror_max_ns, j.value("mx", uint64_t{0}));
+  AddSparse(j.value("fb", nlohmann::json()), &into->first_buckets);
+  AddSparse(j.value("gb", nlohmann::json()), &into->gap_buckets);
+  into->first_max_ns = std::max(into->first_max_ns, j.value("fx", uint64_t{0}));
+  into->gap_max_ns = std::max(into->gap_max_ns, j.value("gx", uint64_t{0}));
 }
 
 WindowPublisher::WindowPublisher(EtcdClient* client, std::string prefix, std::string replica,

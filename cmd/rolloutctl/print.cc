@@ -32,6 +32,26 @@ Traffic TrafficOf(const v1::Route& route, const std::string& pool) {
   return out;
 }
 
+namespace {
+
+// The time to the first response message and between later ones, for the pools whose calls
+// answered with any.
+void PrintStreams(const v1::Route& route) {
+  bool any = false;
+  for (const auto& t : route.traffic()) any = any || t.first_messages() > 0;
+  if (!any) return;
+  std::printf("  %-12s %11s %11s %11s %11s\n", "messages", "first p50", "first p95", "first p99",
+              "gap p99");
+  for (const auto& t : route.traffic()) {
+    if (t.first_messages() == 0) continue;
+    std::printf("  %-12s %9.2fms %9.2fms %9.2fms %9.2fms\n", t.pool().c_str(),
+                1e3 * t.first_message_p50_seconds(), 1e3 * t.first_message_p95_seconds(),
+                1e3 * t.first_message_p99_seconds(), 1e3 * t.message_gap_p99_seconds());
+  }
+}
+
+}  // namespace
+
 void PrintRoutes(const google::protobuf::RepeatedPtrField<v1::Route>& routes) {
   for (const v1::Route& route : routes) {
     std::printf("route %s  (%s)  weights from %s\n", route.name().c_str(),
@@ -59,6 +79,7 @@ void PrintRoutes(const google::protobuf::RepeatedPtrField<v1::Route>& routes) {
       std::printf("  %-12s %10g %7.2f%% %9.1f %7.2f%% %7.2fms %7.2fms\n", w.pool().c_str(),
                   w.weight(), 100 * w.share(), t.rps, t.error_percent, t.p50_ms, t.p99_ms);
     }
+    PrintStreams(route);
   }
 }
 

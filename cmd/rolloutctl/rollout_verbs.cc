@@ -94,6 +94,14 @@ void AddStartFlags(CLI::App* start, StartFlags* f) {
                     "over stable, fraction");
   start->add_option("--max-p99", f->max_p99, "absolute p99, e.g. 250ms");
   start->add_option("--max-p99-ratio", f->max_p99_ratio, "candidate p99 / stable p99");
+  start->add_option("--max-first-message-p99", f->max_first_message_p99,
+                    "streams: p99 time to the first response message, e.g. 500ms");
+  start->add_option("--max-first-message-p99-ratio", f->max_first_message_p99_ratio,
+                    "streams: that p99 over stable's");
+  start->add_option("--max-message-gap-p99", f->max_message_gap_p99,
+                    "streams: p99 time between later messages, e.g. 50ms");
+  start->add_option("--max-message-gap-p99-ratio", f->max_message_gap_p99_ratio,
+                    "streams: that p99 over stable's");
   start->add_option("--max-mismatch-rate", f->max_mismatch_rate, "shadow disagreement, fraction");
   start->add_option("--failure-limit", f->failure_limit, "failed analyses in a row that abort");
   start->add_option("--inconclusive-limit", f->inconclusive_limit,
@@ -217,6 +225,18 @@ bool BuildStart(const StartFlags& f, v1::StartRolloutRequest* q) {
     if (!seconds(f.max_p99, "--max-p99", &v)) return false;
     q->set_max_p99_seconds(v);
   }
+  if (!f.max_first_message_p99.empty()) {
+    if (!seconds(f.max_first_message_p99, "--max-first-message-p99", &v)) return false;
+    q->set_max_first_message_p99_seconds(v);
+  }
+  if (!f.max_message_gap_p99.empty()) {
+    if (!seconds(f.max_message_gap_p99, "--max-message-gap-p99", &v)) return false;
+    q->set_max_message_gap_p99_seconds(v);
+  }
+  if (f.max_first_message_p99_ratio) {
+    q->set_max_first_message_p99_ratio(*f.max_first_message_p99_ratio);
+  }
+  if (f.max_message_gap_p99_ratio) q->set_max_message_gap_p99_ratio(*f.max_message_gap_p99_ratio);
   q->set_min_requests(f.min_requests);
   if (f.max_error_rate) q->set_max_error_rate(*f.max_error_rate);
   if (f.max_error_rate_increase) q->set_max_error_rate_increase(*f.max_error_rate_increase);

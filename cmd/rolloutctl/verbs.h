@@ -23,12 +23,13 @@ namespace rollout::ctl {
 struct StartFlags {
   std::string strategy = "canary", stable, candidate, steps, interval, max_p99, rollback_window,
               duration, notes, compatibility, start_at, window, approval_webhook, approval_timeout,
-              load_test, load_test_timeout;
+              load_test, load_test_timeout, max_first_message_p99, max_message_gap_p99;
   uint64_t min_requests = 0, sample_size = 0, load_test_sample = 0;
   double load_test_rate = 0;
   uint32_t failure_limit = 0, inconclusive_limit = 0;
   double mirror_percent = 0, alpha = 0;
-  std::optional<double> max_error_rate, max_error_rate_increase, max_p99_ratio, max_mismatch_rate;
+  std::optional<double> max_error_rate, max_error_rate_increase, max_p99_ratio, max_mismatch_rate,
+      max_first_message_p99_ratio, max_message_gap_p99_ratio;
   bool auto_promote = false;
   bool approval = false;
 };

@@ -306,19 +306,19 @@ void H2Call::OnResponseData(const uint8_t* data, size_t size) {
 }
 
 void H2Call::CountMessages(size_t starts) {
-  metrics::StreamCounters& stream = flow_.target().stats->stream();
+  metrics::CallSeries::Cell* cell = flow_.target().stats;
   const int64_t now = context_->now_ns();
   for (size_t i = 0; i < starts; ++i) {
     if (!first_message_seen_) {
       first_message_seen_ = true;
-      stream.OnFirstMessage(static_cast<uint64_t>(std::max<int64_t>(now - started_ns_, 0)));
+      cell->OnFirstMessage(static_cast<uint64_t>(std::max<int64_t>(now - started_ns_, 0)), now);
     } else {  // messages that came in one read arrived together
-      stream.OnGap(i == 0 ? static_cast<uint64_t>(std::max<int64_t>(now - last_message_ns_, 0))
-                          : 0);
+      cell->OnMessageGap(
+          i == 0 ? static_cast<uint64_t>(std::max<int64_t>(now - last_message_ns_, 0)) : 0, now);
     }
   }
   last_message_ns_ = now;
-  stream.OnMessages(starts);
+  cell->OnMessages(starts);
 }
 
 void H2Call::OnResponseEnd() {

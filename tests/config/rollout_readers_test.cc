@@ -154,6 +154,33 @@ rollouts:
               HasSubstr("load_test: a shadow rollout tests the candidate on mirrored traffic"));
 }
 
+TEST(ConfigLoaderTest, StreamingThresholdsAreReadAndKept) {
+  const std::string rollout = R"(
+rollouts:
+  - route: infer
+    stable: v1
+    candidate: v2
+    steps: [10, 50]
+    max_first_message_p99: 300ms
+    max_first_message_p99_ratio: 1.2
+    max_message_gap_p99: 40ms
+    max_message_gap_p99_ratio: 1.5
+)";
+  absl::StatusOr<Config> config = ParseConfig(std::string(kValid) + rollout, "proxy.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();  // an absolute streaming threshold is enough
+  const AnalysisSpec& a = config->rollouts.at(0).analysis;
+  EXPECT_DOUBLE_EQ(*a.max_first_message_p99_seconds, 0.3);
+  EXPECT_DOUBLE_EQ(*a.max_first_message_p99_ratio, 1.2);
+  EXPECT_DOUBLE_EQ(*a.max_message_gap_p99_seconds, 0.04);
+  EXPECT_DOUBLE_EQ(*a.max_message_gap_p99_ratio, 1.5);
+  absl::StatusOr<RolloutSpec> back = RolloutSpec::FromJson(config->rollouts.at(0).ToJson());
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_DOUBLE_EQ(*back->analysis.max_message_gap_p99_seconds, 0.04);
+  std::string text = std::string(kValid) + rollout;
+  text.replace(text.find("1.2"), 3, "-1");
+  EXPECT_THAT(ErrorOf(text), HasSubstr("max_first_message_p99_ratio: must be > 0"));
+}
+
 TEST(ConfigLoaderTest, APoolMayPinTheModelItsServersServe) {
   absl::StatusOr<Config> config = ParseConfig(
       Variant(R"({ name: v2, endpoints: ["127.0.0.1:9002"] })",

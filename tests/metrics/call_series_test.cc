@@ -147,6 +147,31 @@ TEST(CallSeriesTest, ShadowResultsAndLatencyHaveTheirOwnWindow) {
   EXPECT_NEAR(t.mirror_sum_seconds, 95 * 0.010 + 5 * 0.100 + 0.001, 1e-9);
 }
 
+TEST(CallSeriesTest, ResponseMessageTimesHaveTheirOwnWindows) {
+  CallSeries series("chat", "v2", 2);
+  // 99 first messages at 20 ms and one at 400 ms; gaps of 5 ms, and one old one at 1 s.
+  for (int i = 0; i < 99; ++i) series.cell(i % 2)->OnFirstMessage(20'000'000, kT0 + (i % 2) * kSec);
+  series.cell(0)->OnFirstMessage(400'000'000, kT0 + kSec);
+  for (int i = 0; i < 50; ++i) series.cell(1)->OnMessageGap(5'000'000, kT0 + kSec);
+  series.cell(0)->OnMessageGap(1'000'000'000, kT0 - 30 * kSec);  // outside the window
+  series.cell(0)->OnMessages(151);
+  const WindowSnapshot s = series.Snapshot(absl::Seconds(10), kT0 + kSec);
+  EXPECT_EQ(s.first_timed, 100u);
+  EXPECT_NEAR(absl::ToDoubleSeconds(s.first_p50), 0.020, 0.020 * 0.07);
+  EXPECT_NEAR(absl::ToDoubleSeconds(s.first_p99), 0.020, 0.020 * 0.07);  // rank 99 of 100
+  EXPECT_EQ(s.gap_timed, 50u);
+  EXPECT_NEAR(absl::ToDoubleSeconds(s.gap_p99), 0.005, 0.005 * 0.07);
+  EXPECT_EQ(s.requests, 0u);  // messages are not calls
+  const CallSeries::Totals t = series.Sum();
+  EXPECT_EQ(t.stream.messages, 151u);
+  EXPECT_EQ(t.stream.first[5], 99u);  // (10 ms, 25 ms]
+  EXPECT_EQ(t.stream.first[9], 1u);   // (250 ms, 500 ms]
+  EXPECT_NEAR(t.stream.gap_sum_seconds, 50 * 0.005 + 1.0, 1e-9);
+  WindowCounts merged = series.Counts(absl::Seconds(10), kT0 + kSec);
+  merged.Add(series.Counts(absl::Seconds(10), kT0 + kSec));  // two replicas' worth
+  EXPECT_EQ(Summarize(merged).first_timed, 200u);
+}
+
 TEST(CallMetricsTest, ResolveReturnsOneStableSeriesPerPair) {
   CallMetrics metrics(2);
   CallSeries* a = metrics.Resolve("infer", "v1");

@@ -30,6 +30,33 @@ TEST(AnalysisTest, AFailedCheckIsNotMaskedByMissingLatency) {
               HasSubstr("hold: error rate 0.00% (0/100) vs max 1.00% ok; no latency data"));
 }
 
+TEST(AnalysisTest, TheTimeToTheFirstMessageIsJudgedOnItsOwn) {
+  AnalysisSpec spec;
+  spec.min_requests = 10;
+  spec.max_error_rate = 0.01;
+  spec.max_first_message_p99_seconds = 0.200;
+  spec.max_message_gap_p99_ratio = 1.5;
+  PoolStats stable = Traffic(100, 0, 2.0), candidate = Traffic(100, 0, 2.0);  // same total
+  stable.first_message_p99_seconds = 0.100;
+  stable.message_gap_p99_seconds = 0.020;
+  candidate.first_message_p99_seconds = 0.350;  // a slow first token
+  candidate.message_gap_p99_seconds = 0.021;
+  Verdict v = Judge(spec, candidate, stable);
+  EXPECT_EQ(v.outcome, Outcome::kFail);
+  EXPECT_THAT(v.summary, HasSubstr("first message p99 350.00ms vs max 200.00ms FAIL"));
+  EXPECT_THAT(v.summary,
+              HasSubstr("message gap p99 21.00ms vs stable 20.00ms: ratio 1.05 vs max 1.50 ok"));
+  candidate.first_message_p99_seconds = 0.150;
+  EXPECT_EQ(Judge(spec, candidate, stable).outcome, Outcome::kPass);
+  candidate.message_gap_p99_seconds = 0.040;  // tokens twice as slow
+  EXPECT_EQ(Judge(spec, candidate, stable).outcome, Outcome::kFail);
+  candidate.first_message_p99_seconds.reset();  // no message timed: no pass on it
+  candidate.message_gap_p99_seconds = 0.021;
+  v = Judge(spec, candidate, stable);
+  EXPECT_EQ(v.outcome, Outcome::kHold);
+  EXPECT_THAT(v.summary, HasSubstr("no first message p99 data for the candidate"));
+}
+
 TEST(AnalysisTest, HistogramQuantileInterpolatesLikePrometheus) {
   std::vector<std::pair<double, uint64_t>> h = {{0.1, 50}, {0.2, 50}, {INFINITY, 0}};
   EXPECT_NEAR(*HistogramQuantile(h, 0.5), 0.1, 1e-9);
