@@ -79,23 +79,22 @@ void CallSeries::Cell::OnMirror(MirrorResult result, double difference, int64_t 
 
 void CallSeries::Cell::OnFirstMessage(uint64_t latency_ns, int64_t now_ns) {
   stream_.OnFirstMessage(latency_ns);
-  const int64_t second = now_ns / kNsPerSecond;
-  if (second != second_.load(std::memory_order_relaxed)) series_->Roll(*this, second);
-  const uint64_t capped = std::min<uint64_t>(latency_ns, (uint64_t{1} << 38) - 1);
-  Add(second_first_[StreamWindowBuckets::Index(capped)], uint64_t{1});
-  if (capped > second_first_max_ns_.load(std::memory_order_relaxed)) {
-    second_first_max_ns_.store(capped, std::memory_order_relaxed);
-  }
+  RecordStreamTime(second_first_, second_first_max_ns_, latency_ns, now_ns);
 }
 
 void CallSeries::Cell::OnMessageGap(uint64_t gap_ns, int64_t now_ns) {
   stream_.OnGap(gap_ns);
+  RecordStreamTime(second_gap_, second_gap_max_ns_, gap_ns, now_ns);
+}
+
+void CallSeries::Cell::RecordStreamTime(StreamSecond& buckets, std::atomic<uint64_t>& max_ns,
+                                        uint64_t ns, int64_t now_ns) {
   const int64_t second = now_ns / kNsPerSecond;
   if (second != second_.load(std::memory_order_relaxed)) series_->Roll(*this, second);
-  const uint64_t capped = std::min<uint64_t>(gap_ns, (uint64_t{1} << 38) - 1);
-  Add(second_gap_[StreamWindowBuckets::Index(capped)], uint64_t{1});
-  if (capped > second_gap_max_ns_.load(std::memory_order_relaxed)) {
-    second_gap_max_ns_.store(capped, std::memory_order_relaxed);
+  const uint64_t capped = std::min<uint64_t>(ns, (uint64_t{1} << 38) - 1);
+  Add(buckets[StreamWindowBuckets::Index(capped)], uint64_t{1});
+  if (capped > max_ns.load(std::memory_order_relaxed)) {
+    max_ns.store(capped, std::memory_order_relaxed);
   }
 }
 

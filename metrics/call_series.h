@@ -142,6 +142,11 @@ class CallSeries final {
       a.store(a.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
     }
 
+    using StreamSecond = std::array<std::atomic<uint64_t>, kStreamWindowBuckets>;
+    // One first-message or gap time into the current second's `buckets` and `max_ns`.
+    void RecordStreamTime(StreamSecond& buckets, std::atomic<uint64_t>& max_ns, uint64_t ns,
+                          int64_t now_ns);
+
     CallSeries* series_ = nullptr;
     std::array<std::atomic<uint64_t>, kNumGrpcCodes> requests_{};
     std::array<std::atomic<uint64_t>, kLatencyBucketsSeconds.size() + 1> buckets_{};
@@ -162,9 +167,9 @@ class CallSeries final {
     std::array<std::atomic<uint64_t>, kNumMirrorResults> second_mirror_{};
     std::array<std::atomic<uint64_t>, kMirrorWindowBuckets> second_mirror_buckets_{};
     std::atomic<uint64_t> second_mirror_max_ns_{0};
-    std::array<std::atomic<uint64_t>, kStreamWindowBuckets> second_first_{};
+    StreamSecond second_first_{};
     std::atomic<uint64_t> second_first_max_ns_{0};
-    std::array<std::atomic<uint64_t>, kStreamWindowBuckets> second_gap_{};
+    StreamSecond second_gap_{};
     std::atomic<uint64_t> second_gap_max_ns_{0};
   };
 
