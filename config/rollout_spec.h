@@ -129,6 +129,8 @@ struct RolloutSpec {
   const std::string& CandidateName() const {
     return candidate_version.empty() ? candidate : candidate_version;
   }
+  // "stable -> candidate", by those names, for messages.
+  std::string Direction() const { return StableName() + " -> " + CandidateName(); }
 
   nlohmann::json ToJson() const;
   static absl::StatusOr<RolloutSpec> FromJson(const nlohmann::json& j);

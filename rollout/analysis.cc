@@ -12,7 +12,6 @@ namespace {
 // P(|Z| >= |z|) for a standard normal Z.
 double TwoSidedP(double z) { return std::erfc(std::fabs(z) / std::sqrt(2.0)); }
 
-std::string Ms(double seconds) { return absl::StrFormat("%.2fms", seconds * 1000); }
 std::string Pct(double fraction) { return absl::StrFormat("%.2f%%", fraction * 100); }
 
 void AddCheck(Verdict* v, std::string name, double measured, double threshold, std::string text) {
@@ -97,6 +96,8 @@ bool AddStreamChecks(const AnalysisSpec& spec, const PoolStats& candidate, const
 }
 
 }  // namespace
+
+std::string Ms(double seconds) { return absl::StrFormat("%.2fms", seconds * 1000); }
 
 namespace {
 

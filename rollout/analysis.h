@@ -54,6 +54,9 @@ struct PoolStats {
   static PoolStats FromJson(const nlohmann::json& j);
 };
 
+// `seconds` as milliseconds for people: "12.34ms".
+std::string Ms(double seconds);
+
 // The value at quantile q of a non-cumulative histogram; nullopt when it is empty.
 std::optional<double> HistogramQuantile(const std::vector<std::pair<double, uint64_t>>& h,
                                         double q);

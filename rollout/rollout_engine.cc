@@ -197,10 +197,10 @@ absl::StatusOr<Release> RolloutEngine::StartLocked(const std::string& actor, Rol
   RETURN_IF_ERROR(ValidateRolloutSpec(*controller_->Current().table, &spec));
   for (const auto& [id, r] : releases_) {
     if (r.active() && r.spec.route == spec.route) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "route \"", spec.route, "\" already has rollout #", id, " in progress (",
-          StrategyName(r.spec.strategy), " ", r.spec.StableName(), " -> ", r.spec.CandidateName(),
-          ", ", PhaseName(r.phase), "); promote or abort it first"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("route \"", spec.route, "\" already has rollout #", id, " in progress (",
+                       StrategyName(r.spec.strategy), " ", r.spec.Direction(), ", ",
+                       PhaseName(r.phase), "); promote or abort it first"));
     }
   }
   const absl::Time now = options_.clock();
@@ -214,8 +214,8 @@ absl::StatusOr<Release> RolloutEngine::StartLocked(const std::string& actor, Rol
   r.follows = follows;
   r.begun = false;
   r.gates = std::move(gates);
-  const std::string head = absl::StrCat(StrategyName(r.spec.strategy), " ", r.spec.StableName(),
-                                        " -> ", r.spec.CandidateName(), ": ");
+  const std::string head =
+      absl::StrCat(StrategyName(r.spec.strategy), " ", r.spec.Direction(), ": ");
   for (const Gate& g : r.gates) {
     if (g.state == GateState::kFailed) return RefuseLocked(std::move(r), g, actor, head);
   }

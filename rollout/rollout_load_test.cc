@@ -67,7 +67,7 @@ Gate RolloutEngine::AskLoadTest(const Release& r, Gate g) {
       absl::StrAppendFormat(&g.detail, ": %d answered so far, %d server errors", p->stats.requests,
                             p->stats.server_errors);
       if (p->stats.p99_seconds.has_value()) {
-        absl::StrAppendFormat(&g.detail, ", p99 %.2fms", *p->stats.p99_seconds * 1000);
+        absl::StrAppend(&g.detail, ", p99 ", Ms(*p->stats.p99_seconds));
       }
     }
     g.ask_again = now + kLoadTestPoll;

@@ -94,8 +94,7 @@ absl::StatusOr<Release> RolloutEngine::Rollback(const std::string& actor, const 
   const std::string what = to_release != 0
                                ? absl::StrCat("what release #", to_release, " left serving")
                                : r.spec.CandidateName();
-  const std::string head =
-      absl::StrCat("rollback ", r.spec.StableName(), " -> ", r.spec.CandidateName(), ": ");
+  const std::string head = absl::StrCat("rollback ", r.spec.Direction(), ": ");
   r.decisions.push_back({now, 1, DecisionKind::kStart, actor,
                          absl::StrCat(head, "back to ", what, " in one step (", reason, ")"),
                          r.spec.ToJson()});

@@ -133,12 +133,14 @@ void AddStartFlags(CLI::App* start, StartFlags* f) {
                     "auto | schema | none: compare the models' tensors before any traffic");
 }
 
-// `text` of `flag` as seconds; prints the problem and returns false when it is not a
-// duration > 0.
-bool Seconds(const char* flag, const std::string& text, double* seconds) {
+// `text` of `flag` as seconds into `*seconds`, left as is when `text` is empty. Prints the
+// problem and returns false when it is not a duration above 0 (or 0 itself, with zero_ok).
+bool Seconds(const char* flag, const std::string& text, double* seconds, bool zero_ok = false) {
+  if (text.empty()) return true;
   absl::Duration d;
-  if (!absl::ParseDuration(text, &d) || d <= absl::ZeroDuration()) {
-    std::fprintf(stderr, "rolloutctl: %s: \"%s\" is not a duration, e.g. 30s\n", flag,
+  if (!absl::ParseDuration(text, &d) || d < absl::ZeroDuration() ||
+      (!zero_ok && d == absl::ZeroDuration())) {
+    std::fprintf(stderr, "rolloutctl: %s: \"%s\" is not a duration (e.g. 10s, 5m)\n", flag,
                  text.c_str());
     return false;
   }
@@ -201,36 +203,27 @@ bool BuildStart(const StartFlags& f, v1::StartRolloutRequest* q) {
     }
     for (double v : steps) q->add_steps(v);
   }
-  auto seconds = [](const std::string& text, const char* flag, double* out) {
-    if (text.empty()) return true;
-    absl::Duration d;
-    if (!absl::ParseDuration(text, &d) || d < absl::ZeroDuration()) {
-      std::fprintf(stderr, "rolloutctl: %s: \"%s\" is not a duration (e.g. 10s, 5m)\n", flag,
-                   text.c_str());
-      return false;
-    }
-    *out = absl::ToDoubleSeconds(d);
-    return true;
-  };
   double v = 0;
-  if (!seconds(f.interval, "--interval", &v)) return false;
+  if (!Seconds("--interval", f.interval, &v, /*zero_ok=*/true)) return false;
   q->set_interval_seconds(v);
   v = 0;
-  if (!seconds(f.rollback_window, "--rollback-window", &v)) return false;
+  if (!Seconds("--rollback-window", f.rollback_window, &v, /*zero_ok=*/true)) return false;
   q->set_rollback_window_seconds(v);
   v = 0;
-  if (!seconds(f.duration, "--duration", &v)) return false;
+  if (!Seconds("--duration", f.duration, &v, /*zero_ok=*/true)) return false;
   q->set_duration_seconds(v);
   if (!f.max_p99.empty()) {
-    if (!seconds(f.max_p99, "--max-p99", &v)) return false;
+    if (!Seconds("--max-p99", f.max_p99, &v, /*zero_ok=*/true)) return false;
     q->set_max_p99_seconds(v);
   }
   if (!f.max_first_message_p99.empty()) {
-    if (!seconds(f.max_first_message_p99, "--max-first-message-p99", &v)) return false;
+    if (!Seconds("--max-first-message-p99", f.max_first_message_p99, &v, /*zero_ok=*/true))
+      return false;
     q->set_max_first_message_p99_seconds(v);
   }
   if (!f.max_message_gap_p99.empty()) {
-    if (!seconds(f.max_message_gap_p99, "--max-message-gap-p99", &v)) return false;
+    if (!Seconds("--max-message-gap-p99", f.max_message_gap_p99, &v, /*zero_ok=*/true))
+      return false;
     q->set_max_message_gap_p99_seconds(v);
   }
   if (f.max_first_message_p99_ratio) {

@@ -69,9 +69,7 @@ rollouts:
   EXPECT_EQ(r.approval->timeout, absl::Minutes(30));
 
   auto error = [&](const std::string& from, const std::string& to) {
-    std::string text = std::string(kValid) + extra;
-    text.replace(text.find(from), from.size(), to);
-    return ErrorOf(text);
+    return ErrorOf(Replaced(kValid + extra, from, to));
   };
   EXPECT_THAT(
       error("candidate: v2", "candidate: v9"),
@@ -136,9 +134,7 @@ rollouts:
   EXPECT_EQ(back->load_test->sample, 50u);
 
   auto error = [&](const std::string& from, const std::string& to) {
-    std::string text = std::string(kValid) + rollout;
-    text.replace(text.find(from), from.size(), to);
-    return ErrorOf(text);
+    return ErrorOf(Replaced(kValid + rollout, from, to));
   };
   EXPECT_THAT(error("rate: 10,", "rate: 1,"),
               HasSubstr("load_test: rate x duration makes 20 calls, fewer than min_requests 100"));

@@ -26,12 +26,17 @@ routes:
     split: [ { pool: v1, weight: 1 } ]
 )";
 
-// Replaces the first occurrence of `from` in the valid config with `to`.
-inline std::string Variant(const std::string& from, const std::string& to) {
-  std::string text = kValid;
+// `text` with its first occurrence of `from` replaced by `to`.
+inline std::string Replaced(std::string text, const std::string& from, const std::string& to) {
   const size_t at = text.find(from);
   EXPECT_NE(at, std::string::npos) << from;
+  if (at == std::string::npos) return text;
   return text.replace(at, from.size(), to);
+}
+
+// Replaces the first occurrence of `from` in the valid config with `to`.
+inline std::string Variant(const std::string& from, const std::string& to) {
+  return Replaced(kValid, from, to);
 }
 
 // The loader's message for a config it must refuse as INVALID_ARGUMENT.
