@@ -75,6 +75,9 @@ struct LoadTestSpec {
 };
 
 // The thresholds of one analysis. Unset thresholds are not checked.
+// The default chance of a wrong verdict per rollout (RolloutSpec.alpha).
+inline constexpr double kDefaultAlpha = 0.05;
+
 struct AnalysisSpec {
   absl::Duration interval = absl::Seconds(30);
   uint64_t min_requests = 100;                    // per pool and window; below it the step holds
@@ -113,9 +116,11 @@ struct RolloutSpec {
   absl::Duration rollback_window = absl::Minutes(5);  // blue_green
   absl::Duration duration = absl::ZeroDuration();     // ab_test: run this long...
   uint64_t sample_size = 0;                           // ...or until each arm answered this many
-  double alpha = 0.05;                                // ab_test significance level
-  bool auto_promote = false;                          // ab_test: act on the verdict
-  std::string notes;                                  // release notes
+  // The chance of a wrong verdict the statistics may take per rollout: a good candidate
+  // aborted (canary, blue_green, shadow), or the A/B test's significance level.
+  double alpha = kDefaultAlpha;
+  bool auto_promote = false;  // ab_test: act on the verdict
+  std::string notes;          // release notes
   Compatibility compatibility = Compatibility::kAuto;
   // The release plan: the rollout waits (phase scheduled) until start_at, and its steps
   // advance only inside the window (phase waiting_for_window outside it).

@@ -308,6 +308,9 @@ WindowSnapshot Summarize(WindowCounts w) {
   stream(w.first_buckets, w.first_max_ns, &s.first_timed, &s.first_p50, &s.first_p95, &s.first_p99);
   stream(w.gap_buckets, w.gap_max_ns, &s.gap_timed, &s.gap_p50, &s.gap_p95, &s.gap_p99);
   s.latency_bins = std::move(w.buckets);
+  s.first_bins = std::move(w.first_buckets);
+  s.gap_bins = std::move(w.gap_buckets);
+  s.mirror_bins = std::move(w.mirror_buckets);
   return s;
 }
 

@@ -80,6 +80,9 @@ struct WindowSnapshot {
   absl::Duration first_p50, first_p95, first_p99;
   uint64_t gap_timed = 0;
   absl::Duration gap_p50, gap_p95, gap_p99;
+  // Their distributions, in CallSeries::StreamWindowBuckets (nanoseconds), and the shadow
+  // calls' in CallSeries::MirrorWindowBuckets.
+  std::vector<uint64_t> first_bins, gap_bins, mirror_bins;
 };
 
 // The raw counts behind a WindowSnapshot, which can be added up (across replicas) before

@@ -17,20 +17,20 @@ class AbTest final : public RolloutStrategy {
 
   Move Analyse(Release* next, const absl::StatusOr<PoolStats>& candidate,
                const absl::StatusOr<PoolStats>& stable, absl::Time now) const override {
-    if (candidate.ok()) next->ab_candidate.Add(*candidate);
-    if (stable.ok()) next->ab_stable.Add(*stable);
+    if (candidate.ok()) next->tally_candidate.Add(*candidate);
+    if (stable.ok()) next->tally_stable.Add(*stable);
     const RolloutSpec& spec = next->spec;
-    const bool enough = spec.sample_size > 0 && next->ab_candidate.requests >= spec.sample_size &&
-                        next->ab_stable.requests >= spec.sample_size;
+    const bool enough = spec.sample_size > 0 && next->tally_candidate.requests >= spec.sample_size &&
+                        next->tally_stable.requests >= spec.sample_size;
     if (now < next->deadline && !enough) {
       return {DecisionKind::kHold,
               absl::StrCat(
-                  "collecting: ", spec.stable, " ", Calls(next->ab_stable), ", ", spec.candidate,
-                  " ", Calls(next->ab_candidate),
+                  "collecting: ", spec.stable, " ", Calls(next->tally_stable), ", ", spec.candidate,
+                  " ", Calls(next->tally_candidate),
                   candidate.ok() ? "" : absl::StrCat("; no data: ", candidate.status().message())),
-              {{"stable", next->ab_stable.ToJson()}, {"candidate", next->ab_candidate.ToJson()}}};
+              {{"stable", next->tally_stable.ToJson()}, {"candidate", next->tally_candidate.ToJson()}}};
     }
-    const ArmComparison verdict = CompareArms(next->ab_stable, next->ab_candidate, spec.alpha);
+    const ArmComparison verdict = CompareArms(next->tally_stable, next->tally_candidate, spec.alpha);
     if (spec.auto_promote) {
       return {verdict.candidate_worse ? DecisionKind::kAbort : DecisionKind::kPromote,
               absl::StrCat("A/B verdict: ", verdict.summary), verdict.ToJson()};

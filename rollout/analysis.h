@@ -1,12 +1,17 @@
-// Analysis: judging a candidate pool against the stable pool over one window.
+// Analysis: judging a candidate pool against the stable pool over the traffic of a step
+// so far (the windows of its intervals added up).
 //
 // Judge() is a pure function of the two pools' numbers and the thresholds, so every
 // decision path is testable without traffic. Its verdict is one of:
-//   hold - too little traffic (below min_requests) or no data: neither pass nor fail;
-//   pass - every threshold that is set holds;
-//   fail - at least one threshold is broken.
-// Each check records the measured value against its threshold, for the status, the Watch
-// events, the audit log and the release record.
+//   hold - too little traffic (below min_requests), no data, or a threshold the estimate
+//          is beyond but not yet beyond doubt: neither pass nor fail;
+//   pass - every threshold that is set holds on the estimates;
+//   fail - at least one threshold is broken beyond doubt: its always-valid test
+//          (sequential.h) is significant, so looking after every interval does not make
+//          a good candidate fail more often than alpha.
+// Each check records the measured value against its threshold, with the test's estimate,
+// interval and p-value, for the status, the Watch events, the audit log and the release
+// record.
 //
 // CompareArms() is the A/B verdict over a whole test: a two-proportion z-test on the
 // error rates and a Mann-Whitney U test on the latency distributions.
@@ -24,42 +29,14 @@
 
 #include "base/enum_names.h"
 #include "config/rollout_spec.h"
+#include "rollout/pool_stats.h"
+#include "rollout/sequential.h"
 
 namespace rollout::control {
 
-// One pool's traffic over a window, as a metric source reports it.
-struct PoolStats {
-  uint64_t requests = 0;              // answered calls (client cancels excluded)
-  uint64_t server_errors = 0;         // of those, the ones that count against the version
-  std::optional<double> p99_seconds;  // unset when unknown
-  // Shadow calls to this pool: answers that matched or not, and shadow calls that failed.
-  uint64_t mirror_match = 0;
-  uint64_t mirror_mismatch = 0;
-  uint64_t mirror_errors = 0;
-  std::optional<double> mirror_p99_seconds;  // the shadow calls' own p99; unset when unknown
-  // The response messages' p99s: from the request headers to the first one (time to first
-  // token), and between later ones; unset when no message was timed.
-  std::optional<double> first_message_p99_seconds;
-  std::optional<double> message_gap_p99_seconds;
-  // Latency histogram, not cumulative: (upper bound in seconds, count), rising bounds.
-  std::vector<std::pair<double, uint64_t>> latency;
-  // How many replicas' traffic this sums (state_store.etcd); 0: this process's only.
-  int replicas = 0;
-
-  double ErrorRate() const { return requests == 0 ? 0.0 : double(server_errors) / requests; }
-  uint64_t MirrorTotal() const { return mirror_match + mirror_mismatch + mirror_errors; }
-  // Adds `other` (a later window) to this one; p99 is recomputed from the histogram.
-  void Add(const PoolStats& other);
-  nlohmann::json ToJson() const;
-  static PoolStats FromJson(const nlohmann::json& j);
-};
-
-// `seconds` as milliseconds for people: "12.34ms".
+// `seconds` as milliseconds for people: "12.34ms"; `fraction` as a percentage: "1.25%".
 std::string Ms(double seconds);
-
-// The value at quantile q of a non-cumulative histogram; nullopt when it is empty.
-std::optional<double> HistogramQuantile(const std::vector<std::pair<double, uint64_t>>& h,
-                                        double q);
+std::string Pct(double fraction);
 
 enum class Outcome { kHold, kPass, kFail };
 inline constexpr EnumName<Outcome> kOutcomeNames[] = {
@@ -70,7 +47,13 @@ struct Check {
   std::string name;  // e.g. "error_rate", "p99_ratio"
   double measured = 0;
   double threshold = 0;
-  bool ok = true;
+  bool ok = true;  // measured within the threshold
+  // The always-valid test of the threshold (sequential.h); unset where the source gave no
+  // distribution to test (a p99 alone), and then a check that is not ok is broken.
+  std::optional<Evidence> evidence;
+
+  // Not ok, and beyond doubt: fails the verdict. Not ok but not yet significant holds it.
+  bool Broken() const { return !ok && (!evidence.has_value() || evidence->Significant()); }
 };
 
 struct Verdict {
@@ -84,10 +67,14 @@ struct Verdict {
 };
 
 // Canary and blue-green analysis: the candidate's traffic against the stable pool's.
-Verdict Judge(const AnalysisSpec& spec, const PoolStats& candidate, const PoolStats& stable);
+// `alpha` is the chance of a false failure this verdict may take, at every look; it is
+// split evenly among the checks that are set (Bonferroni).
+Verdict Judge(const AnalysisSpec& spec, const PoolStats& candidate, const PoolStats& stable,
+              double alpha = kDefaultAlpha);
 // Shadow analysis: the candidate's shadow calls (error rate, agreement, and their p99
 // against the limit and against the stable pool's live p99).
-Verdict JudgeShadow(const AnalysisSpec& spec, const PoolStats& candidate, const PoolStats& stable);
+Verdict JudgeShadow(const AnalysisSpec& spec, const PoolStats& candidate, const PoolStats& stable,
+                    double alpha = kDefaultAlpha);
 
 struct ArmComparison {
   uint64_t stable_requests = 0, candidate_requests = 0;

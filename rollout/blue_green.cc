@@ -36,7 +36,7 @@ class BlueGreen final : public RolloutStrategy {
           {}};
     }
     const bool shadow = Previewing(*next) && next->spec.mirror_percent > 0;
-    const Verdict v = JudgeInterval(*next, candidate, stable, shadow);
+    const Verdict v = JudgeInterval(next, candidate, stable, shadow);
     if (std::optional<Move> m = HoldOrFail(next, v)) return *m;
     if (!Previewing(*next)) {
       return {DecisionKind::kPass, absl::StrCat("analysis passed: ", v.summary), v.ToJson()};

@@ -13,7 +13,7 @@ class Canary final : public RolloutStrategy {
 
   Move Analyse(Release* next, const absl::StatusOr<PoolStats>& candidate,
                const absl::StatusOr<PoolStats>& stable, absl::Time /*now*/) const override {
-    const Verdict v = JudgeInterval(*next, candidate, stable, /*shadow=*/false);
+    const Verdict v = JudgeInterval(next, candidate, stable, /*shadow=*/false);
     if (std::optional<Move> m = HoldOrFail(next, v)) return *m;
     if (next->step + 1 >= static_cast<int>(next->spec.steps.size())) {
       return {DecisionKind::kPromote, absl::StrCat("promoted: the last step passed: ", v.summary),

@@ -3,6 +3,20 @@
 #include "absl/strings/str_cat.h"
 
 namespace rollout::control {
+namespace {
+
+// Window bins (nanoseconds, in `Buckets`) as a sparse histogram of seconds.
+template <typename Buckets>
+std::vector<std::pair<double, uint64_t>> SecondsHistogram(const std::vector<uint64_t>& bins) {
+  std::vector<std::pair<double, uint64_t>> h;
+  for (size_t i = 0; i < bins.size(); ++i) {
+    if (bins[i] == 0) continue;  // sparse
+    h.emplace_back(static_cast<double>(Buckets::LowerBound(i) + Buckets::Width(i)) / 1e9, bins[i]);
+  }
+  return h;
+}
+
+}  // namespace
 
 PoolStats ToPoolStats(const metrics::WindowSnapshot& s) {
   using metrics::MirrorResult;
@@ -16,12 +30,11 @@ PoolStats ToPoolStats(const metrics::WindowSnapshot& s) {
   if (s.mirror_timed > 0) p.mirror_p99_seconds = absl::ToDoubleSeconds(s.mirror_p99);
   if (s.first_timed > 0) p.first_message_p99_seconds = absl::ToDoubleSeconds(s.first_p99);
   if (s.gap_timed > 0) p.message_gap_p99_seconds = absl::ToDoubleSeconds(s.gap_p99);
-  using Buckets = metrics::CallSeries::WindowBuckets;
-  for (size_t i = 0; i < s.latency_bins.size(); ++i) {
-    if (s.latency_bins[i] == 0) continue;  // sparse
-    const double upper = static_cast<double>(Buckets::LowerBound(i) + Buckets::Width(i)) / 1e9;
-    p.latency.emplace_back(upper, s.latency_bins[i]);
-  }
+  using metrics::CallSeries;
+  p.latency = SecondsHistogram<CallSeries::WindowBuckets>(s.latency_bins);
+  p.first_message_latency = SecondsHistogram<CallSeries::StreamWindowBuckets>(s.first_bins);
+  p.message_gap_latency = SecondsHistogram<CallSeries::StreamWindowBuckets>(s.gap_bins);
+  p.mirror_latency = SecondsHistogram<CallSeries::MirrorWindowBuckets>(s.mirror_bins);
   return p;
 }
 

@@ -103,11 +103,16 @@ absl::StatusOr<PoolStats> PrometheusSource::Window(const std::string& route,
   auto shadow = Histogram(Expand(q.mirror_latency_buckets, route, pool, window));
   if (!shadow.ok()) return shadow.status();
   stats.mirror_p99_seconds = HistogramQuantile(*shadow, 0.99);
-  for (auto [query, p99] : {std::pair{&q.first_message_buckets, &stats.first_message_p99_seconds},
-                            {&q.message_gap_buckets, &stats.message_gap_p99_seconds}}) {
+  stats.mirror_latency = *std::move(shadow);
+  for (auto [query, p99, hist] :
+       {std::tuple{&q.first_message_buckets, &stats.first_message_p99_seconds,
+                   &stats.first_message_latency},
+        std::tuple{&q.message_gap_buckets, &stats.message_gap_p99_seconds,
+                   &stats.message_gap_latency}}) {
     auto buckets = Histogram(Expand(*query, route, pool, window));
     if (!buckets.ok()) return buckets.status();
     *p99 = HistogramQuantile(*buckets, 0.99);
+    *hist = *std::move(buckets);
   }
   auto mirror = Query(Expand(q.mirror_results, route, pool, window), "result");
   if (!mirror.ok()) return mirror.status();

@@ -130,8 +130,9 @@ nlohmann::json Release::ToJson() const {
           {"follows", follows},
           {"rollback_to", rollback_to},
           {"begun", begun},
-          {"ab_stable", ab_stable.ToJson()},
-          {"ab_candidate", ab_candidate.ToJson()},
+          {"tally_step", tally_step},
+          {"ab_stable", tally_stable.ToJson()},  // the keys of the A/B test's, which came first
+          {"ab_candidate", tally_candidate.ToJson()},
           {"gates", gates_json},
           {"decisions", decisions_json}};
 }
@@ -163,8 +164,9 @@ absl::StatusOr<Release> Release::FromJson(const nlohmann::json& j) {
     r.follows = j.value("follows", uint64_t{0});
     r.rollback_to = j.value("rollback_to", uint64_t{0});
     r.begun = j.value("begun", r.phase != Phase::kGating && r.phase != Phase::kScheduled);
-    if (j.contains("ab_stable")) r.ab_stable = PoolStats::FromJson(j["ab_stable"]);
-    if (j.contains("ab_candidate")) r.ab_candidate = PoolStats::FromJson(j["ab_candidate"]);
+    r.tally_step = j.value("tally_step", 0);
+    if (j.contains("ab_stable")) r.tally_stable = PoolStats::FromJson(j["ab_stable"]);
+    if (j.contains("ab_candidate")) r.tally_candidate = PoolStats::FromJson(j["ab_candidate"]);
     for (const auto& g : j.value("gates", nlohmann::json::array())) {
       absl::StatusOr<Gate> gate = Gate::FromJson(g);
       if (!gate.ok()) return gate.status();

@@ -137,7 +137,10 @@ struct Release {
   std::string outcome_reason;
   uint64_t follows = 0;               // the shadow rollout whose promotion started this one
   uint64_t rollback_to = 0;           // a rollback: the release whose end it restores
-  PoolStats ab_stable, ab_candidate;  // ab_test: the traffic so far
+  // The windows judged at step tally_step so far, added up: analysis judges these, and
+  // they start again at each step (ab_test: the whole test's).
+  int tally_step = 0;
+  PoolStats tally_stable, tally_candidate;
   std::vector<Gate> gates;            // in the order they run, before step 1
   std::vector<Decision> decisions;
 

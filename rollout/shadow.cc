@@ -21,7 +21,7 @@ class Shadow final : public RolloutStrategy {
 
   Move Analyse(Release* next, const absl::StatusOr<PoolStats>& candidate,
                const absl::StatusOr<PoolStats>& stable, absl::Time /*now*/) const override {
-    const Verdict v = JudgeInterval(*next, candidate, stable, /*shadow=*/true);
+    const Verdict v = JudgeInterval(next, candidate, stable, /*shadow=*/true);
     if (std::optional<Move> m = HoldOrFail(next, v)) return *m;
     return {DecisionKind::kPass, absl::StrCat("analysis passed: ", v.summary), v.ToJson()};
   }

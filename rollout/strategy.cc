@@ -29,20 +29,30 @@ RouteOverride RouteChangeFor(const Release& r) {
   return o;  // a final phase: the file's mirror and header come back
 }
 
-Verdict JudgeInterval(const Release& r, const absl::StatusOr<PoolStats>& candidate,
+Verdict JudgeInterval(Release* next, const absl::StatusOr<PoolStats>& candidate,
                       const absl::StatusOr<PoolStats>& stable, bool shadow) {
+  const Release& r = *next;
   const AnalysisSpec& a = r.spec.analysis;
+  if (next->tally_step != next->step) {  // a new step: its own evidence
+    next->tally_step = next->step;
+    next->tally_candidate = PoolStats();
+    next->tally_stable = PoolStats();
+  }
+  if (candidate.ok()) next->tally_candidate.Add(*candidate);
+  if (stable.ok()) next->tally_stable.Add(*stable);
   // Relative checks need the stable pool's window; absolute ones do not.
   const bool needs_stable = !shadow && (a.max_error_rate_increase || a.max_p99_ratio);
-  if (!candidate.ok() || (needs_stable && !stable.ok() && candidate->requests >= a.min_requests)) {
+  if (!candidate.ok() || (needs_stable && !stable.ok() && r.tally_candidate.requests >= a.min_requests)) {
     const absl::Status& why = !candidate.ok() ? candidate.status() : stable.status();
     Verdict v;
     v.outcome = Outcome::kHold;
     v.summary = absl::StrCat("hold: no data (", why.message(), ")");
     return v;
   }
-  const PoolStats& live_stable = stable.ok() ? *stable : PoolStats();
-  Verdict v = shadow ? JudgeShadow(a, *candidate, live_stable) : Judge(a, *candidate, live_stable);
+  // The rollout's alpha is shared by its steps: each is a test of its own.
+  const double alpha = r.spec.alpha / std::max(1, r.TotalSteps());
+  Verdict v = shadow ? JudgeShadow(a, r.tally_candidate, r.tally_stable, alpha)
+                     : Judge(a, r.tally_candidate, r.tally_stable, alpha);
   // What was judged, kept with the decision: the windows' counts, and how many replicas
   // they add up.
   auto counts = [](const PoolStats& s) {
@@ -50,7 +60,10 @@ Verdict JudgeInterval(const Release& r, const absl::StatusOr<PoolStats>& candida
     if (s.replicas > 0) j["replicas"] = s.replicas;
     return j;
   };
-  v.windows = {{"candidate", counts(*candidate)}, {"stable", counts(live_stable)}};
+  v.windows = {{"candidate", counts(*candidate)},
+               {"stable", counts(stable.ok() ? *stable : PoolStats())},
+               {"step_candidate", counts(r.tally_candidate)},
+               {"step_stable", counts(r.tally_stable)}};
   return v;
 }
 

@@ -65,9 +65,11 @@ RouteOverride RouteChangeFor(const Release& release);
 inline constexpr char kPreviewHeader[] = "x-rollout-pool";
 
 // For the strategies that judge every interval against thresholds (canary, blue_green,
-// shadow). The verdict on the windows, against the live stable pool, or on the shadow
-// calls (`shadow`); a window that could not be read is a hold ("no data").
-Verdict JudgeInterval(const Release& r, const absl::StatusOr<PoolStats>& candidate,
+// shadow). Adds the windows to the step's tally (a new step starts a new one), then
+// judges the tally against the stable pool's, or the shadow calls (`shadow`), at the
+// rollout's alpha shared by its steps; a window that could not be read is a hold ("no
+// data").
+Verdict JudgeInterval(Release* next, const absl::StatusOr<PoolStats>& candidate,
                       const absl::StatusOr<PoolStats>& stable, bool shadow);
 // A verdict that did not pass: a hold (phase inconclusive once inconclusive_limit holds
 // came in a row), a failure, or an abort once failure_limit failures came in a row.

@@ -83,3 +83,84 @@ TEST(AnalysisTest, MannWhitneySeesNoDifferenceBetweenEqualArms) {
 
 }  // namespace
 }  // namespace rollout::control
+
+namespace rollout::control {
+namespace {
+
+TEST(AnalysisTest, ABrokenThresholdFailsOnlyBeyondDoubt) {
+  AnalysisSpec spec;
+  spec.min_requests = 20;
+  spec.max_error_rate = 0.01;
+  // 1 error in 30 calls is 3.3%, above 1%, but proves nothing: a hold, not a failure.
+  Verdict v = Judge(spec, Traffic(30, 1, 0.01), Traffic(1000, 0, 0.01));
+  EXPECT_EQ(v.outcome, Outcome::kHold);
+  EXPECT_THAT(v.summary, HasSubstr("hold: error rate 3.33% (1/30) vs max 1.00% above, not yet "
+                                   "beyond doubt (always-valid 95% interval 0.01%-25.29%, p=1)"));
+  ASSERT_EQ(v.checks.size(), 1u);
+  EXPECT_FALSE(v.checks[0].ok);
+  EXPECT_FALSE(v.checks[0].Broken());
+  // The same rate over 3000 calls is beyond doubt.
+  v = Judge(spec, Traffic(3000, 100, 0.01), Traffic(1000, 0, 0.01));
+  EXPECT_EQ(v.outcome, Outcome::kFail);
+  EXPECT_THAT(v.summary, HasSubstr("error rate 3.33% (100/3000) vs max 1.00% FAIL (always-valid"));
+  // Each check keeps its evidence for the record.
+  const nlohmann::json j = v.ToJson();
+  const nlohmann::json& e = j["checks"][0]["evidence"];
+  EXPECT_DOUBLE_EQ(e["estimate"].get<double>(), 100.0 / 3000);
+  EXPECT_GT(e["low"].get<double>(), 0.01);
+  EXPECT_LT(e["p_value"].get<double>(), 0.05);
+  EXPECT_EQ(e["alpha"].get<double>(), 0.05);
+  EXPECT_TRUE(e["significant"].get<bool>());
+}
+
+TEST(AnalysisTest, AlphaIsSharedByTheChecks) {
+  AnalysisSpec spec;
+  spec.min_requests = 20;
+  spec.max_error_rate = 0.01;
+  spec.max_p99_seconds = 0.1;
+  spec.max_mismatch_rate = 0.2;
+  spec.max_error_rate_increase = 0.01;
+  Verdict v = Judge(spec, Traffic(3000, 0, 0.01), Traffic(3000, 0, 0.01), 0.08);
+  ASSERT_EQ(v.outcome, Outcome::kPass) << v.summary;
+  EXPECT_DOUBLE_EQ(v.checks[0].evidence->alpha, 0.02);
+}
+
+TEST(AnalysisTest, ALatencyLimitIsJudgedOnTheShareOfSlowCalls) {
+  AnalysisSpec spec;
+  spec.min_requests = 20;
+  spec.max_p99_seconds = 0.100;
+  // 3 of 100 calls above 100 ms: the p99 is over the limit, the share (3%) not beyond
+  // doubt above 1%.
+  PoolStats few = Latencies(0, {{0.050, 97}, {0.200, 3}});
+  Verdict v = Judge(spec, few, few);
+  EXPECT_EQ(v.outcome, Outcome::kHold) << v.summary;
+  EXPECT_THAT(v.summary, HasSubstr("(calls above 100.00ms: always-valid"));
+  // The same shape over 10000 calls fails.
+  PoolStats many = Latencies(0, {{0.050, 9700}, {0.200, 300}});
+  v = Judge(spec, many, many);
+  EXPECT_EQ(v.outcome, Outcome::kFail) << v.summary;
+  EXPECT_GT(v.checks[0].evidence->low, 0.01);
+}
+
+TEST(AnalysisTest, ARatioToStableNeedsStablesP99Bounded) {
+  AnalysisSpec spec;
+  spec.min_requests = 20;
+  spec.max_error_rate = 0.05;
+  spec.max_p99_ratio = 1.5;
+  // Every candidate call slower than stable's slowest, but stable has too few calls to
+  // bound its own p99: a hold.
+  PoolStats stable = Latencies(0, {{0.010, 100}});
+  PoolStats candidate = Latencies(0, {{0.050, 100}});
+  Verdict v = Judge(spec, candidate, stable);
+  EXPECT_EQ(v.outcome, Outcome::kHold) << v.summary;
+  EXPECT_THAT(v.summary, HasSubstr("stable's p99 not yet bounded"));
+  // With 5000 stable calls its p99 is at most 10 ms beyond doubt; the candidate is past
+  // 15 ms in every call.
+  stable = Latencies(0, {{0.010, 5000}});
+  v = Judge(spec, candidate, stable);
+  EXPECT_EQ(v.outcome, Outcome::kFail) << v.summary;
+  EXPECT_THAT(v.summary, HasSubstr("ratio 5.00 vs max 1.50 FAIL (calls above 15.00ms"));
+}
+
+}  // namespace
+}  // namespace rollout::control

@@ -34,7 +34,8 @@ TEST_F(RolloutEngineTest, TooLittleTrafficForTheLimitStopsInPhaseInconclusive) {
   RolloutSpec spec = Canary();
   spec.analysis.inconclusive_limit = 3;
   ASSERT_TRUE(engine_->Start("alice", spec, "").ok());
-  source_.stats = {{"v1", Traffic(1000, 0, 0.010)}, {"v2", Traffic(40, 0, 0.010)}};  // < 100
+  // 30 calls an interval: 90 at the step after 3, still below min_requests 100.
+  source_.stats = {{"v1", Traffic(1000, 0, 0.010)}, {"v2", Traffic(30, 0, 0.010)}};
   Interval();
   Interval();
   EXPECT_EQ(engine_->Get("infer")->phase, Phase::kProgressing);
@@ -45,7 +46,7 @@ TEST_F(RolloutEngineTest, TooLittleTrafficForTheLimitStopsInPhaseInconclusive) {
   EXPECT_EQ(LastKind(), "inconclusive");
   EXPECT_THAT(r.decisions.back().detail,
               HasSubstr("inconclusive: 3 analyses in a row could not decide (inconclusive_limit "
-                        "3); last: hold: candidate answered 40 calls in the window, below "
+                        "3); last: hold: candidate answered 90 calls at this step, below "
                         "min_requests 100; stopped at v2 at 5% (step 1/3) for a person to resume, "
                         "promote or abort"));
   ASSERT_FALSE(notifier_.events.empty());  // the webhooks are told
@@ -88,12 +89,21 @@ TEST_F(RolloutEngineTest, APassOrAFailStartsTheCountOfHoldsAgain) {
   spec.analysis.inconclusive_limit = 3;
   spec.analysis.failure_limit = 5;
   ASSERT_TRUE(engine_->Start("alice", spec, "").ok());
-  const PoolStats few = Traffic(40, 0, 0.010), bad = Traffic(400, 100, 0.010);
-  for (const PoolStats& v2 : {few, few, bad, few, few, bad, few, few}) {
-    source_.stats = {{"v1", Traffic(1000, 0, 0.010)}, {"v2", v2}};
+  // A step's calls add up, so a step holds only while it has too few, then passes; a
+  // failure stays in the step's tally, and no data is what can hold after it.
+  const PoolStats few = Traffic(30, 0, 0.010), good = Traffic(400, 0, 0.010),
+                  bad = Traffic(400, 100, 0.010);
+  const std::optional<PoolStats> none;
+  for (const std::optional<PoolStats>& v2 : {std::optional(few), std::optional(few),
+                                             std::optional(good), std::optional(few),
+                                             std::optional(few), std::optional(bad), none, none}) {
+    source_.stats = {{"v1", Traffic(1000, 0, 0.010)}};
+    if (v2.has_value()) source_.stats["v2"] = *v2;
     Interval();
   }
   EXPECT_EQ(engine_->Get("infer")->phase, Phase::kProgressing);
+  EXPECT_EQ(engine_->Get("infer")->step, 1);
+  EXPECT_EQ(engine_->Get("infer")->consecutive_failures, 1);
   EXPECT_EQ(engine_->Get("infer")->consecutive_holds, 2);
 }
 
@@ -101,10 +111,10 @@ TEST_F(RolloutEngineTest, TheHoldCountSurvivesARestart) {
   RolloutSpec spec = Canary();
   spec.analysis.inconclusive_limit = 3;
   ASSERT_TRUE(engine_->Start("alice", spec, "").ok());
-  source_.stats = {{"v1", Traffic(1000, 0, 0.010)}, {"v2", Traffic(40, 0, 0.010)}};
+  source_.stats = {{"v1", Traffic(1000, 0, 0.010)}, {"v2", Traffic(20, 0, 0.010)}};
   Interval();
   Interval();
-  Restart();  // a restart gives one interval of traffic, then judges again
+  Restart();  // the holds and the step's 40 calls so far are kept  // a restart gives one interval of traffic, then judges again
   Interval();
   Interval();
   EXPECT_EQ(engine_->Get("infer")->phase, Phase::kInconclusive);
