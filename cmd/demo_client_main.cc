@@ -2,11 +2,14 @@
 // as it happens, which version served each call and how fast.
 //
 //   rollout-demo-client --target 127.0.0.1:8500 --rate 200 --duration 15s
+//   rollout-demo-client --target 127.0.0.1:8500 --rate 20 --stream   # generative streams
 //
-// Each call sends a random [1, 4] FP32 tensor. The pool comes from the `x-rollout-pool`
-// response header, the version from ModelInferResponse.model_version. Every --interval it
-// prints one line per pool for that interval; at the end, a summary (or JSON with --json).
-// Exit code: 0 if at least one call succeeded, 1 otherwise, 2 on a bad command line.
+// Each call sends a random [1, 4] FP32 tensor. With --stream, each call is a
+// ModelStreamInfer stream of that one request, read to its end (a generative model answers
+// with many messages), and the time to its first message is shown too. The pool comes from the
+// `x-rollout-pool` response header, the version from ModelInferResponse.model_version. Every
+// --interval it prints one line per pool for that interval; at the end, a summary (or JSON with
+// --json). Exit code: 0 if at least one call succeeded, 1 otherwise, 2 on a bad command line.
 #include <grpcpp/grpcpp.h>
 
 #include <CLI/CLI.hpp>
@@ -15,6 +18,7 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <thread>
 
 #include "absl/random/random.h"
@@ -33,12 +37,14 @@ struct PoolStats {
   std::map<std::string, uint64_t> errors;    // by status code name
   std::map<std::string, uint64_t> versions;  // model_version of successful answers
   LogLinearHistogram latency_ns;
+  LogLinearHistogram first_message_ns;  // streams only
 
   void Merge(const PoolStats& other) {
     calls += other.calls;
     for (const auto& [k, v] : other.errors) errors[k] += v;
     for (const auto& [k, v] : other.versions) versions[k] += v;
     latency_ns.Merge(other.latency_ns);
+    first_message_ns.Merge(other.first_message_ns);
   }
   uint64_t error_count() const {
     uint64_t n = 0;
@@ -54,7 +60,7 @@ using StatsByPool = std::map<std::string, PoolStats>;
 class Recorder {
  public:
   void Record(const std::string& pool, const grpc::Status& status, const std::string& version,
-              absl::Duration latency) {
+              absl::Duration latency, std::optional<absl::Duration> first_message = std::nullopt) {
     std::lock_guard<std::mutex> lock(mu_);
     PoolStats& s = interval_[pool];
     ++s.calls;
@@ -65,6 +71,9 @@ class Recorder {
       last_error_ = status.error_message();
     }
     s.latency_ns.Record(absl::ToInt64Nanoseconds(latency));
+    if (first_message.has_value()) {
+      s.first_message_ns.Record(absl::ToInt64Nanoseconds(*first_message));
+    }
   }
   // Returns the interval's stats and folds them into the totals.
   StatsByPool TakeInterval(std::string* last_error) {
@@ -96,11 +105,15 @@ void PrintTable(const StatsByPool& stats, const char* label) {
   for (const auto& [pool, s] : stats) {
     std::string versions;
     for (const auto& [v, n] : s.versions) versions += absl::StrFormat(" %s:%d", v, n);
-    std::printf("%-8s pool %-6s %6llu calls %5.1f%%  errors %4llu  p50 %8s  p99 %8s  versions%s\n",
-                label, pool.c_str(), static_cast<unsigned long long>(s.calls),
-                all ? 100.0 * s.calls / all : 0.0, static_cast<unsigned long long>(s.error_count()),
-                Ms(s.latency_ns.Quantile(0.5)).c_str(), Ms(s.latency_ns.Quantile(0.99)).c_str(),
-                versions.c_str());
+    const std::string first =
+        s.first_message_ns.count() == 0
+            ? ""
+            : absl::StrFormat("  first message p99 %8s", Ms(s.first_message_ns.Quantile(0.99)));
+    std::printf(
+        "%-8s pool %-6s %6llu calls %5.1f%%  errors %4llu  p50 %8s  p99 %8s%s  versions%s\n", label,
+        pool.c_str(), static_cast<unsigned long long>(s.calls), all ? 100.0 * s.calls / all : 0.0,
+        static_cast<unsigned long long>(s.error_count()), Ms(s.latency_ns.Quantile(0.5)).c_str(),
+        Ms(s.latency_ns.Quantile(0.99)).c_str(), first.c_str(), versions.c_str());
   }
   std::fflush(stdout);
 }
@@ -120,6 +133,10 @@ nlohmann::json ToJson(const StatsByPool& stats, absl::Duration elapsed) {
     p["latency_seconds"] = {{"p50", s.latency_ns.Quantile(0.5) / 1e9},
                             {"p99", s.latency_ns.Quantile(0.99) / 1e9},
                             {"mean", s.latency_ns.Mean() / 1e9}};
+    if (s.first_message_ns.count() > 0) {
+      p["first_message_seconds"] = {{"p50", s.first_message_ns.Quantile(0.5) / 1e9},
+                                    {"p99", s.first_message_ns.Quantile(0.99) / 1e9}};
+    }
     out["pools"][pool] = p;
   }
   return out;
@@ -127,9 +144,8 @@ nlohmann::json ToJson(const StatsByPool& stats, absl::Duration elapsed) {
 
 }  // namespace
 
-// One ModelInfer call with four random features, recorded by the pool that answered it.
-void CallOnce(inference::GRPCInferenceService::Stub& stub, const std::string& model,
-              absl::Duration timeout, absl::BitGen& rng, Recorder& recorder) {
+// A request with four random features.
+inference::ModelInferRequest RandomRequest(const std::string& model, absl::BitGen& rng) {
   inference::ModelInferRequest request;
   request.set_model_name(model);
   auto* input = request.add_inputs();
@@ -140,18 +156,48 @@ void CallOnce(inference::GRPCInferenceService::Stub& stub, const std::string& mo
   float features[4];
   for (float& f : features) f = absl::Uniform(rng, 0.0f, 8.0f);
   request.add_raw_input_contents(std::string(reinterpret_cast<char*>(features), sizeof(features)));
+  return request;
+}
+
+// The pool that answered, from the proxy's x-rollout-pool header.
+std::string PoolOf(const grpc::ClientContext& ctx) {
+  auto it = ctx.GetServerInitialMetadata().find("x-rollout-pool");
+  if (it == ctx.GetServerInitialMetadata().end()) return "(none)";
+  return std::string(it->second.data(), it->second.size());
+}
+
+// One ModelInfer call, recorded by the pool that answered it.
+void CallOnce(inference::GRPCInferenceService::Stub& stub, const std::string& model,
+              absl::Duration timeout, absl::BitGen& rng, Recorder& recorder) {
   grpc::ClientContext ctx;
   ctx.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
   inference::ModelInferResponse response;
   const absl::Time sent = absl::Now();
-  grpc::Status status = stub.ModelInfer(&ctx, request, &response);
-  const absl::Duration latency = absl::Now() - sent;
-  std::string pool = "(none)";
-  auto it = ctx.GetServerInitialMetadata().find("x-rollout-pool");
-  if (it != ctx.GetServerInitialMetadata().end()) {
-    pool.assign(it->second.data(), it->second.size());
+  grpc::Status status = stub.ModelInfer(&ctx, RandomRequest(model, rng), &response);
+  recorder.Record(PoolOf(ctx), status, response.model_version(), absl::Now() - sent);
+}
+
+// One ModelStreamInfer stream of one request, read to its end; an answer with an error
+// message counts as a failed call, as Triton reports errors in the stream.
+void StreamOnce(inference::GRPCInferenceService::Stub& stub, const std::string& model,
+                absl::Duration timeout, absl::BitGen& rng, Recorder& recorder) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  const absl::Time sent = absl::Now();
+  auto stream = stub.ModelStreamInfer(&ctx);
+  stream->Write(RandomRequest(model, rng));
+  stream->WritesDone();
+  inference::ModelStreamInferResponse reply;
+  std::optional<absl::Duration> first;
+  std::string version, error;
+  while (stream->Read(&reply)) {
+    if (!first.has_value()) first = absl::Now() - sent;
+    if (!reply.error_message().empty()) error = reply.error_message();
+    version = reply.infer_response().model_version();
   }
-  recorder.Record(pool, status, response.model_version(), latency);
+  grpc::Status status = stream->Finish();
+  if (status.ok() && !error.empty()) status = grpc::Status(grpc::StatusCode::UNKNOWN, error);
+  recorder.Record(PoolOf(ctx), status, version, absl::Now() - sent, first);
 }
 
 // Prints one line per pool every `interval` until `end`.
@@ -177,6 +223,7 @@ struct Flags {
   int concurrency = 4;
   absl::Duration duration, interval, timeout;
   bool json = false;
+  bool stream = false;
 };
 
 // Fills `f` from the command line; returns -1 to go on, or the exit code.
@@ -198,6 +245,8 @@ int ParseFlags(int argc, char** argv, Flags* f) {
       ->capture_default_str();
   app.add_option("--timeout", timeout_text, "deadline of each call")->capture_default_str();
   app.add_flag("--json", f->json, "print the final summary as JSON only");
+  app.add_flag("--stream", f->stream,
+               "make each call a ModelStreamInfer stream of one request, read to its end");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -245,14 +294,14 @@ int main(int argc, char** argv) {
           next += period;
         }
         if (absl::Now() >= end) break;
-        CallOnce(*stub, model, timeout, rng, recorder);
+        (f.stream ? StreamOnce : CallOnce)(*stub, model, timeout, rng, recorder);
       }
     });
   }
 
   if (!json) {
-    std::printf("sending ModelInfer(%s) to %s at %s for %s; one line per pool every %s\n",
-                model.c_str(), target.c_str(),
+    std::printf("sending %s(%s) to %s at %s for %s; one line per pool every %s\n",
+                f.stream ? "ModelStreamInfer" : "ModelInfer", model.c_str(), target.c_str(),
                 rate > 0 ? absl::StrFormat("%.0f calls/s", rate).c_str() : "full speed",
                 absl::FormatDuration(duration).c_str(), absl::FormatDuration(interval).c_str());
   }

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # The demo: three versions of a model behind rollout-proxy, live KServe v2 traffic through
 # it, and automated canary releases, shown as they happen:
-#   0. v1..v4 are registered as versions (rolloutctl version add / version list);
+#   0. v1..v5 are registered as versions (rolloutctl version add / version list);
 #   1. v2 passes the compatibility gate and a 10 s load test (a sample of the users' calls
 #      replayed to v2 alone), waits for a person's approval (rolloutctl rollout approve), is
 #      released in steps (10% -> 25% -> 50%) and promoted on good metrics;
 #   2. v3, which fails 20% of its calls (demo-model-server --error-rate 0.2), is aborted by
 #      the metrics, traffic goes back to v2, and the reason is printed;
-#   3. v4, whose model takes 5 features instead of 4, is refused by the compatibility gate
+#   3. v4, a generative model that streams its tokens in about v2's total time but starts
+#      7x later, is aborted on its time to the first message (the route "generate", which
+#      carries ModelStreamInfer streams), while its whole-stream p99 passes;
+#   4. v5, whose model takes 5 features instead of 4, is refused by the compatibility gate
 #      before any call reaches it.
 # Run as root on a fresh Debian 12 machine:  bash scripts/demo.sh
 #
@@ -28,9 +31,14 @@ with_work_dir
 INTERVAL="${DEMO_INTERVAL:-5s}"
 
 start v1 "$BIN/demo-model-server" --port 0 --version v1; V1=$PORT
-start v2 "$BIN/demo-model-server" --port 0 --version v2; V2=$PORT
+# v2 and v4 also answer ModelStreamInfer as generative models: 8 tokens each, v2's first after
+# 20 ms and then every 20 ms, v4's first after 150 ms and then every 2 ms.
+start v2 "$BIN/demo-model-server" --port 0 --version v2 --generate 8 --first-token-ms 20 \
+  --token-ms 20; V2=$PORT
 start v3 "$BIN/demo-model-server" --port 0 --version v3 --error-rate 0.2; V3=$PORT
-start v4 "$BIN/demo-model-server" --port 0 --version v4 --features 5; V4=$PORT
+start v4 "$BIN/demo-model-server" --port 0 --version v4 --generate 8 --first-token-ms 150 \
+  --token-ms 2; V4=$PORT
+start v5 "$BIN/demo-model-server" --port 0 --version v5 --features 5; V5=$PORT
 echo "demo admin demo-secret-$(date +%s%N)" > "$WORK/admin.tokens"
 cut -d' ' -f3 "$WORK/admin.tokens" > "$WORK/demo.token"
 cat > "$WORK/proxy.yaml" <<YAML
@@ -44,13 +52,17 @@ pools:
   - { name: v2, endpoints: ["127.0.0.1:$V2"] }
   - { name: v3, endpoints: ["127.0.0.1:$V3"] }
   - { name: v4, endpoints: ["127.0.0.1:$V4"] }
+  - { name: v5, endpoints: ["127.0.0.1:$V5"] }
 routes:
+  - name: generate
+    match: { method_prefix: /inference.GRPCInferenceService/ModelStreamInfer }
+    split: [ { pool: v2, weight: 100 } ]
   - name: infer
     match: { method_prefix: /inference.GRPCInferenceService/ }
     split: [ { pool: v1, weight: 100 } ]
 YAML
 echo "== model servers: v1 on :$V1, v2 on :$V2, v3 on :$V3 (v3 fails 20% of its calls)," \
-     "v4 on :$V4 (its model takes 5 features, not 4)"
+     "v4 on :$V4 (generative, slow first token), v5 on :$V5 (its model takes 5 features, not 4)"
 "$BIN/rollout-proxy" --config "$WORK/proxy.yaml" --check
 start proxy "$BIN/rollout-proxy" --config "$WORK/proxy.yaml"; PROXY=$PORT; PROXY_PID=$PID
 METRICS=$(grep -oE 'metrics listening on [0-9.]+:[0-9]+' "$WORK/proxy.log" | grep -oE '[0-9]+$')
@@ -62,10 +74,14 @@ echo "== rollout-proxy on 127.0.0.1:$PROXY (all traffic to v1), admin on :$ADMIN
 "$BIN/rollout-demo-client" --target "127.0.0.1:$PROXY" --rate "${DEMO_RATE:-200}" \
   --concurrency 4 --duration 600s > "$WORK/client.log" 2>&1 &
 PIDS+=($!)
-echo "== live KServe traffic: ${DEMO_RATE:-200} calls/s from rollout-demo-client"
+"$BIN/rollout-demo-client" --target "127.0.0.1:$PROXY" --rate "${DEMO_STREAM_RATE:-40}" --stream \
+  --concurrency 16 --duration 600s > "$WORK/stream-client.log" 2>&1 &
+PIDS+=($!)
+echo "== live KServe traffic: ${DEMO_RATE:-200} calls/s from rollout-demo-client, and" \
+     "${DEMO_STREAM_RATE:-40} generative streams/s (ModelStreamInfer) on the route generate"
 echo
 echo "== register the versions (rolloutctl version add), then list them"
-for v in v1 v2 v3 v4; do
+for v in v1 v2 v3 v4 v5; do
   echo "\$ rolloutctl version add $v --pool $v --model classifier --artifact file:///models/classifier/$v"
   ctl version add "$v" --pool "$v" --model classifier --artifact "file:///models/classifier/$v" \
     --notes "demo build of $v" > /dev/null
@@ -114,13 +130,29 @@ echo "-> v3 aborted automatically, and v2 serves 100% again. Why:"
 ctl --json rollout get infer | grep -oE '"outcome_reason": "[^"]*"' | sed 's/^/   /'
 
 echo
-echo "== release v4: the compatibility gate compares its tensors with v2's before any call"
-echo "\$ rolloutctl rollout start infer --stable v2 --candidate v4 --steps 10,25,50 ..."
-if ctl rollout start infer --stable v2 --candidate v4 --steps 10,25,50 --max-error-rate 0.01 \
-    --reason "demo"; then
-  echo "error: v4 should have been refused by the compatibility gate" >&2; exit 1
+echo "== release v4, a generative model, on the route generate (ModelStreamInfer streams). It"
+echo "   streams its 8 tokens in about v2's total time, but its first token comes after 150 ms,"
+echo "   not 20 ms. Judged on the time to the first message (p99 at most 100 ms) as well as on"
+echo "   the whole stream (p99 at most 1 s)"
+echo "\$ rolloutctl rollout start generate --stable v2 --candidate v4 --steps 20,50 --max-first-message-p99 100ms ..."
+ctl rollout start generate --stable v2 --candidate v4 --steps 20,50 --interval "$INTERVAL" \
+  --min-requests 20 --max-error-rate 0.01 --max-p99 1s --max-first-message-p99 100ms \
+  --failure-limit 2 --notes "demo release of v4" --reason "demo" | grep "gate " || true
+echo "\$ rolloutctl rollout events generate --until-done"
+if ctl rollout events generate --until-done; then
+  echo "error: v4 should have been aborted" >&2; exit 1
 fi
-echo "-> v4 refused before any user call reached it"
+echo "-> v4 aborted on its time to the first token, and v2 serves every stream again. Why:"
+ctl --json rollout get generate | grep -oE '"outcome_reason": "[^"]*"' | sed 's/^/   /'
+
+echo
+echo "== release v5: the compatibility gate compares its tensors with v2's before any call"
+echo "\$ rolloutctl rollout start infer --stable v2 --candidate v5 --steps 10,25,50 ..."
+if ctl rollout start infer --stable v2 --candidate v5 --steps 10,25,50 --max-error-rate 0.01 \
+    --reason "demo"; then
+  echo "error: v5 should have been refused by the compatibility gate" >&2; exit 1
+fi
+echo "-> v5 refused before any user call reached it"
 
 echo
 echo "== the versions now (rolloutctl version list)"
@@ -128,7 +160,7 @@ ctl version list
 
 echo
 echo "== what each version served over the last 30 s (rolloutctl status)"
-ctl status | sed -n '1,8p'
+ctl status | sed -n '1,14p'
 echo
 echo "== release history (rolloutctl history)"
 ctl history infer

@@ -42,7 +42,8 @@ DEMO_INTERVAL=2s SKIP_SETUP=1 bash "$ROOT/scripts/demo.sh" > "$BUILD_DIR/demo-sm
 for expected in "v2 promoted" "v3 aborted automatically" "failed analyses in a row" \
     "gate compatibility: passed" "gate load_test: passed: replayed 100 requests" \
     "gate approval: passed: approved by demo" \
-    "candidate v4 is not compatible with v2" "LAST RELEASE"; do
+    "v4 aborted on its time to the first token" "first message p99" \
+    "candidate v5 is not compatible with v2" "LAST RELEASE"; do
   grep -q "$expected" "$BUILD_DIR/demo-smoke.log" || {
     cat "$BUILD_DIR/demo-smoke.log"
     echo "error: the demo did not show \"$expected\"" >&2
