@@ -111,6 +111,8 @@ absl::StatusOr<RolloutSpec> SpecFromRequest(const v1::StartRolloutRequest& q) {
   spec.sample_size = q.sample_size();
   if (q.alpha() != 0) spec.alpha = q.alpha();
   spec.auto_promote = q.auto_promote();
+  if (q.has_non_inferiority_margin()) spec.non_inferiority_margin = q.non_inferiority_margin();
+  if (q.has_latency_margin()) spec.latency_margin = q.latency_margin();
   spec.notes = q.notes();
   RETURN_IF_ERROR(ReadPlanAndGates(q, &spec));
   return spec;

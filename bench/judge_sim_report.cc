@@ -40,12 +40,17 @@ RolloutSpec AbSpec() {
   RolloutSpec s = CanarySpec(false);
   s.strategy = Strategy::kAbTest;
   s.steps = {50};
-  s.duration = absl::Minutes(10);
-  s.sample_size = 2000;
+  s.duration = absl::Minutes(15);
   s.auto_promote = true;
   s.alpha = 0.05;
+  s.non_inferiority_margin = 0.0025;
+  s.latency_margin = 0.05;
   return s;
 }
+
+constexpr char kAbText[] =
+    "--strategy ab_test --steps 50 --duration 15m --auto-promote --alpha 0.05 "
+    "--non-inferiority-margin 0.0025 --latency-margin 0.05 --interval 30s --min-requests 100";
 
 const char* EndName(RunEnd e) {
   switch (e) {
@@ -95,10 +100,9 @@ std::vector<Scenario> Scenarios() {
        kCanaryText},
       {"first message x2, same total", Kind::kFirstMessageX2, false, streams,
        with(streams, [](Arm& a) { a.first_median *= 2; }), CanarySpec(true), stream_text},
+      {"A/B, A/A", Kind::kAbSame, false, unary, unary, AbSpec(), kAbText},
       {"A/B, errors +0.5 points", Kind::kAbWorse, false, unary,
-       with(unary, [](Arm& a) { a.error_rate = 0.010; }), AbSpec(),
-       "--strategy ab_test --steps 50 --duration 10m --sample-size 2000 --auto-promote "
-       "--alpha 0.05 --interval 30s"},
+       with(unary, [](Arm& a) { a.error_rate = 0.010; }), AbSpec(), kAbText},
   };
   return s;
 }
@@ -221,7 +225,10 @@ std::string Report::Targets() const {
       "2x time to first message, same total, aborted within 3 intervals (in 95% of runs) at "
       "100 candidate calls/s or more",
       first, first_f);
-  line("an A/B test auto-promotes an arm worse than stable in at most 5% of runs", ab, ab_f);
+  line(
+      "an A/B test auto-promotes an arm worse than stable by more than its margin in at most 5% "
+      "of runs",
+      ab, ab_f);
   return md;
 }
 

@@ -22,7 +22,16 @@ struct Arm {
 };
 
 // What a scenario is, for the targets.
-enum class Kind { kSame, kErrorsX2, kErrorsX5, kP99X15, kP99X3, kFirstMessageX2, kAbWorse };
+enum class Kind {
+  kSame,
+  kErrorsX2,
+  kErrorsX5,
+  kP99X15,
+  kP99X3,
+  kFirstMessageX2,
+  kAbSame,
+  kAbWorse
+};
 
 struct Scenario {
   std::string name;

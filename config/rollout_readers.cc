@@ -41,6 +41,14 @@ absl::Status ReadStrategyKeys(const Reader& in, const YAML::Node& node, const st
   if (node["auto_promote"]) {
     ASSIGN_OR_RETURN(spec->auto_promote, in.Bool(node["auto_promote"], path + ".auto_promote"));
   }
+  if (node["non_inferiority_margin"]) {
+    ASSIGN_OR_RETURN(spec->non_inferiority_margin,
+                     in.Number(node["non_inferiority_margin"], path + ".non_inferiority_margin"));
+  }
+  if (node["latency_margin"]) {
+    ASSIGN_OR_RETURN(spec->latency_margin,
+                     in.Number(node["latency_margin"], path + ".latency_margin"));
+  }
   if (node["notes"]) ASSIGN_OR_RETURN(spec->notes, in.String(node["notes"], path + ".notes"));
   if (node["start_at"]) {
     std::string text, err;
@@ -165,6 +173,8 @@ absl::StatusOr<RolloutSpec> ReadRollout(const Reader& in, const YAML::Node& node
                                      "sample_size",
                                      "alpha",
                                      "auto_promote",
+                                     "non_inferiority_margin",
+                                     "latency_margin",
                                      "notes",
                                      "compatibility",
                                      "start_at",

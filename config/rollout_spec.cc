@@ -75,6 +75,8 @@ nlohmann::json RolloutSpec::ToJson() const {
   j["sample_size"] = sample_size;
   j["alpha"] = alpha;
   j["auto_promote"] = auto_promote;
+  j["non_inferiority_margin"] = non_inferiority_margin;
+  j["latency_margin"] = latency_margin;
   j["notes"] = notes;
   if (start_at != absl::InfinitePast()) {
     j["start_at"] = absl::FormatTime(absl::RFC3339_full, start_at, absl::UTCTimeZone());
@@ -128,6 +130,8 @@ absl::StatusOr<RolloutSpec> RolloutSpec::FromJson(const nlohmann::json& j) {
     s.sample_size = j.value("sample_size", uint64_t{0});
     s.alpha = j.value("alpha", 0.05);
     s.auto_promote = j.value("auto_promote", false);
+    s.non_inferiority_margin = j.value("non_inferiority_margin", 0.005);
+    s.latency_margin = j.value("latency_margin", 0.05);
     s.notes = j.value("notes", "");
     auto compatibility = ParseCompatibility(j.value("compatibility", "auto"));
     if (!compatibility.ok()) return absl::DataLossError(compatibility.status().message());
@@ -274,6 +278,16 @@ absl::Status CheckStrategy(const routing::RoutingTable::Route& route, RolloutSpe
         return Invalid("duration", "ab_test needs a duration or a sample_size");
       }
       if (!(spec->alpha > 0 && spec->alpha < 1)) return Invalid("alpha", "must be in (0, 1)");
+      if (!(spec->non_inferiority_margin > 0 && spec->non_inferiority_margin < 1)) {
+        return Invalid("non_inferiority_margin",
+                       "must be in (0, 1): the error-rate increase still counted as no worse, "
+                       "e.g. 0.005 for half a point");
+      }
+      if (!(spec->latency_margin > 0 && spec->latency_margin < 0.5)) {
+        return Invalid("latency_margin",
+                       "must be in (0, 0.5): the increase in the share of calls slower than "
+                       "stable's median still counted as no worse, e.g. 0.05");
+      }
       break;
   }
   return absl::OkStatus();

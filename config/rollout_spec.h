@@ -119,8 +119,13 @@ struct RolloutSpec {
   // The chance of a wrong verdict the statistics may take per rollout: a good candidate
   // aborted (canary, blue_green, shadow), or the A/B test's significance level.
   double alpha = kDefaultAlpha;
-  bool auto_promote = false;  // ab_test: act on the verdict
-  std::string notes;          // release notes
+  bool auto_promote = false;
+  // ab_test: how much worse the candidate may be and still count as no worse: in server-error
+  // rate points, and in the share of its calls slower than stable's median (about 1/2 for
+  // an arm like stable's). auto_promote promotes only on non-inferiority of both.
+  double non_inferiority_margin = 0.005;
+  double latency_margin = 0.05;  // ab_test: act on the verdict
+  std::string notes;             // release notes
   Compatibility compatibility = Compatibility::kAuto;
   // The release plan: the rollout waits (phase scheduled) until start_at, and its steps
   // advance only inside the window (phase waiting_for_window outside it).

@@ -135,13 +135,13 @@ struct Release {
   int consecutive_failures = 0;
   int consecutive_holds = 0;  // analyses in a row that could not decide
   std::string outcome_reason;
-  uint64_t follows = 0;               // the shadow rollout whose promotion started this one
-  uint64_t rollback_to = 0;           // a rollback: the release whose end it restores
+  uint64_t follows = 0;      // the shadow rollout whose promotion started this one
+  uint64_t rollback_to = 0;  // a rollback: the release whose end it restores
   // The windows judged at step tally_step so far, added up: analysis judges these, and
   // they start again at each step (ab_test: the whole test's).
   int tally_step = 0;
   PoolStats tally_stable, tally_candidate;
-  std::vector<Gate> gates;            // in the order they run, before step 1
+  std::vector<Gate> gates;  // in the order they run, before step 1
   std::vector<Decision> decisions;
 
   // Whether step 1 has been put in force; before, the candidate gets no traffic.

@@ -185,14 +185,23 @@ absl::StatusOr<Release> RolloutEngine::Start(const std::string& actor, RolloutSp
     }
     if (g.state == GateState::kPending || g.state == GateState::kFailed) break;
   }
+  // An A/B test says at its start how many calls it needs: from stable's traffic now (a
+  // metric-source query, so outside the lock too).
+  std::string plan;
+  if (spec.strategy == Strategy::kAbTest) {
+    plan =
+        AbTestPlan(spec, options_.source->Window(spec.route, spec.stable, spec.analysis.interval),
+                   spec.analysis.interval);
+  }
   std::lock_guard<std::mutex> lock(mu_);
-  return StartLocked(actor, std::move(spec), reason, source, 0, *std::move(gates));
+  return StartLocked(actor, std::move(spec), reason, source, 0, *std::move(gates), plan);
 }
 
 absl::StatusOr<Release> RolloutEngine::StartLocked(const std::string& actor, RolloutSpec spec,
                                                    const std::string& reason,
                                                    const std::string& source, uint64_t follows,
-                                                   std::vector<Gate> gates) {
+                                                   std::vector<Gate> gates,
+                                                   const std::string& plan) {
   RETURN_IF_ERROR(NameVersions(*controller_, &spec));
   RETURN_IF_ERROR(ValidateRolloutSpec(*controller_->Current().table, &spec));
   for (const auto& [id, r] : releases_) {
@@ -227,7 +236,7 @@ absl::StatusOr<Release> RolloutEngine::StartLocked(const std::string& actor, Rol
              0,
              DecisionKind::kStart,
              actor,
-             absl::StrCat(head, what,
+             absl::StrCat(head, what, plan.empty() ? "" : "; ", plan,
                           gate_notes.empty() ? "" : "; gates: ", absl::StrJoin(gate_notes, ", "),
                           reason.empty() ? "" : absl::StrCat(" (", reason, ")")),
              r.spec.ToJson()};

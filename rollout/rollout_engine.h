@@ -151,10 +151,12 @@ class RolloutEngine final {
 
   void LoadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // `gates`: the pre-release gates' answers so far (a pending one starts the rollout in
-  // phase gating, a failed one records it aborted and refuses the start).
+  // phase gating, a failed one records it aborted and refuses the start). `plan`, when set,
+  // goes in the start decision (an A/B test's sample-size estimate).
   absl::StatusOr<Release> StartLocked(const std::string& actor, RolloutSpec spec,
                                       const std::string& reason, const std::string& source,
-                                      uint64_t follows, std::vector<Gate> gates)
+                                      uint64_t follows, std::vector<Gate> gates,
+                                      const std::string& plan = "")
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The spec of a rollback of `route` (names resolved): from what serves now to `to_release`'s
   // end, or to `to_version`. FAILED_PRECONDITION names what stands in the way.

@@ -42,7 +42,8 @@ Verdict JudgeInterval(Release* next, const absl::StatusOr<PoolStats>& candidate,
   if (stable.ok()) next->tally_stable.Add(*stable);
   // Relative checks need the stable pool's window; absolute ones do not.
   const bool needs_stable = !shadow && (a.max_error_rate_increase || a.max_p99_ratio);
-  if (!candidate.ok() || (needs_stable && !stable.ok() && r.tally_candidate.requests >= a.min_requests)) {
+  if (!candidate.ok() ||
+      (needs_stable && !stable.ok() && r.tally_candidate.requests >= a.min_requests)) {
     const absl::Status& why = !candidate.ok() ? candidate.status() : stable.status();
     Verdict v;
     v.outcome = Outcome::kHold;

@@ -76,6 +76,17 @@ Verdict JudgeInterval(Release* next, const absl::StatusOr<PoolStats>& candidate,
 // nullopt when it passed (the failures and holds in a row start again from 0).
 std::optional<Move> HoldOrFail(Release* next, const Verdict& v);
 
+// ab_test: "needs about N calls per arm to tell the error rates apart by the margin (about
+// T at R calls/s per arm)", for an error rate, the calls per arm so far and their rate.
+std::string AbTestNeeds(const RolloutSpec& spec, double error_rate, uint64_t have,
+                        double per_arm_rate);
+// The same at the start, from stable's traffic over the last `window` (which has the
+// route's calls before the split).
+std::string AbTestPlan(const RolloutSpec& spec, const absl::StatusOr<PoolStats>& stable,
+                       absl::Duration window);
+// The error rate a plan assumes when stable has no traffic to go by.
+inline constexpr double kAssumedErrorRate = 0.005;
+
 // "v2 at 5% (step 1/4)".
 std::string Where(const Release& r);
 std::string Percent(double p);

@@ -110,8 +110,16 @@ void AddStartFlags(CLI::App* start, StartFlags* f) {
   start->add_option("--rollback-window", f->rollback_window, "blue_green (default 5m)");
   start->add_option("--duration", f->duration, "ab_test: how long");
   start->add_option("--sample-size", f->sample_size, "ab_test: calls per arm");
-  start->add_option("--alpha", f->alpha, "ab_test significance level (default 0.05)");
-  start->add_flag("--auto-promote", f->auto_promote, "ab_test: act on the verdict");
+  start->add_option("--alpha", f->alpha,
+                    "the chance of a wrong verdict per rollout: a good candidate aborted, or a "
+                    "wrong A/B verdict (default 0.05)");
+  start->add_flag("--auto-promote", f->auto_promote,
+                  "ab_test: promote once no worse on every metric, abort once worse");
+  start->add_option("--non-inferiority-margin", f->non_inferiority_margin,
+                    "ab_test: error-rate increase still counted as no worse (default 0.005)");
+  start->add_option("--latency-margin", f->latency_margin,
+                    "ab_test: increase in the share of calls slower than stable's median still "
+                    "counted as no worse (default 0.05)");
   start->add_option("--notes", f->notes, "release notes, kept in the release record");
   start->add_option("--start-at", f->start_at, "RFC 3339 time: wait until then (scheduled)");
   start->add_option("--window", f->window,
@@ -241,6 +249,8 @@ bool BuildStart(const StartFlags& f, v1::StartRolloutRequest* q) {
   q->set_sample_size(f.sample_size);
   q->set_alpha(f.alpha);
   q->set_auto_promote(f.auto_promote);
+  if (f.non_inferiority_margin) q->set_non_inferiority_margin(*f.non_inferiority_margin);
+  if (f.latency_margin) q->set_latency_margin(*f.latency_margin);
   q->set_notes(f.notes);
   return true;
 }

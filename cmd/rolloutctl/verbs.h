@@ -29,7 +29,8 @@ struct StartFlags {
   uint32_t failure_limit = 0, inconclusive_limit = 0;
   double mirror_percent = 0, alpha = 0;
   std::optional<double> max_error_rate, max_error_rate_increase, max_p99_ratio, max_mismatch_rate,
-      max_first_message_p99_ratio, max_message_gap_p99_ratio;
+      max_first_message_p99_ratio, max_message_gap_p99_ratio, non_inferiority_margin,
+      latency_margin;
   bool auto_promote = false;
   bool approval = false;
 };

@@ -206,6 +206,19 @@ rollouts:
   std::string no_end = sticky + ab;
   no_end.replace(no_end.find(", duration: 10m"), 15, "");
   EXPECT_THAT(ErrorOf(no_end), HasSubstr("ab_test needs a duration or a sample_size"));
+  // The margins: defaults, keys, and what is out of range.
+  EXPECT_EQ(config->rollouts[0].non_inferiority_margin, 0.005);
+  EXPECT_EQ(config->rollouts[0].latency_margin, 0.05);
+  config = ParseConfig(
+      Replaced(sticky + ab, "duration: 10m", "duration: 10m, non_inferiority_margin: 0.002"),
+      "proxy.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->rollouts[0].non_inferiority_margin, 0.002);
+  EXPECT_THAT(
+      ErrorOf(Replaced(sticky + ab, "duration: 10m", "duration: 10m, non_inferiority_margin: 2")),
+      HasSubstr("non_inferiority_margin: must be in (0, 1)"));
+  EXPECT_THAT(ErrorOf(Replaced(sticky + ab, "duration: 10m", "duration: 10m, latency_margin: 0.7")),
+              HasSubstr("latency_margin: must be in (0, 0.5)"));
 }
 
 }  // namespace

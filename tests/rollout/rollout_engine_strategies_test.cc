@@ -134,25 +134,35 @@ TEST_F(RolloutEngineTest, AbTestGivesAVerdictAndWaits) {
   spec.duration = absl::Seconds(30);
   ASSERT_TRUE(engine_->Start("alice", spec, "").ok());
   EXPECT_EQ(Share("v2"), 50);
-  // The candidate is clearly slower and has more errors.
-  source_.stats = {{"v1", Latencies(5, {{0.010, 900}, {0.020, 100}})},
-                   {"v2", Latencies(40, {{0.010, 300}, {0.020, 700}})}};
-  Interval();
+  // The start says how many calls the test needs (the fake source has no traffic yet).
+  EXPECT_THAT(engine_->Get("infer")->decisions[0].detail,
+              HasSubstr("calls per arm to tell the error rates apart by the margin at a 0.50% "
+                        "error rate (stable has no traffic to go by yet)"));
+  // Too few calls to judge: it collects, and says how many it needs.
+  source_.stats = {{"v1", Latencies(0, {{0.010, 60}})}, {"v2", Latencies(0, {{0.010, 60}})}};
   Interval();
   EXPECT_EQ(LastKind(), "hold");
   EXPECT_THAT(engine_->Get("infer")->decisions.back().detail,
-              HasSubstr("v1 2000 calls (10 errors), v2 2000 calls (80 errors)"));
+              HasSubstr("collecting: v1 60 calls (0 errors), v2 60 calls (0 errors); needs "
+                        "about "));
+  // The candidate is clearly slower and has more errors: shown worse at the next look,
+  // before the test's end.
+  source_.stats = {{"v1", Latencies(5, {{0.010, 900}, {0.020, 100}})},
+                   {"v2", Latencies(40, {{0.010, 300}, {0.020, 700}})}};
   Interval();
   const Release r = *engine_->Get("infer");
   EXPECT_EQ(r.phase, Phase::kConcluded);  // no automatic promotion unless configured
   EXPECT_EQ(Share("v2"), 50);
   const nlohmann::json& v = r.decisions.back().data;
-  EXPECT_EQ(v["candidate_requests"], 3000);
-  EXPECT_LT(v["error_p_value"].get<double>(), 1e-6);
-  EXPECT_LT(v["latency_p_value"].get<double>(), 1e-6);
-  EXPECT_GT(v["latency_rank_biserial"].get<double>(), 0.5);
-  EXPECT_TRUE(v["candidate_worse"].get<bool>());
-  EXPECT_THAT(r.decisions.back().detail, HasSubstr("candidate significantly worse"));
+  EXPECT_EQ(v["candidate"]["requests"], 1060);
+  EXPECT_TRUE(v["verdict"]["any_inferior"].get<bool>());
+  EXPECT_EQ(v["verdict"]["metrics"][0]["verdict"], "inferior");
+  EXPECT_EQ(v["verdict"]["metrics"][1]["verdict"], "inferior");
+  EXPECT_LT(v["fixed_horizon"]["error_p_value"].get<double>(), 1e-6);  // kept for reference
+  EXPECT_THAT(r.decisions.back().detail,
+              HasSubstr("A/B verdict: the candidate is worse than stable by more than its margin: "
+                        "errors: inferior (+3.30 points"));
+  EXPECT_THAT(r.decisions.back().detail, HasSubstr("waiting for promote or abort"));
   ASSERT_TRUE(engine_->Abort("bob", "infer", "A/B says no").ok());
   EXPECT_EQ(Share("v1"), 100);
 }
@@ -161,17 +171,30 @@ TEST_F(RolloutEngineTest, AbTestAutoPromotesWhenNotWorse) {
   RolloutSpec spec = Canary();
   spec.strategy = Strategy::kAbTest;
   spec.steps = {50};
-  spec.sample_size = 1500;
+  spec.sample_size = 100000;
   spec.auto_promote = true;
+  // Stable's traffic before the start (1000 calls in 10 s; 50 calls/s per arm after it).
+  source_.stats = {{"v1", Latencies(5, {{0.010, 1000}})}};
   ASSERT_TRUE(engine_->Start("alice", spec, "").ok());
+  EXPECT_THAT(engine_->Get("infer")->decisions[0].detail,
+              HasSubstr(" calls per arm to tell the error rates apart by the margin (about "));
+  EXPECT_THAT(engine_->Get("infer")->decisions[0].detail,
+              HasSubstr(" at 50 calls/s per arm) at stable's 0.50% error rate"));
+  // 1000 calls per arm look alike, but cannot show the candidate within half a point of
+  // stable's errors: no promotion on "no significant difference".
   source_.stats = {{"v1", Latencies(5, {{0.010, 500}, {0.020, 500}})},
                    {"v2", Latencies(6, {{0.010, 510}, {0.020, 490}})}};
   Interval();
   EXPECT_EQ(LastKind(), "hold");
-  Interval();  // 2000 per arm >= sample_size
+  // 10000 more per arm do.
+  source_.stats = {{"v1", Latencies(50, {{0.010, 5000}, {0.020, 5000}})},
+                   {"v2", Latencies(52, {{0.010, 5050}, {0.020, 4950}})}};
+  Interval();
   const Release r = *engine_->Get("infer");
   EXPECT_EQ(r.phase, Phase::kPromoted);
-  EXPECT_THAT(r.outcome_reason, HasSubstr("no significant difference"));
+  EXPECT_THAT(r.outcome_reason,
+              HasSubstr("the candidate is no worse than stable on every metric: errors: "
+                        "non-inferior"));
   EXPECT_EQ(Share("v2"), 100);
 }
 
