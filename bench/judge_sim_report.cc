@@ -121,6 +121,13 @@ double Row::AbortedWithin(int intervals) const {
          runs;
 }
 
+std::string Row::MedianAbort() const {
+  if (abort_intervals.empty()) return "-";
+  std::vector<int> sorted = abort_intervals;
+  std::sort(sorted.begin(), sorted.end());
+  return absl::StrCat(sorted[sorted.size() / 2]);
+}
+
 double Row::CandidateRate() const { return rate * scenario->spec.steps[0] / 100; }
 
 std::string Row::Brief() const {
@@ -151,15 +158,16 @@ std::string Report::Markdown() const {
       runs_, max_intervals_, seed_, max_intervals_);
   absl::StrAppend(&md,
                   "| scenario | route calls/s | candidate calls/s at step 1 | runs | aborted | "
-                  "aborted by interval 2 | by 3 | promoted | inconclusive | other |\n"
-                  "|---|---|---|---|---|---|---|---|---|---|\n");
+                  "aborted by interval 2 | by 3 | median intervals to abort | promoted | "
+                  "inconclusive | other |\n"
+                  "|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (const Row& r : rows_) {
     const double other =
         r.Share(RunEnd::kConcluded) + r.Share(RunEnd::kStillRunning) + r.Share(RunEnd::kError);
-    absl::StrAppendFormat(&md, "| %s | %g | %g | %d | %s | %s | %s | %s | %s | %s |\n",
+    absl::StrAppendFormat(&md, "| %s | %g | %g | %d | %s | %s | %s | %s | %s | %s | %s |\n",
                           r.scenario->name, r.rate, r.CandidateRate(), r.runs,
                           Pct(r.Share(RunEnd::kAborted)), Pct(r.AbortedWithin(2)),
-                          Pct(r.AbortedWithin(3)), Pct(r.Share(RunEnd::kPromoted)),
+                          Pct(r.AbortedWithin(3)), r.MedianAbort(), Pct(r.Share(RunEnd::kPromoted)),
                           Pct(r.Share(RunEnd::kInconclusive)), Pct(other));
   }
   absl::StrAppend(&md, "\nThe specs, and the scenarios judged with each:\n\n");

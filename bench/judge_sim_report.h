@@ -66,6 +66,8 @@ struct Row {
   double Share(RunEnd e) const { return runs == 0 ? 0 : double(ends[static_cast<int>(e)]) / runs; }
   // The share of runs aborted by (at most) `intervals` analyses.
   double AbortedWithin(int intervals) const;
+  // The median of the aborted runs' analyses until their abort; "-" when none was.
+  std::string MedianAbort() const;
   // The candidate's calls per second at its first step.
   double CandidateRate() const;
   std::string Brief() const;

@@ -19,7 +19,9 @@ TEST(JudgeSimTest, AShortRunJudgesEveryScenarioAndChecksTheTargets) {
       << out;
   // A good candidate is promoted, a bad one aborted, at 100 candidate calls/s.
   EXPECT_THAT(out, HasSubstr("| A/A, unary calls | 1000 | 100 | 20 | 0.0% |"));
-  EXPECT_THAT(out, HasSubstr("| errors x5 (0.5% -> 2.5%) | 1000 | 100 | 20 | 100.0% | 100.0% |"));
+  EXPECT_THAT(
+      out,
+      HasSubstr("| errors x5 (0.5% -> 2.5%) | 1000 | 100 | 20 | 100.0% | 100.0% | 100.0% | 2 |"));
   EXPECT_THAT(out, HasSubstr("| first message x2, same total | 1000 | 100 | 20 | 100.0% |"));
   EXPECT_THAT(out, HasSubstr("**met**: A/A false aborts at most 1% at every traffic level"));
   EXPECT_THAT(out, HasSubstr("## Targets (issue 19)"));

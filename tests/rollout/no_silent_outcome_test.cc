@@ -94,9 +94,9 @@ TEST_F(RolloutEngineTest, APassOrAFailStartsTheCountOfHoldsAgain) {
   const PoolStats few = Traffic(30, 0, 0.010), good = Traffic(400, 0, 0.010),
                   bad = Traffic(400, 100, 0.010);
   const std::optional<PoolStats> none;
-  for (const std::optional<PoolStats>& v2 : {std::optional(few), std::optional(few),
-                                             std::optional(good), std::optional(few),
-                                             std::optional(few), std::optional(bad), none, none}) {
+  for (const std::optional<PoolStats>& v2 :
+       {std::optional(few), std::optional(few), std::optional(good), std::optional(few),
+        std::optional(few), std::optional(bad), none, none}) {
     source_.stats = {{"v1", Traffic(1000, 0, 0.010)}};
     if (v2.has_value()) source_.stats["v2"] = *v2;
     Interval();
@@ -114,7 +114,7 @@ TEST_F(RolloutEngineTest, TheHoldCountSurvivesARestart) {
   source_.stats = {{"v1", Traffic(1000, 0, 0.010)}, {"v2", Traffic(20, 0, 0.010)}};
   Interval();
   Interval();
-  Restart();  // the holds and the step's 40 calls so far are kept  // a restart gives one interval of traffic, then judges again
+  Restart();  // the holds and the step's 40 calls so far are kept; one interval, then a look
   Interval();
   Interval();
   EXPECT_EQ(engine_->Get("infer")->phase, Phase::kInconclusive);
