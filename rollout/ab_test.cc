@@ -24,8 +24,7 @@ class AbTest final : public RolloutStrategy {
 
   Move Analyse(Release* next, const absl::StatusOr<PoolStats>& candidate,
                const absl::StatusOr<PoolStats>& stable, absl::Time now) const override {
-    if (candidate.ok()) next->tally_candidate.Add(*candidate);
-    if (stable.ok()) next->tally_stable.Add(*stable);
+    AddToTally(next, candidate, stable);
     const RolloutSpec& spec = next->spec;
     const PoolStats& c = next->tally_candidate;
     const PoolStats& s = next->tally_stable;
@@ -39,8 +38,8 @@ class AbTest final : public RolloutStrategy {
       v = JudgeArms(s, c, spec.non_inferiority_margin, spec.latency_margin, spec.alpha);
     }
     const bool shown = judged && (v.any_inferior || v.all_non_inferior);
-    nlohmann::json data = {{"stable", Counts(s)},
-                           {"candidate", Counts(c)},
+    nlohmann::json data = {{"stable", s.CountsJson()},
+                           {"candidate", c.CountsJson()},
                            {"verdict", v.ToJson()},
                            {"fixed_horizon", CompareArms(s, c, spec.alpha).ToJson()}};
     if (!shown && !at_end) {
@@ -69,9 +68,6 @@ class AbTest final : public RolloutStrategy {
  private:
   static std::string Calls(const PoolStats& s) {
     return absl::StrCat(s.requests, " calls (", s.server_errors, " errors)");
-  }
-  static nlohmann::json Counts(const PoolStats& s) {
-    return {{"requests", s.requests}, {"server_errors", s.server_errors}};
   }
   static std::string Needs(const Release& r, absl::Time now) {
     const PoolStats& s = r.tally_stable;
@@ -103,8 +99,7 @@ std::string AbTestPlan(const RolloutSpec& spec, const absl::StatusOr<PoolStats>&
   if (!stable.ok() || stable->requests == 0) {
     return AbTestNeeds(spec, kAssumedErrorRate, 0, 0) +
            absl::StrCat(" at a ", Pct(kAssumedErrorRate),
-                        " error rate (stable has no traffic "
-                        "to go by yet)");
+                        " error rate (stable has no traffic to go by yet)");
   }
   // Before the split, stable has the route's calls; the smaller arm gets its share of them.
   const double share = std::min(spec.steps[0], 100 - spec.steps[0]) / 100;

@@ -81,9 +81,7 @@ AbVerdict JudgeArms(const PoolStats& stable, const PoolStats& candidate, double 
                               stable.server_errors, stable.requests, error_margin, alpha));
   // Latency: the share of each arm's calls slower than stable's median.
   const std::optional<double> median = HistogramQuantile(stable.latency, 0.5);
-  uint64_t n_c = 0, n_s = 0;
-  for (const auto& bin : candidate.latency) n_c += bin.second;
-  for (const auto& bin : stable.latency) n_s += bin.second;
+  const uint64_t n_c = HistogramCount(candidate.latency), n_s = HistogramCount(stable.latency);
   if (median.has_value() && n_c > 0) {
     v.metrics.push_back(Compare("latency", CountAbove(candidate.latency, *median), n_c,
                                 CountAbove(stable.latency, *median), n_s, latency_margin, alpha));
@@ -116,11 +114,7 @@ AbVerdict JudgeArms(const PoolStats& stable, const PoolStats& candidate, double 
 
 uint64_t CallsPerArmFor(double error_rate, double margin, double alpha) {
   const double p = std::clamp(error_rate, 0.001, 0.5);
-  const double t2 = kDifferenceMixture * kDifferenceMixture;
-  auto half = [&](double n) {
-    const double v = 2 * p * (1 - p) / n;
-    return std::sqrt(v * (v + t2) / t2 * (std::log((v + t2) / v) - 2 * std::log(alpha / 2)));
-  };
+  auto half = [&](double n) { return DifferenceHalfWidth(2 * p * (1 - p) / n, alpha / 2); };
   if (margin <= 0) return UINT64_MAX;
   double low = 1, high = 2;
   while (half(high) > margin && high < 1e12) high *= 2;

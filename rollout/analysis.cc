@@ -70,17 +70,11 @@ void Conclude(Verdict* v) {
   if (v->outcome == Outcome::kHold) v->summary = "hold: " + v->summary;
 }
 
-uint64_t Total(const Histogram& h) {
-  uint64_t n = 0;
-  for (const auto& bin : h) n += bin.second;
-  return n;
-}
-
 // The calls of `h` above `limit`, against the share a p99 of at most `limit` allows; unset
 // when there is no histogram to count in.
 std::optional<Evidence> TailEvidence(const Histogram& h, double limit, double alpha) {
   if (h.empty()) return std::nullopt;
-  return ProportionEvidence(CountAbove(h, limit), Total(h), kTail, alpha);
+  return ProportionEvidence(CountAbove(h, limit), HistogramCount(h), kTail, alpha);
 }
 
 // One latency distribution's checks: its p99 against a limit, and against the stable

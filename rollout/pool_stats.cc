@@ -104,9 +104,20 @@ PoolStats PoolStats::FromJson(const nlohmann::json& j) {
   return s;
 }
 
-std::optional<double> HistogramQuantile(const Histogram& h, double q) {
+uint64_t HistogramCount(const Histogram& h) {
   uint64_t count = 0;
-  for (const auto& [bound, n] : h) count += n;
+  for (const auto& bin : h) count += bin.second;
+  return count;
+}
+
+nlohmann::json PoolStats::CountsJson() const {
+  nlohmann::json j = {{"requests", requests}, {"server_errors", server_errors}};
+  if (replicas > 0) j["replicas"] = replicas;
+  return j;
+}
+
+std::optional<double> HistogramQuantile(const Histogram& h, double q) {
+  const uint64_t count = HistogramCount(h);
   if (count == 0) return std::nullopt;
   const uint64_t rank = std::max<uint64_t>(1, static_cast<uint64_t>(std::ceil(q * count)));
   uint64_t seen = 0;

@@ -46,9 +46,13 @@ struct PoolStats {
   // (where a source gave none, the later window's p99 stands).
   void Add(const PoolStats& other);
   nlohmann::json ToJson() const;
+  // The counts alone, for a decision's record: requests, server_errors (and replicas).
+  nlohmann::json CountsJson() const;
   static PoolStats FromJson(const nlohmann::json& j);
 };
 
+// The values in a histogram.
+uint64_t HistogramCount(const Histogram& h);
 // The value at quantile q of a non-cumulative histogram; nullopt when it is empty.
 std::optional<double> HistogramQuantile(const Histogram& h, double q);
 

@@ -60,6 +60,11 @@ Evidence ProportionEvidence(uint64_t events, uint64_t n, double bound, double al
   return e;
 }
 
+double DifferenceHalfWidth(double v, double alpha) {
+  const double t2 = kDifferenceMixture * kDifferenceMixture;
+  return std::sqrt(v * (v + t2) / t2 * (std::log((v + t2) / v) - 2 * std::log(alpha)));
+}
+
 Evidence DifferenceEvidence(uint64_t events_a, uint64_t n_a, uint64_t events_b, uint64_t n_b,
                             double margin, double alpha) {
   Evidence e;
@@ -76,7 +81,7 @@ Evidence DifferenceEvidence(uint64_t events_a, uint64_t n_a, uint64_t events_b, 
   };
   const double v = variance(events_a, n_a) + variance(events_b, n_b);
   const double t2 = kDifferenceMixture * kDifferenceMixture;
-  const double half = std::sqrt(v * (v + t2) / t2 * (std::log((v + t2) / v) - 2 * std::log(alpha)));
+  const double half = DifferenceHalfWidth(v, alpha);
   e.low = std::max(-1.0, e.estimate - half);
   e.high = std::min(1.0, e.estimate + half);
   if (e.estimate > margin) {
@@ -101,8 +106,7 @@ uint64_t CountAbove(const Histogram& h, double x) {
 }
 
 std::optional<double> QuantileUpperBound(const Histogram& h, double q, double alpha) {
-  uint64_t n = 0;
-  for (const auto& bin : h) n += bin.second;
+  const uint64_t n = HistogramCount(h);
   uint64_t above = n;
   for (const auto& [bound, count] : h) {
     above -= count;

@@ -45,6 +45,10 @@ inline constexpr double kDifferenceMixture = 0.01;
 // `events` of `n` calls, against the hypothesis that their rate is at most `bound`.
 Evidence ProportionEvidence(uint64_t events, uint64_t n, double bound, double alpha);
 
+// The half-width of DifferenceEvidence's interval for a difference whose estimate has
+// variance `variance`, at `alpha`.
+double DifferenceHalfWidth(double variance, double alpha);
+
 // events_a/n_a - events_b/n_b, against the hypothesis that it is at most `margin`.
 Evidence DifferenceEvidence(uint64_t events_a, uint64_t n_a, uint64_t events_b, uint64_t n_b,
                             double margin, double alpha);

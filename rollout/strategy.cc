@@ -29,10 +29,8 @@ RouteOverride RouteChangeFor(const Release& r) {
   return o;  // a final phase: the file's mirror and header come back
 }
 
-Verdict JudgeInterval(Release* next, const absl::StatusOr<PoolStats>& candidate,
-                      const absl::StatusOr<PoolStats>& stable, bool shadow) {
-  const Release& r = *next;
-  const AnalysisSpec& a = r.spec.analysis;
+void AddToTally(Release* next, const absl::StatusOr<PoolStats>& candidate,
+                const absl::StatusOr<PoolStats>& stable) {
   if (next->tally_step != next->step) {  // a new step: its own evidence
     next->tally_step = next->step;
     next->tally_candidate = PoolStats();
@@ -40,6 +38,13 @@ Verdict JudgeInterval(Release* next, const absl::StatusOr<PoolStats>& candidate,
   }
   if (candidate.ok()) next->tally_candidate.Add(*candidate);
   if (stable.ok()) next->tally_stable.Add(*stable);
+}
+
+Verdict JudgeInterval(Release* next, const absl::StatusOr<PoolStats>& candidate,
+                      const absl::StatusOr<PoolStats>& stable, bool shadow) {
+  const Release& r = *next;
+  const AnalysisSpec& a = r.spec.analysis;
+  AddToTally(next, candidate, stable);
   // Relative checks need the stable pool's window; absolute ones do not.
   const bool needs_stable = !shadow && (a.max_error_rate_increase || a.max_p99_ratio);
   if (!candidate.ok() ||
@@ -56,15 +61,10 @@ Verdict JudgeInterval(Release* next, const absl::StatusOr<PoolStats>& candidate,
                      : Judge(a, r.tally_candidate, r.tally_stable, alpha);
   // What was judged, kept with the decision: the windows' counts, and how many replicas
   // they add up.
-  auto counts = [](const PoolStats& s) {
-    nlohmann::json j = {{"requests", s.requests}, {"server_errors", s.server_errors}};
-    if (s.replicas > 0) j["replicas"] = s.replicas;
-    return j;
-  };
-  v.windows = {{"candidate", counts(*candidate)},
-               {"stable", counts(stable.ok() ? *stable : PoolStats())},
-               {"step_candidate", counts(r.tally_candidate)},
-               {"step_stable", counts(r.tally_stable)}};
+  v.windows = {{"candidate", candidate->CountsJson()},
+               {"stable", stable.ok() ? stable->CountsJson() : PoolStats().CountsJson()},
+               {"step_candidate", r.tally_candidate.CountsJson()},
+               {"step_stable", r.tally_stable.CountsJson()}};
   return v;
 }
 

@@ -64,6 +64,11 @@ RouteOverride RouteChangeFor(const Release& release);
 // The header that reaches a blue_green candidate in preview.
 inline constexpr char kPreviewHeader[] = "x-rollout-pool";
 
+// Adds the windows that could be read to the release's tally of its step, starting a new
+// tally when the step changed.
+void AddToTally(Release* next, const absl::StatusOr<PoolStats>& candidate,
+                const absl::StatusOr<PoolStats>& stable);
+
 // For the strategies that judge every interval against thresholds (canary, blue_green,
 // shadow). Adds the windows to the step's tally (a new step starts a new one), then
 // judges the tally against the stable pool's, or the shadow calls (`shadow`), at the

@@ -90,6 +90,10 @@ echo "\$ rolloutctl version list"
 ctl version list
 sleep 1
 
+why() {  # why ROUTE: the outcome reason of ROUTE's last rollout
+  ctl --json rollout get "$1" | grep -oE '"outcome_reason": "[^"]*"' | sed 's/^/   /'
+}
+
 release() {  # release VERSION FROM [FLAGS...]: start a canary, print its decisions as they happen
   echo
   echo "== release $1 as a canary of $2: 10% -> 25% -> 50% -> 100%, judged every $INTERVAL;"
@@ -127,7 +131,7 @@ if release v3 v2; then
   echo "error: v3 should have been aborted" >&2; exit 1
 fi
 echo "-> v3 aborted automatically, and v2 serves 100% again. Why:"
-ctl --json rollout get infer | grep -oE '"outcome_reason": "[^"]*"' | sed 's/^/   /'
+why infer
 
 echo
 echo "== release v4, a generative model, on the route generate (ModelStreamInfer streams). It"
@@ -143,7 +147,7 @@ if ctl rollout events generate --until-done; then
   echo "error: v4 should have been aborted" >&2; exit 1
 fi
 echo "-> v4 aborted on its time to the first token, and v2 serves every stream again. Why:"
-ctl --json rollout get generate | grep -oE '"outcome_reason": "[^"]*"' | sed 's/^/   /'
+why generate
 
 echo
 echo "== release v5: the compatibility gate compares its tensors with v2's before any call"
