@@ -73,6 +73,10 @@ int Serve(const rollout::control::Config& config,
       (*server)->Reload("signal", "SIGHUP");
       continue;
     }
+    if (sig == SIGUSR1) {
+      (*server)->ReopenLogs();
+      continue;
+    }
     (*server)->Drain(sig);
     return 0;
   }

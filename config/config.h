@@ -15,6 +15,7 @@
 #include "base/log.h"
 #include "config/prometheus_spec.h"
 #include "config/rollout_spec.h"
+#include "routing/access_log_spec.h"
 #include "routing/connection_limits.h"
 #include "routing/resolver_spec.h"
 #include "routing/routing_table.h"
@@ -66,7 +67,9 @@ struct Config {
   routing::ConnectionLimits connections;      // bounds on client connections
   routing::ResolverSpec resolver;             // how endpoint host names are resolved
   std::optional<AdminConfig> admin;
-  std::optional<std::string> metrics_listen;  // metrics.listen: Prometheus /metrics
+  std::optional<std::string> metrics_listen;         // metrics.listen: Prometheus /metrics
+  std::optional<routing::AccessLogSpec> access_log;  // one line per call, to a file
+  std::optional<std::string> dashboard_listen;       // dashboard.listen: the web page; needs admin
   std::string state_dir;                // empty: nothing persists; relative to the config file
   std::optional<EtcdStoreConfig> etcd;  // state_store.etcd; instead of state_dir
   std::vector<routing::PoolSpec> pools;

@@ -42,6 +42,55 @@ absl::Status ReadMetrics(const Reader& in, const Node& node, Config* c) {
   return absl::OkStatus();
 }
 
+absl::Status ReadDashboard(const Reader& in, const Node& node, Config* c) {
+  RETURN_IF_ERROR(in.CheckKeys(node, "dashboard", {"listen"}));
+  if (!node["listen"]) return in.Error(node, "dashboard", "missing required key \"listen\"");
+  ASSIGN_OR_RETURN(c->dashboard_listen,
+                   in.Address(node["listen"], "dashboard.listen", routing::PortZero::kAllow));
+  if (!c->admin.has_value()) {
+    return in.Error(node, "dashboard",
+                    "needs the admin section: the page asks for an admin.token_file token");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReadShare(const Reader& in, const Node& node, const char* path, double* out) {
+  ASSIGN_OR_RETURN(*out, in.Number(node, path));
+  if (!(*out >= 0 && *out <= 1)) {
+    return in.Error(node, path, "must be a share between 0 and 1 (0.01: one call in 100)");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReadAccessLog(const Reader& in, const Node& node, Config* c) {
+  RETURN_IF_ERROR(in.CheckKeys(node, "access_log", {"path", "sample", "sample_errors", "format"}));
+  routing::AccessLogSpec spec;
+  if (!node["path"]) {
+    return in.Error(node, "access_log.path", "required: the file the lines are appended to");
+  }
+  ASSIGN_OR_RETURN(spec.path, in.String(node["path"], "access_log.path"));
+  if (spec.path.empty()) return in.Error(node["path"], "access_log.path", "must not be empty");
+  if (node["sample"])
+    RETURN_IF_ERROR(ReadShare(in, node["sample"], "access_log.sample", &spec.sample));
+  if (node["sample_errors"]) {
+    RETURN_IF_ERROR(
+        ReadShare(in, node["sample_errors"], "access_log.sample_errors", &spec.sample_errors));
+  }
+  if (node["format"]) {
+    std::string format;
+    ASSIGN_OR_RETURN(format, in.String(node["format"], "access_log.format"));
+    if (format == "json") {
+      spec.format = routing::AccessLogSpec::Format::kJson;
+    } else if (format == "text") {
+      spec.format = routing::AccessLogSpec::Format::kText;
+    } else {
+      return in.Error(node["format"], "access_log.format", "must be json or text");
+    }
+  }
+  c->access_log = std::move(spec);
+  return absl::OkStatus();
+}
+
 absl::Status ReadAdmin(const Reader& in, const Node& node, Config* c) {
   RETURN_IF_ERROR(in.CheckKeys(node, "admin", {"listen", "token_file", "tls"}));
   AdminConfig a;
@@ -225,6 +274,10 @@ std::vector<ConfigKey> MakeKeys() {
       {"metrics", false, kRestart, ReadMetrics,
        [](const Config& a, const Config& b) { return a.metrics_listen == b.metrics_listen; }},
       {"admin", false, kRestart, ReadAdmin, SameAdmin},
+      {"dashboard", false, kRestart, ReadDashboard,
+       [](const Config& a, const Config& b) { return a.dashboard_listen == b.dashboard_listen; }},
+      {"access_log", false, kRestart, ReadAccessLog,
+       [](const Config& a, const Config& b) { return a.access_log == b.access_log; }},
       {"state_dir", false, kRestart,
        [](const Reader& in, const Node& node, Config* c) -> absl::Status {
          ASSIGN_OR_RETURN(c->state_dir, in.String(node, "state_dir"));

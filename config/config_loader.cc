@@ -77,6 +77,7 @@ absl::StatusOr<Config> LoadConfigFile(const std::string& path) {
   };
   resolve(&config->state_dir);
   if (config->admin.has_value()) resolve(&config->admin->token_file);
+  if (config->access_log.has_value()) resolve(&config->access_log->path);
   return config;
 }
 

@@ -137,6 +137,8 @@ class CallSeries final {
     void OnFirstMessage(uint64_t latency_ns, int64_t now_ns);
     void OnMessageGap(uint64_t gap_ns, int64_t now_ns);
     void OnMessages(uint64_t n) { stream_.OnMessages(n); }
+    // The (route, pool) this cell records.
+    const CallSeries* series() const { return series_; }
 
    private:
     friend class CallSeries;

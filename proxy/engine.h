@@ -24,6 +24,7 @@
 #include "metrics/call_metrics.h"
 #include "metrics/listener_counters.h"
 #include "metrics/rejections.h"
+#include "proxy/access_log.h"
 #include "proxy/request_sampler.h"
 #include "routing/connection_limits.h"
 #include "routing/resolver_spec.h"
@@ -49,6 +50,9 @@ struct EngineOptions {
   // Where calls' requests are copied while the load-test gate samples a route; optional,
   // and must outlive the engine.
   RequestSampler* sampler = nullptr;
+  // Where each call's line goes (access_log:); optional, with a shard per worker, and must
+  // outlive the engine.
+  AccessLog* access_log = nullptr;
 };
 
 // The checks every engine makes of its options: workers, metric cells, limits.

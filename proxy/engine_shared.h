@@ -10,6 +10,7 @@
 
 #include "metrics/listener_counters.h"
 #include "metrics/rejections.h"
+#include "proxy/access_log.h"
 #include "proxy/concurrency_limit.h"
 #include "proxy/endpoint_state.h"
 #include "proxy/name_resolver.h"
@@ -27,6 +28,8 @@ struct EngineShared {
   const NameResolver* names = nullptr;
   // Where the load-test gate's samples are copied (EngineOptions::sampler); may be null.
   RequestSampler* sampler = nullptr;
+  // Where calls are logged (EngineOptions::access_log); may be null.
+  AccessLog* access_log = nullptr;
 
   // Calls refused by a concurrency limit so far: the listener's (if limited) and each
   // limited pool's (Engine::Rejected).

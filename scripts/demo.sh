@@ -12,12 +12,19 @@
 #      carries ModelStreamInfer streams), while its whole-stream p99 passes;
 #   4. v5, whose model takes 5 features instead of 4, is refused by the compatibility gate
 #      before any call reaches it.
+# The web dashboard (http://127.0.0.1:8502/, its URL and tokens are printed) shows it all
+# live while the demo runs; the access log's first lines are printed at the end.
 # Run as root on a fresh Debian 12 machine:  bash scripts/demo.sh
 #
 #   DEMO_INTERVAL=10s bash scripts/demo.sh   # analysis interval (default 5s; the demo
 #                                            # takes about 10 intervals)
 #   DEMO_RATE=500 bash scripts/demo.sh       # calls per second (default 200)
 #   DEMO_LOAD_TEST=30s bash scripts/demo.sh  # v2's load test (default 10s)
+#   DEMO_DASHBOARD=0.0.0.0:8502 bash scripts/demo.sh  # where the dashboard listens
+#   DEMO_HOLD=1 bash scripts/demo.sh         # keep the proxy and dashboard up at the end
+#   DEMO_SCREENSHOT=docs/dashboard.png bash scripts/demo.sh  # save the dashboard during
+#                                            # v2's canary (needs chromium, chromium-driver
+#                                            # and python3-selenium)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
@@ -40,12 +47,15 @@ start v4 "$BIN/demo-model-server" --port 0 --version v4 --generate 8 --first-tok
   --token-ms 2; V4=$PORT
 start v5 "$BIN/demo-model-server" --port 0 --version v5 --features 5; V5=$PORT
 echo "demo admin demo-secret-$(date +%s%N)" > "$WORK/admin.tokens"
-cut -d' ' -f3 "$WORK/admin.tokens" > "$WORK/demo.token"
+echo "watcher viewer viewer-secret-$(date +%s%N)" >> "$WORK/admin.tokens"
+head -1 "$WORK/admin.tokens" | cut -d' ' -f3 > "$WORK/demo.token"
 cat > "$WORK/proxy.yaml" <<YAML
 listen: 127.0.0.1:0
 workers: 2
 metrics: { listen: 127.0.0.1:0 }
 admin: { listen: 127.0.0.1:0, token_file: admin.tokens }
+dashboard: { listen: ${DEMO_DASHBOARD:-127.0.0.1:8502} }
+access_log: { path: access.log, sample: 0.01, format: json }
 state_dir: state
 pools:
   - { name: v1, endpoints: ["127.0.0.1:$V1"] }
@@ -68,8 +78,11 @@ start proxy "$BIN/rollout-proxy" --config "$WORK/proxy.yaml"; PROXY=$PORT; PROXY
 METRICS=$(grep -oE 'metrics listening on [0-9.]+:[0-9]+' "$WORK/proxy.log" | grep -oE '[0-9]+$')
 ADMIN=$(grep -oE 'admin listening on [0-9.]+:[0-9]+' "$WORK/proxy.log" | grep -oE '[0-9]+$')
 ctl() { "$BIN/rolloutctl" --admin "127.0.0.1:$ADMIN" --token-file "$WORK/demo.token" "$@"; }
+DASHBOARD=$(grep -oE 'dashboard listening on http://[0-9.]+:[0-9]+/' "$WORK/proxy.log" | grep -oE 'http://.*')
 echo "== rollout-proxy on 127.0.0.1:$PROXY (all traffic to v1), admin on :$ADMIN," \
      "metrics on :$METRICS/metrics"
+echo "== dashboard: $DASHBOARD (up while the demo runs); sign in with the admin token" \
+     "$(cat "$WORK/demo.token"), or the viewer token $(tail -1 "$WORK/admin.tokens" | cut -d' ' -f3)"
 
 "$BIN/rollout-demo-client" --target "127.0.0.1:$PROXY" --rate "${DEMO_RATE:-200}" \
   --concurrency 4 --duration 600s > "$WORK/client.log" 2>&1 &
@@ -118,6 +131,11 @@ release() {  # release VERSION FROM [FLAGS...]: start a canary, print its decisi
     echo "-> $1 waits at its approval gate, with no traffic; a person signs off:"
     echo "\$ rolloutctl rollout approve infer --reason \"security review SR-7 passed\""
     ctl rollout approve infer --reason "security review SR-7 passed" | grep "gate approval" || true
+    if [ -n "${DEMO_SCREENSHOT:-}" ]; then  # the dashboard during this canary
+      /usr/bin/python3 "$ROOT/scripts/dashboard_screenshot.py" "$DASHBOARD" "$WORK/demo.token" \
+        "$DEMO_SCREENSHOT" infer > "$WORK/screenshot.log" 2>&1 &
+      PIDS+=($!)
+    fi
   fi
   echo "\$ rolloutctl rollout events infer --until-done"
   local code=0
@@ -174,6 +192,19 @@ exec 3<>"/dev/tcp/127.0.0.1/$METRICS"
 printf 'GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n' >&3
 grep -E '^rollout_proxy_(requests_total|route_weight|rollout_step|rollout_phase.* 1$)' <&3 || true
 exec 3>&-
+echo
+echo "== the access log (access_log: sample 0.01): one line of each route, of its" \
+     "$(wc -l < "$WORK/access.log")"
+grep -m1 '"route":"infer"' "$WORK/access.log" || true
+grep -m1 '"route":"generate"' "$WORK/access.log" || true
+if [ -n "${DEMO_SCREENSHOT:-}" ]; then
+  wait "${PIDS[-1]}" 2>/dev/null || true
+  cat "$WORK/screenshot.log"
+fi
+if [ -n "${DEMO_HOLD:-}" ]; then
+  echo "== DEMO_HOLD: the proxy and its dashboard ($DASHBOARD) stay up; Ctrl-C ends the demo"
+  wait "$PROXY_PID" || true
+fi
 echo
 echo "== stopping (SIGTERM drains the proxy)"
 kill -TERM "$PROXY_PID"

@@ -9,14 +9,17 @@ PACKAGES=(
   build-essential cmake pkg-config clang-format
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libre2-dev
   libabsl-dev libnghttp2-dev libssl-dev libc-ares-dev zlib1g-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev prometheus-cpp-dev libcurl4-openssl-dev libspdlog-dev
+  libcpp-httplib-dev
   golang-etcd-server-dev
   libgtest-dev libgmock-dev libbenchmark-dev prometheus openssl
 )
 
 # Only the test suite needs these: clang and its runtimes for the sanitizer and fuzzing
-# build, python3-h2 for a test backend that speaks raw HTTP/2, and etcd for the state
-# store's tests (a real cluster on loopback).
-TEST_PACKAGES=(clang libclang-rt-14-dev python3-h2 etcd-server etcd-client)
+# build, python3-h2 for a test backend that speaks raw HTTP/2, etcd for the state store's
+# tests (a real cluster on loopback), and Chromium with chromedriver and Selenium for the
+# dashboard's tests in a real browser.
+TEST_PACKAGES=(clang libclang-rt-14-dev python3-h2 etcd-server etcd-client
+  chromium chromium-driver python3-selenium)
 
 # install_deps [EXTRA_PACKAGE...]: installs what is missing of PACKAGES and the extras.
 install_deps() {
@@ -37,6 +40,26 @@ install_deps() {
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# Debian's kubernetes-client, for the test that renders deploy/kubernetes with `kubectl
+# kustomize`. It is unpacked into KUBECTL_DIR, not installed: /usr/bin/kubectl may already
+# belong to another package (Google Cloud's kubectl is on some machines), and dpkg would
+# refuse to overwrite it. tests/deploy/kustomize_render_test.cc looks there first.
+KUBECTL_DIR=/opt/debian-kubernetes-client
+install_kubectl() {
+  if dpkg-query -W -f='${Status}' kubernetes-client 2>/dev/null | grep -q "install ok installed" ||
+     [ -x "$KUBECTL_DIR/usr/bin/kubectl" ]; then
+    return
+  fi
+  echo "== unpacking Debian's kubernetes-client into $KUBECTL_DIR"
+  local tmp
+  tmp="$(mktemp -d)"
+  (cd "$tmp" && { apt-get download -qq kubernetes-client 2>/dev/null ||
+                  { apt-get update -qq && apt-get download -qq kubernetes-client; }; })
+  mkdir -p "$KUBECTL_DIR"
+  dpkg-deb -x "$tmp"/kubernetes-client_*.deb "$KUBECTL_DIR"
+  rm -rf "$tmp"
 }
 
 build() {

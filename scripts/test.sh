@@ -17,6 +17,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
 install_deps "${TEST_PACKAGES[@]}"
+install_kubectl
 # -O1 and line tables only: the sanitizers' reports keep file:line, and the build is a
 # third faster than -O2 -g.
 build -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=None "-DCMAKE_CXX_FLAGS=-O1 -gline-tables-only" \
@@ -34,7 +35,9 @@ echo "== ctest (ASan+UBSan)"
 (cd "$BUILD_DIR" && ctest -j"$JOBS" --output-on-failure --timeout 300)
 
 echo "== demo smoke run (ASan+UBSan)"
-DEMO_INTERVAL=2s SKIP_SETUP=1 bash "$ROOT/scripts/demo.sh" > "$BUILD_DIR/demo-smoke.log" 2>&1 || {
+rm -f "$BUILD_DIR/dashboard.png"
+DEMO_INTERVAL=2s SKIP_SETUP=1 DEMO_DASHBOARD=127.0.0.1:0 DEMO_SCREENSHOT="$BUILD_DIR/dashboard.png" \
+  bash "$ROOT/scripts/demo.sh" > "$BUILD_DIR/demo-smoke.log" 2>&1 || {
   cat "$BUILD_DIR/demo-smoke.log"
   echo "error: the demo failed" >&2
   exit 1
@@ -43,13 +46,19 @@ for expected in "v2 promoted" "v3 aborted automatically" "failed analyses in a r
     "gate compatibility: passed" "gate load_test: passed: replayed 100 requests" \
     "gate approval: passed: approved by demo" \
     "v4 aborted on its time to the first token" "first message p99" \
-    "candidate v5 is not compatible with v2" "LAST RELEASE"; do
+    "candidate v5 is not compatible with v2" "LAST RELEASE" "dashboard: http://127.0.0.1:" \
+    "dashboard_screenshot: saved" '"route":"infer","pool":"v'; do
   grep -q "$expected" "$BUILD_DIR/demo-smoke.log" || {
     cat "$BUILD_DIR/demo-smoke.log"
     echo "error: the demo did not show \"$expected\"" >&2
     exit 1
   }
 done
+# The screenshot of the dashboard during the canary is a real PNG.
+head -c 8 "$BUILD_DIR/dashboard.png" | od -An -c | grep -q "P   N   G" || {
+  echo "error: the demo's dashboard screenshot is not a PNG" >&2
+  exit 1
+}
 echo "demo: OK"
 
 echo "== fuzz: ${FUZZ_SECONDS:=20} s per target"

@@ -25,6 +25,11 @@ class AdminServer final {
   ~AdminServer() { Shutdown(absl::Now()); }
 
   int port() const { return port_; }
+  // A channel to the admin service inside this process (the dashboard's): no socket, and
+  // the same token checks as a remote caller's.
+  std::shared_ptr<grpc::Channel> InProcessChannel() {
+    return server_->InProcessChannel(grpc::ChannelArguments());
+  }
   // Lets calls in flight finish until `deadline`, then cancels them.
   void Shutdown(absl::Time deadline) { server_->Shutdown(absl::ToChronoTime(deadline)); }
 

@@ -10,6 +10,7 @@ ProcessSignals::ProcessSignals() {
   sigaddset(&signals_, SIGTERM);
   sigaddset(&signals_, SIGINT);
   sigaddset(&signals_, SIGHUP);
+  sigaddset(&signals_, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &signals_, nullptr);
   signal(SIGPIPE, SIG_IGN);
   if (rlimit nofile{};

@@ -19,6 +19,23 @@ namespace {
 // "HOST" of "HOST:PORT".
 std::string HostOf(const std::string& listen) { return listen.substr(0, listen.rfind(':')); }
 
+prometheus::MetricFamily Counter(std::string name, std::string help, uint64_t value) {
+  prometheus::ClientMetric m;
+  m.counter.value = static_cast<double>(value);
+  return {std::move(name), std::move(help), prometheus::MetricType::Counter, {m}};
+}
+
+std::vector<prometheus::MetricFamily> AccessLogFamilies(const proxy::AccessLog& log) {
+  const proxy::AccessLog::Counts c = log.counts();
+  return {
+      Counter("rollout_proxy_access_log_lines_total",
+              "Access log lines handed to the writer thread.", c.lines),
+      Counter("rollout_proxy_access_log_dropped_total",
+              "Access log lines dropped: the writer was behind (the disk was slow).", c.dropped),
+      Counter("rollout_proxy_access_log_write_errors_total",
+              "Writes to the access log file that failed (their lines are lost).", c.write_errors)};
+}
+
 }  // namespace
 
 Server::Server(const control::Config& config) : config_(config) {}
@@ -90,6 +107,10 @@ absl::Status Server::StartListeners(std::optional<control::TokenStore> tokens) {
   options.resolver = config_.resolver;
   options.call_metrics = call_metrics_.get();
   options.sampler = &sampler_;
+  if (config_.access_log.has_value()) {
+    ASSIGN_OR_RETURN(access_log_, proxy::AccessLog::Open(*config_.access_log, options.workers));
+    options.access_log = access_log_.get();
+  }
   ASSIGN_OR_RETURN(engine_, proxy::h2::H2Engine::Create(options, controller_->store()));
   proxy::Engine* engine = engine_.get();
   auto health = [engine] { return engine->EndpointHealth(); };
@@ -97,8 +118,11 @@ absl::Status Server::StartListeners(std::optional<control::TokenStore> tokens) {
     const control::RolloutEngine* rollouts = rollouts_.get();
     auto collector = std::make_shared<metrics::ProxyCollector>(
         call_metrics_.get(), controller_->store(), health, kVersion,
-        [rollouts, engine, replica = replica_.get()] {
+        [rollouts, engine, replica = replica_.get(), log = access_log_.get()] {
           std::vector<prometheus::MetricFamily> families = control::RolloutFamilies(*rollouts);
+          if (log != nullptr) {
+            for (auto& f : AccessLogFamilies(*log)) families.push_back(std::move(f));
+          }
           for (auto& f : engine->listener_counters().Families()) families.push_back(std::move(f));
           if (replica != nullptr) {
             for (auto& f : replica->Families()) families.push_back(std::move(f));
@@ -116,12 +140,20 @@ absl::Status Server::StartListeners(std::optional<control::TokenStore> tokens) {
     if (auto* shared = dynamic_cast<control::SharedWindowSource*>(source_.get())) {
       replicas = [shared] { return shared->Replicas(); };
     }
+    const control::TokenStore dashboard_tokens = *tokens;
     admin_service_ = std::make_unique<control::AdminService>(controller_.get(), rollouts_.get(),
                                                              *std::move(tokens),
                                                              call_metrics_.get(), health, replicas);
     ASSIGN_OR_RETURN(admin_server_, AdminServer::Start(*config_.admin, admin_service_.get()));
     std::printf("rollout-proxy %s: admin listening on %s:%d\n", kVersion,
                 HostOf(config_.admin->listen).c_str(), admin_server_->port());
+    if (config_.dashboard_listen.has_value()) {
+      ASSIGN_OR_RETURN(dashboard_, dashboard::DashboardServer::Start(
+                                       *config_.dashboard_listen, admin_server_->InProcessChannel(),
+                                       dashboard_tokens, call_metrics_.get()));
+      std::printf("rollout-proxy %s: dashboard listening on http://%s:%d/\n", kVersion,
+                  HostOf(*config_.dashboard_listen).c_str(), dashboard_->port());
+    }
   }
   std::printf(
       "rollout-proxy %s: data plane listening on %s:%d (workers=%d, routes=%zu, pools=%zu)\n",
@@ -146,6 +178,14 @@ void Server::Reload(const char* actor, const char* reason) {
   }
 }
 
+void Server::ReopenLogs() {
+  if (access_log_ == nullptr) {
+    log::Info("SIGUSR1: no access log to reopen");
+    return;
+  }
+  access_log_->Reopen();
+}
+
 void Server::Drain(int sig) {
   engine_->SetServing(false);
   if (config_.drain_delay > absl::ZeroDuration()) {
@@ -159,6 +199,7 @@ void Server::Drain(int sig) {
   log::Info(absl::StrCat(strsignal(sig), ": draining (up to ",
                          absl::FormatDuration(config_.drain_timeout), ")"));
   const absl::Time start = absl::Now();
+  dashboard_.reset();  // its streams end; it calls the admin API
   if (admin_server_ != nullptr) admin_server_->Shutdown(start + absl::Seconds(1));
   engine_->Shutdown(start + config_.drain_timeout);
   log::Info(absl::StrCat("stopped after ", absl::FormatDuration(absl::Now() - start)));

@@ -2,8 +2,8 @@
 // the controller (state restored from state_dir or etcd), the rollout engine with its
 // metric source and webhooks, with etcd the SharedStateReplica (watch, election, traffic
 // windows), the RolloutLoop that runs the engine, the data plane,
-// the metrics endpoint, the admin API and the config watcher. Each part is its own small
-// object; the Server only ties them together and stops them in reverse order.
+// the metrics endpoint, the admin API, the dashboard and the config watcher. Each part is its own
+// small object; the Server only ties them together and stops them in reverse order.
 //
 //   ProcessSignals signals;                       // before any thread
 //   auto server = Server::Start(config, tokens);  // prints "... listening on ..." lines
@@ -21,9 +21,11 @@
 #include "admin/token_store.h"
 #include "config/config.h"
 #include "control/controller.h"
+#include "dashboard/dashboard_server.h"
 #include "metrics/call_metrics.h"
 #include "metrics/metrics_exporter.h"
 #include "notify/webhook_notifier.h"
+#include "proxy/access_log.h"
 #include "proxy/engine.h"
 #include "proxy/request_sampler.h"
 #include "rollout/compatibility.h"
@@ -50,6 +52,8 @@ class Server final {
   // Re-reads the config file (SIGHUP, or a change the watcher saw) and starts the rollouts
   // it declares; logs what happened.
   void Reload(const char* actor, const char* reason);
+  // SIGUSR1 (logrotate): the access log is reopened at its path.
+  void ReopenLogs();
   // SIGTERM or SIGINT `sig`: health NOT_SERVING for drain_delay, then the listeners close
   // and calls in flight get up to drain_timeout.
   void Drain(int sig);
@@ -71,10 +75,12 @@ class Server final {
   std::unique_ptr<control::RolloutEngine> rollouts_;
   std::unique_ptr<SharedStateReplica> replica_;  // with state_store.etcd
   std::unique_ptr<RolloutLoop> loop_;
+  std::unique_ptr<proxy::AccessLog> access_log_;  // outlives the engine that writes to it
   std::unique_ptr<proxy::Engine> engine_;
   std::unique_ptr<metrics::MetricsExporter> exporter_;
   std::unique_ptr<control::AdminService> admin_service_;
   std::unique_ptr<AdminServer> admin_server_;
+  std::unique_ptr<dashboard::DashboardServer> dashboard_;  // calls admin_server_ in-process
   std::unique_ptr<ConfigWatcher> watcher_;
 };
 

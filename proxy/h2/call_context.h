@@ -12,6 +12,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "metrics/listener_counters.h"
+#include "proxy/access_log.h"
 #include "proxy/call_router.h"
 #include "proxy/concurrency_limit.h"
 #include "proxy/h2/deadline_list.h"
@@ -48,6 +49,8 @@ class CallContext : public EventLoop {
   // Where a call's request is copied while its route is sampled (the load-test gate); may
   // be null.
   virtual RequestSampler* sampler() = 0;
+  // This worker's shard of the access log; null when there is none.
+  virtual AccessLog::Shard* access_log() = 0;
 
  protected:
   ~CallContext() = default;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "metrics/call_series.h"
 #include "proxy/h2/connection.h"
 #include "proxy/h2/first_message_model.h"
@@ -432,7 +433,30 @@ void H2Call::RecordEnd(int code) {
     mirror_->PrimaryFinished(code);
     mirror_ = nullptr;
   }
-  flow_.End(code, metrics::MonotonicNowNs());
+  const int64_t now_ns = metrics::MonotonicNowNs();
+  flow_.End(code, now_ns);
+  AccessLog::Shard* log = context_->access_log();
+  if (log != nullptr && log->Sampled(code == 0)) Log(log, code, now_ns);
+}
+
+void H2Call::Log(AccessLog::Shard* log, int code, int64_t now_ns) {
+  const int64_t start_ns = started_ns_ != 0 ? started_ns_ : now_ns;
+  AccessLogEntry e;
+  e.start_unix_ns = absl::GetCurrentTimeNanos() - (now_ns - start_ns);
+  if (const metrics::CallSeries::Cell* cell = flow_.target().stats; cell != nullptr) {
+    e.route = cell->series()->route();
+    e.pool = cell->series()->pool();
+  }
+  if (flow_.attempted()) e.endpoint = flow_.target().endpoint->address;
+  e.method = attrs_.method;
+  e.grpc_code = code;
+  e.duration_ns = now_ns - start_ns;
+  e.bytes_received = request_.received();
+  e.bytes_sent = response_.received();
+  e.retries = flow_.retries();
+  e.request_id = request_headers_.Get("x-request-id").value_or("");
+  e.traceparent = request_headers_.Get("traceparent").value_or("");
+  log->Append(e);
 }
 
 void H2Call::ResetUpstream() {

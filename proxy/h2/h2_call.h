@@ -145,8 +145,10 @@ class H2Call final : public UpstreamStream {
   // Ends the client's call with a status of the proxy's own (trailers-only, or trailers
   // after what was already sent).
   void Fail(int code, absl::string_view message);
-  // Records the call's end in metrics and endpoint state, once.
+  // Records the call's end in metrics and endpoint state, once, and in the access log when
+  // the call is sampled.
   void RecordEnd(int code);
+  void Log(AccessLog::Shard* log, int code, int64_t now_ns);
   void ResetUpstream();
   void MaybeDelete();
   // nghttp2 data providers.

@@ -70,6 +70,7 @@ absl::StatusOr<std::unique_ptr<H2Engine>> H2Engine::Create(
   if (absl::Status s = engine->names_->Start(absl::Seconds(5)); !s.ok()) return s;
   engine->shared_.names = engine->names_.get();
   engine->shared_.sampler = options.sampler;
+  engine->shared_.access_log = options.access_log;
   absl::StatusOr<int> fd = Listen(options.listen, &engine->port_);
   if (!fd.ok()) return fd.status();
   engine->listen_fd_ = *fd;

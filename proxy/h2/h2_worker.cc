@@ -38,6 +38,7 @@ H2Worker::H2Worker(int index, int listen_fd, const routing::RoutingTableStore* s
       tls_(tls),
       shared_(shared),
       serving_(serving),
+      access_log_(shared->access_log != nullptr ? shared->access_log->shard(index) : nullptr),
       router_(index, store, call_metrics, shared,
               [this, client_tls](const std::string& address, const routing::UpstreamTlsSpec& tls)
                   -> std::unique_ptr<UpstreamSet::Link> {

@@ -83,6 +83,7 @@ class H2Worker final : public CallContext {
   void MirrorEnded(H2Mirror* mirror) override;
   size_t& mirror_bytes() override { return mirror_bytes_; }
   RequestSampler* sampler() override { return shared_->sampler; }
+  AccessLog::Shard* access_log() override { return access_log_; }
 
  private:
   void Run();
@@ -100,6 +101,7 @@ class H2Worker final : public CallContext {
   ServerTls* const tls_;  // null: plaintext
   EngineShared* const shared_;
   const std::atomic<bool>* const serving_;
+  AccessLog::Shard* const access_log_;  // null: no access log
   CallRouter router_;
   int epoll_fd_ = -1;
   int wake_fd_ = -1;

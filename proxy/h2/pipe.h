@@ -52,6 +52,8 @@ class Pipe final {
   const uint8_t* data() const { return reinterpret_cast<const uint8_t*>(buf_.data()) + off_; }
   // Bytes taken from the front of the queue so far (0: the sink has sent nothing).
   uint64_t taken() const { return taken_; }
+  // Bytes the source pushed so far (not the proxy's own).
+  uint64_t received() const { return source_in_; }
 
   // The sink's nghttp2_data_source_read_callback: how many bytes the next DATA frame
   // carries (NO_COPY), EOF once the source has ended and all is taken, or DEFERRED.

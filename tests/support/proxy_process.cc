@@ -22,6 +22,9 @@ ProxyProcess::ProxyProcess(const std::string& config_yaml)
   const std::string admin =
       process_->WaitForLine(R"(admin listening on [0-9.]+:(\d+))", absl::ZeroDuration());
   if (!absl::SimpleAtoi(admin, &admin_port_)) admin_port_ = 0;
+  const std::string dashboard =
+      process_->WaitForLine(R"(dashboard listening on http://[0-9.]+:(\d+))", absl::ZeroDuration());
+  if (!absl::SimpleAtoi(dashboard, &dashboard_port_)) dashboard_port_ = 0;
 }
 
 std::shared_ptr<grpc::Channel> ProxyProcess::NewChannel() const {

@@ -37,6 +37,8 @@ class ProxyProcess {
   // The admin port, or 0 when the config has no admin listener.
   int admin_port() const { return admin_port_; }
   std::string admin_address() const { return "127.0.0.1:" + std::to_string(admin_port_); }
+  // The dashboard port, or 0 when the config has no dashboard.
+  int dashboard_port() const { return dashboard_port_; }
   std::string Log() const { return process_->Log(); }
   ChildProcess& process() { return *process_; }
   const std::string& config_path() const { return config_path_; }
@@ -51,6 +53,7 @@ class ProxyProcess {
   int port_ = 0;
   int metrics_port_ = 0;
   int admin_port_ = 0;
+  int dashboard_port_ = 0;
 };
 
 // Starts demo-model-server with `args` (e.g. {"--version", "v2"}) on a free port.
