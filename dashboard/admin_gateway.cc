@@ -53,7 +53,12 @@ absl::StatusOr<nlohmann::json> AdminGateway::State(const std::string& token) con
   if (grpc::Status s = stub_->ListReleases(Context(token).get(), {}, &releases); !s.ok()) {
     return FromGrpc(s);
   }
-  out["releases"] = ToJson(releases)["releases"];
+  // The page shows the newest; the state goes out on every change, so it stays small.
+  nlohmann::json history = ToJson(releases)["releases"];
+  if (history.size() > kMaxReleases) {
+    history.erase(history.begin(), history.end() - static_cast<std::ptrdiff_t>(kMaxReleases));
+  }
+  out["releases"] = std::move(history);
   // Each route's latest release, with its decisions.
   std::map<std::string, uint64_t> latest;
   for (const admin::v1::Rollout& r : releases.releases()) latest[r.route()] = r.id();
@@ -64,6 +69,8 @@ absl::StatusOr<nlohmann::json> AdminGateway::State(const std::string& token) con
     request.set_id(id);
     admin::v1::Rollout rollout;
     if (grpc::Status s = stub_->GetRollout(Context(token).get(), request, &rollout); s.ok()) {
+      const int extra = rollout.decisions_size() - static_cast<int>(kMaxDecisions);
+      if (extra > 0) rollout.mutable_decisions()->DeleteSubrange(0, extra);
       out["rollouts"][route] = ToJson(rollout);
     }
   }

@@ -24,13 +24,16 @@ namespace rollout::dashboard {
 
 class AdminGateway final {
  public:
+  static constexpr size_t kMaxReleases = 50;   // the newest of the history
+  static constexpr size_t kMaxDecisions = 50;  // the newest of a release's decisions
   explicit AdminGateway(std::shared_ptr<grpc::Channel> channel)
       : stub_(admin::v1::AdminService::NewStub(std::move(channel))) {}
 
   // What the page shows, as the admin API gives it (field names as in admin.proto):
   //   {"routes": ListRoutes (the split, the last 10 s per pool, the pools' endpoints),
-  //    "rollouts": {route: GetRollout with its decisions} for each route's latest release,
-  //    "releases": ListReleases (the history), "versions": ListVersions}
+  //    "rollouts": {route: GetRollout with its newest kMaxDecisions decisions} for each
+  //    route's latest release, "releases": the newest kMaxReleases of ListReleases,
+  //    "versions": ListVersions}
   // An error when the token may not read (UNAUTHENTICATED).
   absl::StatusOr<nlohmann::json> State(const std::string& token) const;
 

@@ -87,8 +87,10 @@ DashboardServer::DashboardServer(std::shared_ptr<grpc::Channel> admin, control::
       tokens_(std::move(tokens)),
       history_(calls),
       http_(std::make_unique<httplib::Server>()) {
-  // Streams hold a thread each; the rest serve the page and its calls.
-  http_->new_task_queue = [] { return new httplib::ThreadPool(kMaxStreams + 6); };
+  // Streams hold a thread each, and so does every kept-alive connection while it waits
+  // (a browser opens several): the rest serve the page and its calls.
+  http_->new_task_queue = [] { return new httplib::ThreadPool(kMaxStreams + 28); };
+  http_->set_keep_alive_timeout(2);
   http_->set_read_timeout(5, 0);
   http_->set_write_timeout(5, 0);
   http_->set_payload_max_length(kMaxBody);
@@ -119,6 +121,8 @@ void DashboardServer::Routes() {
       res.set_content(reinterpret_cast<const char*>(a.data), a.size, a.content_type);
     });
   }
+  http_->Get("/favicon.ico",
+             [](const httplib::Request&, httplib::Response& res) { res.status = 204; });
   http_->Get("/api/whoami", [this](const httplib::Request& req, httplib::Response& res) {
     const std::string token = Token(req, res);
     if (token.empty()) return;
@@ -135,7 +139,7 @@ void DashboardServer::Routes() {
   });
   http_->Get("/api/events",
              [this](const httplib::Request& req, httplib::Response& res) { Events(req, res); });
-  http_->Post(R"(/api/rollouts/([A-Za-z0-9._-]{1,128})/([a-z]{1,16}))",
+  http_->Post(R"(/api/rollouts/(.{1,256})/([a-z]{1,16}))",
               [this](const httplib::Request& req, httplib::Response& res) { Act(req, res); });
 }
 
@@ -161,18 +165,30 @@ absl::StatusOr<std::string> DashboardServer::StateJson(const std::string& token)
 void DashboardServer::Events(const httplib::Request& req, httplib::Response& res) {
   const std::string token = Token(req, res);
   if (token.empty()) return;
-  if (streams_.fetch_add(1) >= kMaxStreams) {
-    --streams_;
-    return Error(res, 503,
-                 absl::StrCat("the dashboard serves ", kMaxStreams,
-                              " event streams at most; close a page and reload"));
+  // A browser that leaves a page does not always close its stream at once, so a new stream
+  // takes the place of the oldest one rather than being refused.
+  auto slot = std::make_shared<Stream>();
+  {
+    std::lock_guard<std::mutex> lock(streams_mu_);
+    if (streams_.size() >= static_cast<size_t>(kMaxStreams)) {
+      streams_.front()->evicted = true;
+      streams_.pop_front();
+    }
+    streams_.push_back(slot);
   }
   auto last = std::make_shared<std::string>();
+  const absl::Time end_of_life = absl::Now() + kMaxStreamLife;
   res.set_header("X-Accel-Buffering", "no");
   res.set_chunked_content_provider(
       "text/event-stream",
-      [this, token, last](size_t, httplib::DataSink& sink) {
-        for (int look = 0; !stopping_; ++look) {
+      [this, token, last, slot, end_of_life](size_t, httplib::DataSink& sink) {
+        for (int look = 0; !stopping_ && absl::Now() < end_of_life; ++look) {
+          if (slot->evicted) {
+            constexpr absl::string_view kEvicted =
+                "event: evicted\ndata: {\"error\": \"another page took this one's place\"}\n\n";
+            sink.write(kEvicted.data(), kEvicted.size());
+            break;
+          }
           absl::StatusOr<std::string> state = StateJson(token);
           std::string event;
           if (!state.ok()) {  // e.g. the token was taken out of the file
@@ -186,14 +202,23 @@ void DashboardServer::Events(const httplib::Request& req, httplib::Response& res
             event = ": still here\n\n";
           }
           if (!event.empty()) return sink.write(event.data(), event.size());
-          for (absl::Time end = absl::Now() + kLook; absl::Now() < end && !stopping_;) {
+          for (absl::Time end = absl::Now() + kLook;
+               absl::Now() < end && !stopping_ && !slot->evicted;) {
             absl::SleepFor(absl::Milliseconds(50));
           }
         }
         sink.done();
         return true;
       },
-      [this](bool) { --streams_; });
+      [this, slot](bool) {
+        std::lock_guard<std::mutex> lock(streams_mu_);
+        for (auto it = streams_.begin(); it != streams_.end(); ++it) {
+          if (*it == slot) {
+            streams_.erase(it);
+            break;
+          }
+        }
+      });
 }
 
 void DashboardServer::Act(const httplib::Request& req, httplib::Response& res) {

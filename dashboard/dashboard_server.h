@@ -4,7 +4,7 @@
 //   GET  /, /app.js, /app.css          the page (no CDN, no build step)
 //   GET  /api/whoami                   {"name", "role"} of the bearer token
 //   GET  /api/state                    the page's whole state, once (JSON)
-//   GET  /api/events                   the same as server-sent events: an `state` event at
+//   GET  /api/events                   the same as server-sent events: a `state` event at
 //                                      once and after every change (looked at every 500 ms),
 //                                      a comment every 10 s to keep the stream open
 //   POST /api/rollouts/ROUTE/VERB      pause | resume | promote | abort | approve,
@@ -19,8 +19,9 @@
 // body is not JSON, is refused. Pages get a Content-Security-Policy of 'self' and may not
 // be framed.
 //
-// Bounds: at most kMaxStreams event streams at once (503 beyond), request bodies of
-// kMaxBody bytes, 5 s to read a request.
+// Bounds: at most kMaxStreams event streams at once (a new one ends the oldest, with an
+// `evicted` event), each at most kMaxStreamLife; request bodies of kMaxBody bytes; 5 s to
+// read a request.
 //
 // Thread-safety: thread-safe; cpp-httplib serves on its own thread pool. The destructor
 // ends the streams and stops the listener.
@@ -28,11 +29,15 @@
 #define ROLLOUT_DASHBOARD_DASHBOARD_SERVER_H_
 
 #include <atomic>
+#include <deque>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "admin/token_store.h"
 #include "dashboard/admin_gateway.h"
 #include "dashboard/traffic_history.h"
@@ -48,6 +53,8 @@ namespace rollout::dashboard {
 class DashboardServer final {
  public:
   static constexpr int kMaxStreams = 4;
+  // A stream ends after this; the page opens another (and the token is checked again).
+  static constexpr absl::Duration kMaxStreamLife = absl::Minutes(10);
   static constexpr size_t kMaxBody = 4096;
 
   // Listens on `listen` (port 0: a free one). `tokens` tell the page its role.
@@ -75,7 +82,11 @@ class DashboardServer final {
   std::unique_ptr<httplib::Server> http_;
   std::thread thread_;
   int port_ = 0;
-  std::atomic<int> streams_{0};
+  struct Stream {
+    std::atomic<bool> evicted{false};
+  };
+  std::mutex streams_mu_;
+  std::deque<std::shared_ptr<Stream>> streams_ ABSL_GUARDED_BY(streams_mu_);  // oldest first
   std::atomic<bool> stopping_{false};
 };
 

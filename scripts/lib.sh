@@ -17,9 +17,10 @@ PACKAGES=(
 # Only the test suite needs these: clang and its runtimes for the sanitizer and fuzzing
 # build, python3-h2 for a test backend that speaks raw HTTP/2, etcd for the state store's
 # tests (a real cluster on loopback), and Chromium with chromedriver and Selenium for the
-# dashboard's tests in a real browser.
+# dashboard's tests in a real browser, and podman, buildah, mmdebstrap and runc to build and
+# run the container image (deploy/docker/build.sh).
 TEST_PACKAGES=(clang libclang-rt-14-dev python3-h2 etcd-server etcd-client
-  chromium chromium-driver python3-selenium)
+  chromium chromium-driver python3-selenium podman buildah mmdebstrap runc uidmap)
 
 # install_deps [EXTRA_PACKAGE...]: installs what is missing of PACKAGES and the extras.
 install_deps() {

@@ -105,12 +105,13 @@ async function connect() {
   if (stream) stream.abort();
   const ctrl = new AbortController();
   stream = ctrl;
+  let why = '';
   try {
     const res = await fetch('/api/events', {
       headers: {Authorization: 'Bearer ' + token}, signal: ctrl.signal, cache: 'no-store'});
     if (res.status === 401) return signOut('The proxy refused the token.');
     if (!res.ok) {
-      setLive(false, (await res.json().catch(() => ({}))).error || 'error ' + res.status);
+      why = (await res.json().catch(() => ({}))).error || 'error ' + res.status;
     } else {
       setLive(true);
       const reader = res.body.getReader();
@@ -131,7 +132,7 @@ async function connect() {
     if (ctrl.signal.aborted) return;
   }
   if (stream !== ctrl) return;
-  setLive(false);
+  setLive(false, why ? 'reconnecting: ' + why : '');
   setTimeout(() => { if (stream === ctrl && token) connect(); }, 1000);
 }
 
@@ -143,6 +144,10 @@ function onEvent(block) {
   }
   if (event === 'state') render(JSON.parse(data));
   else if (event === 'error') setLive(false, JSON.parse(data).error);
+  else if (event === 'evicted') {  // a newer page took this one's stream: no reconnecting
+    stream = null;
+    setLive(false, 'stopped: ' + JSON.parse(data).error + '; reload to watch here');
+  }
 }
 
 // ---- drawing -------------------------------------------------------------------------

@@ -13,6 +13,7 @@ It checks what a person at the page sees:
 Run by ctest (tests/CMakeLists.txt) with the binaries in the environment:
   ROLLOUT_PROXY_BIN, DEMO_MODEL_SERVER_BIN, DEMO_CLIENT_BIN, ROLLOUTCTL_BIN
 """
+import http.client
 import json
 import os
 import re
@@ -160,7 +161,9 @@ class DashboardBrowserTest(unittest.TestCase):
 
     def sign_in(self, token):
         b = self.browser
-        b.get(self.stack.url)
+        # Forget the last token on a page of the same origin that runs no script (the page's
+        # own script could store it again while it signs in).
+        b.get(self.stack.url + "api/whoami")
         b.execute_script("sessionStorage.clear()")
         b.get(self.stack.url)
         box = self.wait(lambda b: b.find_element(By.ID, "token").is_displayed() and
@@ -274,6 +277,28 @@ class DashboardBrowserTest(unittest.TestCase):
         with urllib.request.urlopen(self.stack.url, timeout=5) as r:
             self.assertIn("default-src 'self'", r.headers["Content-Security-Policy"])
             self.assertEqual(r.headers["X-Frame-Options"], "DENY")
+
+    def test_7_a_fifth_stream_takes_the_place_of_the_oldest(self):
+        def open_stream():
+            host, port = self.stack.url[len("http://"):].rstrip("/").split(":")
+            conn = http.client.HTTPConnection(host, int(port), timeout=10)
+            conn.request("GET", "/api/events", headers={"Authorization": "Bearer " + VIEWER_TOKEN})
+            r = conn.getresponse()
+            self.assertEqual(r.status, 200)
+            self.assertEqual(r.readline(), b"event: state\n")
+            return conn, r
+        streams = [open_stream() for _ in range(5)]  # with the browser's own, six
+        seen = b""
+        deadline = time.time() + 5
+        while b"took this one's place" not in seen and time.time() < deadline:
+            line = streams[0][1].readline()
+            if not line:
+                break
+            seen += line
+        self.assertIn(b"event: evicted\ndata: {\"error\": \"another page took this one's place\"}",
+                      seen[-200:])
+        for conn, _ in streams:
+            conn.close()
 
 
 if __name__ == "__main__":

@@ -155,6 +155,7 @@ TEST_F(KustomizeRenderTest, ProbesAndPortsAreTheOnesTheConfigListensOn) {
   EXPECT_EQ(ports.at("grpc"), data);
   EXPECT_EQ(ports.at("admin"), PortOf(config_["admin"]["listen"].as<std::string>()));
   EXPECT_EQ(ports.at("metrics"), PortOf(config_["metrics"]["listen"].as<std::string>()));
+  EXPECT_EQ(ports.at("dashboard"), PortOf(config_["dashboard"]["listen"].as<std::string>()));
   // The proxy answers grpc.health.v1 on its data port.
   EXPECT_EQ(container_["readinessProbe"]["grpc"]["port"].as<int>(), data);
   EXPECT_EQ(container_["livenessProbe"]["grpc"]["port"].as<int>(), data);
