@@ -28,6 +28,7 @@ import urllib.request
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 
 ADMIN_TOKEN = "dashboard-admin-secret-0123456789"
@@ -173,8 +174,22 @@ class DashboardBrowserTest(unittest.TestCase):
         self.wait(lambda b: b.find_element(By.ID, "live").text == "live", what="the live stream")
 
     def bar_text(self, pool):
-        return self.browser.find_element(
-            By.CSS_SELECTOR, 'section.route[data-route="infer"] .bar-row[data-pool="%s"]' % pool).text
+        # The page redraws on every event, so an element may be replaced between finding it
+        # and reading it: read it again.
+        for _ in range(50):
+            try:
+                return self.browser.find_element(
+                    By.CSS_SELECTOR,
+                    'section.route[data-route="infer"] .bar-row[data-pool="%s"]' % pool).text
+            except (StaleElementReferenceException, NoSuchElementException):
+                time.sleep(0.05)
+        return ""
+
+    def click(self, selector, what):
+        def find_and_click(b):
+            b.find_element(By.CSS_SELECTOR, selector).click()
+            return True
+        self.wait(find_and_click, what=what)
 
     def rollout(self):
         return self.browser.find_element(By.CSS_SELECTOR, '.rollout[data-route="infer"]')
@@ -211,13 +226,13 @@ class DashboardBrowserTest(unittest.TestCase):
                        "--max-error-rate", "0.5", "--reason", "dashboard test")
         current = lambda b: b.find_element(By.CSS_SELECTOR, '.rollout[data-route="infer"] li.step.current')
         self.wait(lambda b: current(b).get_attribute("data-step") == "1", what="step 1 current")
-        self.assertEqual(self.rollout().get_attribute("data-phase"), "progressing")
+        self.wait(lambda b: self.rollout().get_attribute("data-phase") == "progressing")
         self.wait(lambda b: current(b).get_attribute("data-step") == "2", timeout=30, what="step 2")
         self.wait(lambda b: self.rollout().get_attribute("data-phase") == "promoted", timeout=30,
                   what="the promotion")
-        self.assertIn("v2 100.0%", self.bar_text("v2"))
+        self.wait(lambda b: "v2 100.0%" in self.bar_text("v2"), what="v2 at 100%")
         # Its decisions, with their checks, are listed.
-        text = self.rollout().text
+        text = self.wait(lambda b: self.rollout().text, what="the release's text")
         self.assertIn("error_rate", text)
         self.assertIn("promote", text)
 
@@ -226,9 +241,7 @@ class DashboardBrowserTest(unittest.TestCase):
         self.stack.ctl("rollout", "start", "infer", "--stable", "v2", "--candidate", "v1",
                        "--steps", "10,50", "--interval", "60s", "--min-requests", "20",
                        "--max-error-rate", "0.5", "--reason", "dashboard test")
-        button = self.wait(lambda b: b.find_element(By.CSS_SELECTOR, 'button.action[data-verb="abort"]'),
-                           what="the abort button")
-        button.click()
+        self.click('button.action[data-verb="abort"]', "the abort button")
         self.wait(lambda b: b.find_element(By.ID, "confirm").is_displayed(), what="the dialog")
         self.browser.find_element(By.ID, "confirm-reason").send_keys("bad answers seen by hand")
         self.browser.find_element(By.ID, "confirm-ok").click()
@@ -256,7 +269,7 @@ class DashboardBrowserTest(unittest.TestCase):
               .then((r) => done(r.status));""")
         self.assertEqual(status, 403)
         time.sleep(1)
-        self.assertEqual(self.rollout().get_attribute("data-phase"), "progressing")
+        self.assertEqual(self.wait(lambda b: self.rollout().get_attribute("data-phase")), "progressing")
         self.stack.ctl("rollout", "abort", "infer", "--reason", "end of test")
 
     def test_6_writes_from_elsewhere_and_without_a_token_are_refused(self):
