@@ -134,7 +134,8 @@ release() {  # release VERSION FROM [FLAGS...]: start a canary, print its decisi
     if [ -n "${DEMO_SCREENSHOT:-}" ]; then  # the dashboard during this canary
       /usr/bin/python3 "$ROOT/scripts/dashboard_screenshot.py" "$DASHBOARD" "$WORK/demo.token" \
         "$DEMO_SCREENSHOT" infer > "$WORK/screenshot.log" 2>&1 &
-      PIDS+=($!)
+      SHOT_PID=$!
+      PIDS+=($SHOT_PID)
     fi
   fi
   echo "\$ rolloutctl rollout events infer --until-done"
@@ -197,8 +198,8 @@ echo "== the access log (access_log: sample 0.01): one line of each route, of it
      "$(wc -l < "$WORK/access.log")"
 grep -m1 '"route":"infer"' "$WORK/access.log" || true
 grep -m1 '"route":"generate"' "$WORK/access.log" || true
-if [ -n "${DEMO_SCREENSHOT:-}" ]; then
-  wait "${PIDS[-1]}" 2>/dev/null || true
+if [ -n "${SHOT_PID:-}" ]; then
+  wait "$SHOT_PID" 2>/dev/null || true
   cat "$WORK/screenshot.log"
 fi
 if [ -n "${DEMO_HOLD:-}" ]; then
