@@ -58,6 +58,9 @@ class Server final {
   // and calls in flight get up to drain_timeout.
   void Drain(int sig);
 
+  // The data plane's bound port (config `listen` may ask for port 0).
+  int data_port() const { return engine_->port(); }
+
  private:
   explicit Server(const control::Config& config);
   absl::Status StartRollouts();

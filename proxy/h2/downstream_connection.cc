@@ -41,7 +41,7 @@ DownstreamConnection::DownstreamConnection(CallContext* context, int fd, int64_t
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, &OnDataChunk);
   nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, &OnStreamClose);
   nghttp2_option* option = NewOptions();
-  nghttp2_session_server_new2(&session_, callbacks, this, option);
+  nghttp2_session_server_new3(&session_, callbacks, this, option, context->session_memory());
   nghttp2_option_del(option);
   nghttp2_session_callbacks_del(callbacks);
   const routing::ConnectionLimits& limits = context->limits();

@@ -5,10 +5,13 @@
 //   loop->Watch(conn, EPOLLOUT);        // a new socket: the loop owns `conn` from now on
 //   loop->MarkDirty(conn);              // flush `conn` at the end of this loop turn
 //   loop->Reap(conn);                   // closed: stop watching, delete at the turn's end
+//   nghttp2_session_server_new3(..., loop->session_memory());  // the loop's allocator
 //
 // Thread-safety: the loop's own thread only.
 #ifndef ROLLOUT_PROXY_H2_EVENT_LOOP_H_
 #define ROLLOUT_PROXY_H2_EVENT_LOOP_H_
+
+#include <nghttp2/nghttp2.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -31,6 +34,8 @@ class EventLoop {
   virtual void Reap(H2Connection* conn) = 0;
   // One buffer of kReadBufferBytes that every connection of the loop reads into.
   virtual uint8_t* read_buffer() = 0;
+  // The allocator of every nghttp2 session of the loop (SessionMemory).
+  virtual nghttp2_mem* session_memory() = 0;
   // metrics::MonotonicNowNs() as of this loop turn's start.
   virtual int64_t now_ns() const = 0;
 

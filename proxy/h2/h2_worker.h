@@ -39,6 +39,7 @@
 #include "proxy/h2/downstream_connection.h"
 #include "proxy/h2/h2_mirror.h"
 #include "proxy/h2/server_tls.h"
+#include "proxy/h2/session_memory.h"
 #include "proxy/h2/upstream_connection.h"
 #include "routing/connection_limits.h"
 #include "routing/routing_table_store.h"
@@ -67,6 +68,7 @@ class H2Worker final : public CallContext {
   void MarkDirty(H2Connection* conn) override { dirty_.push_back(conn); }
   void Reap(H2Connection* conn) override;
   uint8_t* read_buffer() override { return read_buffer_.get(); }
+  nghttp2_mem* session_memory() override { return session_memory_.mem(); }
   int64_t now_ns() const override { return now_ns_; }
 
   // CallContext (worker thread only).
@@ -95,6 +97,8 @@ class H2Worker final : public CallContext {
   void Tick(int64_t now_ns);
   void StartDrain();
 
+  // First, so that it is destroyed last: every session of the worker frees into it.
+  SessionMemory session_memory_;
   const int listen_fd_;
   const int64_t max_message_bytes_;
   const routing::ConnectionLimits limits_;

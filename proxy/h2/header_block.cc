@@ -3,13 +3,9 @@
 namespace rollout::proxy::h2 {
 
 void HeaderBlock::Add(absl::string_view name, absl::string_view value) {
-  if (fields_.empty()) {
-    bytes_.reserve(256);
-    fields_.reserve(12);
-  }
   const auto at = static_cast<uint32_t>(bytes_.size());
-  bytes_.append(name.data(), name.size());
-  bytes_.append(value.data(), value.size());
+  bytes_.insert(bytes_.end(), name.begin(), name.end());
+  bytes_.insert(bytes_.end(), value.begin(), value.end());
   fields_.push_back(Field{at, static_cast<uint32_t>(name.size()),
                           at + static_cast<uint32_t>(name.size()),
                           static_cast<uint32_t>(value.size())});

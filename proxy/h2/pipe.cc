@@ -14,19 +14,20 @@ void Pipe::Push(const uint8_t* data, size_t size) {
 void Pipe::PushLocal(const uint8_t* data, size_t size) { Append(data, size); }
 
 std::string Pipe::TakeUnsent() {
-  std::string out = buf_.substr(off_);
+  std::string out(buf_.data() + off_, buf_.size() - off_);
   source_in_ -= std::min<uint64_t>(out.size(), source_in_ - released_);
-  buf_.clear();
+  buf_.resize(0);
   off_ = 0;
   return out;
 }
 
 void Pipe::Append(const uint8_t* data, size_t size) {
   if (off_ > 0 && off_ == buf_.size()) {
-    buf_.clear();
+    buf_.resize(0);
     off_ = 0;
   }
-  buf_.append(reinterpret_cast<const char*>(data), size);
+  const auto* bytes = reinterpret_cast<const char*>(data);
+  buf_.insert(buf_.end(), bytes, bytes + size);
   if (deferred_ && sink_ != nullptr) {
     deferred_ = false;
     nghttp2_session_resume_data(sink_->session(), sink_stream_);
@@ -61,10 +62,10 @@ int Pipe::Send(const uint8_t* framehd, size_t length) {
   off_ += length;
   taken_ += length;
   if (off_ == buf_.size()) {
-    buf_.clear();
+    buf_.resize(0);  // keeps the capacity, unlike clear()
     off_ = 0;
   } else if (off_ > (1u << 16) && off_ * 2 > buf_.size()) {
-    buf_.erase(0, off_);
+    buf_.erase(buf_.begin(), buf_.begin() + static_cast<ptrdiff_t>(off_));
     off_ = 0;
   }
   // The source's bytes among those sent so far; the proxy's own hold no window.
@@ -74,7 +75,7 @@ int Pipe::Send(const uint8_t* framehd, size_t length) {
 }
 
 void Pipe::Discard() {
-  buf_.clear();
+  buf_.resize(0);
   off_ = 0;
   Release(source_in_ - released_);
 }

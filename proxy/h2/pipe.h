@@ -11,6 +11,9 @@
 // The proxy may add bytes of its own (PushLocal: a model rewrite's fields); they hold no
 // window of the source's, so what is given back is never more than the source sent.
 //
+// The queue is inline up to kInlineBytes, so that a small unary message costs no allocation;
+// past that it grows on the heap and keeps its capacity for the call's life.
+//
 // Thread-safety: used by one worker thread.
 #ifndef ROLLOUT_PROXY_H2_PIPE_H_
 #define ROLLOUT_PROXY_H2_PIPE_H_
@@ -21,12 +24,16 @@
 #include <cstdint>
 #include <string>
 
+#include "absl/container/inlined_vector.h"
+
 namespace rollout::proxy::h2 {
 
 class H2Connection;
 
 class Pipe final {
  public:
+  static constexpr size_t kInlineBytes = 512;
+
   // Where the bytes come from (whose window they hold) and where they go.
   void SetSource(H2Connection* conn, int32_t stream) {
     src_ = conn;
@@ -78,7 +85,7 @@ class Pipe final {
 
   void Append(const uint8_t* data, size_t size);
 
-  std::string buf_;
+  absl::InlinedVector<char, kInlineBytes> buf_;
   size_t off_ = 0;
   uint64_t taken_ = 0;
   uint64_t source_in_ = 0;  // bytes pushed by the source (not PushLocal)

