@@ -4,8 +4,8 @@ namespace rollout::proxy::h2 {
 
 void HeaderBlock::Add(absl::string_view name, absl::string_view value) {
   const auto at = static_cast<uint32_t>(bytes_.size());
-  bytes_.insert(bytes_.end(), name.begin(), name.end());
-  bytes_.insert(bytes_.end(), value.begin(), value.end());
+  bytes_.Append(name.data(), name.size());
+  bytes_.Append(value.data(), value.size());
   fields_.push_back(Field{at, static_cast<uint32_t>(name.size()),
                           at + static_cast<uint32_t>(name.size()),
                           static_cast<uint32_t>(value.size())});

@@ -1,8 +1,8 @@
 // HeaderBlock: one HEADERS block (request headers, response headers or trailers) of a
 // stream, kept in one buffer and handed to nghttp2 without another copy (NO_COPY name/value
-// flags). The buffer and the field list are inline up to kInlineBytes and kInlineFields, so
-// that a usual gRPC block costs no allocation (tests/proxy/h2/steady_allocations_test.cc);
-// a larger one moves to the heap.
+// flags). The buffer and the field list are inline up to ByteBuffer::kInlineBytes and
+// kInlineFields, so that a usual gRPC block costs no allocation
+// (tests/proxy/h2/steady_allocations_test.cc); a larger one moves to the heap.
 //
 // Thread-safety: used by one thread.
 #ifndef ROLLOUT_PROXY_H2_HEADER_BLOCK_H_
@@ -17,13 +17,13 @@
 
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/string_view.h"
+#include "proxy/h2/byte_buffer.h"
 
 namespace rollout::proxy::h2 {
 
 class HeaderBlock final {
  public:
   // A gRPC client's request headers are about 250 bytes in 8 to 10 fields.
-  static constexpr size_t kInlineBytes = 512;
   static constexpr size_t kInlineFields = 16;
 
   void Add(absl::string_view name, absl::string_view value);
@@ -48,7 +48,7 @@ class HeaderBlock final {
   struct Field {
     uint32_t name, name_len, value, value_len;  // offsets into bytes_
   };
-  absl::InlinedVector<char, kInlineBytes> bytes_;
+  ByteBuffer bytes_;
   absl::InlinedVector<Field, kInlineFields> fields_;
 };
 

@@ -16,18 +16,17 @@ void Pipe::PushLocal(const uint8_t* data, size_t size) { Append(data, size); }
 std::string Pipe::TakeUnsent() {
   std::string out(buf_.data() + off_, buf_.size() - off_);
   source_in_ -= std::min<uint64_t>(out.size(), source_in_ - released_);
-  buf_.resize(0);
+  buf_.Clear();
   off_ = 0;
   return out;
 }
 
 void Pipe::Append(const uint8_t* data, size_t size) {
   if (off_ > 0 && off_ == buf_.size()) {
-    buf_.resize(0);
+    buf_.Clear();
     off_ = 0;
   }
-  const auto* bytes = reinterpret_cast<const char*>(data);
-  buf_.insert(buf_.end(), bytes, bytes + size);
+  buf_.Append(data, size);
   if (deferred_ && sink_ != nullptr) {
     deferred_ = false;
     nghttp2_session_resume_data(sink_->session(), sink_stream_);
@@ -62,10 +61,10 @@ int Pipe::Send(const uint8_t* framehd, size_t length) {
   off_ += length;
   taken_ += length;
   if (off_ == buf_.size()) {
-    buf_.resize(0);  // keeps the capacity, unlike clear()
+    buf_.Clear();  // keeps the capacity
     off_ = 0;
   } else if (off_ > (1u << 16) && off_ * 2 > buf_.size()) {
-    buf_.erase(buf_.begin(), buf_.begin() + static_cast<ptrdiff_t>(off_));
+    buf_.EraseFront(off_);
     off_ = 0;
   }
   // The source's bytes among those sent so far; the proxy's own hold no window.
@@ -75,7 +74,7 @@ int Pipe::Send(const uint8_t* framehd, size_t length) {
 }
 
 void Pipe::Discard() {
-  buf_.resize(0);
+  buf_.Clear();
   off_ = 0;
   Release(source_in_ - released_);
 }

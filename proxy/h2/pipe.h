@@ -11,8 +11,8 @@
 // The proxy may add bytes of its own (PushLocal: a model rewrite's fields); they hold no
 // window of the source's, so what is given back is never more than the source sent.
 //
-// The queue is inline up to kInlineBytes, so that a small unary message costs no allocation;
-// past that it grows on the heap and keeps its capacity for the call's life.
+// The queue is a ByteBuffer: inline while small, so that a small unary message costs no
+// allocation; past that it grows on the heap and keeps its capacity for the call's life.
 //
 // Thread-safety: used by one worker thread.
 #ifndef ROLLOUT_PROXY_H2_PIPE_H_
@@ -24,7 +24,7 @@
 #include <cstdint>
 #include <string>
 
-#include "absl/container/inlined_vector.h"
+#include "proxy/h2/byte_buffer.h"
 
 namespace rollout::proxy::h2 {
 
@@ -32,8 +32,6 @@ class H2Connection;
 
 class Pipe final {
  public:
-  static constexpr size_t kInlineBytes = 512;
-
   // Where the bytes come from (whose window they hold) and where they go.
   void SetSource(H2Connection* conn, int32_t stream) {
     src_ = conn;
@@ -85,7 +83,7 @@ class Pipe final {
 
   void Append(const uint8_t* data, size_t size);
 
-  absl::InlinedVector<char, kInlineBytes> buf_;
+  ByteBuffer buf_;
   size_t off_ = 0;
   uint64_t taken_ = 0;
   uint64_t source_in_ = 0;  // bytes pushed by the source (not PushLocal)
