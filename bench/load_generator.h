@@ -5,7 +5,9 @@
 // whatever the answers do, and each call's latency is measured from the time it was due,
 // not from when it went out, so a stall shows up in the latency (no coordinated omission).
 // Unary mode sends one message per call; stream mode keeps one bidi stream per slot and
-// times each message's round trip.
+// times each message's round trip. A mixed open loop (stream_share > 0) makes that share of
+// the scheduled calls bidi streams of stream_messages round trips each, timed apart from
+// the unary calls (the stream_* fields of the report).
 //
 //   LoadOptions o;
 //   o.target = "127.0.0.1:8500";
@@ -36,6 +38,13 @@ struct LoadOptions {
   absl::Duration duration = absl::Seconds(10);
   absl::Duration warmup = absl::Seconds(1);   // not counted
   absl::Duration timeout = absl::Seconds(5);  // per call (unary) or stream
+  // Open loop only: the share of scheduled calls that are streams (every 1/share-th call).
+  double stream_share = 0;
+  int stream_messages = 100;  // round trips per stream of the mix
+  std::string stream_method = "/rollout.testing.Echo/Bidi";
+  // Non-empty: each request is a KServe ModelInferRequest for this model (raw_input_contents
+  // pads it to `payload` bytes), as a Triton client's ModelInfer would send.
+  std::string model;
 };
 
 struct LoadReport {
@@ -46,6 +55,9 @@ struct LoadReport {
   std::map<std::string, uint64_t> codes;                          // gRPC status code name -> calls
   std::map<std::string, uint64_t> backends;  // x-bench-backend -> calls (unary mode)
   uint64_t late = 0;  // open loop: calls sent more than 1 ms after they were due
+  // The mix's streams: those that ended in the measured time, and their messages' round trips.
+  uint64_t streams = 0, stream_calls = 0;
+  double stream_p50 = 0, stream_p90 = 0, stream_p99 = 0, stream_p999 = 0, stream_max = 0;
 
   std::string ToJson() const;
   std::string ToText() const;

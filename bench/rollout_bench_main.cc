@@ -3,6 +3,8 @@
 //   rollout-bench --target 127.0.0.1:8500 --connections 8 --streams 16 --duration 10s
 //   rollout-bench --target 127.0.0.1:8500 --rate 5000 --duration 30s     # open loop
 //   rollout-bench --target 127.0.0.1:8500 --stream --connections 1 --streams 4
+//   rollout-bench --target 127.0.0.1:8500 --rate 2000 --stream-share 0.1 --model resnet
+//                                      # 90% unary ModelInfer, 10% streams of 100 messages
 //   rollout-bench ... --json
 //
 // Exit codes: 0 ok, 1 no call succeeded, 2 bad command line.
@@ -42,6 +44,16 @@ int main(int argc, char** argv) {
   app.add_option("--duration", duration, "measured time")->capture_default_str();
   app.add_option("--warmup", warmup, "time before measuring")->capture_default_str();
   app.add_option("--timeout", timeout, "deadline of each call")->capture_default_str();
+  app.add_option("--stream-share", o.stream_share,
+                 "open loop: this share of the calls are bidi streams (0.1: every tenth)")
+      ->check(CLI::Range(0.0, 1.0));
+  app.add_option("--stream-messages", o.stream_messages, "round trips per stream of the mix")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000000));
+  app.add_option("--stream-method", o.stream_method, "the mix's streaming method")
+      ->capture_default_str();
+  app.add_option("--model", o.model,
+                 "send KServe ModelInferRequests for this model (default: raw bytes)");
   app.add_flag("--json", json, "print the report as JSON");
   CLI11_PARSE(app, argc, argv);
   for (auto [flag, text, out] : {std::tuple<const char*, std::string*, absl::Duration*>{
@@ -62,6 +74,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "rollout-bench: --rate (open loop) is for unary calls only\n");
     return 2;
   }
+  if (o.stream_share > 0 && o.rate == 0) {
+    std::fprintf(stderr, "rollout-bench: --stream-share needs --rate (an open loop)\n");
+    return 2;
+  }
+  if (o.method.empty() && !o.model.empty()) o.method = "/inference.GRPCInferenceService/ModelInfer";
   if (o.method.empty()) {
     o.method = o.stream ? "/rollout.testing.Echo/Bidi" : "/rollout.testing.Echo/Unary";
   }

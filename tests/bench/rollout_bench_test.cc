@@ -101,5 +101,41 @@ routes:
   EXPECT_THAT(out, ::testing::HasSubstr("--duration: \"soon\" is not a duration"));
 }
 
+// The mixed open loop: a tenth of the scheduled calls are streams of 10 round trips, and
+// --model sends real ModelInferRequests (the proxy routes them by model name to v2).
+TEST(RolloutBenchTest, AMixedOpenLoopSendsItsShareOfStreamsOfModelRequests) {
+  BenchServer v1("v1"), v2("v2");
+  ProxyProcess proxy(absl::StrReplaceAll(R"(
+listen: 127.0.0.1:0
+workers: 1
+pools:
+  - { name: v1, endpoints: ["@V1@"] }
+  - { name: v2, endpoints: ["@V2@"] }
+routes:
+  - name: resnet
+    match: { model: resnet }
+    split: [ { pool: v2, weight: 1 } ]
+  - name: rest
+    split: [ { pool: v1, weight: 1 } ]
+)",
+                                         {{"@V1@", v1.address()}, {"@V2@", v2.address()}}));
+  ASSERT_TRUE(proxy.ok()) << proxy.Log();
+  const nlohmann::json r =
+      Bench({"--target", proxy.address(), "--rate", "400", "--stream-share", "0.1",
+             "--stream-messages", "10", "--model", "resnet", "--stream-method",
+             "/inference.GRPCInferenceService/ModelStreamInfer", "--duration", "2s"});
+  const uint64_t calls = r["calls"];
+  EXPECT_NEAR(static_cast<double>(calls), 720, 20);       // 800 scheduled, 9 in 10 unary
+  EXPECT_EQ(r["backends"]["v2"].get<uint64_t>(), calls);  // every one named model resnet
+  EXPECT_FALSE(r["backends"].contains("v1"));
+  EXPECT_NEAR(r["streams"]["ended"].get<double>(), 80, 8);
+  EXPECT_NEAR(r["streams"]["messages"].get<double>(), 800, 80);
+  EXPECT_EQ(r["codes"]["OK"].get<uint64_t>(), calls + r["streams"]["messages"].get<uint64_t>());
+  EXPECT_GT(r["streams"]["latency_seconds"]["p50"].get<double>(), 0);
+  std::string out;
+  EXPECT_EQ(RunCommand({kBenchBin, "--target", proxy.address(), "--stream-share", "0.1"}, &out), 2);
+  EXPECT_THAT(out, ::testing::HasSubstr("--stream-share needs --rate"));
+}
+
 }  // namespace
 }  // namespace rollout::testing
