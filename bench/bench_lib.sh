@@ -44,3 +44,33 @@ YAML
   PROXY_PORT=$port
   wait_port "$port"
 }
+
+# run_variant MODE C M -> "rps p50_us p99_us cpu_us_per_call": rollout-bench against the
+# proxy PORT[MODE] (pid PID[MODE]) from LOAD_CPU; CPU is that proxy's own.
+run_variant() {
+  local mode=$1 c=$2 m=$3 before after json
+  before=$(awk '{print $14 + $15}' "/proc/${PID[$mode]}/stat")
+  json=$(taskset -c $LOAD_CPU "$BENCH" --target "127.0.0.1:${PORT[$mode]}" -c "$c" -m "$m" \
+         --payload 100 --duration "${SECONDS_PER_RUN}s" --warmup 1s --json)
+  after=$(awk '{print $14 + $15}' "/proc/${PID[$mode]}/stat")
+  python3 - "$json" $((after - before)) "$SECONDS_PER_RUN" <<'PY'
+import json, sys
+r = json.loads(sys.argv[1]); ticks = int(sys.argv[2]); s = float(sys.argv[3])
+calls = r["calls"]
+cpu = ticks * 10000 / (calls * (s + 1) / s) if calls else 0
+print("%.0f %.1f %.1f %.2f" % (r["rps"], r["latency_seconds"]["p50"] * 1e6,
+      r["latency_seconds"]["p99"] * 1e6, cpu))
+PY
+}
+
+# median MODE LOAD FIELD over the ROUNDS of R[MODE,LOAD,ROUND]; spread: "median (min..max)"
+median() {
+  local mode=$1 load=$2 field=$3
+  for round in $(seq 1 "$ROUNDS"); do echo "${R[$mode,$load,$round]}" | cut -d' ' -f"$field"; done |
+    sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+}
+spread() {
+  local mode=$1 load=$2 field=$3
+  for round in $(seq 1 "$ROUNDS"); do echo "${R[$mode,$load,$round]}" | cut -d' ' -f"$field"; done |
+    sort -n | awk '{a[NR]=$1} END {printf "%s (%s..%s)", a[int((NR+1)/2)], a[1], a[NR]}'
+}

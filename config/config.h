@@ -57,6 +57,10 @@ struct Config {
   // SIGTERM: how long health reports NOT_SERVING, with calls still accepted, before the
   // listener closes; gives load balancers (and Kubernetes endpoints) time to stop sending.
   absl::Duration drain_delay = absl::ZeroDuration();
+  // After each loop turn a worker polls its sockets without sleeping for this long before
+  // it blocks in epoll_wait: fewer sleeps and wakeups per call, for a core's worth of CPU
+  // while busy. 0 (the default): never (bench/RESULTS-busy-poll.md measures it).
+  absl::Duration busy_poll = absl::ZeroDuration();
   log::Format log_format = log::Format::kText;  // log_format: text | json
   log::Level log_level = log::Level::kInfo;     // log_level: debug | info | warn | error
   bool watch_config = false;       // reload when the file's content changes (a ConfigMap update)

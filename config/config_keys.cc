@@ -245,6 +245,16 @@ std::vector<ConfigKey> MakeKeys() {
       ROLLOUT_FIELD_KEY(workers, workers, kRestart, in.Integer(node, "workers", 1, 256)),
       ROLLOUT_FIELD_KEY(drain_timeout, drain_timeout, kRestart, in.Duration(node, "drain_timeout")),
       ROLLOUT_FIELD_KEY(drain_delay, drain_delay, kRestart, in.Duration(node, "drain_delay")),
+      {"busy_poll", false, kRestart,
+       [](const Reader& in, const Node& node, Config* c) -> absl::Status {
+         ASSIGN_OR_RETURN(c->busy_poll, in.Duration(node, "busy_poll"));
+         if (c->busy_poll > absl::Milliseconds(10)) {
+           return in.Error(node, "busy_poll",
+                           "must be at most 10ms (a worker spins that long after each turn)");
+         }
+         return absl::OkStatus();
+       },
+       [](const Config& a, const Config& b) { return a.busy_poll == b.busy_poll; }},
       ROLLOUT_FIELD_KEY(watch_config, watch_config, kRestart, in.Bool(node, "watch_config")),
       {"log_format", false, kRestart, ReadLogFormat,
        [](const Config& a, const Config& b) { return a.log_format == b.log_format; }},

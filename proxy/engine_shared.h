@@ -30,6 +30,7 @@ struct EngineShared {
   RequestSampler* sampler = nullptr;
   // Where calls are logged (EngineOptions::access_log); may be null.
   AccessLog* access_log = nullptr;
+  int64_t busy_poll_ns = 0;  // EngineOptions::busy_poll_ns
 
   // Calls refused by a concurrency limit so far: the listener's (if limited) and each
   // limited pool's (Engine::Rejected).

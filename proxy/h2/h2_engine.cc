@@ -71,6 +71,7 @@ absl::StatusOr<std::unique_ptr<H2Engine>> H2Engine::Create(
   engine->shared_.names = engine->names_.get();
   engine->shared_.sampler = options.sampler;
   engine->shared_.access_log = options.access_log;
+  engine->shared_.busy_poll_ns = options.busy_poll_ns;
   absl::StatusOr<int> fd = Listen(options.listen, &engine->port_);
   if (!fd.ok()) return fd.status();
   engine->listen_fd_ = *fd;

@@ -209,6 +209,20 @@ void H2Worker::Tick(int64_t now_ns) {
   }
 }
 
+int H2Worker::Wait(epoll_event* events, int max_events, int wait_ms) {
+  const int64_t spin_ns = shared_->busy_poll_ns;
+  // Spins only after a turn that had work: an idle worker sleeps, its ticks included.
+  if (spin_ns > 0 && wait_ms > 0 && last_ready_ > 0) {
+    const int64_t until = metrics::MonotonicNowNs() + spin_ns;
+    do {
+      last_ready_ = epoll_wait(epoll_fd_, events, max_events, 0);
+      if (last_ready_ != 0) return last_ready_;
+    } while (metrics::MonotonicNowNs() < until);
+  }
+  last_ready_ = epoll_wait(epoll_fd_, events, max_events, wait_ms);
+  return last_ready_;
+}
+
 void H2Worker::Run() {
   epoll_event events[128];
   int64_t next_tick = metrics::MonotonicNowNs() + int64_t{kTickMs} * 1000000;
@@ -218,7 +232,7 @@ void H2Worker::Run() {
       const int64_t left_ns = deadlines_.next_ns() - metrics::MonotonicNowNs();
       wait_ms = static_cast<int>(std::clamp<int64_t>((left_ns + 999999) / 1000000, 0, kTickMs));
     }
-    const int n = epoll_wait(epoll_fd_, events, 128, wait_ms);
+    const int n = Wait(events, 128, wait_ms);
     now_ns_ = metrics::MonotonicNowNs();
     for (int i = 0; i < n; ++i) {
       void* tag = events[i].data.ptr;

@@ -20,6 +20,8 @@
 #ifndef ROLLOUT_PROXY_H2_H2_WORKER_H_
 #define ROLLOUT_PROXY_H2_H2_WORKER_H_
 
+#include <sys/epoll.h>
+
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -89,6 +91,9 @@ class H2Worker final : public CallContext {
 
  private:
   void Run();
+  // epoll_wait for up to `wait_ms`; with busy_poll, after a turn that had events, polls
+  // without sleeping that long first.
+  int Wait(epoll_event* events, int max_events, int wait_ms);
   void Accept();
   // Stops watching the listening socket until now + `for_ns` (accept() failed).
   void PauseAccept(int64_t for_ns);
@@ -126,6 +131,7 @@ class H2Worker final : public CallContext {
   bool watching_listener_ = false;
   int64_t accept_paused_until_ns_ = 0;
   int64_t now_ns_ = 0;
+  int last_ready_ = 0;  // what the last epoll_wait returned
   std::thread thread_;
 };
 

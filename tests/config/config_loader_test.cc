@@ -347,6 +347,21 @@ TEST(ConfigLoaderTest, DrainAndWatchKeysAndTheRetiredSharedState) {
               HasSubstr("drain_delay: bad duration \"later\""));
 }
 
+TEST(ConfigLoaderTest, BusyPollIsADurationOfAtMostTenMilliseconds) {
+  absl::StatusOr<Config> config =
+      ParseConfig(Variant("workers: 2", "workers: 2\nbusy_poll: 50us"), "proxy.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->busy_poll, absl::Microseconds(50));
+  EXPECT_EQ(ParseConfig(Variant("workers: 2", "workers: 2"), "proxy.yaml")->busy_poll,
+            absl::ZeroDuration());
+  EXPECT_THAT(ErrorOf(Variant("workers: 2", "workers: 2\nbusy_poll: 1s")),
+              HasSubstr("busy_poll: must be at most 10ms"));
+  EXPECT_THAT(ErrorOf(Variant("workers: 2", "workers: 2\nbusy_poll: -1ms")),
+              HasSubstr("busy_poll: bad duration \"-1ms\""));
+  EXPECT_THAT(ErrorOf(Variant("workers: 2", "workers: 2\nbusy_poll: soon")),
+              HasSubstr("busy_poll: bad duration \"soon\""));
+}
+
 TEST(ConfigLoaderTest, AnEtcdStateStoreIsCheckedByKey) {
   const std::string etcd =
       "workers: 2\nstate_store:\n  etcd:\n    endpoints: [\"127.0.0.1:2379\", "
