@@ -42,6 +42,8 @@ class ByteBuffer final {
   const char* data() const { return data_; }
   size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
+  // The bytes are in a heap block (which a move hands over without moving it).
+  bool on_heap() const { return data_ != inline_; }
 
   void Append(const void* bytes, size_t n) {
     if (n == 0) return;
@@ -57,7 +59,6 @@ class ByteBuffer final {
   }
 
  private:
-  bool on_heap() const { return data_ != inline_; }
   void TakeFrom(ByteBuffer* other) {
     if (other->on_heap()) {
       data_ = other->data_;

@@ -156,13 +156,15 @@ ssize_t H2Connection::Receive(uint8_t* buffer, size_t size) {
   }
 }
 
-ssize_t H2Connection::Transmit(const char* data, size_t size) {
+ssize_t H2Connection::Transmit() {
   if (ssl_ == nullptr) {
-    const ssize_t n = ::send(fd_, data, size, MSG_NOSIGNAL);
+    const ssize_t n = out_.WriteTo(fd_);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return kWouldBlock;
     return n < 0 ? kFailed : n;
   }
-  const int n = SSL_write(ssl_, data, static_cast<int>(std::min<size_t>(size, 1 << 30)));
+  const absl::string_view data = out_.Contiguous();
+  const int n =
+      SSL_write(ssl_, data.data(), static_cast<int>(std::min<size_t>(data.size(), 1 << 30)));
   if (n > 0) return n;
   const int error = SSL_get_error(ssl_, n);
   if (error == SSL_ERROR_WANT_WRITE || error == SSL_ERROR_WANT_READ) return kWouldBlock;
@@ -199,25 +201,20 @@ void H2Connection::MarkDirty() {
 
 void H2Connection::Flush() {
   if (closed_ || !connected() || handshaking_) return;
-  if (out_off_ > 0 && out_off_ == out_.size()) {
-    out_.clear();
-    out_off_ = 0;
-  } else if (out_off_ > kHighWater) {
-    out_.erase(0, out_off_);
-    out_off_ = 0;
-  }
+  SendAndWrite();
+  out_.EndFlush();  // what the socket did not take of the referenced payloads is copied now
+}
+
+void H2Connection::SendAndWrite() {
   for (;;) {
     const int rv = nghttp2_session_send(session_);
     if (rv != 0) return Close(absl::StrCat("HTTP/2 error: ", nghttp2_strerror(rv)));
-    const size_t pending = out_.size() - out_off_;
-    if (pending == 0) break;
-    const ssize_t n = Transmit(out_.data() + out_off_, pending);
+    if (out_.queued() == 0) break;
+    const ssize_t n = Transmit();
     if (n == kWouldBlock) return WatchWrite(true);
     if (n < 0) return Close(FailureText());
-    out_off_ += static_cast<size_t>(n);
-    if (out_off_ < out_.size()) return WatchWrite(true);  // the socket is full
-    out_.clear();
-    out_off_ = 0;
+    out_.Consume(static_cast<size_t>(n));
+    if (out_.queued() > 0) return WatchWrite(true);  // the socket is full
   }
   WatchWrite(false);
   if (nghttp2_session_want_read(session_) == 0 && nghttp2_session_want_write(session_) == 0) {

@@ -4,7 +4,8 @@
 // Reading feeds nghttp2 (nghttp2_session_mem_recv) from one buffer per worker; nghttp2
 // calls back into the connection, which hands each stream event to its H2Call. Writing is
 // batched: a connection that has something to send is marked dirty, and the worker flushes
-// it once per loop turn (nghttp2_session_send into one output buffer, then one send()).
+// it once per loop turn (nghttp2_session_send into its OutputQueue, then one writev()).
+// Large DATA payloads are written from the Pipe that holds them, not copied (plaintext).
 // Output above kHighWater stops nghttp2 from pulling more DATA, so a slow peer pushes back
 // on the streams that feed it.
 //
@@ -29,6 +30,7 @@
 
 #include "absl/strings/string_view.h"
 #include "proxy/h2/event_loop.h"
+#include "proxy/h2/output_queue.h"
 
 namespace rollout::proxy::h2 {
 
@@ -57,10 +59,23 @@ class H2Connection {
   // Ends the connection now: every call on it is told, and the worker deletes it later.
   void Close(absl::string_view why);
 
-  bool HasRoomForOutput() const { return out_.size() - out_off_ < kHighWater; }
-  void AppendOutput(const uint8_t* data, size_t size) {
-    out_.append(reinterpret_cast<const char*>(data), size);
+  bool HasRoomForOutput() const { return out_.queued() < kHighWater; }
+  void AppendOutput(const uint8_t* data, size_t size) { out_.Append(data, size); }
+  // A DATA payload: referenced where it lies when it is large and the socket is plaintext
+  // (true: it must then stay put until this flush ends), copied otherwise (false).
+  bool AppendPayload(const uint8_t* data, size_t size) {
+    if (ssl_ != nullptr || size < OutputQueue::kReferenceMinBytes) {
+      out_.Append(data, size);
+      return false;
+    }
+    out_.AppendReference(data, size);
+    return true;
   }
+  // Flushes so far (OutputQueue::epoch): a payload referenced during flush `e` is pinned
+  // while output_epoch() == e.
+  uint64_t output_epoch() const { return out_.epoch(); }
+  // The owner of a referenced payload goes away while the flush runs: see OutputQueue::Adopt.
+  void AdoptOutput(ByteBuffer&& bytes) { out_.Adopt(std::move(bytes)); }
 
   bool dirty_ = false;  // in the loop's flush list
 
@@ -114,8 +129,10 @@ class H2Connection {
   static constexpr ssize_t kFailed = -2;  // errno says why
   // recv() or SSL_read(): bytes, 0 at the peer's end, kWouldBlock or kFailed.
   ssize_t Receive(uint8_t* buffer, size_t size);
-  // send() or SSL_write(): bytes written, kWouldBlock or kFailed.
-  ssize_t Transmit(const char* data, size_t size);
+  // writev() or SSL_write() of what is queued: bytes written, kWouldBlock or kFailed.
+  ssize_t Transmit();
+  // What Flush() does before the flush ends: nghttp2_session_send and the writes.
+  void SendAndWrite();
   void ReadSome();
   // Why Receive() or Transmit() returned kFailed.
   std::string FailureText() const;
@@ -124,8 +141,7 @@ class H2Connection {
   static int OnSendData(nghttp2_session*, nghttp2_frame* frame, const uint8_t* framehd,
                         size_t length, nghttp2_data_source* source, void* user_data);
 
-  std::string out_;
-  size_t out_off_ = 0;
+  OutputQueue out_;
   std::string tls_error_;  // why the last SSL_read or SSL_write failed
   bool watching_write_ = false;
   bool handshaking_ = false;

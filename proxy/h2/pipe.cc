@@ -21,9 +21,29 @@ std::string Pipe::TakeUnsent() {
   return out;
 }
 
+bool Pipe::pinned() const {
+  return pinned_epoch_ != 0 && sink_ != nullptr && pinned_epoch_ == sink_->output_epoch() + 1;
+}
+
+void Pipe::Unpin() {
+  if (!pinned()) return;
+  ByteBuffer rest;
+  rest.Append(buf_.data() + off_, buf_.size() - off_);
+  sink_->AdoptOutput(std::move(buf_));
+  buf_ = std::move(rest);
+  off_ = 0;
+  pinned_epoch_ = 0;
+}
+
 void Pipe::Append(const uint8_t* data, size_t size) {
+  Unpin();  // never during a flush, but then a move of the buffer would be safe too
+  // What was sent is reclaimed here rather than in Send(): the sink may still be writing
+  // it from this buffer until its flush ends.
   if (off_ > 0 && off_ == buf_.size()) {
     buf_.Clear();
+    off_ = 0;
+  } else if (off_ > (1u << 16) && off_ * 2 > buf_.size()) {
+    buf_.EraseFront(off_);
     off_ = 0;
   }
   buf_.Append(data, size);
@@ -57,16 +77,9 @@ ssize_t Pipe::Read(size_t length, uint32_t* data_flags) {
 int Pipe::Send(const uint8_t* framehd, size_t length) {
   if (!sink_->HasRoomForOutput()) return NGHTTP2_ERR_WOULDBLOCK;
   sink_->AppendOutput(framehd, 9);
-  sink_->AppendOutput(data(), length);
+  if (sink_->AppendPayload(data(), length)) pinned_epoch_ = sink_->output_epoch() + 1;
   off_ += length;
   taken_ += length;
-  if (off_ == buf_.size()) {
-    buf_.Clear();  // keeps the capacity
-    off_ = 0;
-  } else if (off_ > (1u << 16) && off_ * 2 > buf_.size()) {
-    buf_.EraseFront(off_);
-    off_ = 0;
-  }
   // The source's bytes among those sent so far; the proxy's own hold no window.
   const uint64_t sent = std::min(taken_, source_in_);
   if (sent > released_) Release(sent - released_);

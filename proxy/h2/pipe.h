@@ -2,11 +2,13 @@
 // client) on their way from the stream that received them (the source) to the stream that
 // sends them on (the sink), and the flow control that ties the two together.
 //
-// Received DATA is appended to the pipe; the sink's nghttp2 data provider takes it from
-// there and writes the DATA frame straight into the sink connection's output
-// (NGHTTP2_DATA_FLAG_NO_COPY), and only then gives the source its window back
-// (nghttp2_session_consume). So a stream holds at most one window of bytes per direction,
-// and a slow reader slows its writer, end to end.
+// Received DATA is appended to the pipe (the one user-space copy); the sink's nghttp2 data
+// provider takes it from there (NGHTTP2_DATA_FLAG_NO_COPY) into the sink connection's
+// output, which writes a large payload straight from the pipe (AppendPayload), and only
+// then gives the source its window back (nghttp2_session_consume). While the sink's flush
+// runs, referenced bytes are pinned: the pipe does not move them, and a pipe that is
+// detached or destroyed then hands its buffer to the sink (Unpin). So a stream holds at most one
+// window of bytes per direction, and a slow reader slows its writer, end to end.
 //
 // The proxy may add bytes of its own (PushLocal: a model rewrite's fields); they hold no
 // window of the source's, so what is given back is never more than the source sent.
@@ -38,6 +40,7 @@ class Pipe final {
     src_stream_ = stream;
   }
   void SetSink(H2Connection* conn, int32_t stream) {
+    Unpin();
     sink_ = conn;
     sink_stream_ = stream;
   }
@@ -76,10 +79,19 @@ class Pipe final {
   }
   // The source connection is gone: nothing to give back any more.
   void DetachSource() { src_ = nullptr; }
-  void DetachSink() { sink_ = nullptr; }
+  void DetachSink() {
+    Unpin();
+    sink_ = nullptr;
+  }
+  ~Pipe() { Unpin(); }
 
  private:
   void Release(size_t n);
+  // Bytes of the buffer are referenced by the sink's flush under way.
+  bool pinned() const;
+  // If pinned: the sink keeps the buffer until its flush ends, and the unsent bytes move to
+  // a buffer of their own.
+  void Unpin();
 
   void Append(const uint8_t* data, size_t size);
 
@@ -90,6 +102,7 @@ class Pipe final {
   uint64_t released_ = 0;   // of those, given back
   bool eof_ = false;
   bool deferred_ = false;
+  uint64_t pinned_epoch_ = 0;  // the sink's output_epoch() + 1 when a payload was referenced
   H2Connection* src_ = nullptr;
   int32_t src_stream_ = 0;
   H2Connection* sink_ = nullptr;
