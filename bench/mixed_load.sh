@@ -119,7 +119,14 @@ lines() { if [ -f "$1" ]; then wc -l < "$1"; else echo 0; fi; }
   echo "\`rollout_proxy_rollout_step\` and \`rollout_proxy_rollout_phase\`). The direct row's CPU is the backend's;"
   echo "the access-log mode wrote $(lines "$WORK/access.log") lines ($(du -h "$WORK/access.log" 2>/dev/null | cut -f1))."
   echo "\"late sends\" are calls the load generator sent more than 1 ms after they were due (its own"
-  echo "lag, counted so that a saturated generator shows)."
+  echo "lag, counted so that a saturated generator shows). Each round's unary p99.9 and late sends,"
+  echo "to tell a tail of the proxy's from one of the generator's (CPU 0 also runs kernel threads,"
+  echo "such as the writeback of the access log's file):"
+  echo
+  for mode in "${MODES[@]}"; do
+    echo "- $mode: $(for round in $(seq 1 "$ROUNDS"); do echo "${R[$mode,$round]}" | awk '{printf "%s µs (%s late); ", $5, $11}'; done | sed 's/; $//')"
+  done
+  echo
   echo
   echo "Each run: \`taskset -c $LOAD_CPU rollout-bench --target 127.0.0.1:PORT --rate $RATE --stream-share 0.1"
   echo "--stream-messages 100 --model resnet --stream-method /inference.GRPCInferenceService/ModelStreamInfer"
