@@ -93,8 +93,9 @@ median() {  # WORKERS FIELD
     if (b >= p && b >= h) printf "the echo backends (%.2f of the cores, against the proxy'"'"'s %.2f)", b, p
     else if (p >= h) printf "the proxy (%.2f cores)", p
     else printf "the load generator (%.2f cores)", h }')."
-  echo "CPU per call rises with workers when each worker's loop turn carries fewer calls (less"
-  echo "batching of reads and writes per wakeup), not from sharing: compare its rows."
+  echo "CPU per call rises with workers here: each worker's loop turn carries fewer calls to batch"
+  echo "into one read and one write per connection, and more workers than cores add context"
+  echo "switches. It is not lock contention: the call path takes no lock that workers share."
   echo
   echo "Per-core projection: at $one µs of proxy CPU per call, one worker on a core of its own would"
   echo "carry about $(awk -v c="$one" 'BEGIN{printf "%.0f", (c > 0 ? 1e6 / c : 0)}') calls/s. Workers share no lock and no per-call memory (each has"
