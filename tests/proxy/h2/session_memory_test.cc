@@ -36,7 +36,9 @@ TEST(SessionMemoryTest, ReallocKeepsTheBytesAndGrowsAcrossClasses) {
   auto* r = static_cast<char*>(memory.Reallocate(q, 100000));  // past the classes
   EXPECT_EQ(std::string(r, 10), "0123456789");
   memory.Free(r);
-  EXPECT_EQ(memory.Reallocate(nullptr, 0) == nullptr, false);  // realloc(NULL, n) is malloc
+  void* fresh = memory.Reallocate(nullptr, 0);  // realloc(NULL, n) is malloc
+  EXPECT_NE(fresh, nullptr);
+  memory.Free(fresh);
 }
 
 TEST(SessionMemoryTest, CallocZeroesAReusedBlock) {
