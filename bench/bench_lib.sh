@@ -9,6 +9,15 @@ exec_on_cpu() {
   if [ -n "$cpu" ]; then exec taskset -c "$cpu" "$@"; else exec "$@"; fi
 }
 
+# cpu_ticks PID...: the CPU time (utime + stime, clock ticks) the given processes used so far.
+cpu_ticks() {
+  local total=0
+  for p in "$@"; do
+    total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat")))
+  done
+  echo "$total"
+}
+
 # start_echo_backends [CPU]: two rollout-bench-server echo backends, v1 and v2; sets V1, V2.
 start_echo_backends() {
   local cpu=${1:-}
@@ -23,12 +32,13 @@ start_echo_backends() {
 # start_bench_proxy NAME [CPU]: rollout-proxy (its files named NAME) in front of V1 and V2, as
 # measured: one worker, the 90/10 split, metrics on (as in production). Sets PROXY_PORT and
 # PROXY_PID_OUT.
-# BENCH_PROXY_EXTRA: more top-level config lines (such as a tls: section).
+# BENCH_PROXY_EXTRA: more top-level config lines (such as a tls: section);
+# BENCH_PROXY_WORKERS: the worker count (default 1).
 start_bench_proxy() {
   local plane=$1 cpu=${2:-} port; port=$(free_port)
   cat > "$WORK/proxy-$plane.yaml" <<YAML
 listen: 127.0.0.1:$port
-workers: 1
+workers: ${BENCH_PROXY_WORKERS:-1}
 metrics: { listen: 127.0.0.1:0 }
 ${BENCH_PROXY_EXTRA:-}
 pools:
@@ -49,10 +59,10 @@ YAML
 # proxy PORT[MODE] (pid PID[MODE]) from LOAD_CPU; CPU is that proxy's own.
 run_variant() {
   local mode=$1 c=$2 m=$3 before after json
-  before=$(awk '{print $14 + $15}' "/proc/${PID[$mode]}/stat")
+  before=$(cpu_ticks "${PID[$mode]}")
   json=$(taskset -c $LOAD_CPU "$BENCH" --target "127.0.0.1:${PORT[$mode]}" -c "$c" -m "$m" \
          --payload 100 --duration "${SECONDS_PER_RUN}s" --warmup 1s --json)
-  after=$(awk '{print $14 + $15}' "/proc/${PID[$mode]}/stat")
+  after=$(cpu_ticks "${PID[$mode]}")
   python3 - "$json" $((after - before)) "$SECONDS_PER_RUN" <<'PY'
 import json, sys
 r = json.loads(sys.argv[1]); ticks = int(sys.argv[2]); s = float(sys.argv[3])

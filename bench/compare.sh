@@ -27,15 +27,6 @@ with_work_dir
 SERVER_CPU=1
 LOAD_CPU=0
 
-# CPU time (clock ticks) used so far by the given pids.
-cpu_ticks() {
-  local total=0
-  for p in "$@"; do
-    total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat")))
-  done
-  echo "$total"
-}
-
 start_echo_backends $SERVER_CPU
 start_bench_proxy rollout $SERVER_CPU; PROXY_H2=$PROXY_PORT; PROXY_H2_PID=$PROXY_PID_OUT
 # The same with busy_poll (bench/busy_poll.sh): fewer sleeps per call, for CPU.

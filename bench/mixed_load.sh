@@ -36,12 +36,12 @@ start_echo_backends $SERVER_CPU
 # run MODE -> "unary_rps p50 p90 p99 p999 stream_msgs_per_s s_p50 s_p99 streams failed late cpu_pct"
 run() {
   local mode=$1 before after json
-  before=$(awk '{print $14 + $15}' "/proc/$PROXY_PID_OUT/stat")
+  before=$(cpu_ticks "$PROXY_PID_OUT")
   json=$(taskset -c $LOAD_CPU "$BENCH" --target "127.0.0.1:$TARGET_PORT" --rate "$RATE" \
          --stream-share 0.1 --stream-messages 100 --model resnet \
          --stream-method /inference.GRPCInferenceService/ModelStreamInfer -c 4 --threads 2 \
          --payload 100 --duration "${SECONDS_PER_RUN}s" --warmup 1s --json)
-  after=$(awk '{print $14 + $15}' "/proc/$PROXY_PID_OUT/stat")
+  after=$(cpu_ticks "$PROXY_PID_OUT")
   echo "$json" >> "$WORK/bench-$mode.log"
   python3 - "$json" $((after - before)) "$SECONDS_PER_RUN" <<'PY'
 import json, sys

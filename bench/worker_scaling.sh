@@ -18,7 +18,6 @@ ROUNDS="${BENCH_ROUNDS:-3}"
 OUT="${BENCH_OUT:-$ROOT/bench/RESULTS-scaling.md}"
 with_work_dir
 WORKERS=(1 2 4)
-ticks() { local t=0; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo $t; }
 
 start_echo_backends
 BACKENDS=("${PIDS[0]}" "${PIDS[1]}")
@@ -27,14 +26,14 @@ python3 -c 'import sys; sys.stdout.buffer.write(b"\x00\x00\x00\x00\x64" + b"x" *
 # run PROXY_PID PORT -> "rps proxy_cpu_us_per_call proxy_cores backend_cores load_cores"
 run() {
   local pid=$1 port=$2 p0 b0 p1 b1 out rps done_count
-  p0=$(ticks "$pid"); b0=$(ticks "${BACKENDS[@]}")
+  p0=$(cpu_ticks "$pid"); b0=$(cpu_ticks "${BACKENDS[@]}")
   out=$(bash -c 'echo $$ > '"$WORK/h2load.pid"'; exec h2load -c 16 -m 16 -t 2 -D '"$SECONDS_PER_RUN"' --warm-up-time=1 \
         -d '"$WORK/body.bin"' -H "content-type: application/grpc" -H "te: trailers" \
         http://127.0.0.1:'"$port"'/rollout.testing.Echo/Unary' 2>&1 &
         sleep 0.2; hp=$(cat "$WORK/h2load.pid"); h0=$(awk '{print $14 + $15}' "/proc/$hp/stat")
         while kill -0 "$hp" 2> /dev/null; do h1=$(awk '{print $14 + $15}' "/proc/$hp/stat" 2> /dev/null || echo "$h1"); sleep 0.1; done
         echo "LOADTICKS $((h1 - h0))"; wait)
-  p1=$(ticks "$pid"); b1=$(ticks "${BACKENDS[@]}")
+  p1=$(cpu_ticks "$pid"); b1=$(cpu_ticks "${BACKENDS[@]}")
   echo "$out" >> "$WORK/h2load.log"
   rps=$(echo "$out" | grep -oE 'finished in [0-9.]+s, [0-9.]+ req/s' | grep -oE '[0-9.]+ req/s' | cut -d' ' -f1)
   done_count=$(echo "$out" | grep -oE '[0-9]+ done' | head -1 | cut -d' ' -f1)
@@ -45,22 +44,9 @@ run() {
 }
 
 declare -A R PORT PID
-for w in "${WORKERS[@]}"; do
-  port=$(free_port)
-  cat > "$WORK/proxy-$w.yaml" <<YAML
-listen: 127.0.0.1:$port
-workers: $w
-metrics: { listen: 127.0.0.1:0 }
-pools:
-  - { name: v1, endpoints: ["127.0.0.1:$V1"] }
-  - { name: v2, endpoints: ["127.0.0.1:$V2"] }
-routes:
-  - name: all
-    split: [ { pool: v1, weight: 90 }, { pool: v2, weight: 10 } ]
-YAML
-  "$BUILD_DIR/cmd/rollout-proxy" --config "$WORK/proxy-$w.yaml" > "$WORK/proxy-$w.log" 2>&1 &
-  PID[$w]=$!; PIDS+=($!); PORT[$w]=$port
-  wait_port "$port"
+for w in "${WORKERS[@]}"; do  # unpinned: the scheduler spreads them
+  BENCH_PROXY_WORKERS=$w start_bench_proxy "workers-$w"
+  PID[$w]=$PROXY_PID_OUT; PORT[$w]=$PROXY_PORT
 done
 for round in $(seq 1 "$ROUNDS"); do
   for w in "${WORKERS[@]}"; do

@@ -26,7 +26,11 @@ bool Pipe::pinned() const {
 }
 
 void Pipe::Unpin() {
-  if (!pinned()) return;
+  if (pinned_epoch_ == 0) return;
+  if (!pinned()) {  // that flush is over: nothing of ours is referenced any more
+    pinned_epoch_ = 0;
+    return;
+  }
   ByteBuffer rest;
   rest.Append(buf_.data() + off_, buf_.size() - off_);
   sink_->AdoptOutput(std::move(buf_));
@@ -36,7 +40,7 @@ void Pipe::Unpin() {
 }
 
 void Pipe::Append(const uint8_t* data, size_t size) {
-  Unpin();  // never during a flush, but then a move of the buffer would be safe too
+  Unpin();  // appends come from reads, after the sink's flush, so this only clears the mark
   // What was sent is reclaimed here rather than in Send(): the sink may still be writing
   // it from this buffer until its flush ends.
   if (off_ > 0 && off_ == buf_.size()) {

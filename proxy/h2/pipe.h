@@ -7,8 +7,8 @@
 // output, which writes a large payload straight from the pipe (AppendPayload), and only
 // then gives the source its window back (nghttp2_session_consume). While the sink's flush
 // runs, referenced bytes are pinned: the pipe does not move them, and a pipe that is
-// detached or destroyed then hands its buffer to the sink (Unpin). So a stream holds at most one
-// window of bytes per direction, and a slow reader slows its writer, end to end.
+// detached or destroyed then hands its buffer to the sink (Unpin). So a stream holds at
+// most one window of bytes per direction, and a slow reader slows its writer, end to end.
 //
 // The proxy may add bytes of its own (PushLocal: a model rewrite's fields); they hold no
 // window of the source's, so what is given back is never more than the source sent.

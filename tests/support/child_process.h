@@ -43,6 +43,8 @@ class ChildProcess {
   pid_t pid() const { return pid_; }
   // The child's resident memory (VmRSS) in KiB, or -1 if it cannot be read.
   int64_t RssKib() const;
+  // The CPU time it used so far (utime + stime), in clock ticks, or -1.
+  int64_t CpuTicks() const;
 
  private:
   pid_t pid_ = -1;

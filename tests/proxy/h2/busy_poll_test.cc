@@ -1,8 +1,7 @@
 // busy_poll: a worker that spins on its sockets after each turn still serves every call,
 // and once the traffic stops it goes back to sleeping in epoll_wait: an idle proxy with
 // busy_poll uses next to no CPU.
-#include <fstream>
-#include <sstream>
+#include <cstdio>
 
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
@@ -12,20 +11,6 @@
 
 namespace rollout::testing {
 namespace {
-
-// utime + stime of `pid`, in clock ticks.
-long CpuTicks(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::istringstream fields(stat.substr(stat.rfind(')') + 2));
-  std::string f;
-  long utime = 0, stime = 0;
-  for (int i = 3; i <= 15 && fields >> f; ++i) {
-    if (i == 14) utime = std::stol(f);
-    if (i == 15) stime = std::stol(f);
-  }
-  return utime + stime;
-}
 
 TEST(BusyPollTest, ASpinningWorkerServesCallsAndSleepsWhenIdle) {
   EchoBackend backend("a");
@@ -39,7 +24,7 @@ routes: [ { name: all, split: [ { pool: a, weight: 1 } ] } ]
                                          {{"@A@", backend.address()}}));
   ASSERT_TRUE(proxy.ok()) << proxy.Log();
   auto stub = Echo::NewStub(proxy.NewChannel());
-  const long before = CpuTicks(proxy.process().pid());
+  const int64_t before = proxy.process().CpuTicks();
   const absl::Time start = absl::Now();
   for (int i = 0; i < 300; ++i) {
     grpc::ClientContext ctx;
@@ -48,14 +33,14 @@ routes: [ { name: all, split: [ { pool: a, weight: 1 } ] } ]
     EXPECT_EQ(response.backend(), "a");
   }
   const double busy_s = absl::ToDoubleSeconds(absl::Now() - start);
-  const long busy_ticks = CpuTicks(proxy.process().pid()) - before;
+  const int64_t busy_ticks = proxy.process().CpuTicks() - before;
   // Idle: after the last turn's 5 ms of spinning the worker blocks, and its 100 ms ticks
   // (turns without events) do not spin: next to nothing, against a spin loop's 100%.
-  const long idle_from = CpuTicks(proxy.process().pid());
+  const int64_t idle_from = proxy.process().CpuTicks();
   absl::SleepFor(absl::Seconds(2));
-  const double idle_share = (CpuTicks(proxy.process().pid()) - idle_from) / 100.0 / 2.0;
-  std::printf("busy: %ld ticks over %.2f s of calls; idle: %.1f%% of a core\n", busy_ticks, busy_s,
-              idle_share * 100);
+  const double idle_share = (proxy.process().CpuTicks() - idle_from) / 100.0 / 2.0;
+  std::printf("busy: %lld ticks over %.2f s of calls; idle: %.1f%% of a core\n",
+              static_cast<long long>(busy_ticks), busy_s, idle_share * 100);
   EXPECT_LT(idle_share, 0.05);
 }
 
