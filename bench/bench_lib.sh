@@ -55,13 +55,14 @@ YAML
   wait_port "$port"
 }
 
-# run_variant MODE C M -> "rps p50_us p99_us cpu_us_per_call": rollout-bench against the
-# proxy PORT[MODE] (pid PID[MODE]) from LOAD_CPU; CPU is that proxy's own.
+# run_variant MODE C M [PAYLOAD] -> "rps p50_us p99_us cpu_us_per_call": rollout-bench against
+# the proxy PORT[MODE] (pid PID[MODE]) from LOAD_CPU, with PAYLOAD-byte messages (100 by
+# default); CPU is that proxy's own.
 run_variant() {
-  local mode=$1 c=$2 m=$3 before after json
+  local mode=$1 c=$2 m=$3 payload=${4:-100} before after json
   before=$(cpu_ticks "${PID[$mode]}")
   json=$(taskset -c $LOAD_CPU "$BENCH" --target "127.0.0.1:${PORT[$mode]}" -c "$c" -m "$m" \
-         --payload 100 --duration "${SECONDS_PER_RUN}s" --warmup 1s --json)
+         --payload "$payload" --duration "${SECONDS_PER_RUN}s" --warmup 1s --json)
   after=$(cpu_ticks "${PID[$mode]}")
   python3 - "$json" $((after - before)) "$SECONDS_PER_RUN" <<'PY'
 import json, sys

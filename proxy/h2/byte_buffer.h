@@ -51,6 +51,14 @@ class ByteBuffer final {
     memcpy(data_ + size_, bytes, n);
     size_ += n;
   }
+  // Makes `n` more bytes part of the buffer and returns where they start, for the caller
+  // to fill: several pieces cost one capacity check.
+  char* Extend(size_t n) {
+    if (size_ + n > capacity_) Grow(size_ + n);
+    char* at = data_ + size_;
+    size_ += n;
+    return at;
+  }
   void Clear() { size_ = 0; }
   // Drops the first `n` bytes (n <= size()).
   void EraseFront(size_t n) {

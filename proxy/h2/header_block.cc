@@ -2,15 +2,6 @@
 
 namespace rollout::proxy::h2 {
 
-void HeaderBlock::Add(absl::string_view name, absl::string_view value) {
-  const auto at = static_cast<uint32_t>(bytes_.size());
-  bytes_.Append(name.data(), name.size());
-  bytes_.Append(value.data(), value.size());
-  fields_.push_back(Field{at, static_cast<uint32_t>(name.size()),
-                          at + static_cast<uint32_t>(name.size()),
-                          static_cast<uint32_t>(value.size())});
-}
-
 std::optional<absl::string_view> HeaderBlock::Get(absl::string_view name) const {
   for (const Field& f : fields_) {
     if (absl::string_view(bytes_.data() + f.name, f.name_len) == name) {

@@ -11,6 +11,7 @@
 #include <nghttp2/nghttp2.h>
 
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <vector>
@@ -26,7 +27,16 @@ class HeaderBlock final {
   // A gRPC client's request headers are about 250 bytes in 8 to 10 fields.
   static constexpr size_t kInlineFields = 16;
 
-  void Add(absl::string_view name, absl::string_view value);
+  // Inline: nghttp2's header callback calls it for every field of every call.
+  void Add(absl::string_view name, absl::string_view value) {
+    const auto at = static_cast<uint32_t>(bytes_.size());
+    char* to = bytes_.Extend(name.size() + value.size());
+    if (!name.empty()) memcpy(to, name.data(), name.size());
+    if (!value.empty()) memcpy(to + name.size(), value.data(), value.size());
+    fields_.push_back(Field{at, static_cast<uint32_t>(name.size()),
+                            at + static_cast<uint32_t>(name.size()),
+                            static_cast<uint32_t>(value.size())});
+  }
   // The first value of `name`.
   std::optional<absl::string_view> Get(absl::string_view name) const;
   size_t size() const { return fields_.size(); }

@@ -50,11 +50,13 @@ SessionMemory::~SessionMemory() {
 }
 
 size_t SessionMemory::ClassOf(size_t size) {
+  if (size > ClassBytes(kClasses - 1)) return kClasses;  // and size + header cannot wrap
   const size_t total = size + sizeof(Header);
-  for (size_t i = 0; i < kClasses; ++i) {
-    if (total <= ClassBytes(i)) return i;
-  }
-  return kClasses;
+  if (total <= ClassBytes(0)) return 0;
+  // The smallest i with total <= 32 << i: the bit length of (total - 1), less 5.
+  const auto bits = static_cast<size_t>(64 - __builtin_clzll(static_cast<uint64_t>(total - 1)));
+  const size_t index = bits - 5;
+  return index < kClasses ? index : kClasses;
 }
 
 void* SessionMemory::Allocate(size_t size) {
@@ -67,6 +69,7 @@ void* SessionMemory::Allocate(size_t size) {
     ++reused_;
     return block;
   }
+  if (index == kClasses && size > SIZE_MAX - sizeof(Header)) return nullptr;
   const size_t total = index < kClasses ? ClassBytes(index) : size + sizeof(Header);
   auto* header = static_cast<Header*>(malloc(total));
   if (header == nullptr) return nullptr;

@@ -362,6 +362,16 @@ TEST(ConfigLoaderTest, BusyPollIsADurationOfAtMostTenMilliseconds) {
               HasSubstr("busy_poll: bad duration \"soon\""));
 }
 
+TEST(ConfigLoaderTest, IoUringIsABooleanOffByDefault) {
+  absl::StatusOr<Config> config =
+      ParseConfig(Variant("workers: 2", "workers: 2\nio_uring: true"), "proxy.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(config->io_uring);
+  EXPECT_FALSE(ParseConfig(Variant("workers: 2", "workers: 2"), "proxy.yaml")->io_uring);
+  EXPECT_THAT(ErrorOf(Variant("workers: 2", "workers: 2\nio_uring: sometimes")),
+              HasSubstr("io_uring"));
+}
+
 TEST(ConfigLoaderTest, AnEtcdStateStoreIsCheckedByKey) {
   const std::string etcd =
       "workers: 2\nstate_store:\n  etcd:\n    endpoints: [\"127.0.0.1:2379\", "

@@ -2,6 +2,7 @@
 // rest, and moves (inline or on the heap) hand the bytes over and leave the source empty.
 #include "proxy/h2/byte_buffer.h"
 
+#include <cstring>
 #include <string>
 #include <utility>
 
@@ -30,6 +31,16 @@ TEST(ByteBufferTest, GrowsPastTheInlineBytesKeepingEveryByte) {
   EXPECT_TRUE(b.empty());
   b.Append("xy", 2);
   EXPECT_EQ(Text(b), "xy");
+}
+
+TEST(ByteBufferTest, ExtendHandsOutRoomForSeveralPiecesAcrossTheInlineEdge) {
+  ByteBuffer b;
+  b.Append("ab", 2);
+  char* room = b.Extend(ByteBuffer::kInlineBytes);  // grows onto the heap
+  memset(room, 'x', ByteBuffer::kInlineBytes);
+  EXPECT_EQ(b.size(), 2 + ByteBuffer::kInlineBytes);
+  EXPECT_EQ(Text(b), "ab" + std::string(ByteBuffer::kInlineBytes, 'x'));
+  EXPECT_EQ(b.Extend(0), b.data() + b.size());
 }
 
 TEST(ByteBufferTest, MovesInlineAndHeapBytes) {

@@ -5,6 +5,7 @@
 
 #include <nghttp2/nghttp2.h>
 
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -23,6 +24,29 @@ TEST(SessionMemoryTest, AFreedBlockServesTheNextAllocationOfItsClass) {
   EXPECT_EQ(memory.reused(), 1u);
   EXPECT_EQ(memory.from_malloc(), 1u);
   memory.Free(b);
+}
+
+// Every size gets a block that holds it (ASan reports a write past a block that is too
+// small), and sizes that share a class share its free list: across a class edge they do not.
+TEST(SessionMemoryTest, EverySizeFitsItsClassAndClassEdgesAreExact) {
+  SessionMemory memory;
+  for (size_t size = 0; size <= 4200; ++size) {
+    void* p = memory.Allocate(size);
+    ASSERT_NE(p, nullptr) << size;
+    memset(p, 0xab, size);
+    memory.Free(p);
+  }
+  // 16 bytes of header: 16 is the most a 32-byte block holds, 4080 the most of 4 KiB.
+  for (const size_t edge : {size_t{16}, size_t{48}, size_t{112}, size_t{4080}}) {
+    void* a = memory.Allocate(edge);
+    memory.Free(a);
+    EXPECT_EQ(memory.Allocate(edge), a) << edge;
+    memory.Free(a);
+    void* b = memory.Allocate(edge + 1);
+    EXPECT_NE(b, a) << edge + 1;
+    memory.Free(b);
+  }
+  EXPECT_EQ(memory.Allocate(SIZE_MAX - 8), nullptr);  // no wrap into a small class
 }
 
 TEST(SessionMemoryTest, ReallocKeepsTheBytesAndGrowsAcrossClasses) {
