@@ -317,9 +317,10 @@ void Soak::Act(int n) {
 }
 
 int Soak::Run(absl::Duration duration, bool json) {
-  proxy_port_ = UnusedPort();
-  admin_port_ = UnusedPort();
-  for (int& port : backend_ports_) port = UnusedPort();
+  const std::vector<int> ports = UnusedPorts(6);
+  proxy_port_ = ports[0];
+  admin_port_ = ports[1];
+  for (int b = 0; b < 4; ++b) backend_ports_[b] = ports[2 + b];
   config_path_ = dir_.path() + "/proxy.yaml";
   dir_.WriteFile("admin.tokens", std::string("chaos admin ") + kToken + "\n");
   dir_.WriteFile("token", std::string(kToken) + "\n");

@@ -17,11 +17,12 @@ std::string Url(int port) { return absl::StrCat("http://127.0.0.1:", port); }
 
 EtcdCluster::EtcdCluster(int members, const std::string& tls_dir) : tls_dir_(tls_dir) {
   std::vector<std::string> peers;
+  const std::vector<int> ports = UnusedPorts(2 * members);
   for (int i = 0; i < members; ++i) {
     Member m;
     m.name = absl::StrCat("m", i);
-    m.client_port = UnusedPort();
-    m.peer_port = UnusedPort();
+    m.client_port = ports[2 * i];
+    m.peer_port = ports[2 * i + 1];
     peers.push_back(absl::StrCat(m.name, "=", Url(m.peer_port)));
     members_.push_back(std::move(m));
   }

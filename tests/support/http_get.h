@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -19,6 +20,10 @@ std::string UrlEncode(const std::string& text);
 
 // A loopback port that nothing listened on a moment ago (bound, then closed).
 int UnusedPort();
+
+// `n` distinct such ports: every socket stays bound until all are chosen, so the kernel cannot
+// hand the same port out twice (as back-to-back UnusedPort() calls now and then do).
+std::vector<int> UnusedPorts(int n);
 
 // The sum of the samples on the /metrics page at `port` whose name and labels include every
 // part of `selector` (`name{k="v",...}`, labels in any order); -1 if the page cannot be had.
