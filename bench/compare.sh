@@ -32,9 +32,6 @@ start_bench_proxy rollout $SERVER_CPU; PROXY_H2=$PROXY_PORT; PROXY_H2_PID=$PROXY
 # The same with busy_poll (bench/loop_options.sh): fewer sleeps per call, for CPU.
 BENCH_PROXY_EXTRA="busy_poll: 50us" start_bench_proxy rollout-bp $SERVER_CPU
 PROXY_BP=$PROXY_PORT; PROXY_BP_PID=$PROXY_PID_OUT
-# The same with io_uring (bench/loop_options.sh): a turn's writes in one io_uring_enter.
-BENCH_PROXY_EXTRA="io_uring: true" start_bench_proxy rollout-uring $SERVER_CPU
-PROXY_URING=$PROXY_PORT; PROXY_URING_PID=$PROXY_PID_OUT
 
 # One self-signed certificate for every TLS listener.
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
@@ -177,16 +174,15 @@ wait_port "$CADDY"
 # h2load's request body: one gRPC frame (uncompressed, 100-byte message).
 python3 -c 'import sys; sys.stdout.buffer.write(b"\x00\x00\x00\x00\x64" + b"x" * 100)' > "$WORK/body.bin"
 
-TARGETS=(direct tcp-relay rollout-nghttp2 rollout-bp rollout-uring nginx haproxy nghttpx caddy)
+TARGETS=(direct tcp-relay rollout-nghttp2 rollout-bp nginx haproxy nghttpx caddy)
 TLS_TARGETS=(rollout-tls haproxy-tls nghttpx-tls)
 declare -A PORT_OF=([direct]=$V1 [tcp-relay]=$TCP_RELAY [rollout-nghttp2]=$PROXY_H2 [rollout-bp]=$PROXY_BP
-                    [rollout-uring]=$PROXY_URING
                     [nginx]=$NGINX [haproxy]=$HAPROXY [nghttpx]=$NGHTTPX [caddy]=$CADDY
                     [rollout-tls]=$PROXY_TLS [haproxy-tls]=$HAPROXY_TLS
                     [nghttpx-tls]=$NGHTTPX_TLS)
 declare -A NAME_OF=([direct]=direct [tcp-relay]="tcp relay (floor)" [rollout-nghttp2]="rollout-proxy"
                     [rollout-bp]="rollout-proxy, busy_poll 50us"
-                    [rollout-uring]="rollout-proxy, io_uring" [nginx]=nginx
+                    [nginx]=nginx
                     [haproxy]=haproxy [nghttpx]=nghttpx [caddy]=Caddy
                     [rollout-tls]="rollout-proxy, TLS" [haproxy-tls]="haproxy, TLS"
                     [nghttpx-tls]="nghttpx, TLS")
@@ -195,7 +191,6 @@ pids_of() {
     direct) echo "${PIDS[0]}" ;;
     tcp-relay) echo "$TCP_RELAY_PID" ;;
     rollout-bp) echo "$PROXY_BP_PID" ;;
-    rollout-uring) echo "$PROXY_URING_PID" ;;
     rollout-nghttp2) echo "$PROXY_H2_PID" ;;
     nginx) echo "${NGINX_PIDS[@]}" ;;
     haproxy) echo "$HAPROXY_PID" ;;
@@ -378,8 +373,6 @@ median() { stat "$@" | cut -d' ' -f1; }
   echo "  below nghttpx's: ${c_n}×, $(verdict "$(awk -v r="$c_n" 'BEGIN{print (r > 0 && r < 1)}')");"
   echo "- throughput at c8×m16 ≥ 1.1× nghttpx: ${r_n}×, $(verdict "$(at_least "$r_n" 1.1)");"
   echo "  ≥ 1.5× haproxy: ${r_h}×, $(verdict "$(at_least "$r_h" 1.5)");"
-  u_n=$(ratio rollout-uring h2,hi 1 nghttpx); u_c=$(ratio rollout-uring h2,hi 4 nghttpx)
-  echo "  with \`io_uring: true\`: ${u_n}× nghttpx's throughput at ${u_c}× its CPU per call;"
   echo "- added p50 at c1×m1 (rollout-bench, over direct) ≤ 1.1× the tcp relay's: ${added} µs"
   echo "  against ${floor} µs, ${r_floor}×, $(verdict "$(at_most "$r_floor" 1.1)"); with \`busy_poll: 50us\`"
   echo "  ${added_bp} µs, ${r_floor_bp}×, $(verdict "$(awk -v r="$r_floor_bp" 'BEGIN{print (r <= 1.1)}')") (a spinning worker also keeps CPU $SERVER_CPU,"

@@ -61,10 +61,6 @@ struct Config {
   // it blocks in epoll_wait: fewer sleeps and wakeups per call, for a core's worth of CPU
   // while busy. 0 (the default): never (bench/RESULTS-loop-options.md measures it).
   absl::Duration busy_poll = absl::ZeroDuration();
-  // A worker writes the output of all its plaintext connections with one io_uring_enter
-  // per loop turn instead of one sendmsg each (bench/RESULTS-loop-options.md measures it).
-  // The proxy does not start when the kernel (or a sandbox) refuses io_uring.
-  bool io_uring = false;
   log::Format log_format = log::Format::kText;  // log_format: text | json
   log::Level log_level = log::Level::kInfo;     // log_level: debug | info | warn | error
   bool watch_config = false;       // reload when the file's content changes (a ConfigMap update)

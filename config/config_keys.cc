@@ -255,7 +255,6 @@ std::vector<ConfigKey> MakeKeys() {
          return absl::OkStatus();
        },
        [](const Config& a, const Config& b) { return a.busy_poll == b.busy_poll; }},
-      ROLLOUT_FIELD_KEY(io_uring, io_uring, kRestart, in.Bool(node, "io_uring")),
       ROLLOUT_FIELD_KEY(watch_config, watch_config, kRestart, in.Bool(node, "watch_config")),
       {"log_format", false, kRestart, ReadLogFormat,
        [](const Config& a, const Config& b) { return a.log_format == b.log_format; }},

@@ -36,7 +36,6 @@ struct EngineOptions {
   std::string listen;              // host:port; port 0 picks a free port
   int workers = 1;                 // one epoll loop and thread each
   int64_t busy_poll_ns = 0;        // config busy_poll: spin on epoll this long before sleeping
-  bool io_uring = false;           // config io_uring: a turn's writes in one io_uring_enter
   int64_t max_message_bytes = -1;  // -1: unlimited, both directions
   // Calls in flight on the listener, over all workers; the excess gets RESOURCE_EXHAUSTED
   // at once. 0: no limit. Pools have their own limits, in the routing table.

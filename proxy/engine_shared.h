@@ -31,7 +31,6 @@ struct EngineShared {
   // Where calls are logged (EngineOptions::access_log); may be null.
   AccessLog* access_log = nullptr;
   int64_t busy_poll_ns = 0;  // EngineOptions::busy_poll_ns
-  bool io_uring = false;     // EngineOptions::io_uring, checked to work at start
 
   // Calls refused by a concurrency limit so far: the listener's (if limited) and each
   // limited pool's (Engine::Rejected).

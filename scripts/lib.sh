@@ -8,7 +8,7 @@ JOBS="${JOBS:-2}"
 PACKAGES=(
   build-essential cmake pkg-config clang-format
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libre2-dev
-  libabsl-dev libnghttp2-dev libssl-dev libc-ares-dev liburing-dev zlib1g-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev prometheus-cpp-dev libcurl4-openssl-dev libspdlog-dev
+  libabsl-dev libnghttp2-dev libssl-dev libc-ares-dev zlib1g-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev prometheus-cpp-dev libcurl4-openssl-dev libspdlog-dev
   libcpp-httplib-dev
   golang-etcd-server-dev
   libgtest-dev libgmock-dev libbenchmark-dev prometheus openssl

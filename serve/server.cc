@@ -102,7 +102,6 @@ absl::Status Server::StartListeners(std::optional<control::TokenStore> tokens) {
   options.workers = call_metrics_->workers();
   options.max_message_bytes = config_.max_message_bytes;
   options.busy_poll_ns = absl::ToInt64Nanoseconds(config_.busy_poll);
-  options.io_uring = config_.io_uring;
   options.max_concurrent_calls = config_.max_concurrent_calls;
   options.tls = config_.tls;
   options.connections = config_.connections;

@@ -205,43 +205,6 @@ void H2Connection::Flush() {
   out_.EndFlush();  // what the socket did not take of the referenced payloads is copied now
 }
 
-bool H2Connection::BeginBatchedFlush() {
-  if (closed_ || !connected() || handshaking_) return false;
-  if (ssl_ != nullptr) {
-    Flush();
-    return false;
-  }
-  const int rv = nghttp2_session_send(session_);
-  if (rv != 0) {
-    Close(absl::StrCat("HTTP/2 error: ", nghttp2_strerror(rv)));
-  } else if (out_.queued() > 0) {
-    return true;
-  } else {
-    SendAndWrite();  // nothing to write: the usual end of a flush
-  }
-  if (!in_batch_) out_.EndFlush();
-  return false;
-}
-
-void H2Connection::EndBatchedFlush(ssize_t result) {
-  if (!closed_) {
-    if (result == -EAGAIN || result == -EINTR) {
-      WatchWrite(true);
-    } else if (result < 0) {
-      errno = static_cast<int>(-result);
-      Close(FailureText());
-    } else {
-      out_.Consume(static_cast<size_t>(result));
-      if (out_.queued() > 0) {
-        WatchWrite(true);  // the socket is full
-      } else {
-        SendAndWrite();  // whatever nghttp2 has next, written at once
-      }
-    }
-  }
-  out_.EndFlush();
-}
-
 void H2Connection::SendAndWrite() {
   for (;;) {
     const int rv = nghttp2_session_send(session_);

@@ -56,16 +56,6 @@ class H2Connection {
   void MarkDirty();
   // Serializes what nghttp2 has to send and writes it. Closes the connection on an error.
   void Flush();
-  // Flush() in two halves, for a loop that writes many connections' output with one
-  // system call (UringSender). BeginBatchedFlush serializes what nghttp2 has to send; when
-  // it returns true, the caller writes FillIov's bytes and hands the result (bytes, or
-  // -errno) to EndBatchedFlush, which finishes the flush as Flush() would. Otherwise the
-  // flush is already over (TLS, nothing to write, or an error).
-  bool BeginBatchedFlush();
-  int FillIov(iovec* iov, int max) const { return out_.FillIov(iov, max); }
-  void EndBatchedFlush(ssize_t result);
-  bool in_batch_ = false;  // between the two halves
-
   // Ends the connection now: every call on it is told, and the worker deletes it later.
   void Close(absl::string_view why);
 

@@ -72,17 +72,6 @@ absl::StatusOr<std::unique_ptr<H2Engine>> H2Engine::Create(
   engine->shared_.sampler = options.sampler;
   engine->shared_.access_log = options.access_log;
   engine->shared_.busy_poll_ns = options.busy_poll_ns;
-  if (options.io_uring) {
-    // Tried here, so that a kernel or sandbox without io_uring stops the start with why.
-    UringSender probe;
-    if (absl::Status s = probe.Init(); !s.ok()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("io_uring: true, but ", s.message(),
-                       " (an old kernel, kernel.io_uring_disabled, or a seccomp profile that "
-                       "forbids it); set io_uring: false"));
-    }
-    engine->shared_.io_uring = true;
-  }
   absl::StatusOr<int> fd = Listen(options.listen, &engine->port_);
   if (!fd.ok()) return fd.status();
   engine->listen_fd_ = *fd;

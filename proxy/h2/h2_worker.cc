@@ -165,50 +165,15 @@ void H2Worker::Accept() {
 }
 
 void H2Worker::FlushDirty() {
-  if (uring_ != nullptr) {
-    FlushDirtyBatched();
-  } else {
-    // Flushing one connection can dirty another (window updates), hence the loop.
-    for (size_t i = 0; i < dirty_.size(); ++i) {
-      H2Connection* conn = dirty_[i];
-      conn->dirty_ = false;
-      conn->Flush();
-    }
+  // Flushing one connection can dirty another (window updates), hence the loop.
+  for (size_t i = 0; i < dirty_.size(); ++i) {
+    H2Connection* conn = dirty_[i];
+    conn->dirty_ = false;
+    conn->Flush();
   }
   dirty_.clear();
   for (H2Connection* conn : graveyard_) delete conn;
   graveyard_.clear();
-}
-
-void H2Worker::FlushDirtyBatched() {
-  while (!dirty_.empty()) {
-    // Everything nghttp2 has to send is serialized first; a connection dirtied again
-    // meanwhile only adds to what it will write.
-    for (size_t i = 0; i < dirty_.size(); ++i) {
-      H2Connection* conn = dirty_[i];
-      conn->dirty_ = false;
-      if (conn->BeginBatchedFlush() && !conn->in_batch_) {
-        conn->in_batch_ = true;
-        batch_.push_back(conn);
-      }
-    }
-    dirty_.clear();
-    // No callback runs from here to Send(): the iovecs stay valid.
-    for (H2Connection* conn : batch_) {
-      UringSender::Write* w = uring_->Next();
-      w->fd = conn->fd();
-      w->owner = conn;
-      w->msg.msg_iovlen = conn->closed() ? 0 : conn->FillIov(w->iov, UringSender::kMaxIov);
-    }
-    uring_->Send();
-    for (size_t i = 0; i < batch_.size(); ++i) {
-      H2Connection* conn = batch_[i];
-      conn->in_batch_ = false;
-      conn->EndBatchedFlush(uring_->at(i).result);  // may dirty others: the loop goes on
-    }
-    batch_.clear();
-    uring_->Clear();
-  }
 }
 
 void H2Worker::StartDrain() {
@@ -259,10 +224,6 @@ int H2Worker::Wait(epoll_event* events, int max_events, int wait_ms) {
 }
 
 void H2Worker::Run() {
-  if (shared_->io_uring) {  // set up on this thread: the ring has a single issuer
-    uring_ = std::make_unique<UringSender>();
-    if (!uring_->Init().ok()) uring_.reset();  // the engine's probe worked: should not happen
-  }
   epoll_event events[128];
   int64_t next_tick = metrics::MonotonicNowNs() + int64_t{kTickMs} * 1000000;
   for (;;) {

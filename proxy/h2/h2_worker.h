@@ -43,7 +43,6 @@
 #include "proxy/h2/server_tls.h"
 #include "proxy/h2/session_memory.h"
 #include "proxy/h2/upstream_connection.h"
-#include "proxy/h2/uring_sender.h"
 #include "routing/connection_limits.h"
 #include "routing/routing_table_store.h"
 
@@ -100,8 +99,6 @@ class H2Worker final : public CallContext {
   void PauseAccept(int64_t for_ns);
   void WatchListener(bool on);
   void FlushDirty();
-  // FlushDirty with io_uring: every plaintext connection's writes in one io_uring_enter.
-  void FlushDirtyBatched();
   void Tick(int64_t now_ns);
   void StartDrain();
 
@@ -121,8 +118,6 @@ class H2Worker final : public CallContext {
   absl::flat_hash_set<H2Connection*> connections_;  // every live connection, owned
   std::vector<DownstreamConnection*> clients_;      // the client connections among them
   std::vector<H2Connection*> dirty_;
-  std::unique_ptr<UringSender> uring_;  // null: one sendmsg per connection
-  std::vector<H2Connection*> batch_;    // FlushDirtyBatched's connections with bytes to write
   absl::flat_hash_set<H2Call*> health_watches_;
   DeadlineList<H2Call> deadlines_;
   CallList<H2Mirror> mirrors_;

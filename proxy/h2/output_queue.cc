@@ -43,19 +43,14 @@ void OutputQueue::Adopt(ByteBuffer&& buffer) {
   }
 }
 
-int OutputQueue::FillIov(iovec* iov, int max) const {
+ssize_t OutputQueue::WriteTo(int fd) const {
+  iovec iov[kMaxIov];
   int n = 0;
-  for (size_t i = head_; i < segments_.size() && n < max; ++i, ++n) {
+  for (size_t i = head_; i < segments_.size() && n < kMaxIov; ++i, ++n) {
     const size_t skip = i == head_ ? head_sent_ : 0;
     iov[n].iov_base = const_cast<char*>(BytesOf(segments_[i]) + skip);
     iov[n].iov_len = segments_[i].size - skip;
   }
-  return n;
-}
-
-ssize_t OutputQueue::WriteTo(int fd) const {
-  iovec iov[kMaxIov];
-  const int n = FillIov(iov, kMaxIov);
   if (n == 0) return 0;
   msghdr msg{};
   msg.msg_iov = iov;

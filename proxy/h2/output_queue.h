@@ -17,7 +17,6 @@
 #define ROLLOUT_PROXY_H2_OUTPUT_QUEUE_H_
 
 #include <sys/types.h>
-#include <sys/uio.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -49,8 +48,6 @@ class OutputQueue final {
 
   // writev() of what is queued: bytes written, or -1 with errno set.
   ssize_t WriteTo(int fd) const;
-  // The first unsent bytes as at most `max` iovecs (what WriteTo writes); how many.
-  int FillIov(iovec* iov, int max) const;
   // The unsent bytes as one run (only without references: the TLS path).
   absl::string_view Contiguous() const;
   // `n` bytes were written.

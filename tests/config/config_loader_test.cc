@@ -362,14 +362,11 @@ TEST(ConfigLoaderTest, BusyPollIsADurationOfAtMostTenMilliseconds) {
               HasSubstr("busy_poll: bad duration \"soon\""));
 }
 
-TEST(ConfigLoaderTest, IoUringIsABooleanOffByDefault) {
-  absl::StatusOr<Config> config =
-      ParseConfig(Variant("workers: 2", "workers: 2\nio_uring: true"), "proxy.yaml");
-  ASSERT_TRUE(config.ok()) << config.status();
-  EXPECT_TRUE(config->io_uring);
-  EXPECT_FALSE(ParseConfig(Variant("workers: 2", "workers: 2"), "proxy.yaml")->io_uring);
-  EXPECT_THAT(ErrorOf(Variant("workers: 2", "workers: 2\nio_uring: sometimes")),
-              HasSubstr("io_uring"));
+// The io_uring trial (issue 21) did not win and was removed: a config that still sets it is
+// told so by name, not silently run another way.
+TEST(ConfigLoaderTest, TheRemovedIoUringKeyIsAnUnknownKey) {
+  EXPECT_THAT(ErrorOf(Variant("workers: 2", "workers: 2\nio_uring: true")),
+              HasSubstr("unknown key \"io_uring\""));
 }
 
 TEST(ConfigLoaderTest, AnEtcdStateStoreIsCheckedByKey) {

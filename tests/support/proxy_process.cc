@@ -8,20 +8,8 @@
 
 namespace rollout::testing {
 
-namespace {
-
-// ROLLOUT_TEST_PROXY_CONFIG: top-level keys added to every config, so that ctest can run a
-// suite again on another path of the data plane (tests/CMakeLists.txt: io_uring).
-std::string WithExtraConfig(const std::string& config_yaml) {
-  const char* extra = std::getenv("ROLLOUT_TEST_PROXY_CONFIG");
-  if (extra == nullptr || *extra == '\0') return config_yaml;
-  return absl::StrCat(config_yaml, "\n", extra, "\n");
-}
-
-}  // namespace
-
 ProxyProcess::ProxyProcess(const std::string& config_yaml)
-    : config_path_(dir_.WriteFile("proxy.yaml", WithExtraConfig(config_yaml))) {
+    : config_path_(dir_.WriteFile("proxy.yaml", config_yaml)) {
   process_ =
       std::make_unique<ChildProcess>(std::vector<std::string>{kProxyBin, "--config", config_path_});
   const std::string port =

@@ -6,9 +6,6 @@
 //   ASSERT_TRUE(proxy.ok()) << proxy.Log();
 //   auto stub = Echo::NewStub(proxy.NewChannel());
 //
-// With ROLLOUT_TEST_PROXY_CONFIG set (say to "io_uring: true"), those top-level keys are
-// added to every config: ctest runs some suites again that way.
-//
 // Thread-safety: not thread-safe.
 #ifndef ROLLOUT_TESTS_SUPPORT_PROXY_PROCESS_H_
 #define ROLLOUT_TESTS_SUPPORT_PROXY_PROCESS_H_
