@@ -24,7 +24,7 @@ class EventLoop {
  public:
   // A read takes up to this much: at 1 MiB messages, 256 KiB cost 17% less CPU per call than
   // 64 KiB (fewer recv and sendmsg calls, fewer nghttp2 turns), and 1 MiB gave nothing more
-  // (bench/RESULTS-loop-options.md).
+  // (bench/PROFILE.md).
   static constexpr size_t kReadBufferBytes = 256 * 1024;
 
   // Takes ownership of `conn` and watches its socket for `events` (EPOLLIN, EPOLLOUT).
