@@ -2,9 +2,9 @@
 # Context switches per call at c1xm1: direct, haproxy mode tcp relay, rollout-proxy (v1 only).
 # Run: bash bench/wakeups.sh (after a build in build/); bench/PROFILE.md has the figures.
 set -euo pipefail
-cd /work/main
-B=build
-W=$(mktemp -d)
+cd "$(dirname "$0")/.."
+B=${BUILD_DIR:-build}
+W=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$W"' EXIT
 port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 V1=$(port); R=$(port); P=$(port)
 taskset -c 1 $B/bench/rollout-bench-server --port $V1 --name v1 > $W/v1.log 2>&1 & BK=$!
@@ -49,4 +49,4 @@ r=json.loads(sys.argv[1]); n=r["calls"]*1.25
 print("%-6s rps %6.0f p50 %5.1f us  backend cs/call %.2f  middle cs/call %.2f" % (sys.argv[2], r["rps"], r["latency_seconds"]["p50"]*1e6, int(sys.argv[3])/n, int(sys.argv[4])/n))
 PY
 done; done
-kill $BK $HP $PP
+
