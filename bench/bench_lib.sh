@@ -55,6 +55,32 @@ YAML
   wait_port "$port"
 }
 
+# start_tcp_relay [CPU]: the floor, haproxy in `mode tcp` relaying bytes to V1 with no HTTP/2
+# work at all: what one more hop costs on this machine (two more wakeups per round trip)
+# without a proxy's work. Sets TCP_RELAY (its port) and TCP_RELAY_PID.
+start_tcp_relay() {
+  local cpu=${1:-}
+  TCP_RELAY=$(free_port)
+  cat > "$WORK/tcp-relay.cfg" <<CONF
+global
+  nbthread 1
+  maxconn 4000
+defaults
+  mode tcp
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+frontend relay
+  bind 127.0.0.1:$TCP_RELAY
+  default_backend v1
+backend v1
+  server v1 127.0.0.1:$V1
+CONF
+  exec_on_cpu "$cpu" haproxy -db -f "$WORK/tcp-relay.cfg" > "$WORK/tcp-relay.log" 2>&1 &
+  TCP_RELAY_PID=$!; PIDS+=($TCP_RELAY_PID)
+  wait_port "$TCP_RELAY"
+}
+
 # run_variant MODE C M [PAYLOAD] -> "rps p50_us p99_us cpu_us_per_call": rollout-bench against
 # the proxy PORT[MODE] (pid PID[MODE]) from LOAD_CPU, with PAYLOAD-byte messages (100 by
 # default); CPU is that proxy's own.

@@ -95,27 +95,8 @@ taskset -c $SERVER_CPU haproxy -db -f "$WORK/haproxy.cfg" > "$WORK/haproxy.log" 
 HAPROXY_PID=$!; PIDS+=($HAPROXY_PID)
 wait_port "$HAPROXY"
 
-# The floor: haproxy in `mode tcp` relays bytes to v1 and does no HTTP/2 work at all. What
-# one more hop costs on this machine (two more wakeups per round trip) without a proxy's work.
-TCP_RELAY=$(free_port)
-cat > "$WORK/tcp-relay.cfg" <<CONF
-global
-  nbthread 1
-  maxconn 4000
-defaults
-  mode tcp
-  timeout connect 5s
-  timeout client 60s
-  timeout server 60s
-frontend relay
-  bind 127.0.0.1:$TCP_RELAY
-  default_backend v1
-backend v1
-  server v1 127.0.0.1:$V1
-CONF
-taskset -c $SERVER_CPU haproxy -db -f "$WORK/tcp-relay.cfg" > "$WORK/tcp-relay.log" 2>&1 &
-TCP_RELAY_PID=$!; PIDS+=($TCP_RELAY_PID)
-wait_port "$TCP_RELAY"
+# The floor (bench_lib.sh): haproxy relaying bytes to v1, no HTTP/2 work.
+start_tcp_relay $SERVER_CPU
 
 # haproxy with TLS on its listener (ALPN h2), otherwise the same.
 HAPROXY_TLS=$(free_port)
