@@ -34,8 +34,10 @@ start_echo_backends() {
 # PROXY_PID_OUT.
 # BENCH_PROXY_EXTRA: more top-level config lines (such as a tls: section);
 # BENCH_PROXY_WORKERS: the worker count (default 1).
+# BENCH_PROXY_SPLIT: the route's split instead of 90/10 (a YAML flow list).
 start_bench_proxy() {
   local plane=$1 cpu=${2:-} port; port=$(free_port)
+  local split=${BENCH_PROXY_SPLIT:-'[ { pool: v1, weight: 90 }, { pool: v2, weight: 10 } ]'}
   cat > "$WORK/proxy-$plane.yaml" <<YAML
 listen: 127.0.0.1:$port
 workers: ${BENCH_PROXY_WORKERS:-1}
@@ -46,7 +48,7 @@ pools:
   - { name: v2, endpoints: ["127.0.0.1:$V2"] }
 routes:
   - name: all
-    split: [ { pool: v1, weight: 90 }, { pool: v2, weight: 10 } ]
+    split: $split
 YAML
   exec_on_cpu "$cpu" "$BUILD_DIR/cmd/rollout-proxy" --config "$WORK/proxy-$plane.yaml" \
     > "$WORK/proxy-$plane.log" 2>&1 &
